@@ -1,0 +1,53 @@
+"""CL-DMDF for the Hugging Face stack.
+
+Importing this package registers CL-DMDF with the transformers Auto classes, so that `AutoConfig`, `AutoModel`,
+`AutoModelForSequenceClassification` and `AutoModelForPreTraining` load saved CL-DMDF folders without
+`trust_remote_code`. The files of this folder are also the remote code that `save_pretrained` copies next to the
+weights (they import only torch, transformers and each other).
+"""
+
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForPreTraining,
+    AutoModelForSequenceClassification,
+)
+
+from .configuration_cldmdf import CLDMDFConfig
+from .modeling_cldmdf import (
+    CLDMDF_AUTO_MAP,
+    CLDMDFForPreTraining,
+    CLDMDFForSequenceClassification,
+    CLDMDFModel,
+    CLDMDFModelOutput,
+    CLDMDFPreTrainedModel,
+    CLDMDFPreTrainingOutput,
+    CLDMDFSequenceClassifierOutput,
+    entity_centroid_loss,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CLDMDF_AUTO_MAP",
+    "CLDMDFConfig",
+    "CLDMDFForPreTraining",
+    "CLDMDFForSequenceClassification",
+    "CLDMDFModel",
+    "CLDMDFModelOutput",
+    "CLDMDFPreTrainedModel",
+    "CLDMDFPreTrainingOutput",
+    "CLDMDFSequenceClassifierOutput",
+    "entity_centroid_loss",
+]
+
+AutoConfig.register(CLDMDFConfig.model_type, CLDMDFConfig, exist_ok=True)
+AutoModel.register(CLDMDFConfig, CLDMDFModel, exist_ok=True)
+AutoModelForSequenceClassification.register(CLDMDFConfig, CLDMDFForSequenceClassification, exist_ok=True)
+AutoModelForPreTraining.register(CLDMDFConfig, CLDMDFForPreTraining, exist_ok=True)
+
+# With `_auto_class` set, `save_pretrained` copies the defining files next to the weights (remote code).
+CLDMDFConfig.register_for_auto_class("AutoConfig")
+CLDMDFModel.register_for_auto_class("AutoModel")
+CLDMDFForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
+CLDMDFForPreTraining.register_for_auto_class("AutoModelForPreTraining")

@@ -1,0 +1,1004 @@
+# Copyright 2026 The CL-DMDF contributors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""PyTorch CL-DMDF model.
+
+CL-DMDF: A Contrastive Learning-Based Framework for Dynamic Multimodal Data Fusion (Li, Zhang, Han, Ding, Kou; AAAI
+2026). The paper's text is not public; this is the reading written down in METHODS.md of this repository:
+modality encoders -> learned missing-modality embeddings -> stacked dual (feature x modality) attention -> adaptive
+per-row fusion over present modalities, trained with an entity-centroid InfoNCE.
+
+Shapes: B rows, M modalities (sorted names), D `hidden_size`, P `projection_dim`, C labels, L fusion layers.
+This file travels to the Hub as remote code: it imports only torch, public transformers APIs and its siblings.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from safetensors import SafetensorError
+from torch import nn
+from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers import initialization as init
+from transformers.utils import ModelOutput, logging
+
+from .configuration_cldmdf import CLDMDFConfig
+
+logger = logging.get_logger(__name__)
+
+__all__ = [
+    "CLDMDFPreTrainedModel",
+    "CLDMDFModel",
+    "CLDMDFForSequenceClassification",
+    "CLDMDFForPreTraining",
+    "CLDMDFModelOutput",
+    "CLDMDFSequenceClassifierOutput",
+    "CLDMDFPreTrainingOutput",
+    "entity_centroid_loss",
+]
+
+# Every Auto class a saved CL-DMDF folder should answer to; written into `config.auto_map` on save so that the folder
+# loads with `trust_remote_code=True` through any of them, whichever head was saved.
+CLDMDF_AUTO_MAP = {
+    "AutoConfig": "configuration_cldmdf.CLDMDFConfig",
+    "AutoModel": "modeling_cldmdf.CLDMDFModel",
+    "AutoModelForSequenceClassification": "modeling_cldmdf.CLDMDFForSequenceClassification",
+    "AutoModelForPreTraining": "modeling_cldmdf.CLDMDFForPreTraining",
+}
+
+ModalityInputs = Mapping[str, Union[torch.Tensor, Mapping[str, torch.Tensor]]]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Outputs
+# --------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CLDMDFModelOutput(ModelOutput):
+    """
+    Output of [`CLDMDFModel`].
+
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, *optional*):
+            The entity-centroid contrastive loss (unweighted); present when `config.contrastive_weight > 0`.
+        last_hidden_state (`torch.FloatTensor` of shape `(batch_size, num_modalities, hidden_size)`):
+            The per-modality tokens after the fusion layers. Tokens of missing modalities are placeholders that no
+            other output reads.
+        pooler_output (`torch.FloatTensor` of shape `(batch_size, hidden_size)`):
+            The fused entity embedding: the `modality_weights`-weighted sum of the present tokens.
+        modality_weights (`torch.FloatTensor` of shape `(batch_size, num_modalities)`):
+            Adaptive fusion weights; they sum to 1 over present modalities and are exactly 0 on missing ones.
+        modality_mask (`torch.BoolTensor` of shape `(batch_size, num_modalities)`):
+            The mask that was used (after training-time modality dropout), True = present.
+        modality_embeddings (`torch.FloatTensor` of shape `(batch_size, num_modalities, hidden_size)`):
+            The unimodal encoder tokens, learned missing embeddings in place of missing modalities.
+        contrastive_loss (`torch.FloatTensor` of shape `()`, *optional*):
+            Same value as `loss`, named.
+        num_contrastive_anchors (`torch.LongTensor` of shape `()`, *optional*):
+            Number of (row, modality) anchors that contributed to the contrastive loss; 0 means the loss is exactly
+            0 because the batch had no valid anchor (e.g. one present modality per row under leave-one-out).
+        unimodal_logits (`torch.FloatTensor` of shape `(batch_size, num_modalities, num_labels)`, *optional*):
+            Logits of the auxiliary unimodal heads on the encoder tokens (when enabled).
+        feature_attentions (`torch.FloatTensor`, *optional*):
+            Feature-attention scores in (0, 1) of shape `(num_fusion_layers, batch_size, num_modalities, hidden_size)`,
+            returned when `output_attentions=True`.
+        modality_attentions (`torch.FloatTensor`, *optional*):
+            Modality-attention probabilities of shape
+            `(num_fusion_layers, batch_size, num_heads, num_modalities, num_modalities)` (missing modalities masked as
+            keys), returned when `output_attentions=True`.
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            The tokens after the encoders and after each fusion layer, when `output_hidden_states=True`.
+    """
+
+    loss: Optional[torch.FloatTensor] = None
+    last_hidden_state: Optional[torch.FloatTensor] = None
+    pooler_output: Optional[torch.FloatTensor] = None
+    modality_weights: Optional[torch.FloatTensor] = None
+    modality_mask: Optional[torch.BoolTensor] = None
+    modality_embeddings: Optional[torch.FloatTensor] = None
+    contrastive_loss: Optional[torch.FloatTensor] = None
+    num_contrastive_anchors: Optional[torch.LongTensor] = None
+    unimodal_logits: Optional[torch.FloatTensor] = None
+    feature_attentions: Optional[torch.FloatTensor] = None
+    modality_attentions: Optional[torch.FloatTensor] = None
+    hidden_states: Optional[tuple[torch.FloatTensor, ...]] = None
+
+
+@dataclass
+class CLDMDFSequenceClassifierOutput(ModelOutput):
+    """
+    Output of [`CLDMDFForSequenceClassification`].
+
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `labels` are given):
+            `task_loss + contrastive_weight * contrastive_loss + aux_weight * aux_loss`.
+        logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`):
+            Classification (or regression when `num_labels == 1`) scores.
+        task_loss (`torch.FloatTensor` of shape `()`, *optional*):
+            The supervised loss alone (cross-entropy, BCE-with-logits or MSE by `problem_type`).
+        contrastive_loss (`torch.FloatTensor` of shape `()`, *optional*):
+            The unweighted entity-centroid loss.
+        aux_loss (`torch.FloatTensor` of shape `()`, *optional*):
+            The mean task loss of the auxiliary unimodal heads over present (row, modality) entries.
+        pooler_output (`torch.FloatTensor` of shape `(batch_size, hidden_size)`):
+            The fused entity embedding.
+        modality_weights (`torch.FloatTensor` of shape `(batch_size, num_modalities)`):
+            Adaptive fusion weights (0 on missing modalities).
+        modality_mask (`torch.BoolTensor` of shape `(batch_size, num_modalities)`):
+            The mask that was used.
+        unimodal_logits (`torch.FloatTensor` of shape `(batch_size, num_modalities, num_labels)`, *optional*):
+            Logits of the auxiliary unimodal heads.
+        feature_attentions (`torch.FloatTensor`, *optional*):
+            See [`CLDMDFModelOutput`].
+        modality_attentions (`torch.FloatTensor`, *optional*):
+            See [`CLDMDFModelOutput`].
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            See [`CLDMDFModelOutput`].
+    """
+
+    loss: Optional[torch.FloatTensor] = None
+    logits: Optional[torch.FloatTensor] = None
+    task_loss: Optional[torch.FloatTensor] = None
+    contrastive_loss: Optional[torch.FloatTensor] = None
+    aux_loss: Optional[torch.FloatTensor] = None
+    pooler_output: Optional[torch.FloatTensor] = None
+    modality_weights: Optional[torch.FloatTensor] = None
+    modality_mask: Optional[torch.BoolTensor] = None
+    unimodal_logits: Optional[torch.FloatTensor] = None
+    feature_attentions: Optional[torch.FloatTensor] = None
+    modality_attentions: Optional[torch.FloatTensor] = None
+    hidden_states: Optional[tuple[torch.FloatTensor, ...]] = None
+
+
+@dataclass
+class CLDMDFPreTrainingOutput(ModelOutput):
+    """
+    Output of [`CLDMDFForPreTraining`].
+
+    Args:
+        loss (`torch.FloatTensor` of shape `()`):
+            `reconstruction_weight * reconstruction_loss + contrastive_weight * contrastive_loss`.
+        reconstruction_loss (`torch.FloatTensor` of shape `()`):
+            Mean squared error of the hidden modalities predicted from the fused embedding of the visible ones
+            (0 when no row had two present modalities).
+        contrastive_loss (`torch.FloatTensor` of shape `()`, *optional*):
+            The unweighted entity-centroid loss on the visible modalities.
+        reconstruction_mask (`torch.BoolTensor` of shape `(batch_size, num_modalities)`):
+            Which (row, modality) entries were hidden and reconstructed.
+        pooler_output (`torch.FloatTensor` of shape `(batch_size, hidden_size)`):
+            The fused embedding of the visible modalities.
+        modality_weights (`torch.FloatTensor` of shape `(batch_size, num_modalities)`):
+            Adaptive fusion weights over the visible modalities.
+    """
+
+    loss: Optional[torch.FloatTensor] = None
+    reconstruction_loss: Optional[torch.FloatTensor] = None
+    contrastive_loss: Optional[torch.FloatTensor] = None
+    reconstruction_mask: Optional[torch.BoolTensor] = None
+    pooler_output: Optional[torch.FloatTensor] = None
+    modality_weights: Optional[torch.FloatTensor] = None
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Losses and mask helpers (pure functions: unit-tested against values computed by hand)
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def entity_centroid_loss(
+    projections: torch.Tensor,
+    modality_mask: torch.Tensor,
+    temperature: float,
+    leave_one_out: bool = True,
+    labels: Optional[torch.Tensor] = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """
+    Entity-centroid InfoNCE (METHODS.md section 1).
+
+    Each present projection `p[b, m]` is pulled towards the centroid of its own entity and pushed from the centroids
+    of the other entities of the batch. With `leave_one_out` the centroid seen from modality m is the normalised sum
+    of the *other* present modalities of the row, so a row with one present modality gives no anchor. With `labels`,
+    the positives are the centroids of every entity with the same label (supervised contrastive).
+
+    Args:
+        projections (`torch.Tensor` of shape `(B, M, P)`): projected tokens (normalised here).
+        modality_mask (`torch.BoolTensor` of shape `(B, M)`): True = present.
+        temperature (`float`): τ.
+        leave_one_out (`bool`): see above.
+        labels (`torch.LongTensor` of shape `(B,)`, *optional*): enables supervised centroids.
+
+    Returns:
+        `(loss, num_anchors)`: the mean loss over valid anchors (exactly 0 when there is none) and their count.
+    """
+    batch_size, num_modalities, _ = projections.shape
+    mask = modality_mask.bool()
+    # fp32 for the similarity logits: at τ = 0.1 bf16 rounding of p.k would move the loss visibly.
+    p = F.normalize(projections.float(), dim=-1) * mask.unsqueeze(-1)  # (B, M, P), exact zeros where missing
+    total = p.sum(dim=1)  # (B, P)
+    count = mask.sum(dim=1)  # (B,)
+    if leave_one_out:
+        centroids = F.normalize(total.unsqueeze(1) - p, dim=-1)  # (B, M, P): k[b, m] leaves m out
+        defined = (count.unsqueeze(1) - mask.long()) >= 1  # (B, M)
+    else:
+        centroids = F.normalize(total, dim=-1).unsqueeze(1).expand(-1, num_modalities, -1)
+        defined = (count >= 1).unsqueeze(1).expand(-1, num_modalities)
+
+    logits = torch.einsum("bmp,cmp->mbc", p, centroids) / temperature  # (M, B anchors, B candidates)
+    candidate_ok = defined.t().unsqueeze(1)  # (M, 1, B)
+    anchors = (mask & defined).t()  # (M, B)
+    logits = logits.masked_fill(~candidate_ok, float("-inf"))
+    # Rows that are not anchors are zeroed so that log_softmax never sees an all -inf row (NaN gradients otherwise).
+    logits = torch.where(anchors.unsqueeze(-1), logits, torch.zeros_like(logits))
+    log_prob = logits.log_softmax(dim=-1)
+
+    if labels is None:
+        positives = torch.eye(batch_size, dtype=torch.bool, device=p.device).expand(num_modalities, -1, -1)
+    else:
+        positives = (labels.view(-1, 1) == labels.view(1, -1)).unsqueeze(0) & candidate_ok
+    positives = positives & anchors.unsqueeze(-1)
+    positive_log_prob = log_prob.masked_fill(~positives, 0.0).sum(-1) / positives.sum(-1).clamp(min=1)  # (M, B)
+
+    num_anchors = anchors.sum()
+    if num_anchors == 0:
+        return projections.sum() * 0.0, num_anchors
+    loss = -(positive_log_prob * anchors).sum() / num_anchors
+    return loss, num_anchors
+
+
+def drop_modalities(modality_mask: torch.Tensor, probability: float) -> torch.Tensor:
+    """Training-time modality dropout: drops each present entry with `probability`, keeps >= 1 per row."""
+    if probability <= 0:
+        return modality_mask
+    noise = torch.rand(modality_mask.shape, device=modality_mask.device)
+    kept = modality_mask & (noise >= probability)
+    lost_all = ~kept.any(dim=1)
+    # A row that lost everything gets back one of its present modalities, chosen at random.
+    scores = torch.rand(modality_mask.shape, device=modality_mask.device).masked_fill(~modality_mask, -1.0)
+    restore = F.one_hot(scores.argmax(dim=1), modality_mask.shape[1]).bool() & lost_all.unsqueeze(1)
+    return kept | restore
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Modules
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class CLDMDFDenseEncoder(nn.Module):
+    """`dense` modality: LayerNorm -> Linear -> GELU -> Dropout -> Linear to `hidden_size`."""
+
+    def __init__(self, input_dim: int, config: CLDMDFConfig):
+        super().__init__()
+        self.norm = nn.LayerNorm(input_dim, eps=config.layer_norm_eps)
+        self.fc1 = nn.Linear(input_dim, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.fc2 = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, values: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        # (B, dim) -> (B, D). Missing rows are zero-filled first so that NaN/inf placeholders can reach no gradient.
+        values = torch.where(present.unsqueeze(-1), values, torch.zeros_like(values))
+        return self.fc2(self.dropout(F.gelu(self.fc1(self.norm(values)))))
+
+
+class CLDMDFBackboneEncoder(nn.Module):
+    """`text` / `image` modality: any transformers backbone, pooled, then a Linear to `hidden_size`."""
+
+    def __init__(self, spec: dict, backbone: PreTrainedModel, config: CLDMDFConfig):
+        super().__init__()
+        self.kind = spec["type"]
+        self.pooling = spec["pooling"]
+        self.backbone = backbone
+        backbone_config = backbone.config
+        width = getattr(backbone_config, "hidden_size", None) or getattr(backbone_config, "d_model", None)
+        if width is None and getattr(backbone_config, "hidden_sizes", None):
+            width = backbone_config.hidden_sizes[-1]
+        if width is None:
+            raise ValueError(
+                f"Cannot tell the output width of backbone {type(backbone).__name__}: its config has no "
+                f"`hidden_size`, `d_model` or `hidden_sizes`."
+            )
+        self.projection = nn.Linear(width, config.hidden_size)
+        if spec["freeze_backbone"]:
+            self.backbone.requires_grad_(False)
+
+    def forward(self, inputs: Union[torch.Tensor, Mapping[str, torch.Tensor]], present: torch.Tensor) -> torch.Tensor:
+        if self.kind == "text":
+            input_ids = inputs["input_ids"]
+            attention_mask = inputs.get("attention_mask")
+            if attention_mask is None:
+                attention_mask = torch.ones_like(input_ids)
+            # Missing rows: token ids 0 attending to the first position only, so no row is fully masked.
+            keep = present.unsqueeze(-1)
+            first_only = torch.zeros_like(attention_mask)
+            first_only[:, 0] = 1
+            attention_mask = torch.where(keep, attention_mask, first_only)
+            model_inputs = {"input_ids": torch.where(keep, input_ids, torch.zeros_like(input_ids))}
+            model_inputs["attention_mask"] = attention_mask
+            if "token_type_ids" in inputs:
+                model_inputs["token_type_ids"] = torch.where(keep, inputs["token_type_ids"], 0)
+            outputs = self.backbone(**model_inputs)
+            token_mask = attention_mask
+        else:
+            pixel_values = inputs["pixel_values"] if isinstance(inputs, Mapping) else inputs
+            pixel_values = torch.where(present.view(-1, 1, 1, 1), pixel_values, torch.zeros_like(pixel_values))
+            outputs = self.backbone(pixel_values=pixel_values)
+            token_mask = None
+        return self.projection(self._pool(outputs, token_mask))
+
+    def _pool(self, outputs: Any, token_mask: Optional[torch.Tensor]) -> torch.Tensor:
+        if self.pooling == "pooler":
+            pooled = outputs.pooler_output
+            return pooled.flatten(1)
+        hidden = outputs.last_hidden_state
+        if hidden.dim() == 4:  # convolutional backbones: (B, C, H, W)
+            return hidden.mean(dim=(2, 3))
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        if token_mask is None:
+            return hidden.mean(dim=1)
+        weights = token_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+
+class CLDMDFFeatureAttention(nn.Module):
+    """
+    Feature-level attention: a score in (0, 1) for each of the D features of each modality token, computed from the
+    token and the row's global context; the token is re-weighted feature-wise.
+
+    Inputs:
+        hidden (`(B, M, D)`), context (`(B, D)`).
+    Returns:
+        the re-weighted tokens `(B, M, D)` and the scores `(B, M, D)`.
+    """
+
+    def __init__(self, config: CLDMDFConfig):
+        super().__init__()
+        self.fc1 = nn.Linear(2 * config.hidden_size, config.feature_attention_hidden_size)
+        self.fc2 = nn.Linear(config.feature_attention_hidden_size, config.hidden_size)
+        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(self, hidden: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        context = context.unsqueeze(1).expand_as(hidden)  # (B, M, D)
+        scores = torch.sigmoid(self.fc2(F.gelu(self.fc1(torch.cat([hidden, context], dim=-1)))))  # (B, M, D)
+        return self.norm(hidden + hidden * scores), scores
+
+
+class CLDMDFModalityAttention(nn.Module):
+    """
+    Modality-level attention: a standard post-norm encoder layer over the M tokens of a row, with missing modalities
+    masked as keys (`key_padding_mask = ~mask`), capturing global cross-modal complementarity.
+    """
+
+    def __init__(self, config: CLDMDFConfig):
+        super().__init__()
+        self.attention = nn.MultiheadAttention(
+            config.hidden_size, config.num_attention_heads, dropout=config.attention_dropout_prob, batch_first=True
+        )
+        self.norm1 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.feed_forward = nn.Sequential(
+            nn.Linear(config.hidden_size, config.intermediate_size),
+            nn.GELU(),
+            nn.Dropout(config.hidden_dropout_prob),
+            nn.Linear(config.intermediate_size, config.hidden_size),
+        )
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.norm2 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # need_weights=True always: one code path, so returning attentions never changes the numbers.
+        attended, weights = self.attention(
+            hidden, hidden, hidden, key_padding_mask=~mask, need_weights=True, average_attn_weights=False
+        )  # (B, M, D), (B, heads, M, M)
+        hidden = self.norm1(hidden + self.dropout(attended))
+        hidden = self.norm2(hidden + self.dropout(self.feed_forward(hidden)))
+        return hidden, weights
+
+
+class CLDMDFFusionLayer(nn.Module):
+    """One dual-attention layer: feature attention, then modality attention (each can be switched off)."""
+
+    def __init__(self, config: CLDMDFConfig):
+        super().__init__()
+        self.feature_attention = CLDMDFFeatureAttention(config) if config.use_feature_attention else None
+        self.modality_attention = CLDMDFModalityAttention(config) if config.use_modality_attention else None
+
+    def forward(
+        self, hidden: torch.Tensor, mask: torch.Tensor, absence: Optional[torch.Tensor] = None
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
+        feature_scores = modality_scores = None
+        if self.feature_attention is not None:
+            hidden, feature_scores = self.feature_attention(hidden, row_context(hidden, mask, absence))
+        if self.modality_attention is not None:
+            hidden, modality_scores = self.modality_attention(hidden, mask)
+        return hidden, feature_scores, modality_scores
+
+
+class CLDMDFAdaptiveFusion(nn.Module):
+    """
+    Adaptive fusion: gate logits `g[b, m] = v . tanh(U [h[b, m]; c[b]])` (+ γ conf[b, m]), softmax over the present
+    modalities of each row; the fused embedding is the weighted sum of the present tokens.
+    """
+
+    def __init__(self, config: CLDMDFConfig):
+        super().__init__()
+        self.mode = config.fusion_mode
+        self.confidence_scale = config.fusion_confidence_scale
+        self.gate = nn.Linear(2 * config.hidden_size, config.hidden_size)
+        self.gate_vector = nn.Linear(config.hidden_size, 1, bias=False)
+
+    def forward(
+        self,
+        hidden: torch.Tensor,
+        mask: torch.Tensor,
+        absence: Optional[torch.Tensor] = None,
+        confidence: Optional[torch.Tensor] = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.mode == "mean":
+            logits = torch.zeros(mask.shape, dtype=hidden.dtype, device=hidden.device)
+        else:
+            context = row_context(hidden, mask, absence).unsqueeze(1).expand_as(hidden)
+            logits = self.gate_vector(torch.tanh(self.gate(torch.cat([hidden, context], dim=-1)))).squeeze(-1)
+            if confidence is not None:
+                logits = logits + self.confidence_scale * confidence.to(logits.dtype)
+        weights = logits.float().masked_fill(~mask, float("-inf")).softmax(dim=-1)  # (B, M), exact 0 where missing
+        fused = (weights.to(hidden.dtype).unsqueeze(-1) * hidden).sum(dim=1)  # (B, D)
+        return fused, weights
+
+
+def row_context(hidden: torch.Tensor, mask: torch.Tensor, absence: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Global context of each row: mean of its present tokens (+ its absence summary): `(B, M, D) -> (B, D)`."""
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    context = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+    return context if absence is None else context + absence.to(context.dtype)
+
+
+def absence_summary(mask: torch.Tensor, missing_embeddings: torch.Tensor) -> torch.Tensor:
+    """Mean learned missing embedding of each row's absent modalities, 0 for complete rows: `(B, M) -> (B, D)`."""
+    absent = (~mask).to(missing_embeddings.dtype)  # (B, M)
+    return absent @ missing_embeddings / absent.sum(dim=1, keepdim=True).clamp(min=1.0)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class CLDMDFPreTrainedModel(PreTrainedModel):
+    config_class = CLDMDFConfig
+    config: CLDMDFConfig
+    base_model_prefix = "cldmdf"
+    main_input_name = "modality_inputs"
+    supports_gradient_checkpointing = False
+    _no_split_modules = ["CLDMDFFusionLayer"]
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module):
+        super()._init_weights(module)
+        if isinstance(module, CLDMDFModel):
+            init.normal_(module.missing_embeddings, mean=0.0, std=self.config.initializer_range)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        except SafetensorError as error:
+            # safetensors does not say which file is broken; a user with a half-copied checkpoint needs to know.
+            raise OSError(
+                f"The weights of {str(pretrained_model_name_or_path)!r} are not a valid safetensors file ({error}); "
+                f"the file is probably truncated or corrupt. Re-download or re-save the checkpoint."
+            ) from error
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        # Write every Auto class into auto_map (transformers only adds the class being saved).
+        self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **CLDMDF_AUTO_MAP}
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+
+def _build_backbone(name: str, spec: dict) -> PreTrainedModel:
+    """Builds a text/image backbone from a config dict, or loads it by checkpoint name and records its config."""
+    backbone = spec["backbone"]
+    if isinstance(backbone, str):
+        model = AutoModel.from_pretrained(backbone)
+        # Keep the resolved config so a saved CL-DMDF rebuilds the backbone offline, weights coming from our file.
+        spec["pretrained_name"] = backbone
+        spec["backbone"] = model.config.to_dict()
+        return model
+    backbone_config = AutoConfig.for_model(**backbone)
+    return AutoModel.from_config(backbone_config)
+
+
+class CLDMDFModel(CLDMDFPreTrainedModel):
+    """
+    The bare CL-DMDF model: modality encoders, learned missing embeddings, stacked dual attention and adaptive
+    fusion. Returns the fused entity embedding, the tokens, fusion weights, attention scores and the entity-centroid
+    contrastive loss.
+    """
+
+    def __init__(self, config: CLDMDFConfig):
+        super().__init__(config)
+        self.modality_names = config.modality_names
+        encoders = {}
+        for name in self.modality_names:
+            spec = config.modalities[name]
+            if spec["type"] == "dense":
+                encoders[name] = CLDMDFDenseEncoder(spec["dim"], config)
+            else:
+                encoders[name] = CLDMDFBackboneEncoder(spec, _build_backbone(name, spec), config)
+        self.encoders = nn.ModuleDict(encoders)
+        self.missing_embeddings = nn.Parameter(torch.zeros(config.num_modalities, config.hidden_size))
+        self.layers = nn.ModuleList(CLDMDFFusionLayer(config) for _ in range(config.num_fusion_layers))
+        self.fusion = CLDMDFAdaptiveFusion(config)
+        self.projection = nn.Sequential(
+            nn.Linear(config.hidden_size, config.hidden_size),
+            nn.GELU(),
+            nn.Linear(config.hidden_size, config.projection_dim),
+        )
+        self.unimodal_heads = (
+            nn.ModuleDict({name: nn.Linear(config.hidden_size, config.num_labels) for name in self.modality_names})
+            if config.uses_auxiliary_heads
+            else None
+        )
+        self.post_init()
+
+    # ---- input checking ------------------------------------------------------------------------------------------
+
+    def check_inputs(self, modality_inputs: ModalityInputs, modality_mask: Optional[torch.Tensor]) -> torch.Tensor:
+        """Validates the inputs and returns the boolean `(B, M)` mask (all given modalities present by default)."""
+        batch_size = self.batch_size(modality_inputs)
+
+        num_modalities = len(self.modality_names)
+        given = torch.tensor([name in modality_inputs for name in self.modality_names])
+        if modality_mask is None:
+            mask = given.unsqueeze(0).expand(batch_size, -1)
+        else:
+            if not isinstance(modality_mask, torch.Tensor):
+                raise TypeError(f"`modality_mask` must be a torch.BoolTensor, got {type(modality_mask).__name__}.")
+            if modality_mask.shape != (batch_size, num_modalities):
+                raise ValueError(
+                    f"`modality_mask` has shape {tuple(modality_mask.shape)}, expected (batch_size, num_modalities) = "
+                    f"({batch_size}, {num_modalities}) for modalities {self.modality_names}."
+                )
+            if modality_mask.dtype != torch.bool:
+                if modality_mask.is_floating_point() or not ((modality_mask == 0) | (modality_mask == 1)).all():
+                    raise TypeError(
+                        f"`modality_mask` must be boolean (or integer 0/1), got dtype {modality_mask.dtype} with "
+                        f"values other than 0/1."
+                    )
+                modality_mask = modality_mask.bool()
+            mask = modality_mask
+            absent_but_marked = mask.cpu() & ~given
+            if absent_but_marked.any():
+                names = [self.modality_names[i] for i in absent_but_marked.any(0).nonzero().flatten().tolist()]
+                raise ValueError(f"`modality_mask` marks {names} present but `modality_inputs` has no such entry.")
+        mask = mask.to(self.device)
+        empty_rows = (~mask.any(dim=1)).nonzero().flatten().tolist()
+        if empty_rows:
+            raise ValueError(
+                f"Rows {empty_rows[:20]}{'...' if len(empty_rows) > 20 else ''} have every modality missing; each row "
+                f"needs at least one present modality (drop such rows, e.g. with the collator's "
+                f"`drop_rows_without_modalities=True`)."
+            )
+        for index, name in enumerate(self.modality_names):
+            if name in modality_inputs and self.config.modalities[name]["type"] == "dense":
+                self._check_dense(name, modality_inputs[name], mask[:, index])
+        return mask
+
+    def batch_size(self, modality_inputs: ModalityInputs) -> int:
+        """Checks names, types and ranks of `modality_inputs` and returns the (common) number of rows."""
+        if not isinstance(modality_inputs, Mapping) or len(modality_inputs) == 0:
+            raise TypeError(
+                f"`modality_inputs` must be a non-empty dict modality name -> tensor, got "
+                f"{type(modality_inputs).__name__}; this model expects {self.modality_names}."
+            )
+        unknown = sorted(set(modality_inputs) - set(self.modality_names))
+        if unknown:
+            raise ValueError(
+                f"Unknown modality name(s) {unknown} in `modality_inputs`; allowed: {self.modality_names}."
+            )
+        batch_size = None
+        for name, value in modality_inputs.items():
+            rows = self._batch_size_of(name, value)
+            if batch_size is not None and rows != batch_size:
+                raise ValueError(
+                    f"`modality_inputs[{name!r}]` has {rows} rows but other modalities have {batch_size}; every "
+                    f"modality must have one entry per row (zeros where missing)."
+                )
+            batch_size = rows
+        return batch_size
+
+    def _batch_size_of(self, name: str, value: Any) -> int:
+        kind = self.config.modalities[name]["type"]
+        if kind == "text":
+            if not isinstance(value, Mapping) or "input_ids" not in value:
+                raise TypeError(
+                    f"`modality_inputs[{name!r}]` (text) must be a dict with 'input_ids' (and 'attention_mask'), got "
+                    f"{type(value).__name__}."
+                )
+            tensor = value["input_ids"]
+            expected_dims = 2
+        else:
+            tensor = value["pixel_values"] if (kind == "image" and isinstance(value, Mapping)) else value
+            expected_dims = 2 if kind == "dense" else 4
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(
+                f"`modality_inputs[{name!r}]` ({kind}) must be a torch.Tensor, got {type(tensor).__name__}."
+            )
+        if tensor.dim() != expected_dims:
+            shape = (
+                "(batch_size, dim)"
+                if kind == "dense"
+                else "(batch_size, seq_len)"
+                if kind == "text"
+                else ("(batch_size, channels, height, width)")
+            )
+            raise ValueError(
+                f"`modality_inputs[{name!r}]` ({kind}) must have shape {shape}, got {tuple(tensor.shape)}."
+            )
+        return tensor.shape[0]
+
+    def _check_dense(self, name: str, values: torch.Tensor, present: torch.Tensor):
+        expected = self.config.modalities[name]["dim"]
+        if values.shape[1] != expected:
+            raise ValueError(
+                f"`modality_inputs[{name!r}]` has feature dim {values.shape[1]}, expected {expected} (shape "
+                f"(batch_size, {expected}))."
+            )
+        if not values.is_floating_point():
+            raise TypeError(f"`modality_inputs[{name!r}]` must be a float tensor, got dtype {values.dtype}.")
+        bad = (~torch.isfinite(values).all(dim=1)) & present
+        if bad.any():
+            rows = bad.nonzero().flatten().tolist()
+            raise ValueError(
+                f"`modality_inputs[{name!r}]` has NaN/inf in present rows {rows[:20]}; present values must be finite "
+                f"(mark a missing entry with modality_mask=False instead)."
+            )
+
+    # ---- forward pieces ------------------------------------------------------------------------------------------
+
+    def encode_modalities(self, modality_inputs: ModalityInputs, modality_mask: torch.Tensor) -> torch.Tensor:
+        """Runs every modality encoder: `(B, M, D)`; rows where a modality is missing hold its missing embedding."""
+        batch_size = modality_mask.shape[0]
+        tokens = []
+        for index, name in enumerate(self.modality_names):
+            present = modality_mask[:, index]
+            missing = self.missing_embeddings[index].expand(batch_size, -1)
+            if name not in modality_inputs:
+                tokens.append(missing)
+                continue
+            encoded = self.encoders[name](modality_inputs[name], present)  # (B, D)
+            tokens.append(torch.where(present.unsqueeze(-1), encoded, missing.to(encoded.dtype)))
+        return torch.stack(tokens, dim=1)  # (B, M, D)
+
+    def fuse(
+        self,
+        tokens: torch.Tensor,
+        modality_mask: torch.Tensor,
+        labels: Optional[torch.Tensor] = None,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+    ) -> CLDMDFModelOutput:
+        """Dual attention, adaptive fusion and the contrastive loss on already-encoded tokens `(B, M, D)`."""
+        config = self.config
+        unimodal_logits = confidence = None
+        if self.unimodal_heads is not None:
+            unimodal_logits = torch.stack(
+                [self.unimodal_heads[name](tokens[:, i]) for i, name in enumerate(self.modality_names)], dim=1
+            )  # (B, M, C)
+            if config.fusion_use_confidence:
+                # A modality's own predictive confidence; detached so the gate cannot inflate it.
+                confidence = unimodal_logits.detach().float().softmax(dim=-1).amax(dim=-1)
+
+        absence = absence_summary(modality_mask, self.missing_embeddings) if config.context_sees_missing else None
+        hidden = tokens
+        all_hidden = [hidden] if output_hidden_states else None
+        feature_scores, modality_scores = [], []
+        for layer in self.layers:
+            hidden, feature, modality = layer(hidden, modality_mask, absence)
+            if feature is not None:
+                feature_scores.append(feature)
+            if modality is not None:
+                modality_scores.append(modality)
+            if output_hidden_states:
+                all_hidden.append(hidden)
+
+        fused, weights = self.fusion(hidden, modality_mask, absence, confidence)
+
+        contrastive_loss = num_anchors = None
+        if config.contrastive_weight > 0:
+            source = tokens if config.contrastive_source == "encoder" else hidden
+            supervised = labels if (config.supervised_centroids and labels is not None) else None
+            contrastive_loss, num_anchors = entity_centroid_loss(
+                self.projection(source),
+                modality_mask,
+                config.contrastive_temperature,
+                leave_one_out=config.centroid_leave_one_out,
+                labels=supervised,
+            )
+
+        return CLDMDFModelOutput(
+            loss=contrastive_loss,
+            last_hidden_state=hidden,
+            pooler_output=fused,
+            modality_weights=weights,
+            modality_mask=modality_mask,
+            modality_embeddings=tokens,
+            contrastive_loss=contrastive_loss,
+            num_contrastive_anchors=num_anchors,
+            unimodal_logits=unimodal_logits,
+            feature_attentions=torch.stack(feature_scores) if output_attentions and feature_scores else None,
+            modality_attentions=torch.stack(modality_scores) if output_attentions and modality_scores else None,
+            hidden_states=tuple(all_hidden) if output_hidden_states else None,
+        )
+
+    def forward(
+        self,
+        modality_inputs: ModalityInputs,
+        modality_mask: Optional[torch.Tensor] = None,
+        labels: Optional[torch.Tensor] = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+    ) -> Union[CLDMDFModelOutput, tuple]:
+        r"""
+        Args:
+            modality_inputs (`dict[str, torch.Tensor | dict[str, torch.Tensor]]`):
+                One entry per modality name: dense `(B, dim)` floats; text `{"input_ids": (B, L), "attention_mask":
+                (B, L)}`; image `(B, 3, H, W)` pixel values. Values under a False mask are ignored (any value, NaN
+                included). A modality absent from the dict is missing in every row.
+            modality_mask (`torch.BoolTensor` of shape `(B, M)`, *optional*):
+                True where the modality (sorted name order) is present. Defaults to "present" for every given modality.
+            labels (`torch.LongTensor` of shape `(B,)`, *optional*):
+                Only used by the supervised-centroid variant of the contrastive loss.
+            output_attentions (`bool`, *optional*):
+                Return `feature_attentions` and `modality_attentions`.
+            output_hidden_states (`bool`, *optional*):
+                Return the tokens after the encoders and each fusion layer.
+            return_dict (`bool`, *optional*):
+                Return a [`CLDMDFModelOutput`] instead of a plain tuple.
+        """
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        mask = self.check_inputs(modality_inputs, modality_mask)
+        if self.training:
+            mask = drop_modalities(mask, self.config.modality_dropout)
+        tokens = self.encode_modalities(modality_inputs, mask)
+        outputs = self.fuse(tokens, mask, labels, output_attentions, output_hidden_states)
+        return outputs if return_dict else outputs.to_tuple()
+
+
+def task_loss(logits: torch.Tensor, labels: torch.Tensor, problem_type: str) -> torch.Tensor:
+    """The supervised loss of `problem_type`, as transformers' sequence-classification heads compute it."""
+    if problem_type == "regression":
+        return F.mse_loss(logits.squeeze(-1).float(), labels.float().view(-1))
+    if problem_type == "single_label_classification":
+        return F.cross_entropy(logits.float().view(-1, logits.shape[-1]), labels.view(-1))
+    return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
+
+
+def check_labels(labels: torch.Tensor, config: CLDMDFConfig, batch_size: int) -> str:
+    """Validates `labels` against `config` and returns the problem type (inferred as transformers does)."""
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"`labels` must be a torch.Tensor, got {type(labels).__name__}.")
+    problem_type = config.problem_type
+    if problem_type is None:
+        if config.num_labels == 1:
+            problem_type = "regression"
+        elif labels.dtype in (torch.long, torch.int, torch.int16, torch.int8, torch.uint8):
+            problem_type = "single_label_classification"
+        else:
+            problem_type = "multi_label_classification"
+    if problem_type == "single_label_classification":
+        if labels.is_floating_point() or labels.dtype == torch.bool:
+            raise TypeError(f"`labels` must be integer class ids for single-label classification, got {labels.dtype}.")
+        if labels.shape != (batch_size,):
+            raise ValueError(
+                f"`labels` must have shape ({batch_size},) for single-label classification, got {tuple(labels.shape)}."
+            )
+        if labels.numel() and (labels.min() < 0 or labels.max() >= config.num_labels):
+            raise ValueError(
+                f"`labels` must be class ids in [0, {config.num_labels}), got values in "
+                f"[{labels.min().item()}, {labels.max().item()}]."
+            )
+    elif problem_type == "multi_label_classification":
+        if labels.shape != (batch_size, config.num_labels):
+            raise ValueError(
+                f"`labels` must have shape ({batch_size}, {config.num_labels}) for multi-label classification, got "
+                f"{tuple(labels.shape)}."
+            )
+    elif labels.shape not in ((batch_size,), (batch_size, 1)):
+        raise ValueError(f"`labels` must have shape ({batch_size},) for regression, got {tuple(labels.shape)}.")
+    if labels.is_floating_point() and not torch.isfinite(labels).all():
+        raise ValueError("`labels` contain NaN/inf; every label must be finite.")
+    return problem_type
+
+
+class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
+    """CL-DMDF with a linear head on the fused entity embedding (classification, multi-label or regression)."""
+
+    def __init__(self, config: CLDMDFConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.cldmdf = CLDMDFModel(config)
+        dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        modality_inputs: ModalityInputs,
+        modality_mask: Optional[torch.Tensor] = None,
+        labels: Optional[torch.Tensor] = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+    ) -> Union[CLDMDFSequenceClassifierOutput, tuple]:
+        r"""
+        Args:
+            modality_inputs, modality_mask, output_attentions, output_hidden_states, return_dict:
+                See [`CLDMDFModel.forward`].
+            labels (`torch.Tensor`, *optional*):
+                `(B,)` class ids for single-label classification, `(B, num_labels)` floats in {0, 1} for multi-label,
+                `(B,)` floats for regression (`num_labels == 1`). When given, the loss is returned.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        problem_type = None
+        if labels is not None:
+            problem_type = check_labels(labels, self.config, self.cldmdf.batch_size(modality_inputs))
+            if self.config.problem_type is None:
+                self.config.problem_type = problem_type
+        outputs = self.cldmdf(
+            modality_inputs,
+            modality_mask=modality_mask,
+            labels=labels if problem_type == "single_label_classification" else None,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        logits = self.classifier(self.dropout(outputs.pooler_output))  # (B, C)
+
+        loss = main_loss = aux_loss = None
+        if labels is not None:
+            main_loss = task_loss(logits, labels, problem_type)
+            loss = main_loss
+            if outputs.contrastive_loss is not None:
+                loss = loss + self.config.contrastive_weight * outputs.contrastive_loss
+            if outputs.unimodal_logits is not None and self.config.aux_weight > 0:
+                aux_loss = self._auxiliary_loss(outputs.unimodal_logits, labels, outputs.modality_mask, problem_type)
+                loss = loss + self.config.aux_weight * aux_loss
+
+        result = CLDMDFSequenceClassifierOutput(
+            loss=loss,
+            logits=logits,
+            task_loss=main_loss,
+            contrastive_loss=outputs.contrastive_loss,
+            aux_loss=aux_loss,
+            pooler_output=outputs.pooler_output,
+            modality_weights=outputs.modality_weights,
+            modality_mask=outputs.modality_mask,
+            unimodal_logits=outputs.unimodal_logits,
+            feature_attentions=outputs.feature_attentions,
+            modality_attentions=outputs.modality_attentions,
+            hidden_states=outputs.hidden_states,
+        )
+        return result if return_dict else result.to_tuple()
+
+    @staticmethod
+    def _auxiliary_loss(
+        unimodal_logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, problem_type: str
+    ) -> torch.Tensor:
+        """Mean task loss of the unimodal heads over present (row, modality) entries."""
+        rows, modalities = mask.nonzero(as_tuple=True)
+        return task_loss(unimodal_logits[rows, modalities], labels[rows], problem_type)
+
+
+class CLDMDFForPreTraining(CLDMDFPreTrainedModel):
+    """
+    Self-supervised CL-DMDF for unlabeled, incomplete data: in every row with at least two present modalities, one
+    present modality is hidden and reconstructed from the fused embedding of the others (masked-modality modelling:
+    the fusion must carry cross-modal information), plus the entity-centroid contrastive loss on what is visible.
+
+    Reconstruction targets: the raw features of a dense modality (the processor standardises them), and the
+    stop-gradient encoder token of a text/image modality (its raw input has no fixed-size form). The contrastive term
+    keeps those tokens from collapsing.
+    """
+
+    def __init__(self, config: CLDMDFConfig):
+        super().__init__(config)
+        self.cldmdf = CLDMDFModel(config)
+        decoders = {}
+        for name in config.modality_names:
+            spec = config.modalities[name]
+            out_dim = spec["dim"] if spec["type"] == "dense" else config.hidden_size
+            decoders[name] = nn.Sequential(
+                nn.Linear(config.hidden_size, config.hidden_size), nn.GELU(), nn.Linear(config.hidden_size, out_dim)
+            )
+        self.decoders = nn.ModuleDict(decoders)
+        self.post_init()
+
+    @staticmethod
+    def choose_hidden_modalities(modality_mask: torch.Tensor, generator: Optional[torch.Generator] = None):
+        """One random present modality per row that has at least two present: `(B, M)` bool."""
+        scores = torch.rand(modality_mask.shape, generator=generator, device=modality_mask.device)
+        scores = scores.masked_fill(~modality_mask, -1.0)
+        choice = F.one_hot(scores.argmax(dim=1), modality_mask.shape[1]).bool()
+        return choice & (modality_mask.sum(dim=1, keepdim=True) >= 2)
+
+    def forward(
+        self,
+        modality_inputs: ModalityInputs,
+        modality_mask: Optional[torch.Tensor] = None,
+        reconstruction_mask: Optional[torch.Tensor] = None,
+        return_dict: Optional[bool] = None,
+    ) -> Union[CLDMDFPreTrainingOutput, tuple]:
+        r"""
+        Args:
+            modality_inputs, modality_mask, return_dict:
+                See [`CLDMDFModel.forward`].
+            reconstruction_mask (`torch.BoolTensor` of shape `(B, M)`, *optional*):
+                Entries to hide and reconstruct; each must be present and leave its row another present modality.
+                Drawn at random (one per row with two or more present modalities) when not given.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        model = self.cldmdf
+        mask = model.check_inputs(modality_inputs, modality_mask)
+        if model.training:
+            mask = drop_modalities(mask, self.config.modality_dropout)
+        if reconstruction_mask is None:
+            hidden_entries = self.choose_hidden_modalities(mask)
+        else:
+            hidden_entries = reconstruction_mask.to(mask.device).bool()
+            if hidden_entries.shape != mask.shape or (hidden_entries & ~mask).any():
+                raise ValueError(
+                    f"`reconstruction_mask` must have shape {tuple(mask.shape)} and mark only present modalities."
+                )
+            if (~(mask & ~hidden_entries).any(dim=1)).any():
+                raise ValueError("`reconstruction_mask` hides every present modality of some row; keep one visible.")
+        visible = mask & ~hidden_entries
+
+        encoded = model.encode_modalities(modality_inputs, mask)  # targets need the hidden modalities' tokens
+        tokens = torch.where(visible.unsqueeze(-1), encoded, model.missing_embeddings.unsqueeze(0).to(encoded.dtype))
+        outputs = model.fuse(tokens, visible)
+
+        squared_errors = []
+        for index, name in enumerate(model.modality_names):
+            rows = hidden_entries[:, index]
+            if not rows.any():
+                continue
+            prediction = self.decoders[name](outputs.pooler_output[rows])
+            if self.config.modalities[name]["type"] == "dense":
+                target = modality_inputs[name][rows]
+            else:
+                target = encoded[rows, index].detach()
+            squared_errors.append(((prediction.float() - target.float()) ** 2).mean(dim=-1))
+        if squared_errors:
+            reconstruction_loss = torch.cat(squared_errors).mean()
+        else:
+            reconstruction_loss = outputs.pooler_output.sum() * 0.0
+
+        loss = self.config.reconstruction_weight * reconstruction_loss
+        if outputs.contrastive_loss is not None:
+            loss = loss + self.config.contrastive_weight * outputs.contrastive_loss
+        result = CLDMDFPreTrainingOutput(
+            loss=loss,
+            reconstruction_loss=reconstruction_loss,
+            contrastive_loss=outputs.contrastive_loss,
+            reconstruction_mask=hidden_entries,
+            pooler_output=outputs.pooler_output,
+            modality_weights=outputs.modality_weights,
+        )
+        return result if return_dict else result.to_tuple()

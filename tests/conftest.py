@@ -1,0 +1,10 @@
+import os
+import sys
+
+# Tests import their helpers (model_tester, hub fixtures) as top-level modules.
+sys.path.insert(0, os.path.dirname(__file__))
+# Nothing in the suite may reach the network: the real Hub is unreachable from CI.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,376 @@
+"""CL-DMDF model tests: invariants, losses, gradients, heads, serialization and bad input."""
+
+import hashlib
+
+import pytest
+import torch
+import torch.nn.functional as F
+from model_tester import CLDMDFModelTester, outputs_equal
+from transformers import AutoModel, AutoModelForPreTraining, AutoModelForSequenceClassification
+
+from modeling_cldmdf import (
+    CLDMDFForPreTraining,
+    CLDMDFForSequenceClassification,
+    CLDMDFModel,
+)
+
+
+@pytest.fixture
+def tester():
+    return CLDMDFModelTester()
+
+
+def _model(tester, cls=CLDMDFForSequenceClassification, **overrides):
+    torch.manual_seed(0)
+    return cls(tester.get_config(**overrides)).eval()
+
+
+# ---- invariants -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("fusion_use_confidence", [False, True])
+def test_values_under_a_false_mask_change_no_output(tester, seed, fusion_use_confidence):
+    model = _model(tester, fusion_use_confidence=fusion_use_confidence, aux_weight=0.5)
+    batch = tester.prepare_inputs(seed=seed)
+    mask = batch["modality_mask"]
+    changed = {name: values.clone() for name, values in batch["modality_inputs"].items()}
+    for index, name in enumerate(model.config.modality_names):
+        missing = ~mask[:, index]
+        changed[name][missing] = torch.randn(int(missing.sum()), changed[name].shape[1]) * 1e3
+        changed[name][missing, 0] = float("nan")  # even NaN placeholders are ignored
+    with torch.no_grad():
+        reference = model(**batch, output_attentions=True, output_hidden_states=True)
+        perturbed = model(changed, mask, batch["labels"], output_attentions=True, output_hidden_states=True)
+    assert reference.loss is not None and reference.feature_attentions is not None
+    assert outputs_equal(reference, perturbed)
+
+
+def test_modality_dict_order_does_not_matter(tester):
+    model = _model(tester)
+    batch = tester.prepare_inputs()
+    reversed_inputs = dict(reversed(list(batch["modality_inputs"].items())))
+    assert list(reversed_inputs) != list(batch["modality_inputs"])
+    with torch.no_grad():
+        first = model(**batch, output_attentions=True)
+        second = model(reversed_inputs, batch["modality_mask"], batch["labels"], output_attentions=True)
+    assert outputs_equal(first, second)
+
+
+@pytest.mark.parametrize("fusion_mode", ["adaptive", "mean"])
+def test_modality_weights_sum_to_one_over_present_and_are_zero_elsewhere(tester, fusion_mode):
+    model = _model(tester, fusion_mode=fusion_mode)
+    batch = tester.prepare_inputs(with_labels=False)
+    with torch.no_grad():
+        weights = model(**batch).modality_weights
+    mask = batch["modality_mask"]
+    assert torch.all(weights[~mask] == 0)
+    assert torch.all(weights[mask] > 0)
+    torch.testing.assert_close(weights.sum(dim=1), torch.ones(tester.batch_size))
+    if fusion_mode == "mean":
+        torch.testing.assert_close(weights, mask.float() / mask.sum(1, keepdim=True))
+
+
+def test_return_dict_false_gives_the_same_values_as_a_tuple(tester):
+    for cls in (CLDMDFModel, CLDMDFForSequenceClassification):
+        model = _model(tester, cls=cls)
+        batch = tester.prepare_inputs(with_labels=cls is CLDMDFForSequenceClassification)
+        with torch.no_grad():
+            as_dict = model(**batch, output_attentions=True)
+            as_tuple = model(**batch, output_attentions=True, return_dict=False)
+        assert isinstance(as_tuple, tuple)
+        assert outputs_equal(as_dict.to_tuple(), as_tuple)
+
+
+def test_attention_shapes_and_ranges(tester):
+    model = _model(tester)
+    batch = tester.prepare_inputs()
+    with torch.no_grad():
+        out = model(**batch, output_attentions=True)
+    batch_size, num_modalities = batch["modality_mask"].shape
+    assert out.feature_attentions.shape == (2, batch_size, num_modalities, 32)
+    assert out.feature_attentions.min() > 0 and out.feature_attentions.max() < 1
+    assert out.modality_attentions.shape == (2, batch_size, 4, num_modalities, num_modalities)
+    # missing modalities are masked as keys: zero attention to them, rows of probabilities sum to 1
+    key_missing = ~batch["modality_mask"].view(1, batch_size, 1, 1, num_modalities).expand_as(out.modality_attentions)
+    assert torch.all(out.modality_attentions[key_missing] == 0)
+    torch.testing.assert_close(out.modality_attentions.sum(-1), torch.ones(2, batch_size, 4, num_modalities))
+
+
+@pytest.mark.parametrize(
+    "overrides, absent",
+    [
+        ({"use_feature_attention": False}, "feature_attentions"),
+        ({"use_modality_attention": False}, "modality_attentions"),
+        ({"num_fusion_layers": 0}, "feature_attentions"),
+    ],
+)
+def test_ablation_switches_remove_their_part(tester, overrides, absent):
+    model = _model(tester, **overrides)
+    with torch.no_grad():
+        out = model(**tester.prepare_inputs(), output_attentions=True)
+    assert getattr(out, absent) is None
+    assert torch.isfinite(out.logits).all()
+
+
+def test_contrastive_weight_zero_disables_the_term(tester):
+    batch = tester.prepare_inputs()
+    with torch.no_grad():
+        with_term = _model(tester)(**batch)
+        without = _model(tester, contrastive_weight=0.0)(**batch)
+    assert without.contrastive_loss is None
+    torch.testing.assert_close(without.loss, without.task_loss)
+    torch.testing.assert_close(with_term.loss, with_term.task_loss + 0.1 * with_term.contrastive_loss)
+
+
+# ---- training behaviour ---------------------------------------------------------------------------------------------
+
+
+def test_gradients_reach_every_parameter_that_should_learn(tester):
+    model = _model(tester, use_auxiliary_heads=True, aux_weight=0.3).train()
+    batch = tester.prepare_inputs()
+    batch["modality_mask"][0] = torch.tensor([True, False, True])  # every modality present in some row ...
+    batch["modality_mask"][1] = torch.tensor([False, True, False])  # ... and missing in some row
+    batch["modality_mask"][2] = torch.tensor([True, True, False])
+    model(**batch).loss.backward()
+    no_grad = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert no_grad == []
+    grad = model.cldmdf.missing_embeddings.grad
+    assert torch.all(grad.abs().sum(dim=1) > 0)  # each missing embedding learns when its modality is missing
+
+
+def test_no_nan_with_all_but_one_modality_missing(tester):
+    model = _model(tester).train()
+    batch = tester.prepare_inputs()
+    mask = torch.zeros_like(batch["modality_mask"])
+    mask[torch.arange(tester.batch_size), torch.arange(tester.batch_size) % 3] = True
+    batch["modality_mask"] = mask
+    out = model(**batch)
+    assert out.contrastive_loss.item() == 0.0  # leave-one-out: no row has a second modality
+    out.loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_modality_dropout_keeps_one_modality_and_only_in_training(tester):
+    model = _model(tester, modality_dropout=0.9)
+    batch = tester.prepare_inputs()
+    with torch.no_grad():
+        assert torch.equal(model(**batch).modality_mask, batch["modality_mask"])
+        model.train()
+        torch.manual_seed(1)
+        used = model(**batch).modality_mask
+    assert torch.all(used.sum(1) >= 1)
+    assert torch.all(~used | batch["modality_mask"])  # never turns a missing modality on
+    assert used.sum() < batch["modality_mask"].sum()
+
+
+def test_training_reduces_the_loss(tester):
+    torch.manual_seed(0)
+    model = _model(tester).train()
+    batch = tester.prepare_inputs()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(30):
+        loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+# ---- heads and problem types ----------------------------------------------------------------------------------------
+
+
+def test_multi_label_and_regression_losses(tester):
+    batch = tester.prepare_inputs(with_labels=False)
+    model = _model(tester, problem_type="multi_label_classification", contrastive_weight=0.0)
+    targets = (torch.rand(tester.batch_size, tester.num_labels) > 0.5).float()
+    out = model(**batch, labels=targets)
+    torch.testing.assert_close(out.loss, F.binary_cross_entropy_with_logits(out.logits, targets))
+
+    model = _model(tester, num_labels=1, contrastive_weight=0.0)
+    targets = torch.randn(tester.batch_size)
+    out = model(**batch, labels=targets)
+    assert model.config.problem_type == "regression"
+    torch.testing.assert_close(out.loss, F.mse_loss(out.logits.squeeze(-1), targets))
+
+
+def test_single_label_loss_is_cross_entropy_plus_weighted_contrastive(tester):
+    model = _model(tester)
+    batch = tester.prepare_inputs()
+    with torch.no_grad():
+        out = model(**batch)
+    expected = F.cross_entropy(out.logits, batch["labels"]) + 0.1 * out.contrastive_loss
+    torch.testing.assert_close(out.loss, expected)
+
+
+def test_auxiliary_loss_is_the_mean_over_present_entries(tester):
+    model = _model(tester, use_auxiliary_heads=True, aux_weight=0.5, contrastive_weight=0.0)
+    batch = tester.prepare_inputs()
+    with torch.no_grad():
+        out = model(**batch)
+    mask, labels = batch["modality_mask"], batch["labels"]
+    per_entry = [
+        F.cross_entropy(out.unimodal_logits[b, m : m + 1], labels[b : b + 1])
+        for b in range(tester.batch_size)
+        for m in range(3)
+        if mask[b, m]
+    ]
+    torch.testing.assert_close(out.aux_loss, torch.stack(per_entry).mean())
+    torch.testing.assert_close(out.loss, out.task_loss + 0.5 * out.aux_loss)
+
+
+def test_supervised_centroids_use_labels(tester):
+    batch = tester.prepare_inputs()
+    with torch.no_grad():
+        plain = _model(tester)(**batch).contrastive_loss
+        supervised = _model(tester, supervised_centroids=True)(**batch).contrastive_loss
+    assert not torch.equal(plain, supervised)
+
+
+def test_pretraining_head(tester):
+    model = _model(tester, cls=CLDMDFForPreTraining)
+    batch = tester.prepare_inputs(with_labels=False)
+    mask = batch["modality_mask"]
+    with torch.no_grad():
+        out = model(**batch)
+    hidden = out.reconstruction_mask
+    assert torch.all(~hidden | mask)
+    has_two = mask.sum(1) >= 2
+    assert torch.equal(hidden.sum(1), has_two.long())
+    assert torch.all(out.modality_weights[hidden] == 0)  # the hidden modality is invisible to the fusion
+
+    # with a given reconstruction mask the loss is deterministic and equals MSE on the hidden dense features
+    fixed = hidden.clone()
+    with torch.no_grad():
+        first = model(**batch, reconstruction_mask=fixed)
+        second = model(**batch, reconstruction_mask=fixed)
+    assert torch.equal(first.loss, second.loss)
+    errors = []
+    for index, name in enumerate(model.config.modality_names):
+        rows = fixed[:, index]
+        if rows.any():
+            prediction = model.decoders[name](first.pooler_output[rows])
+            errors.append(((prediction - batch["modality_inputs"][name][rows]) ** 2).mean(-1))
+    torch.testing.assert_close(first.reconstruction_loss, torch.cat(errors).mean())
+
+    model.train()
+    model(**batch).loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_pretraining_rejects_a_reconstruction_mask_hiding_a_whole_row(tester):
+    model = _model(tester, cls=CLDMDFForPreTraining)
+    batch = tester.prepare_inputs(with_labels=False)
+    with pytest.raises(ValueError, match="every present modality"):
+        model(**batch, reconstruction_mask=batch["modality_mask"].clone())
+
+
+# ---- serialization --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cls, auto_class",
+    [
+        (CLDMDFModel, AutoModel),
+        (CLDMDFForSequenceClassification, AutoModelForSequenceClassification),
+        (CLDMDFForPreTraining, AutoModelForPreTraining),
+    ],
+)
+def test_save_load_equality_for_every_head(tester, tmp_path, cls, auto_class):
+    model = _model(tester, cls=cls)
+    model.save_pretrained(tmp_path)
+    files = {p.name for p in tmp_path.iterdir()}
+    assert {"model.safetensors", "config.json", "modeling_cldmdf.py", "configuration_cldmdf.py"} <= files
+    assert not any(name.endswith((".bin", ".pt", ".pkl")) for name in files)
+    reloaded = auto_class.from_pretrained(tmp_path).eval()
+    assert type(reloaded) is cls
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, reloaded.state_dict()[key]), key
+    batch = tester.prepare_inputs(with_labels=False)
+    if cls is CLDMDFForPreTraining:
+        batch["reconstruction_mask"] = cls.choose_hidden_modalities(batch["modality_mask"])
+    with torch.no_grad():
+        assert outputs_equal(model(**batch), reloaded(**batch))
+
+
+def test_auto_map_lists_every_auto_class(tester, tmp_path):
+    import json
+
+    _model(tester, cls=CLDMDFModel).save_pretrained(tmp_path)
+    auto_map = json.loads((tmp_path / "config.json").read_text())["auto_map"]
+    assert auto_map == {
+        "AutoConfig": "configuration_cldmdf.CLDMDFConfig",
+        "AutoModel": "modeling_cldmdf.CLDMDFModel",
+        "AutoModelForSequenceClassification": "modeling_cldmdf.CLDMDFForSequenceClassification",
+        "AutoModelForPreTraining": "modeling_cldmdf.CLDMDFForPreTraining",
+    }
+    # a base model checkpoint loads into the classification head (new head initialised)
+    head = AutoModelForSequenceClassification.from_pretrained(tmp_path)
+    assert torch.equal(head.cldmdf.missing_embeddings, AutoModel.from_pretrained(tmp_path).missing_embeddings)
+
+
+def _digest(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_truncated_safetensors_fails_clearly_and_leaves_the_folder_alone(tester, tmp_path):
+    _model(tester).save_pretrained(tmp_path)
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    before = _digest(tmp_path)
+    with pytest.raises(OSError, match="truncated or corrupt"):
+        AutoModelForSequenceClassification.from_pretrained(tmp_path)
+    assert _digest(tmp_path) == before
+
+
+# ---- bad input ------------------------------------------------------------------------------------------------------
+
+
+def _bad_input_cases(tester):
+    batch = tester.prepare_inputs()
+    inputs, mask, labels = batch["modality_inputs"], batch["modality_mask"], batch["labels"]
+    all_missing = mask.clone()
+    all_missing[[2, 5]] = False
+    nan_inputs = dict(inputs, tab=inputs["tab"].clone())
+    present_row = int(mask[:, 2].nonzero()[0])  # "tab" is modality 2 in sorted order (audio, tab, video)
+    nan_inputs["tab"][present_row, 1] = float("nan")
+    return [
+        (
+            dict(inputs, lidar=inputs["tab"]),
+            mask,
+            labels,
+            ValueError,
+            r"Unknown modality.*lidar.*\['audio', 'tab', 'video'\]",
+        ),
+        (dict(inputs, tab=inputs["tab"][:, :4]), mask, labels, ValueError, r"'tab'.*feature dim 4, expected 5"),
+        (inputs, mask[:, :2], labels, ValueError, r"`modality_mask` has shape \(8, 2\), expected .* \(8, 3\)"),
+        (inputs, mask.float() * 0.5, labels, TypeError, "modality_mask"),
+        (nan_inputs, mask, labels, ValueError, rf"'tab'.*NaN/inf in present rows \[{present_row}\]"),
+        (inputs, all_missing, labels, ValueError, r"Rows \[2, 5\] have every modality missing"),
+        (dict(inputs, tab=inputs["tab"][:5]), mask, labels, ValueError, r"has \d rows but other modalities have \d"),
+        (inputs, mask, labels.float(), TypeError, "integer class ids"),
+        (inputs, mask, labels[:5], ValueError, r"shape \(8,\)"),
+        (inputs, mask, labels + 10, ValueError, r"class ids in \[0, 3\)"),
+        ({}, mask, labels, TypeError, "non-empty dict"),
+        ({"tab": inputs["tab"]}, mask, labels, ValueError, r"marks \[.*'audio'.*\] present"),
+        (dict(inputs, tab=inputs["tab"].unsqueeze(0)), mask, labels, ValueError, r"shape \(batch_size, dim\)"),
+    ]
+
+
+def test_bad_input_gets_a_clear_error(tester):
+    model = _model(tester)
+    for inputs, mask, labels, error, message in _bad_input_cases(tester):
+        with pytest.raises(error, match=message):
+            model(inputs, mask, labels)
+
+
+def test_missing_modality_entry_defaults_to_missing(tester):
+    model = _model(tester)
+    batch = tester.prepare_inputs(with_labels=False)
+    only_tab = {"tab": batch["modality_inputs"]["tab"]}
+    with torch.no_grad():
+        out = model(only_tab)
+    assert torch.equal(out.modality_mask, torch.tensor([[False, True, False]]).expand(tester.batch_size, -1))
+    assert torch.all(out.modality_weights[:, 1] == 1)
