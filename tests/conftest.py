@@ -8,3 +8,5 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from hub_fixtures import hub_server  # noqa: E402, F401  (a Hub-protocol server on 127.0.0.1, see hub_server.py)
