@@ -11,6 +11,7 @@ from transformers import (
     AutoModel,
     AutoModelForPreTraining,
     AutoModelForSequenceClassification,
+    AutoProcessor,
 )
 
 from .configuration_cldmdf import CLDMDFConfig
@@ -25,11 +26,13 @@ from .modeling_cldmdf import (
     CLDMDFSequenceClassifierOutput,
     entity_centroid_loss,
 )
+from .processing_cldmdf import CLDMDFBatchFeature, CLDMDFProcessor
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CLDMDF_AUTO_MAP",
+    "CLDMDFBatchFeature",
     "CLDMDFConfig",
     "CLDMDFForPreTraining",
     "CLDMDFForSequenceClassification",
@@ -37,6 +40,7 @@ __all__ = [
     "CLDMDFModelOutput",
     "CLDMDFPreTrainedModel",
     "CLDMDFPreTrainingOutput",
+    "CLDMDFProcessor",
     "CLDMDFSequenceClassifierOutput",
     "entity_centroid_loss",
 ]
@@ -45,6 +49,7 @@ AutoConfig.register(CLDMDFConfig.model_type, CLDMDFConfig, exist_ok=True)
 AutoModel.register(CLDMDFConfig, CLDMDFModel, exist_ok=True)
 AutoModelForSequenceClassification.register(CLDMDFConfig, CLDMDFForSequenceClassification, exist_ok=True)
 AutoModelForPreTraining.register(CLDMDFConfig, CLDMDFForPreTraining, exist_ok=True)
+AutoProcessor.register(CLDMDFConfig, CLDMDFProcessor, exist_ok=True)
 
 # With `_auto_class` set, `save_pretrained` copies the defining files next to the weights (remote code).
 CLDMDFConfig.register_for_auto_class("AutoConfig")

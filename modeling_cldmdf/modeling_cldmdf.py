@@ -478,7 +478,8 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
     config_class = CLDMDFConfig
     config: CLDMDFConfig
     base_model_prefix = "cldmdf"
-    main_input_name = "modality_inputs"
+    # The one input that is always a tensor with a batch dimension (`modality_inputs` is a dict); Trainer reads it.
+    main_input_name = "modality_mask"
     supports_gradient_checkpointing = False
     _no_split_modules = ["CLDMDFFusionLayer"]
 
@@ -487,6 +488,16 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
         super()._init_weights(module)
         if isinstance(module, CLDMDFModel):
             init.normal_(module.missing_embeddings, mean=0.0, std=self.config.initializer_range)
+
+    def floating_point_ops(self, inputs: dict, exclude_embeddings: bool = True) -> int:
+        """Rough forward + backward FLOPs of a batch: 6 x rows x parameters (every parameter is used once per row)."""
+        mask = inputs.get("modality_mask")
+        rows = mask.shape[0] if mask is not None else self.cldmdf_batch_size(inputs)
+        return 6 * rows * self.num_parameters(exclude_embeddings=exclude_embeddings)
+
+    def cldmdf_batch_size(self, inputs: dict) -> int:
+        base = getattr(self, self.base_model_prefix, self)
+        return base.batch_size(inputs["modality_inputs"])
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):

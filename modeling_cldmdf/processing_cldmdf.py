@@ -1,0 +1,786 @@
+# Copyright 2026 The CL-DMDF contributors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Processor class for CL-DMDF: turns per-modality columns with missing entries into a model-ready batch.
+
+This file travels to the Hub as remote code with the model: it imports only numpy, torch and public transformers APIs.
+
+Design. `ProcessorMixin` finds its sub-processors from `__init__` parameter names (`tokenizer`, `image_processor`,
+...), each mandatory, one per kind. CL-DMDF has any number of modalities of each kind and may have none, so
+`CLDMDFProcessor` declares no such parameter (`get_attributes()` is empty) and keeps its own state:
+- `processor_config.json` (written by the mixin from `to_dict`) holds the modalities spec, the text options and the
+  fitted dense statistics (float32 values written as exact decimal doubles, so they reload bit-identical);
+- the tokenizer of text modality `name` lives in the sub-folder `{name}_tokenizer/`, the image processor of image
+  modality `name` in `{name}_image_processor/` (one level deep, as `push_to_hub` uploads folders one level deep).
+`_auto_class = "AutoProcessor"`, so every save writes `auto_map` and copies this file next to the config: the folder
+loads with `AutoProcessor.from_pretrained(folder, trust_remote_code=True)` where this package is not installed, and
+without `trust_remote_code` where the package registered the class with `AutoProcessor.register`.
+"""
+
+import array
+import copy
+import io
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional, Union
+
+import numpy as np
+import torch
+from transformers import (
+    AutoImageProcessor,
+    AutoTokenizer,
+    BatchFeature,
+    ImageProcessingMixin,
+    PreTrainedTokenizerBase,
+    ProcessorMixin,
+)
+
+__all__ = ["CLDMDFProcessor", "CLDMDFBatchFeature"]
+
+MODALITY_TYPES = ("dense", "text", "image")
+PADDING_STRATEGIES = ("longest", "max_length")
+RETURN_TENSORS = ("pt", "np")
+# Used when `max_length` is None and the tokenizer declares no usable `model_max_length`.
+DEFAULT_MAX_LENGTH = 512
+# How many offending row indices an error message lists before summarising.
+_MAX_LISTED = 10
+
+
+def _rows_repr(rows: Sequence[int]) -> str:
+    rows = [int(r) for r in rows]
+    if len(rows) <= _MAX_LISTED:
+        return str(rows)
+    return f"{rows[:_MAX_LISTED]} (and {len(rows) - _MAX_LISTED} more, {len(rows)} in all)"
+
+
+def _subfolder(name: str, kind: str) -> str:
+    """Sub-folder (one level below the processor folder) holding the sub-processor of modality `name`."""
+    return f"{name}_tokenizer" if kind == "text" else f"{name}_image_processor"
+
+
+def _checkpoint_of(spec: Mapping[str, Any]) -> Optional[str]:
+    """The checkpoint name/path of a text/image spec: `backbone` when it is one, else `pretrained_name`."""
+    if isinstance(spec.get("backbone"), str):
+        return spec["backbone"]
+    if isinstance(spec.get("pretrained_name"), str):
+        return spec["pretrained_name"]
+    return None
+
+
+def _normalize_modalities(modalities: Any) -> dict[str, dict[str, Any]]:
+    """Validates a modalities spec (the model config's format) and returns a sorted, JSON-ready deep copy."""
+    if not isinstance(modalities, Mapping) or len(modalities) == 0:
+        raise ValueError(
+            f"`modalities` must be a non-empty dict name -> spec like {{'x': {{'type': 'dense', 'dim': 8}}}}, "
+            f"got {modalities!r}"
+        )
+    clean = {}
+    for name in sorted(modalities, key=str):
+        spec = modalities[name]
+        if not isinstance(name, str) or not name or name.startswith(("_", ".")) or any(c in name for c in "/\\"):
+            raise ValueError(
+                f"`modalities` keys must be non-empty strings without '/' or '\\' not starting with '_' or '.', "
+                f"got {name!r}"
+            )
+        if not isinstance(spec, Mapping):
+            raise TypeError(f"`modalities[{name!r}]` must be a dict like {{'type': 'dense', 'dim': 8}}, got {spec!r}")
+        spec = {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in spec.items()}
+        kind = spec.get("type")
+        if kind not in MODALITY_TYPES:
+            raise ValueError(f"`modalities[{name!r}]['type']` must be one of {MODALITY_TYPES}, got {kind!r}")
+        if kind == "dense":
+            dim = spec.get("dim")
+            if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+                raise ValueError(
+                    f"`modalities[{name!r}]['dim']` must be a positive int for a dense modality, got {dim!r}"
+                )
+            spec["dim"] = int(dim)
+        clean[name] = copy.deepcopy(spec)
+    return clean
+
+
+class CLDMDFBatchFeature(BatchFeature):
+    """A `BatchFeature` whose `.to()` also moves the tensors nested in dicts (`modality_inputs`)."""
+
+    def to(self, *args, **kwargs) -> "CLDMDFBatchFeature":
+        """Moves / casts every tensor, recursing into dicts; only floating tensors are cast to a dtype.
+
+        Args:
+            args, kwargs: as `torch.Tensor.to` (a device, a dtype, `non_blocking=...`).
+        """
+        device = kwargs.get("device", next((a for a in args if isinstance(a, (str, int, torch.device))), None))
+        non_blocking = kwargs.get("non_blocking", False)
+
+        def move(value):
+            if isinstance(value, torch.Tensor):
+                if torch.is_floating_point(value):
+                    return value.to(*args, **kwargs)
+                return value.to(device=device, non_blocking=non_blocking) if device is not None else value
+            if isinstance(value, Mapping):
+                return {k: move(v) for k, v in value.items()}
+            return value
+
+        self.data = {k: move(v) for k, v in self.data.items()}
+        return self
+
+
+class CLDMDFProcessor(ProcessorMixin):
+    r"""
+    Constructs a CL-DMDF processor: one standardiser per dense modality, one tokenizer per text modality, one image
+    processor per image modality, and the missing-modality bookkeeping of the batch contract.
+
+    [`CLDMDFProcessor`] takes per-modality lists with `None` for missing entries and returns a [`CLDMDFBatchFeature`]
+    `{"modality_inputs": {name: ...}, "modality_mask": BoolTensor (B, M)}` ready for `model(**batch)`; modalities are
+    in sorted name order. A missing entry is never filled with invented data: dense rows are exactly 0, text rows are
+    all padding with `attention_mask` 0, image rows are zeros, and `modality_mask` is False.
+
+    Args:
+        modalities (`dict[str, dict]`):
+            The modalities, name -> spec, in the format of `CLDMDFConfig.modalities`: `{"type": "dense", "dim": int}`,
+            `{"type": "text", "backbone": ...}`, `{"type": "image", "backbone": ...}`.
+        sub_processors (`dict[str, Any]`, *optional*):
+            Tokenizer of each text modality and image processor of each image modality, by modality name. A text or
+            image modality not given here is loaded with `AutoTokenizer` / `AutoImageProcessor` from its checkpoint
+            (the spec's `backbone` when it is a name/path, else its `pretrained_name`).
+        max_length (`int`, *optional*):
+            Maximum number of tokens per text entry (longer ones are truncated). Defaults to the tokenizer's
+            `model_max_length`, or 512 when the tokenizer declares none.
+        padding (`str`, *optional*, defaults to `"longest"`):
+            `"longest"`: pad text to the longest present entry of the batch; `"max_length"`: always to `max_length`.
+        dense_statistics (`dict[str, dict[str, list[float]]]`, *optional*):
+            Per dense modality `{"mean": [...], "std": [...]}` (length `dim`), as written by [`~CLDMDFProcessor.fit`].
+            Dense values are standardised `(x - mean) / std` in float32; a dense modality without statistics is passed
+            through unchanged.
+        min_std (`float`, *optional*, defaults to 1e-6):
+            In [`~CLDMDFProcessor.fit`], features whose standard deviation is below this are treated as constant and
+            get `std = 1` (they are centred, not scaled), as scikit-learn's `StandardScaler` does.
+
+    Example:
+
+    ```python
+    >>> processor = CLDMDFProcessor({"audio": {"type": "dense", "dim": 2}, "video": {"type": "dense", "dim": 3}})
+    >>> batch = processor({"audio": [[1.0, 2.0], None], "video": [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]})
+    >>> batch["modality_mask"].tolist()
+    [[True, True], [False, True]]
+    >>> batch["modality_inputs"]["audio"].tolist()
+    [[1.0, 2.0], [0.0, 0.0]]
+
+    ```
+    """
+
+    # Every save writes `auto_map` and copies this file, so saved folders also load as remote code.
+    _auto_class = "AutoProcessor"
+
+    def __init__(
+        self,
+        modalities: Mapping[str, Mapping[str, Any]],
+        sub_processors: Optional[Mapping[str, Any]] = None,
+        max_length: Optional[int] = None,
+        padding: str = "longest",
+        dense_statistics: Optional[Mapping[str, Mapping[str, Sequence[float]]]] = None,
+        min_std: float = 1e-6,
+    ):
+        # No positional sub-processor: the mixin then only sets `chat_template` to None.
+        super().__init__()
+        self.modalities = _normalize_modalities(modalities)
+        if max_length is not None and (
+            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
+        ):
+            raise ValueError(f"`max_length` must be a positive int or None, got {max_length!r}")
+        if padding not in PADDING_STRATEGIES:
+            raise ValueError(f"`padding` must be one of {PADDING_STRATEGIES}, got {padding!r}")
+        if isinstance(min_std, bool) or not isinstance(min_std, (int, float)) or not min_std >= 0:
+            raise ValueError(f"`min_std` must be a non-negative number, got {min_std!r}")
+        self.max_length = max_length
+        self.padding = padding
+        self.min_std = float(min_std)
+        self.sub_processors = self._resolve_sub_processors(sub_processors)
+        self.dense_statistics = self._check_statistics(dense_statistics)
+        self._image_shapes: dict[str, tuple[int, ...]] = {}
+
+    # ----------------------------------------------------------------------------------------------------------------
+    # Construction helpers
+
+    @classmethod
+    def from_config(
+        cls, config: Any, sub_processors: Optional[Mapping[str, Any]] = None, **kwargs
+    ) -> "CLDMDFProcessor":
+        """Builds a processor for the modalities of a model config.
+
+        Args:
+            config (`CLDMDFConfig` or `dict`):
+                A config object with a `modalities` attribute, or a dict with a `"modalities"` key.
+            sub_processors (`dict[str, Any]`, *optional*):
+                Tokenizers / image processors by modality name (see the class docstring); the others are loaded from
+                each spec's checkpoint.
+            kwargs:
+                The other arguments of [`CLDMDFProcessor`] (`max_length`, `padding`, ...).
+        """
+        modalities = config.get("modalities") if isinstance(config, Mapping) else getattr(config, "modalities", None)
+        if modalities is None:
+            raise ValueError(
+                f"`config` must have a `modalities` mapping (a CLDMDFConfig or its dict), got {type(config).__name__}"
+            )
+        return cls(modalities=modalities, sub_processors=sub_processors, **kwargs)
+
+    def _resolve_sub_processors(self, given: Optional[Mapping[str, Any]]) -> dict[str, Any]:
+        given = dict(given or {})
+        unknown = sorted(set(given) - {n for n, s in self.modalities.items() if s["type"] != "dense"})
+        if unknown:
+            raise ValueError(
+                f"`sub_processors` has entries {unknown} that are not text or image modalities; those are "
+                f"{[n for n, s in self.modalities.items() if s['type'] != 'dense']}"
+            )
+        resolved = {}
+        for name, spec in self.modalities.items():
+            kind = spec["type"]
+            if kind == "dense":
+                continue
+            sub = given.get(name)
+            if sub is None:
+                checkpoint = _checkpoint_of(spec)
+                if checkpoint is None:
+                    raise ValueError(
+                        f"The {kind} modality {name!r} has a backbone config but no checkpoint to load its "
+                        f"{'tokenizer' if kind == 'text' else 'image processor'} from; pass it in "
+                        f"`sub_processors={{{name!r}: ...}}`"
+                    )
+                sub = (AutoTokenizer if kind == "text" else AutoImageProcessor).from_pretrained(checkpoint)
+            if kind == "text":
+                if not isinstance(sub, PreTrainedTokenizerBase):
+                    raise TypeError(
+                        f"`sub_processors[{name!r}]` must be a transformers tokenizer for a text modality, got "
+                        f"{type(sub).__name__}"
+                    )
+                if sub.pad_token_id is None:
+                    raise ValueError(
+                        f"The tokenizer of text modality {name!r} has no pad token, needed to pad missing and short "
+                        f"rows; set one first (e.g. `tokenizer.pad_token = tokenizer.eos_token`)"
+                    )
+            elif not isinstance(sub, ImageProcessingMixin):
+                raise TypeError(
+                    f"`sub_processors[{name!r}]` must be a transformers image processor for an image modality, got "
+                    f"{type(sub).__name__}"
+                )
+            resolved[name] = sub
+        return resolved
+
+    def _check_statistics(self, statistics: Optional[Mapping[str, Mapping[str, Sequence[float]]]]) -> dict:
+        """Validates dense statistics and stores them as float32 arrays (mean, std) per modality."""
+        checked = {}
+        for name, stats in (statistics or {}).items():
+            spec = self.modalities.get(name)
+            if spec is None or spec["type"] != "dense":
+                raise ValueError(
+                    f"`dense_statistics` has an entry for {name!r}, which is not a dense modality; dense modalities "
+                    f"are {self.dense_names}"
+                )
+            if not isinstance(stats, Mapping) or set(stats) != {"mean", "std"}:
+                raise ValueError(
+                    f"`dense_statistics[{name!r}]` must be a dict with keys 'mean' and 'std', got {stats!r}"
+                )
+            mean = np.asarray(stats["mean"], dtype=np.float32)
+            std = np.asarray(stats["std"], dtype=np.float32)
+            dim = spec["dim"]
+            if mean.shape != (dim,) or std.shape != (dim,):
+                raise ValueError(
+                    f"`dense_statistics[{name!r}]` mean and std must have {dim} values each, got shapes "
+                    f"{mean.shape} and {std.shape}"
+                )
+            if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+                raise ValueError(f"`dense_statistics[{name!r}]` must be finite with std > 0, got {stats!r}")
+            checked[name] = (mean, std)
+        return checked
+
+    # ----------------------------------------------------------------------------------------------------------------
+    # Introspection
+
+    @property
+    def modality_names(self) -> list[str]:
+        """Modality names in the order of `modality_mask` columns (sorted)."""
+        return list(self.modalities)
+
+    @property
+    def num_modalities(self) -> int:
+        return len(self.modalities)
+
+    @property
+    def dense_names(self) -> list[str]:
+        return [n for n, s in self.modalities.items() if s["type"] == "dense"]
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether every dense modality has standardisation statistics."""
+        return all(name in self.dense_statistics for name in self.dense_names)
+
+    @property
+    def model_input_names(self) -> list[str]:
+        return ["modality_inputs", "modality_mask"]
+
+    def _effective_max_length(self, tokenizer: PreTrainedTokenizerBase) -> int:
+        if self.max_length is not None:
+            return self.max_length
+        declared = getattr(tokenizer, "model_max_length", None)
+        # Tokenizers without a limit declare a huge sentinel (int(1e30)).
+        return int(declared) if isinstance(declared, int) and 0 < declared <= 1_000_000 else DEFAULT_MAX_LENGTH
+
+    # ----------------------------------------------------------------------------------------------------------------
+    # Fitting
+
+    def fit(self, train_data: Any, batch_size: int = 4096) -> "CLDMDFProcessor":
+        """Fits the standardisation statistics of every dense modality on the training split (and nothing else).
+
+        Mean and population standard deviation per feature over the present rows (missing rows are ignored),
+        accumulated batch by batch in float64 (Chan et al.'s parallel update) from the float32 values the model sees,
+        then stored as float32. Features with std below `min_std` get std 1. Refitting replaces the statistics.
+
+        Args:
+            train_data (`datasets.Dataset`, `datasets.IterableDataset` or `Mapping[str, Sequence]`):
+                The training split: a dataset (iterated in batches with `.iter(batch_size=...)`) or a dict of
+                columns, one per dense modality (a list with one entry per row, `None` when missing).
+            batch_size (`int`, *optional*, defaults to 4096):
+                Rows per batch when iterating a dataset.
+
+        Returns:
+            `CLDMDFProcessor`: `self`, fitted.
+        """
+        if hasattr(train_data, "iter") and not isinstance(train_data, Mapping):
+            columns = getattr(train_data, "column_names", None)
+            missing = [n for n in self.dense_names if columns is not None and n not in columns]
+            if missing:
+                raise ValueError(
+                    f"`train_data` has no column for dense modalities {missing}; its columns are {list(columns)}"
+                )
+            batches = train_data.iter(batch_size=batch_size)
+        elif isinstance(train_data, Mapping):
+            missing = [n for n in self.dense_names if n not in train_data]
+            if missing:
+                raise ValueError(
+                    f"`train_data` has no column for dense modalities {missing}; it has "
+                    f"{sorted(map(str, train_data))}. Pass the training split (a Dataset or a dict of columns), not a "
+                    f"DatasetDict"
+                )
+            batches = [train_data]
+        else:
+            raise TypeError(
+                f"`train_data` must be a datasets.Dataset / IterableDataset or a dict of columns, got "
+                f"{type(train_data).__name__}"
+            )
+
+        accumulators = {name: (0, None, None) for name in self.dense_names}  # count, mean, M2 (float64)
+        for batch in batches:
+            for name in self.dense_names:
+                column = self._as_row_list(name, batch[name])
+                _, values = self._dense_array(name, column, _present_rows(column))
+                accumulators[name] = _merge_moments(accumulators[name], values.astype(np.float64))
+
+        statistics = {}
+        for name, (count, mean, m2) in accumulators.items():
+            if count == 0:
+                raise ValueError(
+                    f"Dense modality {name!r} has no present row in `train_data`, so its statistics cannot be fitted"
+                )
+            std = np.sqrt(m2 / count).astype(np.float32)
+            std = np.where((std < self.min_std) | (std == 0), np.float32(1.0), std)
+            statistics[name] = {"mean": mean.astype(np.float32).tolist(), "std": std.tolist()}
+        self.dense_statistics = self._check_statistics(statistics)
+        return self
+
+    # ----------------------------------------------------------------------------------------------------------------
+    # Processing
+
+    def __call__(
+        self, modalities: Optional[Mapping[str, Sequence[Any]]] = None, return_tensors: str = "pt", **kwargs
+    ) -> CLDMDFBatchFeature:
+        """Processes one batch of rows, given column-wise.
+
+        Args:
+            modalities (`Mapping[str, Sequence]`):
+                Modality name -> one entry per row (`None` = missing): a sequence of `dim` numbers for a dense
+                modality (a 2-D array of shape (B, dim) also works), a string for a text modality, a PIL image / array
+                (H, W, C) / `{"bytes": ...}` dict for an image modality. Modalities not given are missing in every
+                row. Every row must have at least one present modality.
+            return_tensors (`str`, *optional*, defaults to `"pt"`):
+                `"pt"` for torch tensors, `"np"` for numpy arrays.
+
+        Returns:
+            [`CLDMDFBatchFeature`]: `modality_inputs` (name -> dense FloatTensor (B, dim) / text
+            `{"input_ids", "attention_mask"}` LongTensors (B, L) / image FloatTensor (B, 3, H, W)) and
+            `modality_mask` BoolTensor (B, M), columns in sorted modality-name order.
+
+        Raises:
+            ValueError: unknown modality names, columns of different lengths, an empty batch, a dense entry of the
+                wrong length or with NaN / infinite values, a row with no present modality.
+            TypeError: a column that is not a sequence, an entry of the wrong type for its modality.
+        """
+        if kwargs:
+            raise TypeError(
+                f"CLDMDFProcessor.__call__ got unexpected arguments {sorted(kwargs)}; it takes `modalities` "
+                f"(name -> list of entries) and `return_tensors`"
+            )
+        if return_tensors not in RETURN_TENSORS:
+            raise ValueError(f"`return_tensors` must be one of {RETURN_TENSORS}, got {return_tensors!r}")
+        columns, batch_size = self._check_columns(modalities)
+
+        mask = np.zeros((batch_size, self.num_modalities), dtype=bool)  # (B, M)
+        for j, name in enumerate(self.modality_names):
+            if name in columns:
+                mask[:, j] = [value is not None for value in columns[name]]
+        empty_rows = np.flatnonzero(~mask.any(axis=1))
+        if empty_rows.size:
+            raise ValueError(
+                f"Rows {_rows_repr(empty_rows)} have no present modality (every row needs at least one of "
+                f"{self.modality_names}); drop them or fill one modality"
+            )
+
+        inputs = {}
+        for j, name in enumerate(self.modality_names):
+            kind = self.modalities[name]["type"]
+            column = columns.get(name, [None] * batch_size)
+            rows = np.flatnonzero(mask[:, j])  # (P,) present rows of this modality
+            if kind == "dense":
+                inputs[name] = self._process_dense(name, column, rows, batch_size)
+            elif kind == "text":
+                inputs[name] = self._process_text(name, column, rows, batch_size)
+            else:
+                inputs[name] = self._process_image(name, column, rows, batch_size)
+
+        if return_tensors == "pt":
+            inputs = _to_torch(inputs)
+            mask = torch.from_numpy(mask)
+        return CLDMDFBatchFeature({"modality_inputs": inputs, "modality_mask": mask})
+
+    def _check_columns(self, modalities: Any) -> tuple[dict[str, list], int]:
+        if not isinstance(modalities, Mapping):
+            raise TypeError(
+                f"`modalities` must be a dict modality name -> list of entries (None = missing), got "
+                f"{type(modalities).__name__}"
+            )
+        unknown = [name for name in modalities if name not in self.modalities]
+        if unknown:
+            raise ValueError(f"Unknown modalities {unknown}; this processor knows {self.modality_names}")
+        if not modalities:
+            raise ValueError(f"`modalities` is empty; give at least one of {self.modality_names}")
+        columns = {name: self._as_row_list(name, values) for name, values in modalities.items()}
+        lengths = {name: len(column) for name, column in columns.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"All modalities must have one entry per row, got lengths {lengths}")
+        batch_size = next(iter(lengths.values()))
+        if batch_size == 0:
+            raise ValueError("The batch is empty: every modality list has length 0")
+        return columns, batch_size
+
+    @staticmethod
+    def _as_row_list(name: str, values: Any) -> list:
+        """One entry per row as a list (a 2-D array gives its rows), rejecting strings and scalars."""
+        if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__"):
+            raise TypeError(
+                f"Modality {name!r} must be given as a list with one entry per row (None = missing), got "
+                f"{type(values).__name__}"
+            )
+        if isinstance(values, torch.Tensor):
+            values = values.detach().cpu().numpy()
+        if isinstance(values, np.ndarray):
+            if values.ndim == 0:
+                raise TypeError(f"Modality {name!r} must be a list with one entry per row, got a 0-d array")
+            return list(values)
+        return list(values)
+
+    # Dense
+
+    def _dense_array(self, name: str, column: list, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Present row indices (P,) and their values as a float32 array (P, dim), validated."""
+        dim = self.modalities[name]["dim"]
+        if rows.size == 0:
+            return rows, np.zeros((0, dim), dtype=np.float32)
+        present = [column[i] for i in rows]
+        values = _stack_lists(present, dim) if all(type(v) is list for v in present) else _stack_any(present)
+        if values is None or values.ndim != 2 or values.shape[1] != dim or values.dtype.kind not in "biuf":
+            raise self._dense_error(name, column, rows, dim)
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = values.astype(np.float32, copy=False)  # beyond float32 range becomes inf, rejected below
+        bad = ~np.isfinite(values).all(axis=1)
+        if bad.any():
+            raise ValueError(
+                f"Dense modality {name!r} has NaN or infinite values (or values beyond the float32 range) in rows "
+                f"{_rows_repr(rows[bad])}; only finite numbers are allowed, use None for a missing row"
+            )
+        return rows, values
+
+    @staticmethod
+    def _dense_error(name: str, column: list, rows: np.ndarray, dim: int) -> Exception:
+        """The error for the first present row that is not a sequence of `dim` numbers."""
+        for i in rows:
+            value = column[i]
+            if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__"):
+                return TypeError(
+                    f"Dense modality {name!r}, row {i}: expected a sequence of {dim} numbers (or None), got "
+                    f"{type(value).__name__}"
+                )
+            if len(value) != dim:
+                return ValueError(f"Dense modality {name!r}, row {i}: expected {dim} values, got {len(value)}")
+            try:
+                entry = np.asarray(value)
+            except (ValueError, TypeError):
+                entry = None
+            if entry is None or entry.ndim != 1 or entry.dtype.kind not in "biuf":
+                return TypeError(
+                    f"Dense modality {name!r}, row {i}: expected {dim} real numbers within the float64 range, got "
+                    f"{str(value)[:200]}"
+                )
+        return TypeError(f"Dense modality {name!r}: entries must be sequences of {dim} numbers (or None)")
+
+    def _process_dense(self, name: str, column: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
+        rows, values = self._dense_array(name, column, rows)
+        if name in self.dense_statistics:
+            mean, std = self.dense_statistics[name]
+            values = (values - mean) / std
+        out = np.zeros((batch_size, self.modalities[name]["dim"]), dtype=np.float32)  # (B, dim), 0 under missing
+        out[rows] = values
+        return out
+
+    # Text
+
+    def _process_text(self, name: str, column: list, rows: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
+        tokenizer = self.sub_processors[name]
+        rows = rows.tolist()
+        wrong = [i for i in rows if not isinstance(column[i], str)]
+        if wrong:
+            raise TypeError(
+                f"Text modality {name!r} expects a string (or None) per row; rows {_rows_repr(wrong)} have "
+                f"{type(column[wrong[0]]).__name__}"
+            )
+        max_length = self._effective_max_length(tokenizer)
+        if rows:
+            encoded = tokenizer(
+                [column[i] for i in rows],
+                padding=self.padding,
+                truncation=True,
+                max_length=max_length,
+                return_attention_mask=True,
+                return_token_type_ids=False,
+                return_tensors="np",
+            )
+            ids, attention = encoded["input_ids"], encoded["attention_mask"]
+            length = ids.shape[1]
+        else:
+            length = max_length if self.padding == "max_length" else 1
+        input_ids = np.full((batch_size, length), tokenizer.pad_token_id, dtype=np.int64)  # (B, L)
+        attention_mask = np.zeros((batch_size, length), dtype=np.int64)  # (B, L), 0 under missing
+        if rows:
+            input_ids[rows] = ids
+            attention_mask[rows] = attention
+        return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+    # Image
+
+    def _process_image(self, name: str, column: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
+        rows = rows.tolist()
+        images = [self._load_image(name, i, column[i]) for i in rows]
+        if images:
+            pixels = self._run_image_processor(name, images)
+            self._image_shapes[name] = pixels.shape[1:]
+        shape = self._image_shapes.get(name) or self._probe_image_shape(name)
+        out = np.zeros((batch_size, *shape), dtype=np.float32)  # (B, C, H, W), 0 under missing
+        if images:
+            out[rows] = pixels
+        return out
+
+    def _run_image_processor(self, name: str, images: list) -> np.ndarray:
+        processed = self.sub_processors[name](images=images, return_tensors="np")["pixel_values"]
+        pixels = np.asarray(processed, dtype=np.float32)
+        if pixels.ndim != 4:
+            raise ValueError(
+                f"The image processor of modality {name!r} must return pixel_values of one fixed size (N, C, H, W), "
+                f"got shape {pixels.shape}; configure it to resize/crop to a fixed size"
+            )
+        return pixels
+
+    def _probe_image_shape(self, name: str) -> tuple[int, ...]:
+        """Output shape (C, H, W) of the image processor, from a black probe image (batches with no present image)."""
+        probe = np.zeros((32, 32, 3), dtype=np.uint8)
+        self._image_shapes[name] = self._run_image_processor(name, [probe]).shape[1:]
+        return self._image_shapes[name]
+
+    @staticmethod
+    def _load_image(name: str, row: int, value: Any) -> Any:
+        if isinstance(value, Mapping) and (value.get("bytes") is not None or value.get("path") is not None):
+            from PIL import Image  # Pillow comes with any image processor; only needed for undecoded images
+
+            source = io.BytesIO(value["bytes"]) if value.get("bytes") is not None else value["path"]
+            value = Image.open(source)
+        if hasattr(value, "convert") and hasattr(value, "mode"):  # a PIL image
+            return value if value.mode == "RGB" else value.convert("RGB")
+        if isinstance(value, (np.ndarray, torch.Tensor)):
+            return value
+        raise TypeError(
+            f"Image modality {name!r}, row {row}: expected a PIL image, an array (H, W, C), a {{'bytes': ...}} dict "
+            f"or None, got {type(value).__name__}"
+        )
+
+    # ----------------------------------------------------------------------------------------------------------------
+    # Saving and loading
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-serialisable state written to `processor_config.json` (sub-processors are saved in sub-folders).
+
+        Statistics are float32 values written as Python floats (exact doubles), so they reload bit-identical.
+        """
+        output = {
+            "processor_class": type(self).__name__,
+            "modalities": copy.deepcopy(self.modalities),
+            "max_length": self.max_length,
+            "padding": self.padding,
+            "min_std": self.min_std,
+            "dense_statistics": {
+                name: {"mean": mean.tolist(), "std": std.tolist()}
+                for name, (mean, std) in self.dense_statistics.items()
+            }
+            or None,
+        }
+        if getattr(self, "auto_map", None):
+            output["auto_map"] = copy.deepcopy(self.auto_map)
+        return output
+
+    def save_pretrained(self, save_directory: Union[str, os.PathLike], push_to_hub: bool = False, **kwargs) -> list:
+        """Saves `processor_config.json`, this file (remote code) and each sub-processor in its sub-folder.
+
+        Args:
+            save_directory (`str` or `os.PathLike`):
+                Folder to write to (created if needed).
+            push_to_hub (`bool`, *optional*, defaults to `False`):
+                Whether to also push the folder's content to the Hub, through [`~ProcessorMixin.push_to_hub`].
+            kwargs:
+                With `push_to_hub`: `repo_id` (defaults to the folder name) and the arguments of `push_to_hub`.
+
+        Returns:
+            `list[str]`: the files written by the mixin (the processor config).
+        """
+        if push_to_hub:
+            repo_id = kwargs.pop("repo_id", os.path.basename(os.path.normpath(str(save_directory))))
+            files = self.save_pretrained(save_directory)
+            self.push_to_hub(repo_id, **kwargs)
+            return files
+        os.makedirs(save_directory, exist_ok=True)
+        for name, sub in self.sub_processors.items():
+            sub.save_pretrained(os.path.join(save_directory, _subfolder(name, self.modalities[name]["type"])))
+        return super().save_pretrained(save_directory, **kwargs)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: Union[str, os.PathLike],
+        cache_dir: Optional[Union[str, os.PathLike]] = None,
+        force_download: bool = False,
+        local_files_only: bool = False,
+        token: Optional[Union[str, bool]] = None,
+        revision: str = "main",
+        **kwargs,
+    ) -> "CLDMDFProcessor":
+        """Loads a processor saved with [`~CLDMDFProcessor.save_pretrained`] from a folder or a Hub repo.
+
+        Args:
+            pretrained_model_name_or_path (`str` or `os.PathLike`):
+                A local folder or a Hub repo id.
+            cache_dir, force_download, local_files_only, token, revision:
+                Hub download options, as in `ProcessorMixin.from_pretrained`.
+            kwargs:
+                `subfolder`, `trust_remote_code` (passed on to the sub-processors), and overrides of the saved
+                arguments (e.g. `max_length=64`).
+        """
+        hub_kwargs = {
+            "cache_dir": cache_dir,
+            "force_download": force_download,
+            "local_files_only": local_files_only,
+            "token": token,
+            "revision": revision,
+        }
+        subfolder = kwargs.pop("subfolder", "") or ""
+        trust_remote_code = kwargs.pop("trust_remote_code", None)
+        kwargs.pop("_from_auto", None)
+        kwargs.pop("code_revision", None)
+        processor_dict, _ = cls.get_processor_dict(pretrained_model_name_or_path, subfolder=subfolder, **hub_kwargs)
+        if "modalities" not in processor_dict and "modalities" not in kwargs:
+            raise ValueError(
+                f"{str(pretrained_model_name_or_path)!r} has no CL-DMDF processor_config.json (with `modalities`); "
+                f"save a processor there first, or build one from the model config with "
+                f"`CLDMDFProcessor.from_config(config)`"
+            )
+        modalities = _normalize_modalities(kwargs.get("modalities", processor_dict.get("modalities")))
+
+        sub_processors = dict(kwargs.pop("sub_processors", None) or {})
+        for name, spec in modalities.items():
+            if spec["type"] == "dense" or name in sub_processors:
+                continue
+            folder = _subfolder(name, spec["type"])
+            loader = AutoTokenizer if spec["type"] == "text" else AutoImageProcessor
+            sub_processors[name] = loader.from_pretrained(
+                pretrained_model_name_or_path,
+                subfolder=f"{subfolder}/{folder}" if subfolder else folder,
+                trust_remote_code=trust_remote_code,
+                **hub_kwargs,
+            )
+        return super().from_pretrained(
+            pretrained_model_name_or_path, subfolder=subfolder, sub_processors=sub_processors, **hub_kwargs, **kwargs
+        )
+
+
+def _present_rows(column: list) -> np.ndarray:
+    """Indices (P,) of the entries that are not None."""
+    return np.flatnonzero(np.fromiter((value is not None for value in column), dtype=bool, count=len(column)))
+
+
+def _stack_lists(rows: list, dim: int) -> Optional[np.ndarray]:
+    """Stacks python lists of numbers into a float64 array (P, dim); None when they are not all `dim` real numbers.
+
+    The fast path for rows from `datasets` (lists of python floats): `array.fromlist` converts each list in C and
+    rejects anything but real numbers, about 1.5x faster than `np.asarray`, which first discovers the nested shape.
+    """
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    if (lengths != dim).any():
+        return None
+    buffer = array.array("d")
+    try:
+        for row in rows:
+            buffer.fromlist(row)
+    except (TypeError, OverflowError):
+        return None
+    return np.frombuffer(buffer, dtype=np.float64).reshape(len(rows), dim)
+
+
+def _stack_any(rows: list) -> Optional[np.ndarray]:
+    """Stacks arrays / sequences with one `np.asarray`; None when they are ragged or not convertible."""
+    try:
+        return np.asarray(rows)
+    except (ValueError, TypeError):
+        return None
+
+
+def _merge_moments(state: tuple, values: np.ndarray) -> tuple:
+    """Chan et al.'s parallel update of (count, mean, M2) with a batch of rows (P, dim), all float64."""
+    count, mean, m2 = state
+    n = values.shape[0]
+    if n == 0:
+        return state
+    batch_mean = values.mean(axis=0)
+    batch_m2 = ((values - batch_mean) ** 2).sum(axis=0)
+    if count == 0:
+        return n, batch_mean, batch_m2
+    total = count + n
+    delta = batch_mean - mean
+    return total, mean + delta * (n / total), m2 + batch_m2 + delta**2 * (count * n / total)
+
+
+def _to_torch(inputs: dict) -> dict:
+    return {name: _to_torch(v) if isinstance(v, dict) else torch.from_numpy(v) for name, v in inputs.items()}
+
