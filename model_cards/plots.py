@@ -1,0 +1,105 @@
+# Copyright 2026 The CL-DMDF contributors.
+# Licensed under the Apache License, Version 2.0.
+"""The model card's robustness figure: scores vs missing rate, and scores with each modality removed.
+
+matplotlib is optional (the `plots` and `dev` extras): it is imported only when a plot is drawn, and without it the
+plot is skipped with a warning. The figure is drawn on a `matplotlib.figure.Figure` (Agg canvas) without pyplot, so
+it never changes the process-wide backend nor needs a display.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ._atomic import atomic_path
+from .results import parse_results
+
+__all__ = ["PLOTTED_METRICS", "plot_robustness"]
+
+logger = logging.getLogger(__name__)
+
+# metric -> (label, marker, colour), in drawing order
+PLOTTED_METRICS: dict[str, tuple[str, str, str]] = {
+    "accuracy": ("Accuracy", "o", "C0"),
+    "f1": ("Macro F1", "s", "C1"),
+}
+
+
+def _draw_missing_rates(axes: Any, missing_rates: Mapping[float, Mapping[str, float]]) -> None:
+    for metric, (label, marker, colour) in PLOTTED_METRICS.items():
+        points = [(rate, scores[metric]) for rate, scores in missing_rates.items() if metric in scores]
+        if points:
+            axes.plot(*zip(*points), marker=marker, color=colour, label=label)
+    axes.set_xlabel("missing rate η (fraction of (row, modality) entries removed)")
+    axes.set_ylabel("score on the test split")
+    axes.set_title("Randomly missing modalities")
+    axes.grid(True, alpha=0.3)
+    if axes.lines:
+        axes.legend()
+    else:
+        axes.text(0.5, 0.5, "no missing-rate results", ha="center", va="center", transform=axes.transAxes)
+
+
+def _draw_removed_modalities(
+    axes: Any, removed: Mapping[str, Mapping[str, float]], complete: Mapping[str, float]
+) -> None:
+    names = list(removed)
+    if not names:
+        axes.text(0.5, 0.5, "no modality-removal results", ha="center", va="center", transform=axes.transAxes)
+        axes.set_axis_off()
+        return
+    width = 0.8 / len(PLOTTED_METRICS)
+    for offset, (metric, (label, _, colour)) in enumerate(PLOTTED_METRICS.items()):
+        positions = [i + (offset - (len(PLOTTED_METRICS) - 1) / 2) * width for i in range(len(names))]
+        heights = [removed[name].get(metric, float("nan")) for name in names]
+        axes.bar(positions, heights, width=width, color=colour, label=f"{label} without the modality")
+        if metric in complete:
+            axes.axhline(complete[metric], color=colour, linestyle="--", linewidth=1, label=f"{label}, all modalities")
+    axes.set_xticks(range(len(names)), names, rotation=30 if len(names) > 4 else 0)
+    axes.set_ylim(0.0, 1.05)  # scores lie in [0, 1]
+    axes.set_ylabel("score on the test split")
+    axes.set_title("One modality removed from every row")
+    axes.grid(True, axis="y", alpha=0.3)
+    # Below the axes: inside, it would hide the bars or the dashed reference lines.
+    axes.legend(fontsize="small", ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+
+
+def plot_robustness(results: Mapping[str, Any], path: str | os.PathLike, *, title: str | None = None) -> Path | None:
+    """Writes a two-panel PNG: accuracy / macro-F1 vs missing rate, and per-modality removal bars.
+
+    Args:
+        results (`Mapping[str, Any]`):
+            The flat results dict of `all_results.json` (see `model_cards.results.parse_results`).
+        path (`str` or `os.PathLike`):
+            Where to write the PNG (atomically).
+        title (`str`, *optional*):
+            A title over both panels.
+
+    Returns:
+        `Path` or `None`: the written file, or `None` when nothing was written because matplotlib is not installed
+        or `results` hold no test accuracy / F1.
+    """
+    parsed = parse_results(results)
+    if not parsed.has_condition_metric(PLOTTED_METRICS):
+        logger.warning("`results` hold no test accuracy or F1: no robustness plot written")
+        return None
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        logger.warning("matplotlib is not installed: no robustness plot (install it with `pip install cldmdf[plots]`)")
+        return None
+
+    figure = Figure(figsize=(11, 4.2), dpi=110, layout="constrained")
+    rate_axes, modality_axes = figure.subplots(1, 2)
+    _draw_missing_rates(rate_axes, parsed.missing_rates)
+    _draw_removed_modalities(modality_axes, parsed.removed_modalities, parsed.complete)
+    if title:
+        figure.suptitle(title)
+    path = Path(path)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png")
+    return path

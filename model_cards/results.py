@@ -1,0 +1,150 @@
+# Copyright 2026 The CL-DMDF contributors.
+# Licensed under the Apache License, Version 2.0.
+"""Parses the flat `all_results.json` dict of `train_accelerate.py` into robustness conditions.
+
+Keys understood (η is written as Python's `f"{eta:g}"`, e.g. `0.1`, `0.3`, `0.5`):
+
+- `test_<metric>`: the test split as it is (missing rate η = 0);
+- `test_<metric>_missing_<η>`: a seeded evaluation-time missing pattern at rate η;
+- `test_<metric>_without_<modality>`: one modality removed from every row;
+
+for `<metric>` in `CONDITION_METRICS`. Every other key (`train_runtime`, `eval_accuracy`, `epoch`, ...) is kept as
+is in `RobustnessResults.other`.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "CONDITION_METRICS",
+    "MODEL_INDEX_METRICS",
+    "RobustnessResults",
+    "parse_results",
+]
+
+# Metrics that become `model-index` entries, with their display names.
+MODEL_INDEX_METRICS: dict[str, str] = {"accuracy": "Accuracy", "f1": "Macro F1", "mse": "MSE"}
+# Metrics parsed per condition (the extra ones only appear in the card's tables).
+CONDITION_METRICS: dict[str, str] = {**MODEL_INDEX_METRICS, "loss": "Loss", "rows": "Rows"}
+
+_METRIC_GROUP = "|".join(sorted(CONDITION_METRICS, key=len, reverse=True))
+_COMPLETE_KEY = re.compile(rf"^test_(?P<metric>{_METRIC_GROUP})$")
+_MISSING_KEY = re.compile(rf"^test_(?P<metric>{_METRIC_GROUP})_missing_(?P<rate>.+)$")
+_WITHOUT_KEY = re.compile(rf"^test_(?P<metric>{_METRIC_GROUP})_without_(?P<modality>.+)$")
+
+
+@dataclass
+class RobustnessResults:
+    """Test metrics by evaluation condition, plus every other result.
+
+    Attributes:
+        missing_rates (`dict[float, dict[str, float]]`):
+            η -> metric -> value; η = 0.0 holds the plain `test_<metric>` keys. Sorted by η.
+        removed_modalities (`dict[str, dict[str, float]]`):
+            Modality name -> metric -> value, for `test_<metric>_without_<modality>`. Sorted by name.
+        other (`dict[str, Any]`):
+            Every key not parsed above, in the input order.
+    """
+
+    missing_rates: dict[float, dict[str, float]] = field(default_factory=dict)
+    removed_modalities: dict[str, dict[str, float]] = field(default_factory=dict)
+    other: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> dict[str, float]:
+        """Metrics on the test split as it is (η = 0); empty when the results have none."""
+        return self.missing_rates.get(0.0, {})
+
+    def has_condition_metric(self, metrics: Iterable[str] = tuple(MODEL_INDEX_METRICS)) -> bool:
+        """Whether any condition holds one of `metrics`."""
+        wanted = set(metrics)
+        groups = [*self.missing_rates.values(), *self.removed_modalities.values()]
+        return any(wanted & set(group) for group in groups)
+
+
+def _metric_value(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`results[{key!r}]` must be a real number, got {value!r} of type {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"`results[{key!r}]` must be finite, got {value!r}")
+    return value
+
+
+def _missing_rate(key: str, text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        raise ValueError(
+            f"`results` key {key!r}: the missing rate {text!r} is not a number (expected e.g. 0.3)"
+        ) from None
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"`results` key {key!r}: the missing rate must be in [0, 1), got {rate!r}")
+    return rate
+
+
+def _store(table: dict, condition: Any, metric: str, key: str, value: float) -> None:
+    group = table.setdefault(condition, {})
+    if metric in group and group[metric] != value:
+        # `test_accuracy` and `test_accuracy_missing_0` describe the same condition: they must agree.
+        raise ValueError(
+            f"`results` key {key!r} = {value!r} contradicts another key for the same condition "
+            f"({metric} = {group[metric]!r})"
+        )
+    group[metric] = value
+
+
+def parse_results(results: Mapping[str, Any], modality_names: Iterable[str] | None = None) -> RobustnessResults:
+    """Splits the flat results dict into missing-rate conditions, removed-modality conditions and the rest.
+
+    Args:
+        results (`Mapping[str, Any]`):
+            The flat dict the training script writes to `all_results.json`.
+        modality_names (`Iterable[str]`, *optional*):
+            The model's modalities. When given, a `test_<metric>_without_<modality>` key naming another modality is an
+            error (it would silently describe a model that does not exist).
+
+    Returns:
+        [`RobustnessResults`]: the parsed conditions, sorted by missing rate and modality name.
+
+    Example:
+
+    ```python
+    >>> parsed = parse_results({"test_accuracy": 0.9, "test_accuracy_missing_0.3": 0.8, "epoch": 3})
+    >>> parsed.missing_rates, parsed.other
+    ({0.0: {'accuracy': 0.9}, 0.3: {'accuracy': 0.8}}, {'epoch': 3})
+
+    ```
+    """
+    if not isinstance(results, Mapping):
+        raise TypeError(f"`results` must be a mapping of result name -> value, got {type(results).__name__}")
+    known = None if modality_names is None else sorted(modality_names)
+    missing: dict[float, dict[str, float]] = {}
+    removed: dict[str, dict[str, float]] = {}
+    other: dict[str, Any] = {}
+    for key, value in results.items():
+        if not isinstance(key, str):
+            raise TypeError(f"`results` keys must be strings, got {key!r} of type {type(key).__name__}")
+        if match := _COMPLETE_KEY.match(key):
+            _store(missing, 0.0, match["metric"], key, _metric_value(key, value))
+        elif match := _MISSING_KEY.match(key):
+            rate = _missing_rate(key, match["rate"])
+            _store(missing, rate, match["metric"], key, _metric_value(key, value))
+        elif match := _WITHOUT_KEY.match(key):
+            modality = match["modality"]
+            if known is not None and modality not in known:
+                raise ValueError(f"`results` key {key!r} names modality {modality!r}, which is not one of {known}")
+            _store(removed, modality, match["metric"], key, _metric_value(key, value))
+        else:
+            other[key] = value
+    return RobustnessResults(
+        missing_rates=dict(sorted(missing.items())),
+        removed_modalities=dict(sorted(removed.items())),
+        other=other,
+    )
