@@ -22,13 +22,14 @@ from typing import Any, Optional
 
 from transformers import PreTrainedConfig
 
-__all__ = ["CLDMDFConfig", "MODALITY_TYPES", "FUSION_MODES"]
+__all__ = ["CLDMDFConfig", "MODALITY_TYPES", "FUSION_MODES", "BASELINES"]
 
 MODALITY_TYPES = ("dense", "text", "image")
 FUSION_MODES = ("adaptive", "mean")
 POOLING_MODES = ("mean", "cls", "pooler")
 PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 CONTRASTIVE_SOURCES = ("encoder", "fusion")
+BASELINES = ("early_fusion", "late_fusion")
 
 
 def _normalize_modality_spec(name: Any, spec: Any) -> dict:
@@ -174,6 +175,43 @@ class CLDMDFConfig(PreTrainedConfig):
             evaluation mode.
         reconstruction_weight (`float`, *optional*, defaults to 1.0):
             Weight of the masked-modality reconstruction loss of [`CLDMDFForPreTraining`].
+        baseline (`str`, *optional*):
+            Replaces CL-DMDF's dual attention and adaptive fusion by a reference method, for comparisons on the same
+            data path: `"early_fusion"` (zero-filled modality features concatenated with the mask indicators, then an
+            MLP of width `hidden_size`) or `"late_fusion"` (one classifier per modality on its encoder token, logits
+            averaged over the present modalities). `None` (default) is CL-DMDF.
+        tuple_weight (`float`, *optional*, defaults to 0.0):
+            Weight of the TupleInfoNCE loss (Liu et al., ICCV 2021) added while fine-tuning; 0 disables it.
+            [`CLDMDFForPreTraining`] uses it as its objective when positive.
+        tuple_temperature (`float`, *optional*, defaults to 0.1):
+            Temperature of TupleInfoNCE.
+        tuple_alphas (`list[float]` or `"auto"`, *optional*):
+            Share α_k of the negatives that are disturbed in modality k (sorted names); `sum α_k < 1`. Defaults to
+            `0.5 / M` each. `"auto"` recomputes them each epoch from the modalities' weakness (training script).
+        tuple_alpha_total (`float`, *optional*, defaults to 0.5):
+            `sum α_k` used by `tuple_alphas="auto"`.
+        tuple_modality_dropout (`float`, *optional*, defaults to 0.2):
+            Modality dropout of the two augmented views of TupleInfoNCE.
+        tuple_feature_noise (`float`, *optional*, defaults to 0.1):
+            Std of the Gaussian noise added to dense features in the augmented views.
+        tuple_feature_dropout (`float`, *optional*, defaults to 0.1):
+            Feature dropout on dense features in the augmented views.
+        cal (`bool`, *optional*, defaults to `False`):
+            Contribution-guided asymmetric learning (Xu et al., 2025): per-modality contributions W^m scale the
+            gradient reaching each modality encoder (by `clamp(W^m, 1, cal_k_max)`) and set the weights of the
+            asymmetric information bottleneck. The contributions are estimated by the training script.
+        cal_lambda (`float`, *optional*, defaults to 0.5):
+            Mix λ of information quantity (Shapley value) and confidence in the contribution score.
+        cal_temperature (`float`, *optional*, defaults to 1.0):
+            Softmax temperature of the contributions.
+        cal_k_max (`float`, *optional*, defaults to 2.0):
+            Upper bound of the gradient acceleration.
+        cal_potential_weight (`float`, *optional*, defaults to 1.0):
+            Weight of the confidence increase ("dynamic potential") in D(m).
+        cal_interval (`int`, *optional*, defaults to 1):
+            Epochs between contribution estimates.
+        aib_beta (`float`, *optional*, defaults to 1e-3):
+            Scale β of the asymmetric information bottleneck (used when `cal` is on; 0 disables the bottleneck loss).
         classifier_dropout (`float`, *optional*):
             Dropout before the classifier; defaults to `hidden_dropout_prob`.
         num_labels (`int`, *optional*, defaults to 2):
@@ -225,6 +263,21 @@ class CLDMDFConfig(PreTrainedConfig):
         contrastive_source: str = "encoder",
         modality_dropout: float = 0.1,
         reconstruction_weight: float = 1.0,
+        baseline: Optional[str] = None,
+        tuple_weight: float = 0.0,
+        tuple_temperature: float = 0.1,
+        tuple_alphas: Optional[Any] = None,
+        tuple_alpha_total: float = 0.5,
+        tuple_modality_dropout: float = 0.2,
+        tuple_feature_noise: float = 0.1,
+        tuple_feature_dropout: float = 0.1,
+        cal: bool = False,
+        cal_lambda: float = 0.5,
+        cal_temperature: float = 1.0,
+        cal_k_max: float = 2.0,
+        cal_potential_weight: float = 1.0,
+        cal_interval: int = 1,
+        aib_beta: float = 1e-3,
         classifier_dropout: Optional[float] = None,
         **kwargs,
     ):
@@ -271,7 +324,41 @@ class CLDMDFConfig(PreTrainedConfig):
             raise ValueError(f"`fusion_mode` must be one of {FUSION_MODES}, got {fusion_mode!r}.")
         if contrastive_source not in CONTRASTIVE_SOURCES:
             raise ValueError(f"`contrastive_source` must be one of {CONTRASTIVE_SOURCES}, got {contrastive_source!r}.")
+        if baseline is not None and baseline not in BASELINES:
+            raise ValueError(f"`baseline` must be None (CL-DMDF) or one of {BASELINES}, got {baseline!r}.")
         for name, value in (
+            ("tuple_weight", tuple_weight),
+            ("tuple_alpha_total", tuple_alpha_total),
+            ("tuple_feature_noise", tuple_feature_noise),
+            ("aib_beta", aib_beta),
+            ("cal_potential_weight", cal_potential_weight),
+        ):
+            _check_range(name, value, 0.0, float("inf"))
+        _check_range("tuple_temperature", tuple_temperature, 0.0, 100.0, low_open=True)
+        _check_range("cal_temperature", cal_temperature, 0.0, 100.0, low_open=True)
+        _check_range("cal_lambda", cal_lambda, 0.0, 1.0)
+        _check_range("cal_k_max", cal_k_max, 1.0, float("inf"))
+        _check_range("tuple_modality_dropout", tuple_modality_dropout, 0.0, 1.0, high_open=True)
+        _check_range("tuple_feature_dropout", tuple_feature_dropout, 0.0, 1.0, high_open=True)
+        _check_positive_int("cal_interval", cal_interval)
+        num_modalities = len(self.modalities)
+        if tuple_alphas is None:
+            tuple_alphas = [0.5 / num_modalities] * num_modalities
+        if tuple_alphas != "auto":
+            if (
+                not isinstance(tuple_alphas, (list, tuple))
+                or len(tuple_alphas) != num_modalities
+                or any(isinstance(a, bool) or not isinstance(a, (int, float)) or a < 0 for a in tuple_alphas)
+                or sum(tuple_alphas) >= 1
+            ):
+                raise ValueError(
+                    f"`tuple_alphas` must be 'auto' or {num_modalities} non-negative numbers (one per modality, "
+                    f"sorted names) summing to less than 1, got {tuple_alphas!r}."
+                )
+            tuple_alphas = [float(a) for a in tuple_alphas]
+        _check_range("tuple_alpha_total", tuple_alpha_total, 0.0, 1.0, high_open=True)
+        for name, value in (
+            ("cal", cal),
             ("use_feature_attention", use_feature_attention),
             ("use_modality_attention", use_modality_attention),
             ("context_sees_missing", context_sees_missing),
@@ -308,6 +395,21 @@ class CLDMDFConfig(PreTrainedConfig):
         self.contrastive_source = contrastive_source
         self.modality_dropout = modality_dropout
         self.reconstruction_weight = reconstruction_weight
+        self.baseline = baseline
+        self.tuple_weight = tuple_weight
+        self.tuple_temperature = tuple_temperature
+        self.tuple_alphas = tuple_alphas
+        self.tuple_alpha_total = tuple_alpha_total
+        self.tuple_modality_dropout = tuple_modality_dropout
+        self.tuple_feature_noise = tuple_feature_noise
+        self.tuple_feature_dropout = tuple_feature_dropout
+        self.cal = cal
+        self.cal_lambda = cal_lambda
+        self.cal_temperature = cal_temperature
+        self.cal_k_max = cal_k_max
+        self.cal_potential_weight = cal_potential_weight
+        self.cal_interval = cal_interval
+        self.aib_beta = aib_beta
         self.classifier_dropout = classifier_dropout
         super().__init__(**kwargs)
         if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
@@ -330,8 +432,8 @@ class CLDMDFConfig(PreTrainedConfig):
 
     @property
     def uses_auxiliary_heads(self) -> bool:
-        """Auxiliary unimodal heads exist when asked for directly or needed by the confidence-aware gate."""
-        return self.use_auxiliary_heads or self.fusion_use_confidence
+        """Unimodal heads exist when asked for, or needed by the confidence gate, late fusion or CAL's confidence."""
+        return self.use_auxiliary_heads or self.fusion_use_confidence or self.baseline == "late_fusion" or self.cal
 
     def to_diff_dict(self) -> dict[str, Any]:
         # `modalities` must always be written out: its default depends on nothing the reader can see.

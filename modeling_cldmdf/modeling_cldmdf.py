@@ -34,6 +34,7 @@ from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput, logging
 
+from .baselines_cldmdf import CLDMDFEarlyFusion, late_fusion_logits, uniform_weights
 from .configuration_cldmdf import CLDMDFConfig
 
 logger = logging.get_logger(__name__)
@@ -309,10 +310,28 @@ class CLDMDFBackboneEncoder(nn.Module):
                 f"`hidden_size`, `d_model` or `hidden_sizes`."
             )
         self.projection = nn.Linear(width, config.hidden_size)
-        if spec["freeze_backbone"]:
+        self.frozen = spec["freeze_backbone"]
+        if self.frozen:
             self.backbone.requires_grad_(False)
 
+    def train(self, mode: bool = True) -> "CLDMDFBackboneEncoder":
+        super().train(mode)
+        if self.frozen:  # a frozen backbone is a fixed function: no dropout, so cached outputs stay exact
+            self.backbone.eval()
+        return self
+
     def forward(self, inputs: Union[torch.Tensor, Mapping[str, torch.Tensor]], present: torch.Tensor) -> torch.Tensor:
+        if isinstance(inputs, Mapping) and "pooled_output" in inputs:
+            # Precomputed pooled backbone outputs (frozen backbones, see `cache_backbone_outputs` in the training
+            # script): only the projection runs.
+            pooled = inputs["pooled_output"]
+            pooled = torch.where(present.unsqueeze(-1), pooled, torch.zeros_like(pooled))
+        else:
+            pooled = self.backbone_output(inputs, present)
+        return self.projection(pooled)
+
+    def backbone_output(self, inputs: Union[torch.Tensor, Mapping[str, torch.Tensor]], present: torch.Tensor):
+        """The pooled backbone output `(B, H)` before the projection (what `pooled_output` inputs stand for)."""
         if self.kind == "text":
             input_ids = inputs["input_ids"]
             attention_mask = inputs.get("attention_mask")
@@ -334,7 +353,7 @@ class CLDMDFBackboneEncoder(nn.Module):
             pixel_values = torch.where(present.view(-1, 1, 1, 1), pixel_values, torch.zeros_like(pixel_values))
             outputs = self.backbone(pixel_values=pixel_values)
             token_mask = None
-        return self.projection(self._pool(outputs, token_mask))
+        return self._pool(outputs, token_mask)
 
     def _pool(self, outputs: Any, token_mask: Optional[torch.Tensor]) -> torch.Tensor:
         if self.pooling == "pooler":
@@ -539,17 +558,26 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
     def __init__(self, config: CLDMDFConfig):
         super().__init__(config)
         self.modality_names = config.modality_names
+        early = config.baseline == "early_fusion"
         encoders = {}
         for name in self.modality_names:
             spec = config.modalities[name]
-            if spec["type"] == "dense":
-                encoders[name] = CLDMDFDenseEncoder(spec["dim"], config)
-            else:
+            if spec["type"] != "dense":
                 encoders[name] = CLDMDFBackboneEncoder(spec, _build_backbone(name, spec), config)
+            elif not early:  # early fusion reads dense features raw
+                encoders[name] = CLDMDFDenseEncoder(spec["dim"], config)
         self.encoders = nn.ModuleDict(encoders)
         self.missing_embeddings = nn.Parameter(torch.zeros(config.num_modalities, config.hidden_size))
-        self.layers = nn.ModuleList(CLDMDFFusionLayer(config) for _ in range(config.num_fusion_layers))
-        self.fusion = CLDMDFAdaptiveFusion(config)
+        num_layers = 0 if config.baseline else config.num_fusion_layers
+        self.layers = nn.ModuleList(CLDMDFFusionLayer(config) for _ in range(num_layers))
+        self.fusion = None if config.baseline else CLDMDFAdaptiveFusion(config)
+        self.early_fusion = None
+        if early:
+            dims = [
+                config.modalities[name]["dim"] if config.modalities[name]["type"] == "dense" else config.hidden_size
+                for name in self.modality_names
+            ]
+            self.early_fusion = CLDMDFEarlyFusion(dims, config)
         self.projection = nn.Sequential(
             nn.Linear(config.hidden_size, config.hidden_size),
             nn.GELU(),
@@ -630,7 +658,9 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
 
     def _batch_size_of(self, name: str, value: Any) -> int:
         kind = self.config.modalities[name]["type"]
-        if kind == "text":
+        if kind != "dense" and isinstance(value, Mapping) and "pooled_output" in value:
+            tensor, expected_dims = value["pooled_output"], 2
+        elif kind == "text":
             if not isinstance(value, Mapping) or "input_ids" not in value:
                 raise TypeError(
                     f"`modality_inputs[{name!r}]` (text) must be a dict with 'input_ids' (and 'attention_mask'), got "
@@ -723,7 +753,11 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
             if output_hidden_states:
                 all_hidden.append(hidden)
 
-        fused, weights = self.fusion(hidden, modality_mask, absence, confidence)
+        if self.fusion is not None:
+            fused, weights = self.fusion(hidden, modality_mask, absence, confidence)
+        else:  # baselines: uniform weights over present modalities (late fusion averages its heads with them)
+            weights = uniform_weights(modality_mask)
+            fused = (weights.to(hidden.dtype).unsqueeze(-1) * hidden).sum(dim=1)
 
         contrastive_loss = num_anchors = None
         if config.contrastive_weight > 0:
@@ -786,9 +820,31 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
         mask = self.check_inputs(modality_inputs, modality_mask)
         if self.training:
             mask = drop_modalities(mask, self.config.modality_dropout)
-        tokens = self.encode_modalities(modality_inputs, mask)
-        outputs = self.fuse(tokens, mask, labels, output_attentions, output_hidden_states)
+        if self.early_fusion is not None:
+            outputs = self.early_fuse(modality_inputs, mask)
+        else:
+            tokens = self.encode_modalities(modality_inputs, mask)
+            outputs = self.fuse(tokens, mask, labels, output_attentions, output_hidden_states)
         return outputs if return_dict else outputs.to_tuple()
+
+    def early_fuse(self, modality_inputs: ModalityInputs, modality_mask: torch.Tensor) -> CLDMDFModelOutput:
+        """The early-fusion baseline: raw dense features and backbone outputs, concatenated with the mask."""
+        batch_size = modality_mask.shape[0]
+        features = []
+        for index, name in enumerate(self.modality_names):
+            spec = self.config.modalities[name]
+            present = modality_mask[:, index]
+            width = spec["dim"] if spec["type"] == "dense" else self.config.hidden_size
+            if name not in modality_inputs:
+                features.append(self.missing_embeddings.new_zeros(batch_size, width))
+            elif spec["type"] == "dense":
+                features.append(modality_inputs[name])
+            else:
+                features.append(self.encoders[name](modality_inputs[name], present))
+        fused = self.early_fusion(features, modality_mask)
+        return CLDMDFModelOutput(
+            pooler_output=fused, modality_weights=uniform_weights(modality_mask), modality_mask=modality_mask
+        )
 
 
 def task_loss(logits: torch.Tensor, labels: torch.Tensor, problem_type: str) -> torch.Tensor:
@@ -880,7 +936,10 @@ class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        logits = self.classifier(self.dropout(outputs.pooler_output))  # (B, C)
+        if self.config.baseline == "late_fusion":
+            logits = late_fusion_logits(outputs.unimodal_logits, outputs.modality_mask)  # (B, C)
+        else:
+            logits = self.classifier(self.dropout(outputs.pooler_output))  # (B, C)
 
         loss = main_loss = aux_loss = None
         if labels is not None:

@@ -450,6 +450,8 @@ class CLDMDFProcessor(ProcessorMixin):
             rows = np.flatnonzero(mask[:, j])  # (P,) present rows of this modality
             if kind == "dense":
                 inputs[name] = self._process_dense(name, column, rows, batch_size)
+            elif rows.size and _is_vector(column[rows[0]]):
+                inputs[name] = {"pooled_output": self._process_pooled(name, column, rows, batch_size)}
             elif kind == "text":
                 inputs[name] = self._process_text(name, column, rows, batch_size)
             else:
@@ -546,6 +548,25 @@ class CLDMDFProcessor(ProcessorMixin):
             mean, std = self.dense_statistics[name]
             values = (values - mean) / std
         out = np.zeros((batch_size, self.modalities[name]["dim"]), dtype=np.float32)  # (B, dim), 0 under missing
+        out[rows] = values
+        return out
+
+    def _process_pooled(self, name: str, column: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
+        """A text/image modality given as its frozen backbone's pooled outputs (float vectors): stacked as is."""
+        present = [column[i] for i in rows]
+        if not all(_is_vector(value) for value in present):
+            raise TypeError(
+                f"Modality {name!r} mixes precomputed pooled outputs (float vectors) with raw entries in rows "
+                f"{_rows_repr(rows)}; give one kind per batch"
+            )
+        dim = len(present[0])
+        values = _stack_lists(present, dim) if all(type(v) is list for v in present) else _stack_any(present)
+        if values is None or values.ndim != 2 or values.shape[1] != dim or not np.isfinite(values).all():
+            raise ValueError(
+                f"Precomputed pooled outputs of modality {name!r} must be finite float vectors of one length "
+                f"({dim}, from the first present row) in rows {_rows_repr(rows)}"
+            )
+        out = np.zeros((batch_size, dim), dtype=np.float32)  # (B, H), 0 under missing
         out[rows] = values
         return out
 
@@ -779,6 +800,13 @@ def _merge_moments(state: tuple, values: np.ndarray) -> tuple:
     total = count + n
     delta = batch_mean - mean
     return total, mean + delta * (n / total), m2 + batch_m2 + delta**2 * (count * n / total)
+
+
+def _is_vector(value: Any) -> bool:
+    """A 1-D sequence of numbers: a precomputed pooled output rather than a string or an image."""
+    if isinstance(value, np.ndarray):
+        return value.ndim == 1 and value.dtype.kind in "iuf"
+    return isinstance(value, (list, tuple)) and len(value) > 0 and isinstance(value[0], (int, float))
 
 
 def _to_torch(inputs: dict) -> dict:

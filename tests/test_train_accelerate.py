@@ -1,0 +1,217 @@
+"""train_accelerate.py: a short real run, reload exactness, resume, bad arguments, atomic saving, Trainer."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForSequenceClassification, AutoProcessor
+
+import train_accelerate
+from processing.collator import CLDMDFDataCollator
+from processing.loading import load_multimodal_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
+QUICK = [
+    "--dataset_name", UCI,
+    "--max_train_samples", "256",
+    "--max_eval_samples", "96",
+    "--hidden_size", "32",
+    "--per_device_train_batch_size", "32",
+    "--eval_missing_rates", "0,0.5",
+]  # fmt: skip
+
+
+def run(tmp_path: Path, *extra: str, name: str = "out") -> dict:
+    args = train_accelerate.parse_args([*QUICK, "--output_dir", str(tmp_path / name), *extra])
+    return train_accelerate.main(args)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("trained")
+    results = run(folder, "--num_train_epochs", "2")
+    return folder / "out", results
+
+
+def test_outputs_and_flat_results(trained):
+    folder, results = trained
+    names = {p.name for p in folder.iterdir()}
+    assert {"model.safetensors", "config.json", "processor_config.json", "all_results.json", "README.md"} <= names
+    assert {"modeling_cldmdf.py", "configuration_cldmdf.py", "processing_cldmdf.py"} <= names
+    saved = json.loads((folder / "all_results.json").read_text())
+    assert saved == pytest.approx(results)
+    for key in ("test_accuracy", "test_f1", "test_accuracy_missing_0.5", "test_f1_missing_0.5", "train_runtime",
+                "train_samples_per_second", "test_accuracy_without_fou", "test_accuracy_without_zer"):  # fmt: skip
+        assert key in results, key
+    assert results["test_rows"] == 96
+    assert 0 <= results["test_accuracy"] <= 1
+    assert results["test_accuracy"] > 0.3  # 10 classes: far above chance after two short epochs
+
+
+def _test_accuracy(model, processor, limit: int = 96) -> float:
+    data = load_multimodal_dataset(UCI)
+    rows = list(train_accelerate.select(data["test"], limit))  # the rows the script evaluated
+    batch = CLDMDFDataCollator(processor, label_column="label")(rows)
+    labels = batch.pop("labels")
+    with torch.no_grad():
+        predictions = model(**batch).logits.argmax(-1)
+    return int((predictions == labels).sum()) / len(labels)  # the same float64 division the metric does
+
+
+def test_saved_folder_reproduces_the_reported_accuracy(trained):
+    folder, results = trained
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    processor = AutoProcessor.from_pretrained(folder)
+    assert _test_accuracy(model, processor) == results["test_accuracy"]
+
+
+REMOTE = """
+import sys, json
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("modeling_cldmdf", "processing", "train_accelerate", "model_cards", "evaluation"):
+            raise ImportError(name)
+sys.meta_path.insert(0, Block())
+import numpy as np, pyarrow.parquet as pq, torch
+from transformers import AutoModelForSequenceClassification, AutoProcessor
+folder, parquet, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
+model = AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=True).eval()
+processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
+table = pq.read_table(parquet).slice(0, limit).to_pydict()
+batch = processor({name: table[name] for name in processor.modality_names})
+with torch.no_grad():
+    predictions = model(**batch).logits.argmax(-1)
+print(json.dumps(int((predictions == torch.tensor(table["label"])).sum()) / limit))
+"""
+
+
+def test_saved_folder_reproduces_the_accuracy_as_remote_code(trained, tmp_path):
+    folder, results = trained
+    script = tmp_path / "remote.py"
+    script.write_text(REMOTE)
+    parquet = tmp_path / "evaluated.parquet"
+    train_accelerate.select(load_multimodal_dataset(UCI)["test"], 96).to_parquet(parquet)
+    env = dict(os.environ, HF_MODULES_CACHE=str(tmp_path / "modules"), HF_HUB_OFFLINE="1")
+    done = subprocess.run(
+        [sys.executable, str(script), str(folder), str(parquet), "96"], cwd=tmp_path, env=env, capture_output=True,
+        text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == results["test_accuracy"]
+
+
+def test_card_is_written_with_model_index(trained):
+    from huggingface_hub import ModelCard
+
+    folder, results = trained
+    card = ModelCard.load(folder / "README.md")
+    values = {(r.metric_name, r.metric_value) for r in card.data.eval_results}
+    assert any(v == results["test_accuracy"] for _, v in values)
+    assert "train_accelerate.py" in card.text
+
+
+def _digest(folder: Path) -> dict:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_resume_from_a_checkpoint_is_bit_identical(tmp_path):
+    common = ["--lr_scheduler_type", "constant", "--max_eval_samples", "32", "--skip_modality_removal"]
+    run(tmp_path, *common, "--max_train_steps", "6", name="straight")
+    run(tmp_path, *common, "--max_train_steps", "3", "--checkpointing_steps", "3", name="resumed")
+    checkpoint = tmp_path / "resumed" / "checkpoints" / "step_3"
+    assert checkpoint.is_dir()
+    run(tmp_path, *common, "--max_train_steps", "6", "--resume_from_checkpoint", str(checkpoint), name="resumed")
+    straight = load_file(tmp_path / "straight" / "model.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "model.safetensors")
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        assert torch.equal(straight[key], resumed[key]), key
+    # and the interrupted run's 3 steps really differ from 6
+    assert not torch.equal(
+        straight["classifier.weight"], load_file(checkpoint / "model.safetensors")["classifier.weight"]
+    )
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--dataset_name", "/does/not/exist"], "no such file or folder"),
+        (["--label_column_name", "nope"], "'nope' is not a column"),
+        (["--eval_missing_rates", "0,1.2"], r"must be in \[0, 1\)"),
+        (["--resume_from_checkpoint", "/no/checkpoint"], "is not a checkpoint folder"),
+        (["--config_overrides", "hidden_size=30,num_attention_heads=4"], "divisible"),
+    ],
+)
+def test_bad_arguments_stop_with_one_clear_line(tmp_path, extra, message):
+    output = tmp_path / "never"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "train_accelerate.py"), *QUICK, "--output_dir", str(output), *extra],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("train_accelerate.py: error: ")
+    import re
+
+    assert re.search(message, last), last
+    assert "Traceback" not in done.stderr
+    assert not output.exists()
+
+
+def test_an_interrupted_save_keeps_the_previous_model(trained, tmp_path, monkeypatch):
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(trained[0], folder)
+    before = _digest(folder)
+    args = train_accelerate.parse_args([*QUICK, "--output_dir", str(folder)])
+
+    class Exploding:
+        def save_pretrained(self, path):
+            Path(path, "processor_config.json").write_text("{half")
+            raise KeyboardInterrupt("interrupted while saving")
+
+    model = AutoModelForSequenceClassification.from_pretrained(trained[0])
+    from accelerate import Accelerator
+
+    with pytest.raises(KeyboardInterrupt):
+        train_accelerate.save_final(model, Exploding(), args, {}, None, Accelerator(cpu=True))
+    assert _digest(folder) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging folder left behind
+
+
+def test_transformers_trainer_trains_with_the_collator(tmp_path):
+    from transformers import Trainer, TrainingArguments
+
+    from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
+    from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
+
+    data = load_multimodal_dataset(UCI)
+    config = CLDMDFConfig(modalities=data.modalities, hidden_size=32, num_labels=data.num_labels)
+    torch.manual_seed(0)
+    model = CLDMDFForSequenceClassification(config)
+    processor = CLDMDFProcessor.from_config(config).fit(data["train"])
+    arguments = TrainingArguments(
+        output_dir=str(tmp_path), per_device_train_batch_size=32, max_steps=20, learning_rate=3e-3,
+        remove_unused_columns=False, report_to=[], use_cpu=True, logging_steps=5, save_strategy="no",
+    )  # fmt: skip
+    trainer = Trainer(
+        model=model, args=arguments, train_dataset=data["train"].select(range(320)),
+        eval_dataset=data["validation"], data_collator=CLDMDFDataCollator(processor),
+    )  # fmt: skip
+    before = trainer.evaluate()["eval_loss"]
+    trainer.train()
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    assert trainer.evaluate()["eval_loss"] < before

