@@ -442,6 +442,45 @@ def compute_metrics(outputs: dict, problem_type: str) -> dict:
     return metrics
 
 
+def subset_statistics(model, dataloader: DataLoader, accelerator: Accelerator) -> tuple[dict, torch.Tensor]:
+    """Validation accuracy with only the modalities of each subset S present (every subset, through the mask; rows
+    left with no modality count as a uniform guess), and the mean true-class probability of each modality's unimodal
+    head. What CAL's contributions and TupleInfoNCE's automatic ratios are computed from. (Sums are reduced across
+    processes; the few rows accelerate repeats to even out the last batch count twice.)"""
+    config = accelerator.unwrap_model(model).config
+    num_modalities = config.num_modalities
+    subsets = [tuple(bool(b >> m & 1) for m in range(num_modalities)) for b in range(2**num_modalities)]
+    correct = dict.fromkeys(subsets, 0.0)
+    true_class_probability = torch.zeros(num_modalities)
+    present_counts = torch.zeros(num_modalities)
+    total = 0
+    model.eval()
+    for batch in dataloader:
+        labels = batch.pop("labels")
+        mask = batch["modality_mask"]
+        for subset in subsets:
+            keep = mask & torch.tensor(subset, device=mask.device)
+            rows = keep.any(dim=1)
+            hits = torch.zeros((), device=mask.device)
+            if rows.any():
+                inputs = {"modality_inputs": batch["modality_inputs"], "modality_mask": torch.where(
+                    rows.unsqueeze(1), keep, mask
+                )}  # fmt: skip
+                with torch.no_grad():
+                    outputs = model(**inputs)
+                hits = ((outputs.logits.argmax(-1) == labels) & rows).sum().float()
+                if all(subset) and outputs.unimodal_logits is not None:
+                    probability = outputs.unimodal_logits.float().softmax(-1)
+                    picked = probability.gather(-1, labels.view(-1, 1, 1).expand(-1, num_modalities, 1)).squeeze(-1)
+                    true_class_probability += accelerator.reduce((picked * mask).sum(0), reduction="sum").cpu()
+                    present_counts += accelerator.reduce(mask.sum(0).float(), reduction="sum").cpu()
+            guesses = (~rows).sum().float() / config.num_labels
+            correct[subset] += accelerator.reduce(hits + guesses, reduction="sum").item()
+        total += accelerator.reduce(torch.tensor(float(labels.shape[0]), device=labels.device), reduction="sum").item()
+    accuracy = {subset: value / max(total, 1.0) for subset, value in correct.items()}
+    return accuracy, true_class_probability / present_counts.clamp(min=1.0)
+
+
 def robustness_sweep(model, accelerator, args, data, processor, split_name: str = "test") -> dict:
     """Flat results: `{split}_accuracy`, `{split}_accuracy_missing_{η}`, `{split}_accuracy_without_{modality}`..."""
     split = data[split_name]

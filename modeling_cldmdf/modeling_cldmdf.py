@@ -23,7 +23,6 @@ This file travels to the Hub as remote code: it imports only torch, public trans
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 import torch
@@ -32,10 +31,12 @@ from safetensors import SafetensorError
 from torch import nn
 from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers import initialization as init
-from transformers.utils import ModelOutput, logging
+from transformers.utils import logging
 
 from .baselines_cldmdf import CLDMDFEarlyFusion, late_fusion_logits, uniform_weights
 from .configuration_cldmdf import CLDMDFConfig
+from .losses_cldmdf import check_labels, drop_modalities, entity_centroid_loss, task_loss
+from .modeling_outputs_cldmdf import CLDMDFModelOutput, CLDMDFPreTrainingOutput, CLDMDFSequenceClassifierOutput
 
 logger = logging.get_logger(__name__)
 
@@ -60,215 +61,6 @@ CLDMDF_AUTO_MAP = {
 }
 
 ModalityInputs = Mapping[str, Union[torch.Tensor, Mapping[str, torch.Tensor]]]
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Outputs
-# --------------------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class CLDMDFModelOutput(ModelOutput):
-    """
-    Output of [`CLDMDFModel`].
-
-    Args:
-        loss (`torch.FloatTensor` of shape `()`, *optional*):
-            The entity-centroid contrastive loss (unweighted); present when `config.contrastive_weight > 0`.
-        last_hidden_state (`torch.FloatTensor` of shape `(batch_size, num_modalities, hidden_size)`):
-            The per-modality tokens after the fusion layers. Tokens of missing modalities are placeholders that no
-            other output reads.
-        pooler_output (`torch.FloatTensor` of shape `(batch_size, hidden_size)`):
-            The fused entity embedding: the `modality_weights`-weighted sum of the present tokens.
-        modality_weights (`torch.FloatTensor` of shape `(batch_size, num_modalities)`):
-            Adaptive fusion weights; they sum to 1 over present modalities and are exactly 0 on missing ones.
-        modality_mask (`torch.BoolTensor` of shape `(batch_size, num_modalities)`):
-            The mask that was used (after training-time modality dropout), True = present.
-        modality_embeddings (`torch.FloatTensor` of shape `(batch_size, num_modalities, hidden_size)`):
-            The unimodal encoder tokens, learned missing embeddings in place of missing modalities.
-        contrastive_loss (`torch.FloatTensor` of shape `()`, *optional*):
-            Same value as `loss`, named.
-        num_contrastive_anchors (`torch.LongTensor` of shape `()`, *optional*):
-            Number of (row, modality) anchors that contributed to the contrastive loss; 0 means the loss is exactly
-            0 because the batch had no valid anchor (e.g. one present modality per row under leave-one-out).
-        unimodal_logits (`torch.FloatTensor` of shape `(batch_size, num_modalities, num_labels)`, *optional*):
-            Logits of the auxiliary unimodal heads on the encoder tokens (when enabled).
-        feature_attentions (`torch.FloatTensor`, *optional*):
-            Feature-attention scores in (0, 1) of shape `(num_fusion_layers, batch_size, num_modalities, hidden_size)`,
-            returned when `output_attentions=True`.
-        modality_attentions (`torch.FloatTensor`, *optional*):
-            Modality-attention probabilities of shape
-            `(num_fusion_layers, batch_size, num_heads, num_modalities, num_modalities)` (missing modalities masked as
-            keys), returned when `output_attentions=True`.
-        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
-            The tokens after the encoders and after each fusion layer, when `output_hidden_states=True`.
-    """
-
-    loss: Optional[torch.FloatTensor] = None
-    last_hidden_state: Optional[torch.FloatTensor] = None
-    pooler_output: Optional[torch.FloatTensor] = None
-    modality_weights: Optional[torch.FloatTensor] = None
-    modality_mask: Optional[torch.BoolTensor] = None
-    modality_embeddings: Optional[torch.FloatTensor] = None
-    contrastive_loss: Optional[torch.FloatTensor] = None
-    num_contrastive_anchors: Optional[torch.LongTensor] = None
-    unimodal_logits: Optional[torch.FloatTensor] = None
-    feature_attentions: Optional[torch.FloatTensor] = None
-    modality_attentions: Optional[torch.FloatTensor] = None
-    hidden_states: Optional[tuple[torch.FloatTensor, ...]] = None
-
-
-@dataclass
-class CLDMDFSequenceClassifierOutput(ModelOutput):
-    """
-    Output of [`CLDMDFForSequenceClassification`].
-
-    Args:
-        loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `labels` are given):
-            `task_loss + contrastive_weight * contrastive_loss + aux_weight * aux_loss`.
-        logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`):
-            Classification (or regression when `num_labels == 1`) scores.
-        task_loss (`torch.FloatTensor` of shape `()`, *optional*):
-            The supervised loss alone (cross-entropy, BCE-with-logits or MSE by `problem_type`).
-        contrastive_loss (`torch.FloatTensor` of shape `()`, *optional*):
-            The unweighted entity-centroid loss.
-        aux_loss (`torch.FloatTensor` of shape `()`, *optional*):
-            The mean task loss of the auxiliary unimodal heads over present (row, modality) entries.
-        pooler_output (`torch.FloatTensor` of shape `(batch_size, hidden_size)`):
-            The fused entity embedding.
-        modality_weights (`torch.FloatTensor` of shape `(batch_size, num_modalities)`):
-            Adaptive fusion weights (0 on missing modalities).
-        modality_mask (`torch.BoolTensor` of shape `(batch_size, num_modalities)`):
-            The mask that was used.
-        unimodal_logits (`torch.FloatTensor` of shape `(batch_size, num_modalities, num_labels)`, *optional*):
-            Logits of the auxiliary unimodal heads.
-        feature_attentions (`torch.FloatTensor`, *optional*):
-            See [`CLDMDFModelOutput`].
-        modality_attentions (`torch.FloatTensor`, *optional*):
-            See [`CLDMDFModelOutput`].
-        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
-            See [`CLDMDFModelOutput`].
-    """
-
-    loss: Optional[torch.FloatTensor] = None
-    logits: Optional[torch.FloatTensor] = None
-    task_loss: Optional[torch.FloatTensor] = None
-    contrastive_loss: Optional[torch.FloatTensor] = None
-    aux_loss: Optional[torch.FloatTensor] = None
-    pooler_output: Optional[torch.FloatTensor] = None
-    modality_weights: Optional[torch.FloatTensor] = None
-    modality_mask: Optional[torch.BoolTensor] = None
-    unimodal_logits: Optional[torch.FloatTensor] = None
-    feature_attentions: Optional[torch.FloatTensor] = None
-    modality_attentions: Optional[torch.FloatTensor] = None
-    hidden_states: Optional[tuple[torch.FloatTensor, ...]] = None
-
-
-@dataclass
-class CLDMDFPreTrainingOutput(ModelOutput):
-    """
-    Output of [`CLDMDFForPreTraining`].
-
-    Args:
-        loss (`torch.FloatTensor` of shape `()`):
-            `reconstruction_weight * reconstruction_loss + contrastive_weight * contrastive_loss`.
-        reconstruction_loss (`torch.FloatTensor` of shape `()`):
-            Mean squared error of the hidden modalities predicted from the fused embedding of the visible ones
-            (0 when no row had two present modalities).
-        contrastive_loss (`torch.FloatTensor` of shape `()`, *optional*):
-            The unweighted entity-centroid loss on the visible modalities.
-        reconstruction_mask (`torch.BoolTensor` of shape `(batch_size, num_modalities)`):
-            Which (row, modality) entries were hidden and reconstructed.
-        pooler_output (`torch.FloatTensor` of shape `(batch_size, hidden_size)`):
-            The fused embedding of the visible modalities.
-        modality_weights (`torch.FloatTensor` of shape `(batch_size, num_modalities)`):
-            Adaptive fusion weights over the visible modalities.
-    """
-
-    loss: Optional[torch.FloatTensor] = None
-    reconstruction_loss: Optional[torch.FloatTensor] = None
-    contrastive_loss: Optional[torch.FloatTensor] = None
-    reconstruction_mask: Optional[torch.BoolTensor] = None
-    pooler_output: Optional[torch.FloatTensor] = None
-    modality_weights: Optional[torch.FloatTensor] = None
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Losses and mask helpers (pure functions: unit-tested against values computed by hand)
-# --------------------------------------------------------------------------------------------------------------------
-
-
-def entity_centroid_loss(
-    projections: torch.Tensor,
-    modality_mask: torch.Tensor,
-    temperature: float,
-    leave_one_out: bool = True,
-    labels: Optional[torch.Tensor] = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """
-    Entity-centroid InfoNCE (METHODS.md section 1).
-
-    Each present projection `p[b, m]` is pulled towards the centroid of its own entity and pushed from the centroids
-    of the other entities of the batch. With `leave_one_out` the centroid seen from modality m is the normalised sum
-    of the *other* present modalities of the row, so a row with one present modality gives no anchor. With `labels`,
-    the positives are the centroids of every entity with the same label (supervised contrastive).
-
-    Args:
-        projections (`torch.Tensor` of shape `(B, M, P)`): projected tokens (normalised here).
-        modality_mask (`torch.BoolTensor` of shape `(B, M)`): True = present.
-        temperature (`float`): τ.
-        leave_one_out (`bool`): see above.
-        labels (`torch.LongTensor` of shape `(B,)`, *optional*): enables supervised centroids.
-
-    Returns:
-        `(loss, num_anchors)`: the mean loss over valid anchors (exactly 0 when there is none) and their count.
-    """
-    batch_size, num_modalities, _ = projections.shape
-    mask = modality_mask.bool()
-    # fp32 for the similarity logits: at τ = 0.1 bf16 rounding of p.k would move the loss visibly.
-    p = F.normalize(projections.float(), dim=-1) * mask.unsqueeze(-1)  # (B, M, P), exact zeros where missing
-    total = p.sum(dim=1)  # (B, P)
-    count = mask.sum(dim=1)  # (B,)
-    if leave_one_out:
-        centroids = F.normalize(total.unsqueeze(1) - p, dim=-1)  # (B, M, P): k[b, m] leaves m out
-        defined = (count.unsqueeze(1) - mask.long()) >= 1  # (B, M)
-    else:
-        centroids = F.normalize(total, dim=-1).unsqueeze(1).expand(-1, num_modalities, -1)
-        defined = (count >= 1).unsqueeze(1).expand(-1, num_modalities)
-
-    logits = torch.einsum("bmp,cmp->mbc", p, centroids) / temperature  # (M, B anchors, B candidates)
-    candidate_ok = defined.t().unsqueeze(1)  # (M, 1, B)
-    anchors = (mask & defined).t()  # (M, B)
-    logits = logits.masked_fill(~candidate_ok, float("-inf"))
-    # Rows that are not anchors are zeroed so that log_softmax never sees an all -inf row (NaN gradients otherwise).
-    logits = torch.where(anchors.unsqueeze(-1), logits, torch.zeros_like(logits))
-    log_prob = logits.log_softmax(dim=-1)
-
-    if labels is None:
-        positives = torch.eye(batch_size, dtype=torch.bool, device=p.device).expand(num_modalities, -1, -1)
-    else:
-        positives = (labels.view(-1, 1) == labels.view(1, -1)).unsqueeze(0) & candidate_ok
-    positives = positives & anchors.unsqueeze(-1)
-    positive_log_prob = log_prob.masked_fill(~positives, 0.0).sum(-1) / positives.sum(-1).clamp(min=1)  # (M, B)
-
-    num_anchors = anchors.sum()
-    if num_anchors == 0:
-        return projections.sum() * 0.0, num_anchors
-    loss = -(positive_log_prob * anchors).sum() / num_anchors
-    return loss, num_anchors
-
-
-def drop_modalities(modality_mask: torch.Tensor, probability: float) -> torch.Tensor:
-    """Training-time modality dropout: drops each present entry with `probability`, keeps >= 1 per row."""
-    if probability <= 0:
-        return modality_mask
-    noise = torch.rand(modality_mask.shape, device=modality_mask.device)
-    kept = modality_mask & (noise >= probability)
-    lost_all = ~kept.any(dim=1)
-    # A row that lost everything gets back one of its present modalities, chosen at random.
-    scores = torch.rand(modality_mask.shape, device=modality_mask.device).masked_fill(~modality_mask, -1.0)
-    restore = F.one_hot(scores.argmax(dim=1), modality_mask.shape[1]).bool() & lost_all.unsqueeze(1)
-    return kept | restore
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -845,52 +637,6 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
         return CLDMDFModelOutput(
             pooler_output=fused, modality_weights=uniform_weights(modality_mask), modality_mask=modality_mask
         )
-
-
-def task_loss(logits: torch.Tensor, labels: torch.Tensor, problem_type: str) -> torch.Tensor:
-    """The supervised loss of `problem_type`, as transformers' sequence-classification heads compute it."""
-    if problem_type == "regression":
-        return F.mse_loss(logits.squeeze(-1).float(), labels.float().view(-1))
-    if problem_type == "single_label_classification":
-        return F.cross_entropy(logits.float().view(-1, logits.shape[-1]), labels.view(-1))
-    return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
-
-
-def check_labels(labels: torch.Tensor, config: CLDMDFConfig, batch_size: int) -> str:
-    """Validates `labels` against `config` and returns the problem type (inferred as transformers does)."""
-    if not isinstance(labels, torch.Tensor):
-        raise TypeError(f"`labels` must be a torch.Tensor, got {type(labels).__name__}.")
-    problem_type = config.problem_type
-    if problem_type is None:
-        if config.num_labels == 1:
-            problem_type = "regression"
-        elif labels.dtype in (torch.long, torch.int, torch.int16, torch.int8, torch.uint8):
-            problem_type = "single_label_classification"
-        else:
-            problem_type = "multi_label_classification"
-    if problem_type == "single_label_classification":
-        if labels.is_floating_point() or labels.dtype == torch.bool:
-            raise TypeError(f"`labels` must be integer class ids for single-label classification, got {labels.dtype}.")
-        if labels.shape != (batch_size,):
-            raise ValueError(
-                f"`labels` must have shape ({batch_size},) for single-label classification, got {tuple(labels.shape)}."
-            )
-        if labels.numel() and (labels.min() < 0 or labels.max() >= config.num_labels):
-            raise ValueError(
-                f"`labels` must be class ids in [0, {config.num_labels}), got values in "
-                f"[{labels.min().item()}, {labels.max().item()}]."
-            )
-    elif problem_type == "multi_label_classification":
-        if labels.shape != (batch_size, config.num_labels):
-            raise ValueError(
-                f"`labels` must have shape ({batch_size}, {config.num_labels}) for multi-label classification, got "
-                f"{tuple(labels.shape)}."
-            )
-    elif labels.shape not in ((batch_size,), (batch_size, 1)):
-        raise ValueError(f"`labels` must have shape ({batch_size},) for regression, got {tuple(labels.shape)}.")
-    if labels.is_floating_point() and not torch.isfinite(labels).all():
-        raise ValueError("`labels` contain NaN/inf; every label must be finite.")
-    return problem_type
 
 
 class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):

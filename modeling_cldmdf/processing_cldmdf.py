@@ -811,4 +811,3 @@ def _is_vector(value: Any) -> bool:
 
 def _to_torch(inputs: dict) -> dict:
     return {name: _to_torch(v) if isinstance(v, dict) else torch.from_numpy(v) for name, v in inputs.items()}
-

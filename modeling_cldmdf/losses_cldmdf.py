@@ -1,0 +1,145 @@
+# Copyright 2026 The CL-DMDF contributors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Losses and mask helpers of CL-DMDF: pure functions, unit-tested against values computed by hand (METHODS.md).
+
+This file travels to the Hub as remote code with the modeling file.
+"""
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+from .configuration_cldmdf import CLDMDFConfig
+
+__all__ = ["entity_centroid_loss", "drop_modalities", "task_loss", "check_labels"]
+
+
+def entity_centroid_loss(
+    projections: torch.Tensor,
+    modality_mask: torch.Tensor,
+    temperature: float,
+    leave_one_out: bool = True,
+    labels: Optional[torch.Tensor] = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """
+    Entity-centroid InfoNCE (METHODS.md section 1).
+
+    Each present projection `p[b, m]` is pulled towards the centroid of its own entity and pushed from the centroids
+    of the other entities of the batch. With `leave_one_out` the centroid seen from modality m is the normalised sum
+    of the *other* present modalities of the row, so a row with one present modality gives no anchor. With `labels`,
+    the positives are the centroids of every entity with the same label (supervised contrastive).
+
+    Args:
+        projections (`torch.Tensor` of shape `(B, M, P)`): projected tokens (normalised here).
+        modality_mask (`torch.BoolTensor` of shape `(B, M)`): True = present.
+        temperature (`float`): τ.
+        leave_one_out (`bool`): see above.
+        labels (`torch.LongTensor` of shape `(B,)`, *optional*): enables supervised centroids.
+
+    Returns:
+        `(loss, num_anchors)`: the mean loss over valid anchors (exactly 0 when there is none) and their count.
+    """
+    batch_size, num_modalities, _ = projections.shape
+    mask = modality_mask.bool()
+    # fp32 for the similarity logits: at τ = 0.1 bf16 rounding of p.k would move the loss visibly.
+    p = F.normalize(projections.float(), dim=-1) * mask.unsqueeze(-1)  # (B, M, P), exact zeros where missing
+    total = p.sum(dim=1)  # (B, P)
+    count = mask.sum(dim=1)  # (B,)
+    if leave_one_out:
+        centroids = F.normalize(total.unsqueeze(1) - p, dim=-1)  # (B, M, P): k[b, m] leaves m out
+        defined = (count.unsqueeze(1) - mask.long()) >= 1  # (B, M)
+    else:
+        centroids = F.normalize(total, dim=-1).unsqueeze(1).expand(-1, num_modalities, -1)
+        defined = (count >= 1).unsqueeze(1).expand(-1, num_modalities)
+
+    logits = torch.einsum("bmp,cmp->mbc", p, centroids) / temperature  # (M, B anchors, B candidates)
+    candidate_ok = defined.t().unsqueeze(1)  # (M, 1, B)
+    anchors = (mask & defined).t()  # (M, B)
+    logits = logits.masked_fill(~candidate_ok, float("-inf"))
+    # Rows that are not anchors are zeroed so that log_softmax never sees an all -inf row (NaN gradients otherwise).
+    logits = torch.where(anchors.unsqueeze(-1), logits, torch.zeros_like(logits))
+    log_prob = logits.log_softmax(dim=-1)
+
+    if labels is None:
+        positives = torch.eye(batch_size, dtype=torch.bool, device=p.device).expand(num_modalities, -1, -1)
+    else:
+        positives = (labels.view(-1, 1) == labels.view(1, -1)).unsqueeze(0) & candidate_ok
+    positives = positives & anchors.unsqueeze(-1)
+    positive_log_prob = log_prob.masked_fill(~positives, 0.0).sum(-1) / positives.sum(-1).clamp(min=1)  # (M, B)
+
+    num_anchors = anchors.sum()
+    if num_anchors == 0:
+        return projections.sum() * 0.0, num_anchors
+    loss = -(positive_log_prob * anchors).sum() / num_anchors
+    return loss, num_anchors
+
+
+def drop_modalities(modality_mask: torch.Tensor, probability: float) -> torch.Tensor:
+    """Training-time modality dropout: drops each present entry with `probability`, keeps >= 1 per row."""
+    if probability <= 0:
+        return modality_mask
+    noise = torch.rand(modality_mask.shape, device=modality_mask.device)
+    kept = modality_mask & (noise >= probability)
+    lost_all = ~kept.any(dim=1)
+    # A row that lost everything gets back one of its present modalities, chosen at random.
+    scores = torch.rand(modality_mask.shape, device=modality_mask.device).masked_fill(~modality_mask, -1.0)
+    restore = F.one_hot(scores.argmax(dim=1), modality_mask.shape[1]).bool() & lost_all.unsqueeze(1)
+    return kept | restore
+
+
+def task_loss(logits: torch.Tensor, labels: torch.Tensor, problem_type: str) -> torch.Tensor:
+    """The supervised loss of `problem_type`, as transformers' sequence-classification heads compute it."""
+    if problem_type == "regression":
+        return F.mse_loss(logits.squeeze(-1).float(), labels.float().view(-1))
+    if problem_type == "single_label_classification":
+        return F.cross_entropy(logits.float().view(-1, logits.shape[-1]), labels.view(-1))
+    return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
+
+
+def check_labels(labels: torch.Tensor, config: CLDMDFConfig, batch_size: int) -> str:
+    """Validates `labels` against `config` and returns the problem type (inferred as transformers does)."""
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"`labels` must be a torch.Tensor, got {type(labels).__name__}.")
+    problem_type = config.problem_type
+    if problem_type is None:
+        if config.num_labels == 1:
+            problem_type = "regression"
+        elif labels.dtype in (torch.long, torch.int, torch.int16, torch.int8, torch.uint8):
+            problem_type = "single_label_classification"
+        else:
+            problem_type = "multi_label_classification"
+    if problem_type == "single_label_classification":
+        if labels.is_floating_point() or labels.dtype == torch.bool:
+            raise TypeError(f"`labels` must be integer class ids for single-label classification, got {labels.dtype}.")
+        if labels.shape != (batch_size,):
+            raise ValueError(
+                f"`labels` must have shape ({batch_size},) for single-label classification, got {tuple(labels.shape)}."
+            )
+        if labels.numel() and (labels.min() < 0 or labels.max() >= config.num_labels):
+            raise ValueError(
+                f"`labels` must be class ids in [0, {config.num_labels}), got values in "
+                f"[{labels.min().item()}, {labels.max().item()}]."
+            )
+    elif problem_type == "multi_label_classification":
+        if labels.shape != (batch_size, config.num_labels):
+            raise ValueError(
+                f"`labels` must have shape ({batch_size}, {config.num_labels}) for multi-label classification, got "
+                f"{tuple(labels.shape)}."
+            )
+    elif labels.shape not in ((batch_size,), (batch_size, 1)):
+        raise ValueError(f"`labels` must have shape ({batch_size},) for regression, got {tuple(labels.shape)}.")
+    if labels.is_floating_point() and not torch.isfinite(labels).all():
+        raise ValueError("`labels` contain NaN/inf; every label must be finite.")
+    return problem_type
