@@ -50,6 +50,7 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForSequenceClassification, get_scheduler
 
 from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
+from modeling_cldmdf.methods_cldmdf import auto_tuple_alphas, cal_contributions, leave_one_out_values, shapley_values
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from processing.collator import CLDMDFDataCollator
 from processing.loading import load_multimodal_dataset
@@ -67,8 +68,16 @@ MODEL_FLAGS = {  # flag -> CLDMDFConfig field, for the explicit model flags
     "contrastive_temperature": float,
     "modality_dropout": float,
     "fusion_mode": str,
+    "baseline": str,
+    "tuple_weight": float,
+    "tuple_alphas": str,
+    "cal": bool,
+    "aib_beta": float,
+    "cal_k_max": float,
+    "cal_interval": int,
 }
 CHECKPOINT_STATE = "early_stopping.json"
+MAX_SHAPLEY_MODALITIES = 8  # exact Shapley values (2^M masked passes) up to here, leave-one-out above
 BEST_WEIGHTS = "best_model.safetensors"
 
 
@@ -103,6 +112,25 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     model.add_argument("--contrastive_temperature", type=float, default=None)
     model.add_argument("--modality_dropout", type=float, default=None, help="Training-time modality dropout.")
     model.add_argument("--fusion_mode", choices=["adaptive", "mean"], default=None)
+    model.add_argument(
+        "--baseline", choices=["early_fusion", "late_fusion"], default=None, help="Train a reference method instead."
+    )
+    model.add_argument("--tuple_weight", type=float, default=None, help="TupleInfoNCE auxiliary loss weight; 0: off.")
+    model.add_argument(
+        "--tuple_alphas", default=None, help='TupleInfoNCE disturbed-negative shares: "auto" or one per modality.'
+    )
+    model.add_argument(
+        "--cal", action="store_const", const=True, default=None, help="Contribution-guided asymmetric learning."
+    )
+    model.add_argument("--aib_beta", type=float, default=None, help="CAL information-bottleneck scale β.")
+    model.add_argument("--cal_k_max", type=float, default=None, help="CAL's largest gradient acceleration.")
+    model.add_argument("--cal_interval", type=int, default=None, help="Epochs between CAL contribution estimates.")
+    model.add_argument(
+        "--statistics_max_samples",
+        type=int,
+        default=2048,
+        help="Validation rows used to estimate CAL contributions / automatic TupleInfoNCE ratios.",
+    )
     model.add_argument("--text_backbone", default=None, help="Checkpoint for text modalities (a local path offline).")
     model.add_argument("--image_backbone", default=None, help="Checkpoint for image modalities.")
     model.add_argument("--freeze_backbones", action="store_true", help="Train only the fusion on text/image inputs.")
@@ -182,7 +210,8 @@ def validate_args(args: argparse.Namespace) -> None:
             raise UserError(f"--resume_from_checkpoint {args.resume_from_checkpoint!r} is not a checkpoint folder")
     if args.push_to_hub and not args.hub_model_id:
         args.hub_model_id = Path(args.output_dir).name
-    looks_local = os.path.sep in args.dataset_name or args.dataset_name.startswith(".")
+    # A Hub repo id ("user/dataset") contains one "/" too: only names that cannot be repo ids are checked here.
+    looks_local = args.dataset_name.startswith((".", "~", os.path.sep)) or args.dataset_name.count("/") > 1
     if looks_local and not os.path.exists(args.dataset_name):
         raise UserError(f"--dataset_name {args.dataset_name!r}: no such file or folder")
 
@@ -336,6 +365,13 @@ def eval_dataloader(split, args, data, processor, missing_rate: float = 0.0) -> 
 
 def build_model(args: argparse.Namespace, data) -> CLDMDFForSequenceClassification:
     overrides = {flag: getattr(args, flag) for flag in MODEL_FLAGS if getattr(args, flag) is not None}
+    if isinstance(overrides.get("tuple_alphas"), str) and overrides["tuple_alphas"] != "auto":
+        try:
+            overrides["tuple_alphas"] = [float(value) for value in overrides["tuple_alphas"].split(",")]
+        except ValueError:
+            raise UserError(
+                f'--tuple_alphas must be "auto" or comma-separated numbers, got {args.tuple_alphas!r}'
+            ) from None
     if args.config_overrides:
         overrides.update(parse_config_overrides(args.config_overrides))
     label_info = {
@@ -347,14 +383,16 @@ def build_model(args: argparse.Namespace, data) -> CLDMDFForSequenceClassificati
         if args.model_name_or_path:
             config = AutoConfig.from_pretrained(args.model_name_or_path, trust_remote_code=args.trust_remote_code)
             check_same_modalities(config, data)
-            for key, value in overrides.items():
+            mismatched = config.num_labels != data.num_labels
+            # With `config=` given, from_pretrained passes extra kwargs to the model's __init__: set them on the
+            # config instead.
+            for key, value in {**label_info, **overrides}.items():
                 setattr(config, key, value)
             return AutoModelForSequenceClassification.from_pretrained(
                 args.model_name_or_path,
                 config=config,
                 trust_remote_code=args.trust_remote_code,
-                ignore_mismatched_sizes=config.num_labels != data.num_labels,
-                **label_info,
+                ignore_mismatched_sizes=mismatched,
             )
         config = CLDMDFConfig(modalities=modality_specs(args, data), **label_info, **overrides)
     except (ValueError, TypeError) as error:
@@ -442,14 +480,32 @@ def compute_metrics(outputs: dict, problem_type: str) -> dict:
     return metrics
 
 
-def subset_statistics(model, dataloader: DataLoader, accelerator: Accelerator) -> tuple[dict, torch.Tensor]:
-    """Validation accuracy with only the modalities of each subset S present (every subset, through the mask; rows
-    left with no modality count as a uniform guess), and the mean true-class probability of each modality's unimodal
-    head. What CAL's contributions and TupleInfoNCE's automatic ratios are computed from. (Sums are reduced across
-    processes; the few rows accelerate repeats to even out the last batch count twice.)"""
+def statistics_subsets(num_modalities: int) -> list[tuple[bool, ...]]:
+    """The modality subsets CAL evaluates: all 2^M for exact Shapley values up to 8 modalities, else the full set,
+    each leave-one-out set, each singleton and the empty set."""
+    if num_modalities <= MAX_SHAPLEY_MODALITIES:
+        return [tuple(bool(b >> m & 1) for m in range(num_modalities)) for b in range(2**num_modalities)]
+    full = (True,) * num_modalities
+    subsets = {full, (False,) * num_modalities}
+    for m in range(num_modalities):
+        subsets.add(full[:m] + (False,) + full[m + 1 :])
+        subsets.add(tuple(i == m for i in range(num_modalities)))
+    return sorted(subsets)
+
+
+def subset_statistics(
+    model, dataloader: DataLoader, accelerator: Accelerator, subsets: Optional[list] = None
+) -> tuple[dict, torch.Tensor]:
+    """Validation accuracy with only the modalities of each subset S present (default: every subset; through the
+    mask; rows left with no modality count as a uniform guess), and the mean true-class probability of each
+    modality's unimodal head. What CAL's contributions and TupleInfoNCE's automatic ratios are computed from. (Sums
+    are reduced across processes; the few rows accelerate repeats to even out the last batch count twice.)"""
     config = accelerator.unwrap_model(model).config
     num_modalities = config.num_modalities
-    subsets = [tuple(bool(b >> m & 1) for m in range(num_modalities)) for b in range(2**num_modalities)]
+    full = (True,) * num_modalities
+    subsets = list(subsets or statistics_subsets(num_modalities))
+    if full not in subsets:
+        subsets.append(full)
     correct = dict.fromkeys(subsets, 0.0)
     true_class_probability = torch.zeros(num_modalities)
     present_counts = torch.zeros(num_modalities)
@@ -479,6 +535,61 @@ def subset_statistics(model, dataloader: DataLoader, accelerator: Accelerator) -
         total += accelerator.reduce(torch.tensor(float(labels.shape[0]), device=labels.device), reduction="sum").item()
     accuracy = {subset: value / max(total, 1.0) for subset, value in correct.items()}
     return accuracy, true_class_probability / present_counts.clamp(min=1.0)
+
+
+class MethodState:
+    """
+    What the companion methods learn about the modalities during training, measured every `cal_interval` epochs on
+    a validation slice: CAL's contributions W^m (from Shapley values of the masked validation accuracy and the
+    unimodal heads' confidence and its increase) and TupleInfoNCE's automatic ratios α_k (from the unimodal
+    validation accuracies). Every estimate is kept as flat `cal_contribution_<m>_epoch_<e>` /
+    `tuple_alpha_<m>_epoch_<e>` entries for the tracker and `all_results.json`.
+    """
+
+    def __init__(self, config):
+        self.config = config
+        self.names = config.modality_names
+        self.cal = bool(config.cal)
+        self.auto_alphas = config.tuple_weight > 0 and config.tuple_alphas == "auto"
+        self.previous_confidence = None
+        self.log: dict[str, float] = {}
+
+    @property
+    def active(self) -> bool:
+        return self.cal or self.auto_alphas
+
+    def due(self, epoch: int) -> bool:
+        return self.active and (epoch + 1) % self.config.cal_interval == 0
+
+    def update(self, model, dataloader: DataLoader, accelerator: Accelerator, epoch: int) -> dict:
+        num_modalities = len(self.names)
+        accuracy, confidence = subset_statistics(model, dataloader, accelerator, statistics_subsets(num_modalities))
+        base = accelerator.unwrap_model(model).cldmdf
+        logged = {}
+        if self.cal:
+            if num_modalities <= MAX_SHAPLEY_MODALITIES:
+                information = shapley_values(accuracy, num_modalities)
+            else:
+                information = leave_one_out_values(accuracy, num_modalities)
+            confidence = confidence.tolist()
+            previous = self.previous_confidence or confidence
+            potential = [c + self.config.cal_potential_weight * (c - p) for c, p in zip(confidence, previous)]
+            self.previous_confidence = confidence
+            contributions = cal_contributions(
+                information, potential, self.config.cal_lambda, self.config.cal_temperature
+            )
+            base.set_modality_contributions(contributions)
+            for name, phi, weight in zip(self.names, information, contributions):
+                logged[f"cal_contribution_{name}_epoch_{epoch}"] = round(weight, 6)
+                logged[f"cal_shapley_{name}_epoch_{epoch}"] = round(phi, 6)
+        if self.auto_alphas:
+            unimodal = [accuracy[tuple(i == m for i in range(num_modalities))] for m in range(num_modalities)]
+            alphas = auto_tuple_alphas(unimodal, self.config.tuple_alpha_total)
+            base.set_tuple_alphas(alphas)
+            for name, alpha in zip(self.names, alphas):
+                logged[f"tuple_alpha_{name}_epoch_{epoch}"] = round(alpha, 6)
+        self.log.update(logged)
+        return logged
 
 
 def robustness_sweep(model, accelerator, args, data, processor, split_name: str = "test") -> dict:
@@ -683,6 +794,11 @@ def train(args: argparse.Namespace):
         model, optimizer, train_dataloader, validation_loader, lr_scheduler
     )
     stopper = EarlyStopping(args.early_stopping_patience)
+    methods = MethodState(accelerator.unwrap_model(model).config)
+    statistics_loader = None
+    if methods.active:
+        statistics_split = select(eval_splits["validation"], args.statistics_max_samples)
+        statistics_loader = accelerator.prepare(eval_dataloader(statistics_split, args, data, processor))
 
     if args.with_tracking:
         accelerator.init_trackers("cldmdf", config={k: v for k, v in vars(args).items() if k != "hub_token"})
@@ -718,11 +834,12 @@ def train(args: argparse.Namespace):
         loader = train_dataloader
         if resume_step is not None and epoch == starting_epoch:
             loader = accelerator.skip_first_batches(train_dataloader, resume_step)
-        total_loss = 0.0
+        total_loss, num_batches = 0.0, 0
         for batch in loader:
             with accelerator.accumulate(model):
                 loss = model(**batch).loss
                 total_loss += loss.detach().float().item()
+                num_batches += 1
                 accelerator.backward(loss)
                 optimizer.step()
                 lr_scheduler.step()
@@ -737,10 +854,13 @@ def train(args: argparse.Namespace):
                 break
 
         validation = compute_metrics(predict(model, validation_loader, accelerator), data.problem_type)
+        if methods.due(epoch):
+            estimates = methods.update(model, statistics_loader, accelerator, epoch)
+            logger.info(f"epoch {epoch}: modality estimates {estimates}")
+            if args.with_tracking:
+                accelerator.log(estimates, step=completed_steps)
         should_stop = stopper.update(stopper.score(validation), epoch, accelerator.unwrap_model(model))
-        history.append(
-            {"epoch": epoch, "validation": validation, "train_loss": total_loss / max(1, len(train_dataloader))}
-        )
+        history.append({"epoch": epoch, "validation": validation, "train_loss": total_loss / max(1, num_batches)})
         logger.info(f"epoch {epoch}: validation {validation}")
         if args.with_tracking:
             accelerator.log(
@@ -767,6 +887,7 @@ def train(args: argparse.Namespace):
             "train_samples_per_second": round(samples / max(train_runtime, 1e-9), 3),
             "train_steps": completed_steps,
             "seed": args.seed,
+            **methods.log,
         }
     )
     if args.with_tracking:

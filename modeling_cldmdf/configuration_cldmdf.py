@@ -181,8 +181,10 @@ class CLDMDFConfig(PreTrainedConfig):
             MLP of width `hidden_size`) or `"late_fusion"` (one classifier per modality on its encoder token, logits
             averaged over the present modalities). `None` (default) is CL-DMDF.
         tuple_weight (`float`, *optional*, defaults to 0.0):
-            Weight of the TupleInfoNCE loss (Liu et al., ICCV 2021) added while fine-tuning; 0 disables it.
-            [`CLDMDFForPreTraining`] uses it as its objective when positive.
+            Weight of the TupleInfoNCE loss (Liu et al., ICCV 2021), computed in training mode on two augmented views
+            of each batch; 0 disables it. [`CLDMDFForPreTraining`] adds it to its objective (with
+            `reconstruction_weight=0` and `contrastive_weight=0` it is pure TupleInfoNCE pre-training). Not available
+            with `baseline="early_fusion"` (no modality tokens to swap).
         tuple_temperature (`float`, *optional*, defaults to 0.1):
             Temperature of TupleInfoNCE.
         tuple_alphas (`list[float]` or `"auto"`, *optional*):
@@ -199,7 +201,9 @@ class CLDMDFConfig(PreTrainedConfig):
         cal (`bool`, *optional*, defaults to `False`):
             Contribution-guided asymmetric learning (Xu et al., 2025): per-modality contributions W^m scale the
             gradient reaching each modality encoder (by `clamp(W^m, 1, cal_k_max)`) and set the weights of the
-            asymmetric information bottleneck. The contributions are estimated by the training script.
+            asymmetric information bottleneck. The contributions are estimated by the training script (every
+            `cal_interval` epochs; until then all are 1, which is symmetric training). Not available with
+            `baseline="early_fusion"` (no modality encoders for dense inputs).
         cal_lambda (`float`, *optional*, defaults to 0.5):
             Mix λ of information quantity (Shapley value) and confidence in the contribution score.
         cal_temperature (`float`, *optional*, defaults to 1.0):
@@ -369,6 +373,11 @@ class CLDMDFConfig(PreTrainedConfig):
         ):
             if not isinstance(value, bool):
                 raise ValueError(f"`{name}` must be a bool, got {value!r}.")
+        if baseline == "early_fusion" and (tuple_weight > 0 or cal):
+            raise ValueError(
+                f"`baseline='early_fusion'` has no per-modality tokens, so it cannot use TupleInfoNCE or CAL (got "
+                f"tuple_weight={tuple_weight!r}, cal={cal!r}); allowed with CL-DMDF or `baseline='late_fusion'`."
+            )
 
         self.hidden_size = hidden_size
         self.num_fusion_layers = num_fusion_layers

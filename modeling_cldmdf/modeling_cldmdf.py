@@ -36,6 +36,17 @@ from transformers.utils import logging
 from .baselines_cldmdf import CLDMDFEarlyFusion, late_fusion_logits, uniform_weights
 from .configuration_cldmdf import CLDMDFConfig
 from .losses_cldmdf import check_labels, drop_modalities, entity_centroid_loss, task_loss
+from .methods_cldmdf import (
+    CLDMDFInformationBottleneck,
+    augment_view,
+    bottleneck_betas,
+    derangement,
+    disturbance_ratios,
+    gradient_scales,
+    scale_gradient,
+    swap_modality,
+    tuple_infonce_loss,
+)
 from .modeling_outputs_cldmdf import CLDMDFModelOutput, CLDMDFPreTrainingOutput, CLDMDFSequenceClassifierOutput
 
 logger = logging.get_logger(__name__)
@@ -299,6 +310,9 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
         super()._init_weights(module)
         if isinstance(module, CLDMDFModel):
             init.normal_(module.missing_embeddings, mean=0.0, std=self.config.initializer_range)
+        if isinstance(module, CLDMDFInformationBottleneck):
+            # A fresh bottleneck starts nearly deterministic (σ ≈ 0.05) so it does not drown the tokens in noise.
+            init.constant_(module.log_variance_bias, module.initial_log_variance)
 
     def floating_point_ops(self, inputs: dict, exclude_embeddings: bool = True) -> int:
         """Rough forward + backward FLOPs of a batch: 6 x rows x parameters (every parameter is used once per row)."""
@@ -380,7 +394,49 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
             if config.uses_auxiliary_heads
             else None
         )
+        # TupleInfoNCE: a projection g of the fused embedding, and the ratios α_k in use (the training script updates
+        # them when `tuple_alphas="auto"`).
+        self.tuple_projection = None
+        if config.tuple_weight > 0:
+            self.tuple_projection = nn.Sequential(
+                nn.Linear(config.hidden_size, config.hidden_size),
+                nn.GELU(),
+                nn.Linear(config.hidden_size, config.projection_dim),
+            )
+        alphas = config.tuple_alphas
+        if alphas == "auto":
+            alphas = [config.tuple_alpha_total / config.num_modalities] * config.num_modalities
+        self.register_buffer("tuple_alpha_values", torch.tensor(alphas, dtype=torch.float32), persistent=False)
+        # CAL: the contributions W^m (mean 1; all 1 = symmetric training until the training script measures them)
+        # and the per-modality information bottlenecks.
+        self.register_buffer("modality_contributions", torch.ones(config.num_modalities), persistent=False)
+        self.bottlenecks = None
+        if config.cal and config.aib_beta > 0 and not config.baseline:
+            self.bottlenecks = nn.ModuleDict(
+                {name: CLDMDFInformationBottleneck(config.hidden_size) for name in self.modality_names}
+            )
         self.post_init()
+
+    def set_modality_contributions(self, contributions) -> None:
+        """Sets CAL's `W^m` (one positive number per modality, sorted names), which drive the gradient scales and
+        the bottleneck weights from the next step on."""
+        values = torch.as_tensor(contributions, dtype=torch.float32).flatten()
+        if values.numel() != self.config.num_modalities or not bool((values > 0).all() & values.isfinite().all()):
+            raise ValueError(
+                f"CAL contributions must be {self.config.num_modalities} positive finite numbers (modalities "
+                f"{self.modality_names}), got {values.tolist()}."
+            )
+        self.modality_contributions.copy_(values.to(self.modality_contributions.device))
+
+    def set_tuple_alphas(self, alphas) -> None:
+        """Sets the TupleInfoNCE ratios α_k in use (one per modality, non-negative, summing to less than 1)."""
+        values = torch.as_tensor(alphas, dtype=torch.float32).flatten()
+        if values.numel() != self.config.num_modalities or bool((values < 0).any()) or float(values.sum()) >= 1:
+            raise ValueError(
+                f"TupleInfoNCE ratios must be {self.config.num_modalities} non-negative numbers summing to less than "
+                f"1 (modalities {self.modality_names}), got {values.tolist()}."
+            )
+        self.tuple_alpha_values.copy_(values.to(self.tuple_alpha_values.device))
 
     # ---- input checking ------------------------------------------------------------------------------------------
 
@@ -500,8 +556,14 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
     # ---- forward pieces ------------------------------------------------------------------------------------------
 
     def encode_modalities(self, modality_inputs: ModalityInputs, modality_mask: torch.Tensor) -> torch.Tensor:
-        """Runs every modality encoder: `(B, M, D)`; rows where a modality is missing hold its missing embedding."""
+        """
+        Runs every modality encoder: `(B, M, D)`; rows where a modality is missing hold its missing embedding. With
+        CAL, the gradient flowing back into encoder m is multiplied by `clamp(W^m, 1, cal_k_max)` (forward unchanged).
+        """
         batch_size = modality_mask.shape[0]
+        scales = None
+        if self.config.cal and torch.is_grad_enabled():
+            scales = gradient_scales(self.modality_contributions, self.config.cal_k_max)
         tokens = []
         for index, name in enumerate(self.modality_names):
             present = modality_mask[:, index]
@@ -510,8 +572,79 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
                 tokens.append(missing)
                 continue
             encoded = self.encoders[name](modality_inputs[name], present)  # (B, D)
+            if scales is not None:
+                encoded = scale_gradient(encoded, scales[index])
             tokens.append(torch.where(present.unsqueeze(-1), encoded, missing.to(encoded.dtype)))
         return torch.stack(tokens, dim=1)  # (B, M, D)
+
+    def bottleneck(
+        self, tokens: torch.Tensor, modality_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """
+        CAL's contribution-aware asymmetric information bottleneck on the present tokens: `(tokens, L_aib)` with
+        `L_aib = sum_m β_m mean_{present b} KL_m[b]`, `β_m = aib_beta (1 - W^m / max W)`. Identity without it.
+        """
+        if self.bottlenecks is None:
+            return tokens, None
+        compressed, divergences = [], []
+        for index, name in enumerate(self.modality_names):
+            token, kl = self.bottlenecks[name](tokens[:, index])
+            compressed.append(torch.where(modality_mask[:, index].unsqueeze(-1), token, tokens[:, index]))
+            divergences.append(kl)
+        kl = torch.stack(divergences, dim=1)  # (B, M)
+        present = modality_mask.to(kl.dtype)
+        mean_kl = (kl * present).sum(dim=0) / present.sum(dim=0).clamp(min=1.0)  # (M,)
+        betas = bottleneck_betas(self.modality_contributions, self.config.aib_beta).to(mean_kl.dtype)
+        return torch.stack(compressed, dim=1), (betas * mean_kl).sum()
+
+    def tuple_loss(
+        self,
+        modality_inputs: ModalityInputs,
+        modality_mask: torch.Tensor,
+        generator: Optional[torch.Generator] = None,
+    ) -> torch.Tensor:
+        """
+        TupleInfoNCE on a batch (METHODS.md section 2): two augmented views of the same rows; view-1 tuples are
+        contrasted with their view-2 tuple (positive), the other rows' view-2 tuples (ordinary negatives) and, for
+        each modality k with α_k > 0, the view-2 tuple with modality k swapped in from another row (disturbed
+        negatives, importance weight `r_k = α_k / α_0`). Needs `config.tuple_weight > 0` (the projection g).
+        """
+        config = self.config
+        if self.tuple_projection is None:
+            raise ValueError("`tuple_loss` needs a model built with `tuple_weight > 0` (it owns the projection g).")
+        dense = [name for name in self.modality_names if config.modalities[name]["type"] == "dense"]
+        projections, views = [], []
+        for _ in range(2):
+            inputs, mask = augment_view(
+                modality_inputs,
+                modality_mask,
+                dense,
+                config.tuple_modality_dropout,
+                config.tuple_feature_noise,
+                config.tuple_feature_dropout,
+                generator,
+            )
+            tokens, _ = self.bottleneck(self.encode_modalities(inputs, mask), mask)
+            fused = self.fuse(tokens, mask, contrastive=False).pooler_output
+            projections.append(self.tuple_projection(fused))
+            views.append((tokens, mask))
+        batch_size = modality_mask.shape[0]
+        disturbed = []
+        if batch_size >= 2:
+            tokens, mask = views[1]
+            ratios = disturbance_ratios(self.tuple_alpha_values.tolist())
+            chosen = [(k, r) for k, r in enumerate(ratios) if r > 0]
+            if chosen:
+                # All disturbed batches go through the fusion in one call (rows are independent there).
+                swaps = []
+                for k, _ in chosen:
+                    permutation = derangement(batch_size, generator, device=tokens.device)
+                    swaps.append(swap_modality(tokens, mask, k, permutation))
+                stacked = torch.cat([swapped_tokens for swapped_tokens, _ in swaps])
+                fused = self.fuse(stacked, mask.repeat(len(chosen), 1), contrastive=False).pooler_output
+                d = self.tuple_projection(fused).split(batch_size)
+                disturbed = [(d[i], swaps[i][1], ratio) for i, (_, ratio) in enumerate(chosen)]
+        return tuple_infonce_loss(projections[0], projections[1], config.tuple_temperature, disturbed)
 
     def fuse(
         self,
@@ -520,8 +653,10 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
         labels: Optional[torch.Tensor] = None,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
+        contrastive: bool = True,
     ) -> CLDMDFModelOutput:
-        """Dual attention, adaptive fusion and the contrastive loss on already-encoded tokens `(B, M, D)`."""
+        """Dual attention, adaptive fusion and (unless `contrastive=False`) the contrastive loss on already-encoded
+        tokens `(B, M, D)`."""
         config = self.config
         unimodal_logits = confidence = None
         if self.unimodal_heads is not None:
@@ -552,7 +687,7 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
             fused = (weights.to(hidden.dtype).unsqueeze(-1) * hidden).sum(dim=1)
 
         contrastive_loss = num_anchors = None
-        if config.contrastive_weight > 0:
+        if contrastive and config.contrastive_weight > 0:
             source = tokens if config.contrastive_source == "encoder" else hidden
             supervised = labels if (config.supervised_centroids and labels is not None) else None
             contrastive_loss, num_anchors = entity_centroid_loss(
@@ -609,14 +744,17 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        mask = self.check_inputs(modality_inputs, modality_mask)
-        if self.training:
-            mask = drop_modalities(mask, self.config.modality_dropout)
+        given_mask = self.check_inputs(modality_inputs, modality_mask)
+        mask = drop_modalities(given_mask, self.config.modality_dropout) if self.training else given_mask
         if self.early_fusion is not None:
             outputs = self.early_fuse(modality_inputs, mask)
         else:
-            tokens = self.encode_modalities(modality_inputs, mask)
+            tokens, aib_loss = self.bottleneck(self.encode_modalities(modality_inputs, mask), mask)
             outputs = self.fuse(tokens, mask, labels, output_attentions, output_hidden_states)
+            outputs.aib_loss = aib_loss
+        if self.training and self.tuple_projection is not None:
+            # The views come from the rows as given (before this pass's modality dropout): their own augmentations.
+            outputs.tuple_loss = self.tuple_loss(modality_inputs, given_mask)
         return outputs if return_dict else outputs.to_tuple()
 
     def early_fuse(self, modality_inputs: ModalityInputs, modality_mask: torch.Tensor) -> CLDMDFModelOutput:
@@ -696,6 +834,10 @@ class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
             if outputs.unimodal_logits is not None and self.config.aux_weight > 0:
                 aux_loss = self._auxiliary_loss(outputs.unimodal_logits, labels, outputs.modality_mask, problem_type)
                 loss = loss + self.config.aux_weight * aux_loss
+            if outputs.tuple_loss is not None:
+                loss = loss + self.config.tuple_weight * outputs.tuple_loss
+            if outputs.aib_loss is not None:
+                loss = loss + outputs.aib_loss
 
         result = CLDMDFSequenceClassifierOutput(
             loss=loss,
@@ -710,6 +852,8 @@ class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
             feature_attentions=outputs.feature_attentions,
             modality_attentions=outputs.modality_attentions,
             hidden_states=outputs.hidden_states,
+            tuple_loss=outputs.tuple_loss,
+            aib_loss=outputs.aib_loss,
         )
         return result if return_dict else result.to_tuple()
 
@@ -771,9 +915,8 @@ class CLDMDFForPreTraining(CLDMDFPreTrainedModel):
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         model = self.cldmdf
-        mask = model.check_inputs(modality_inputs, modality_mask)
-        if model.training:
-            mask = drop_modalities(mask, self.config.modality_dropout)
+        given_mask = model.check_inputs(modality_inputs, modality_mask)
+        mask = drop_modalities(given_mask, self.config.modality_dropout) if model.training else given_mask
         if reconstruction_mask is None:
             hidden_entries = self.choose_hidden_modalities(mask)
         else:
@@ -788,6 +931,7 @@ class CLDMDFForPreTraining(CLDMDFPreTrainedModel):
 
         encoded = model.encode_modalities(modality_inputs, mask)  # targets need the hidden modalities' tokens
         tokens = torch.where(visible.unsqueeze(-1), encoded, model.missing_embeddings.unsqueeze(0).to(encoded.dtype))
+        tokens, aib_loss = model.bottleneck(tokens, visible)
         outputs = model.fuse(tokens, visible)
 
         squared_errors = []
@@ -809,6 +953,12 @@ class CLDMDFForPreTraining(CLDMDFPreTrainedModel):
         loss = self.config.reconstruction_weight * reconstruction_loss
         if outputs.contrastive_loss is not None:
             loss = loss + self.config.contrastive_weight * outputs.contrastive_loss
+        tuple_loss = None
+        if model.tuple_projection is not None:  # the TupleInfoNCE objective sees the whole (incomplete) rows
+            tuple_loss = model.tuple_loss(modality_inputs, given_mask)
+            loss = loss + self.config.tuple_weight * tuple_loss
+        if aib_loss is not None:
+            loss = loss + aib_loss
         result = CLDMDFPreTrainingOutput(
             loss=loss,
             reconstruction_loss=reconstruction_loss,
@@ -816,5 +966,7 @@ class CLDMDFForPreTraining(CLDMDFPreTrainedModel):
             reconstruction_mask=hidden_entries,
             pooler_output=outputs.pooler_output,
             modality_weights=outputs.modality_weights,
+            tuple_loss=tuple_loss,
+            aib_loss=aib_loss,
         )
         return result if return_dict else result.to_tuple()

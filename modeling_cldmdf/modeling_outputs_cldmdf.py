@@ -60,6 +60,11 @@ class CLDMDFModelOutput(ModelOutput):
             keys), returned when `output_attentions=True`.
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
             The tokens after the encoders and after each fusion layer, when `output_hidden_states=True`.
+        tuple_loss (`torch.FloatTensor` of shape `()`, *optional*):
+            The unweighted TupleInfoNCE loss (training mode with `config.tuple_weight > 0`).
+        aib_loss (`torch.FloatTensor` of shape `()`, *optional*):
+            CAL's asymmetric information-bottleneck loss, already weighted by the per-modality `β_m` (`config.cal`
+            with `config.aib_beta > 0`).
     """
 
     loss: Optional[torch.FloatTensor] = None
@@ -74,6 +79,8 @@ class CLDMDFModelOutput(ModelOutput):
     feature_attentions: Optional[torch.FloatTensor] = None
     modality_attentions: Optional[torch.FloatTensor] = None
     hidden_states: Optional[tuple[torch.FloatTensor, ...]] = None
+    tuple_loss: Optional[torch.FloatTensor] = None
+    aib_loss: Optional[torch.FloatTensor] = None
 
 
 @dataclass
@@ -83,7 +90,8 @@ class CLDMDFSequenceClassifierOutput(ModelOutput):
 
     Args:
         loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `labels` are given):
-            `task_loss + contrastive_weight * contrastive_loss + aux_weight * aux_loss`.
+            `task_loss + contrastive_weight * contrastive_loss + aux_weight * aux_loss + tuple_weight * tuple_loss +
+            aib_loss` (each term when enabled).
         logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`):
             Classification (or regression when `num_labels == 1`) scores.
         task_loss (`torch.FloatTensor` of shape `()`, *optional*):
@@ -106,6 +114,10 @@ class CLDMDFSequenceClassifierOutput(ModelOutput):
             See [`CLDMDFModelOutput`].
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
             See [`CLDMDFModelOutput`].
+        tuple_loss (`torch.FloatTensor` of shape `()`, *optional*):
+            See [`CLDMDFModelOutput`].
+        aib_loss (`torch.FloatTensor` of shape `()`, *optional*):
+            See [`CLDMDFModelOutput`].
     """
 
     loss: Optional[torch.FloatTensor] = None
@@ -120,6 +132,8 @@ class CLDMDFSequenceClassifierOutput(ModelOutput):
     feature_attentions: Optional[torch.FloatTensor] = None
     modality_attentions: Optional[torch.FloatTensor] = None
     hidden_states: Optional[tuple[torch.FloatTensor, ...]] = None
+    tuple_loss: Optional[torch.FloatTensor] = None
+    aib_loss: Optional[torch.FloatTensor] = None
 
 
 @dataclass
@@ -129,7 +143,8 @@ class CLDMDFPreTrainingOutput(ModelOutput):
 
     Args:
         loss (`torch.FloatTensor` of shape `()`):
-            `reconstruction_weight * reconstruction_loss + contrastive_weight * contrastive_loss`.
+            `reconstruction_weight * reconstruction_loss + contrastive_weight * contrastive_loss +
+            tuple_weight * tuple_loss` (+ `aib_loss` with CAL).
         reconstruction_loss (`torch.FloatTensor` of shape `()`):
             Mean squared error of the hidden modalities predicted from the fused embedding of the visible ones
             (0 when no row had two present modalities).
@@ -141,6 +156,10 @@ class CLDMDFPreTrainingOutput(ModelOutput):
             The fused embedding of the visible modalities.
         modality_weights (`torch.FloatTensor` of shape `(batch_size, num_modalities)`):
             Adaptive fusion weights over the visible modalities.
+        tuple_loss (`torch.FloatTensor` of shape `()`, *optional*):
+            The unweighted TupleInfoNCE loss on the whole incomplete rows (when `config.tuple_weight > 0`).
+        aib_loss (`torch.FloatTensor` of shape `()`, *optional*):
+            CAL's weighted information-bottleneck loss (when enabled).
     """
 
     loss: Optional[torch.FloatTensor] = None
@@ -149,3 +168,5 @@ class CLDMDFPreTrainingOutput(ModelOutput):
     reconstruction_mask: Optional[torch.BoolTensor] = None
     pooler_output: Optional[torch.FloatTensor] = None
     modality_weights: Optional[torch.FloatTensor] = None
+    tuple_loss: Optional[torch.FloatTensor] = None
+    aib_loss: Optional[torch.FloatTensor] = None
