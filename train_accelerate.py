@@ -397,7 +397,25 @@ def build_model(args: argparse.Namespace, data) -> CLDMDFForSequenceClassificati
         config = CLDMDFConfig(modalities=modality_specs(args, data), **label_info, **overrides)
     except (ValueError, TypeError) as error:
         raise UserError(f"model configuration: {error}") from error
+    except OSError as error:  # no such repo / revision / weights: transformers' message says which
+        reason = " ".join(str(error).split())
+        raise UserError(f"--model_name_or_path {args.model_name_or_path!r}: {reason}") from error
     return CLDMDFForSequenceClassification(config)
+
+
+def build_processor(args: argparse.Namespace, model, data) -> CLDMDFProcessor:
+    """The checkpoint's own processor when fine-tuning from one that has a fitted processor (its standardisation
+    statistics are what the weights were trained on), else a new one fitted on the training split only."""
+    if args.model_name_or_path:
+        try:
+            processor = CLDMDFProcessor.from_pretrained(args.model_name_or_path)
+        except OSError:
+            processor = None
+        if processor is not None and processor.is_fitted:
+            logger.info(f"Using the processor saved with {args.model_name_or_path} (its fitted statistics)")
+            return processor
+    processor = CLDMDFProcessor.from_config(model.config)
+    return processor.fit(data["train"])
 
 
 def parse_config_overrides(text: str) -> dict:
@@ -765,8 +783,7 @@ def train(args: argparse.Namespace):
         raise UserError(f"--dataset_name {args.dataset_name!r}: found no label column to train on")
     select_splits(args, data)
     model = build_model(args, data)
-    processor = CLDMDFProcessor.from_config(model.config)
-    processor.fit(data["train"])
+    processor = build_processor(args, model, data)
     if args.cache_backbone_outputs:
         cache_backbone_outputs(model, processor, data, args)
     train_dataloader, eval_splits = get_dataloaders(accelerator, args, data, processor)

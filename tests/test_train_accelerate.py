@@ -151,6 +151,9 @@ def test_resume_from_a_checkpoint_is_bit_identical(tmp_path):
         (["--eval_missing_rates", "0,1.2"], r"must be in \[0, 1\)"),
         (["--resume_from_checkpoint", "/no/checkpoint"], "is not a checkpoint folder"),
         (["--config_overrides", "hidden_size=30,num_attention_heads=4"], "divisible"),
+        (["--model_name_or_path", "/no/such/model"], "--model_name_or_path '/no/such/model': "),
+        (["--tuple_weight", "0.1", "--tuple_alphas", "0.1,x"], '--tuple_alphas must be "auto" or'),
+        (["--baseline", "early_fusion", "--cal"], "cannot use TupleInfoNCE or CAL"),
     ],
 )
 def test_bad_arguments_stop_with_one_clear_line(tmp_path, extra, message):
@@ -167,6 +170,15 @@ def test_bad_arguments_stop_with_one_clear_line(tmp_path, extra, message):
     assert re.search(message, last), last
     assert "Traceback" not in done.stderr
     assert not output.exists()
+
+
+def test_fine_tuning_keeps_the_checkpoint_processor(trained, tmp_path):
+    folder, _ = trained
+    run(tmp_path, "--model_name_or_path", str(folder), "--max_train_samples", "64", "--max_train_steps", "1")
+    saved = json.loads((folder / "processor_config.json").read_text())
+    fine_tuned = json.loads((tmp_path / "out" / "processor_config.json").read_text())
+    # Refitting on the 64-row subset would have changed the standardisation the weights were trained with.
+    assert fine_tuned["dense_statistics"] == saved["dense_statistics"]
 
 
 def test_an_interrupted_save_keeps_the_previous_model(trained, tmp_path, monkeypatch):
