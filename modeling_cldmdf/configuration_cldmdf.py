@@ -126,8 +126,9 @@ class CLDMDFConfig(PreTrainedConfig):
             Width of the feed-forward block of each modality-attention layer.
         feature_attention_hidden_size (`int`, *optional*, defaults to 64):
             Width of the feature-attention scorer `sigmoid(W2 gelu(W1 [h; c]))`.
-        hidden_dropout_prob (`float`, *optional*, defaults to 0.1):
-            Dropout in the modality encoders, the feed-forward blocks and before the classifier.
+        hidden_dropout_prob (`float`, *optional*, defaults to 0.3):
+            Dropout in the modality encoders, the feed-forward blocks and before the classifier (0.3 had the lowest
+            validation loss on UCI Multiple Features, 3 seeds, against 0.1).
         attention_dropout_prob (`float`, *optional*, defaults to 0.0):
             Dropout on the modality-attention probabilities.
         layer_norm_eps (`float`, *optional*, defaults to 1e-5):
@@ -247,7 +248,7 @@ class CLDMDFConfig(PreTrainedConfig):
         num_attention_heads: int = 4,
         intermediate_size: int = 256,
         feature_attention_hidden_size: int = 64,
-        hidden_dropout_prob: float = 0.1,
+        hidden_dropout_prob: float = 0.3,
         attention_dropout_prob: float = 0.0,
         layer_norm_eps: float = 1e-5,
         initializer_range: float = 0.02,
