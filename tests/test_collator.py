@@ -214,9 +214,9 @@ def test_collator_pattern_is_invariant_to_batch_size_order_and_processes():
         process_collator = CLDMDFDataCollator(dense_processor(UCI_DIMS), missing_rate=0.5, seed=7, return_row_ids=True)
         per_process += [process_collator(shard[i : i + 32]) for i in range(0, len(shard), 32)]
     assert masks_by_row_id(per_process) == reference
-    assert CLDMDFDataCollator(dense_processor(UCI_DIMS), missing_rate=0.5, seed=8, return_row_ids=True)(
-        rows
-    )["modality_mask"].tolist() != [list(reference[1600 + i]) for i in range(400)]
+    assert CLDMDFDataCollator(dense_processor(UCI_DIMS), missing_rate=0.5, seed=8, return_row_ids=True)(rows)[
+        "modality_mask"
+    ].tolist() != [list(reference[1600 + i]) for i in range(400)]
 
 
 def test_collator_realised_rate_on_complete_rows():

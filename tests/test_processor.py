@@ -461,9 +461,7 @@ def test_statistics_come_from_the_training_split_only():
 
 @settings(max_examples=25, **PROPERTY_SETTINGS)
 @given(
-    values=st.lists(
-        st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=3, max_size=3), min_size=2, max_size=30
-    )
+    values=st.lists(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=3, max_size=3), min_size=2, max_size=30)
 )
 def test_property_statistics_reload_bit_identical(tmp_path_factory, values):
     processor = dense_processor().fit({"a": [[v[0]] for v in values], "b": values, "c": [v[:2] for v in values]})
