@@ -155,7 +155,9 @@ class CLDMDFConfig(PreTrainedConfig):
         use_auxiliary_heads (`bool`, *optional*, defaults to `False`):
             Adds one unimodal classifier per modality on its encoder token; their loss is added with `aux_weight`.
         aux_weight (`float`, *optional*, defaults to 0.0):
-            Weight of the mean unimodal task loss of the auxiliary heads.
+            Weight of the mean unimodal task loss of the auxiliary heads. With 0, heads that exist (asked for, or
+            needed by the confidence gate or CAL) are *probes*: trained on detached tokens, so they give trained
+            confidences without changing any other parameter's gradient.
         contrastive_weight (`float`, *optional*, defaults to 0.1):
             Weight λ_ec of the entity-centroid contrastive loss in the total loss (0 disables it).
         contrastive_temperature (`float`, *optional*, defaults to 0.1):
@@ -444,6 +446,11 @@ class CLDMDFConfig(PreTrainedConfig):
     def uses_auxiliary_heads(self) -> bool:
         """Unimodal heads exist when asked for, or needed by the confidence gate, late fusion or CAL's confidence."""
         return self.use_auxiliary_heads or self.fusion_use_confidence or self.baseline == "late_fusion" or self.cal
+
+    @property
+    def auxiliary_heads_are_probes(self) -> bool:
+        """Heads trained on detached tokens: `aux_weight` 0 and not late fusion (whose heads are the classifier)."""
+        return self.aux_weight == 0 and self.baseline != "late_fusion"
 
     def to_diff_dict(self) -> dict[str, Any]:
         # `modalities` must always be written out: its default depends on nothing the reader can see.

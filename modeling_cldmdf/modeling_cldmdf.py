@@ -660,8 +660,11 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
         config = self.config
         unimodal_logits = confidence = None
         if self.unimodal_heads is not None:
+            # With aux_weight 0 the heads are probes (trained on detached tokens: the encoders' gradients are those
+            # of the model without heads); late fusion's heads are its classifier and train the encoders.
+            head_inputs = tokens.detach() if config.auxiliary_heads_are_probes else tokens
             unimodal_logits = torch.stack(
-                [self.unimodal_heads[name](tokens[:, i]) for i, name in enumerate(self.modality_names)], dim=1
+                [self.unimodal_heads[name](head_inputs[:, i]) for i, name in enumerate(self.modality_names)], dim=1
             )  # (B, M, C)
             if config.fusion_use_confidence:
                 # A modality's own predictive confidence; detached so the gate cannot inflate it.
@@ -831,9 +834,10 @@ class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
             loss = main_loss
             if outputs.contrastive_loss is not None:
                 loss = loss + self.config.contrastive_weight * outputs.contrastive_loss
-            if outputs.unimodal_logits is not None and self.config.aux_weight > 0:
+            if outputs.unimodal_logits is not None and self.config.baseline != "late_fusion":
                 aux_loss = self._auxiliary_loss(outputs.unimodal_logits, labels, outputs.modality_mask, problem_type)
-                loss = loss + self.config.aux_weight * aux_loss
+                # Probes (aux_weight 0) learn from their loss at weight 1; it reaches no other parameter.
+                loss = loss + (self.config.aux_weight or 1.0) * aux_loss
             if outputs.tuple_loss is not None:
                 loss = loss + self.config.tuple_weight * outputs.tuple_loss
             if outputs.aib_loss is not None:

@@ -258,6 +258,21 @@ def test_equal_contributions_train_exactly_like_no_cal():
         assert torch.equal(first[name], second[name]), name
 
 
+def test_probe_heads_train_without_touching_the_encoders_gradients():
+    batch = TESTER.prepare_inputs(seed=8)
+    with_probes = CLDMDFForSequenceClassification(TESTER.get_config(use_auxiliary_heads=True)).eval()
+    without = CLDMDFForSequenceClassification(TESTER.get_config()).eval()
+    without.load_state_dict(with_probes.state_dict(), strict=False)
+    first, second = _encoder_grads(with_probes, batch), _encoder_grads(without, batch)
+    for name in first:
+        assert torch.equal(first[name], second[name]), name
+    outputs = with_probes(**batch)
+    assert outputs.loss.item() == pytest.approx((outputs.task_loss + 0.1 * outputs.contrastive_loss
+                                                + outputs.aux_loss).item(), rel=1e-6)  # fmt: skip
+    for head in with_probes.cldmdf.unimodal_heads.values():
+        assert head.weight.grad is not None and head.weight.grad.abs().sum() > 0
+
+
 def test_the_gradient_reaching_each_encoder_is_scaled_by_k_m():
     batch = TESTER.prepare_inputs(seed=5)
     model = CLDMDFForSequenceClassification(TESTER.get_config(cal=True, aib_beta=0.0, cal_k_max=2.0)).eval()
