@@ -1,26 +1,22 @@
 """Collator throughput: `CLDMDFDataCollator` versus a naive per-row `torch.stack` collator.
 
-Setting: B rows of 6 dense modalities with the UCI multiple-features dims (76, 216, 64, 240, 47, 6), 30 % of the
-(row, modality) entries missing (the seeded pattern of `processing.missing`, at least one kept per row). Two row
-formats: python dicts of lists of python floats (what a `datasets.Dataset` in python format yields, the common case)
-and dicts of float32 numpy arrays (in-memory features, or a dataset with a numpy `set_transform`). Both collators
-produce the same batch (checked before timing).
+Setting: B rows of 6 dense modalities with the UCI multiple-features dims (fac 216, fou 76, kar 64, mor 6, pix 240,
+zer 47), 30 % of the (row, modality) entries missing (the seeded pattern of `processing.missing`, at least one kept
+per row). Two row formats: python dicts of lists of python floats (what a `datasets.Dataset` in python format
+yields, the common case) and dicts of float32 numpy arrays (in-memory features, or a dataset with a numpy
+`set_transform`). Both collators produce the same batch (checked before timing).
 
 Run from the repository root:
 
     python benchmarks/bench_collator.py [--batch-size 1024] [--repeats 30] [--output benchmarks/results/collator.json]
+    python benchmarks/bench_collator.py --quick     # smoke test: B=128, 3 repeats, written to a temp folder
 
 Prints a table (rows/s, median over repeats) and writes a JSON file with the command, the git commit and the machine.
 """
 
 import argparse
-import json
-import os
-import platform
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,22 +24,48 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import (  # noqa: E402
+    RESULTS_DIR,
+    UCI_DIMS,
+    command_line,
+    provenance,
+    quick_output_dir,
+    time_it,
+    write_json,
+)
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor  # noqa: E402
 from processing.collator import CLDMDFDataCollator  # noqa: E402
 from processing.missing import missing_pattern  # noqa: E402
 
-UCI_DIMS = {"fac": 216, "fou": 76, "kar": 64, "mor": 6, "pix": 240, "zer": 47}
-
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--batch-size", type=int, default=None, help="Rows per batch (default 1024; quick 128).")
     parser.add_argument("--missing-rate", type=float, default=0.3)
-    parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=None, help="Timed calls (default 30; quick 3).")
+    parser.add_argument("--warmup", type=int, default=None, help="Untimed calls first (default 3; quick 1).")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", default="benchmarks/results/collator.json")
-    return parser.parse_args(argv)
+    parser.add_argument("--quick", action="store_true", help="Smoke test: B=128, 3 repeats, 1 warm-up call.")
+    parser.add_argument("--output", default=None, help="Results JSON (default: benchmarks/results/collator.json).")
+    args = parser.parse_args(argv)
+    args.command = command_line(__file__, argv)
+    return args
+
+
+def resolve_args(args: argparse.Namespace) -> None:
+    """Fills the defaults that depend on --quick and validates the numbers; raises ValueError."""
+    for name, full, quick in (("batch_size", 1024, 128), ("repeats", 30, 3), ("warmup", 3, 1)):
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    for name in ("batch_size", "repeats"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.warmup < 0:
+        raise ValueError(f"--warmup must be >= 0, got {args.warmup}")
+    if not 0 <= args.missing_rate < 1:
+        raise ValueError(f"--missing-rate must be in [0, 1), got {args.missing_rate}")
+    if args.output is None:
+        args.output = str((quick_output_dir() if args.quick else RESULTS_DIR) / "collator.json")
 
 
 def make_rows(batch_size: int, missing_rate: float, seed: int, row_format: str) -> list[dict]:
@@ -75,27 +97,6 @@ def naive_collate(rows: list[dict], dims: dict[str, int]) -> dict:
     mask = torch.stack([torch.tensor([row[name] is not None for name in names]) for row in rows])
     labels = torch.tensor([row["label"] for row in rows], dtype=torch.long)
     return {"modality_inputs": inputs, "modality_mask": mask, "labels": labels}
-
-
-def time_it(fn, repeats: int, warmup: int) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def git_state() -> dict:
-    """HEAD commit (None outside a repository) and whether the working tree differs from it."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, check=True).stdout
-        return {"git_commit": head, "git_dirty": bool(status.strip())}
-    except (OSError, subprocess.CalledProcessError):
-        return {"git_commit": None, "git_dirty": None}
 
 
 def bench_format(args: argparse.Namespace, row_format: str) -> dict:
@@ -134,6 +135,7 @@ def bench_format(args: argparse.Namespace, row_format: str) -> dict:
 
 
 def main(args: argparse.Namespace) -> dict:
+    resolve_args(args)
     runs = [bench_format(args, row_format) for row_format in ("list", "numpy")]
     print(
         f"B={args.batch_size}, 6 dense modalities {UCI_DIMS}, missing {runs[0]['missing_rate_realised']:.1%}, "
@@ -147,19 +149,8 @@ def main(args: argparse.Namespace) -> dict:
             print(f"{run['row_format']:<14} {label:<28} {ms:>10.2f} {rate:>12,.0f} {speedup:>9}")
 
     record = {
-        "benchmark": "collator",
-        "command": " ".join(["python", *sys.argv]),
-        **git_state(),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-            "python": platform.python_version(),
-            "cpu_count": os.cpu_count(),
-            "load_average_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-            "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(),
-            "numpy": np.__version__,
-        },
+        **provenance("collator", args.command),
+        "quick": args.quick,
         "setting": {
             "batch_size": args.batch_size,
             "dims": UCI_DIMS,
@@ -169,12 +160,15 @@ def main(args: argparse.Namespace) -> dict:
         },
         "runs": runs,
     }
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(record, indent=2) + "\n")
+    output = write_json(Path(args.output), record)
     print(f"wrote {output}")
     return record
 
 
 if __name__ == "__main__":
-    main(parse_args())
+    arguments = parse_args()
+    try:
+        main(arguments)
+    except ValueError as error:
+        print(f"bench_collator.py: error: {error}", file=sys.stderr)
+        sys.exit(2)

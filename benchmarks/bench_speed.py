@@ -1,0 +1,364 @@
+"""Training and inference throughput of CL-DMDF against early fusion of the same width, on the same batches.
+
+Setting: the six UCI Multiple Features views as dense modalities (dims 216, 76, 64, 6, 240, 47), 10 classes, batches
+of 256 complete rows of seeded standard-normal features (the values do not change the work done), every model built
+directly from `CLDMDFConfig` with the same `hidden_size`. Configurations, as in `bench_accuracy.py`'s variants:
+
+- `cldmdf`: `baseline=None`, the default `contrastive_weight` (0.1): what the accuracy benchmark trains;
+- `cldmdf_no_contrastive`: `baseline=None, contrastive_weight=0`;
+- `early_fusion`: `baseline="early_fusion", contrastive_weight=0`;
+- `late_fusion`: `baseline="late_fusion", contrastive_weight=0`;
+- `cldmdf_tuple`: CL-DMDF + TupleInfoNCE (`tuple_weight=0.1`): two augmented views of each batch go through the
+  model again in training, so its cost is a training cost only (inference runs the same network as `cldmdf`);
+- `cldmdf_cal`: CL-DMDF + CAL (`cal=True`): gradient scaling of each modality encoder and the asymmetric information
+  bottleneck. The per-epoch contribution estimate of `train_accelerate.py` (a pass over validation rows, once per
+  `cal_interval` epochs) is not part of a step and is not timed here; without it the contributions stay at 1.
+
+A training step is forward + backward + AdamW step + zero_grad (train mode: dropout and modality dropout on);
+inference is a forward pass under `torch.inference_mode()` in eval mode. After a warm-up, the configurations are
+timed in interleaved rounds (one step of each per round, the order rotated every round), so a change in the machine's
+load hits all of them alike; each figure is the median over rounds. The headline is the ratio CL-DMDF / early fusion
+of training samples/s (goal: >= 0.5).
+
+Peak memory: on CPU, each configuration runs again in a fresh subprocess, which reports the growth of its peak
+resident set size (Linux: `VmHWM` of /proc/self/status; elsewhere `ru_maxrss`) from just before the model is built
+to after a few training steps and inference passes (model, optimizer state, activations and allocator caches);
+on CUDA, `torch.cuda.max_memory_allocated` during the same steps, less what was allocated before the model.
+
+Run from the repository root:
+
+    python benchmarks/bench_speed.py [--hidden-size 128] [--batch-size 256] [--repeats 30]
+    python benchmarks/bench_speed.py --quick   # smoke test (B=64, width 32, 3 rounds), written to a temp folder
+"""
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import (  # noqa: E402
+    RESULTS_DIR,
+    UCI_DIMS,
+    command_line,
+    provenance,
+    quick_output_dir,
+    write_json,
+)
+from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification  # noqa: E402
+
+# name -> CLDMDFConfig fields (besides modalities, labels and width)
+CONFIGS: dict[str, dict] = {
+    "cldmdf": {"baseline": None},
+    "cldmdf_no_contrastive": {"baseline": None, "contrastive_weight": 0.0},
+    "early_fusion": {"baseline": "early_fusion", "contrastive_weight": 0.0},
+    "late_fusion": {"baseline": "late_fusion", "contrastive_weight": 0.0},
+    "cldmdf_tuple": {"baseline": None, "tuple_weight": 0.1},
+    "cldmdf_cal": {"baseline": None, "cal": True},
+}
+HEADLINE = ("cldmdf", "early_fusion")
+GOAL_RATIO = 0.5
+NUM_LABELS = 10
+MEMORY_MARKER = "MEMORY_JSON "
+
+
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hidden-size", type=int, default=None, help="Width of every model (default 128; quick 32).")
+    parser.add_argument("--batch-size", type=int, default=None, help="Rows per batch (default 256; quick 64).")
+    parser.add_argument("--num-batches", type=int, default=None, help="Distinct batches, cycled (default 4; quick 2).")
+    parser.add_argument(
+        "--warmup", type=int, default=None, help="Untimed steps per configuration (default 5; quick 1)."
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="Timed rounds, one step per config (default 30; quick 3)."
+    )
+    parser.add_argument(
+        "--memory-steps", type=int, default=None, help="Steps of the memory measurement (default 5; quick 2)."
+    )
+    parser.add_argument("--configs", default=",".join(CONFIGS), help=f"Comma-separated subset of {list(CONFIGS)}.")
+    parser.add_argument("--device", default="auto", help="'auto' (cuda when available), 'cpu' or 'cuda'.")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's).")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-memory", action="store_true", help="Skip the peak-memory measurement.")
+    parser.add_argument(
+        "--quick", action="store_true", help="Smoke test: B=64, width 32, 3 rounds, 1 warm-up step, 2 memory steps."
+    )
+    parser.add_argument("--output", default=None, help="Results JSON (default: benchmarks/results/speed.json).")
+    parser.add_argument("--memory-worker", default=None, help=argparse.SUPPRESS)  # internal: one config's memory
+    args = parser.parse_args(argv)
+    args.command = command_line(__file__, argv)
+    return args
+
+
+def resolve_args(args: argparse.Namespace) -> None:
+    defaults = {
+        "hidden_size": (128, 32),
+        "batch_size": (256, 64),
+        "num_batches": (4, 2),
+        "warmup": (5, 1),
+        "repeats": (30, 3),
+        "memory_steps": (5, 2),
+    }
+    for name, (full, quick) in defaults.items():  # --quick fills only what was not given explicitly
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    args.config_list = [name.strip() for name in args.configs.split(",") if name.strip()]
+    unknown = [name for name in args.config_list if name not in CONFIGS]
+    if unknown or not args.config_list:
+        raise ValueError(f"--configs got {args.configs!r}; allowed: a comma-separated subset of {list(CONFIGS)}")
+    for name in ("hidden_size", "batch_size", "num_batches", "repeats", "memory_steps"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.warmup < 0:
+        raise ValueError(f"--warmup must be >= 0, got {args.warmup}")
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.device not in ("cpu", "cuda") or (args.device == "cuda" and not torch.cuda.is_available()):
+        raise ValueError(f"--device must be 'auto', 'cpu' or 'cuda' (with a GPU visible), got {args.device!r}")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if args.output is None:
+        args.output = str((quick_output_dir() if args.quick else RESULTS_DIR) / "speed.json")
+
+
+def build_model(name: str, hidden_size: int, device: str, seed: int) -> CLDMDFForSequenceClassification:
+    """One configuration of `CONFIGS` on the UCI dims; the same seed gives every model its initial weights."""
+    torch.manual_seed(seed)
+    config = CLDMDFConfig(
+        modalities={view: {"type": "dense", "dim": dim} for view, dim in UCI_DIMS.items()},
+        num_labels=NUM_LABELS,
+        hidden_size=hidden_size,
+        **CONFIGS[name],
+    )
+    return CLDMDFForSequenceClassification(config).to(device)
+
+
+def make_batches(batch_size: int, count: int, device: str, seed: int) -> list[dict]:
+    """`count` model-ready batches of complete rows: seeded standard-normal features, random labels."""
+    generator = torch.Generator().manual_seed(seed)
+    batches = []
+    for _ in range(count):
+        inputs = {view: torch.randn(batch_size, dim, generator=generator) for view, dim in sorted(UCI_DIMS.items())}
+        batches.append(
+            {
+                "modality_inputs": {view: values.to(device) for view, values in inputs.items()},
+                "modality_mask": torch.ones(batch_size, len(UCI_DIMS), dtype=torch.bool, device=device),
+                "labels": torch.randint(NUM_LABELS, (batch_size,), generator=generator).to(device),
+            }
+        )
+    return batches
+
+
+class Runner:
+    """A model, its optimizer and the two timed operations."""
+
+    def __init__(self, name: str, args: argparse.Namespace):
+        self.name = name
+        self.model = build_model(name, args.hidden_size, args.device, args.seed)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-3)
+        self.sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
+
+    def train_step(self, batch: dict) -> None:
+        self.model.train()
+        loss = self.model(**batch).loss
+        loss.backward()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def infer(self, batch: dict) -> None:
+        self.model.eval()
+        with torch.inference_mode():
+            self.model(modality_inputs=batch["modality_inputs"], modality_mask=batch["modality_mask"])
+
+    def timed(self, operation: str, batch: dict) -> float:
+        self.sync()
+        start = time.perf_counter()
+        getattr(self, operation)(batch)
+        self.sync()
+        return time.perf_counter() - start
+
+
+def interleaved_times(runners: list[Runner], operation: str, batches: list[dict], args) -> dict[str, list[float]]:
+    """Per runner, the seconds of each timed round; warm-up first, then rounds in a rotating order."""
+    for runner in runners:
+        for step in range(args.warmup):
+            getattr(runner, operation)(batches[step % len(batches)])
+    times: dict[str, list[float]] = {runner.name: [] for runner in runners}
+    for round_index in range(args.repeats):
+        batch = batches[round_index % len(batches)]
+        shift = round_index % len(runners)
+        for runner in runners[shift:] + runners[:shift]:
+            times[runner.name].append(runner.timed(operation, batch))
+    return times
+
+
+def peak_rss_bytes() -> tuple[int, str]:
+    """Peak resident set size of this process so far, and how it was read.
+
+    Linux: `VmHWM` of /proc/self/status, the high-water mark of this process image (reset by exec). Not
+    `ru_maxrss`: a child keeps the parent's peak across fork + exec as a floor, which hides its own growth.
+    Elsewhere: `ru_maxrss` (bytes on macOS, KiB on other systems).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024, "VmHWM (peak RSS) of /proc/self/status"
+    except (OSError, ValueError, IndexError):
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return (peak if sys.platform == "darwin" else peak * 1024), "ru_maxrss (peak RSS) of getrusage"
+
+
+def memory_worker(args: argparse.Namespace) -> dict:
+    """Peak memory of one configuration: run in a fresh process on CPU (the peak RSS is per process)."""
+    batches = make_batches(args.batch_size, args.num_batches, args.device, args.seed)
+    if args.device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+    else:
+        before, source = peak_rss_bytes()
+    runner = Runner(args.memory_worker, args)
+    for step in range(args.memory_steps):
+        runner.train_step(batches[step % len(batches)])
+        runner.infer(batches[step % len(batches)])
+    if args.device == "cuda":
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated()
+        method = "torch.cuda.max_memory_allocated minus the memory allocated before the model was built"
+    else:
+        peak, source = peak_rss_bytes()
+        method = f"growth of the {source} of a fresh process, from before the model was built to after"
+    return {"peak_mib": (peak - before) / 2**20, "method": method, "steps": args.memory_steps}
+
+
+def measure_memory(name: str, args: argparse.Namespace) -> dict:
+    """`memory_worker` for one configuration: in-process on CUDA, in a fresh subprocess on CPU."""
+    worker_args = argparse.Namespace(**{**vars(args), "memory_worker": name})
+    if args.device == "cuda":
+        return memory_worker(worker_args)
+    command = [
+        sys.executable, str(Path(__file__).resolve()), "--memory-worker", name,
+        "--hidden-size", str(args.hidden_size), "--batch-size", str(args.batch_size),
+        "--num-batches", str(args.num_batches), "--memory-steps", str(args.memory_steps),
+        "--device", args.device, "--seed", str(args.seed),
+    ]  # fmt: skip
+    if args.threads is not None:
+        command += ["--threads", str(args.threads)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    for line in done.stdout.splitlines():
+        if line.startswith(MEMORY_MARKER):
+            return json.loads(line[len(MEMORY_MARKER) :])
+    raise RuntimeError(f"memory worker for {name!r} failed (exit {done.returncode}): {done.stderr[-2000:]}")
+
+
+def main(args: argparse.Namespace) -> dict:
+    resolve_args(args)
+    if args.memory_worker is not None:
+        result = memory_worker(args)
+        print(MEMORY_MARKER + json.dumps(result))
+        return result
+
+    batches = make_batches(args.batch_size, args.num_batches, args.device, args.seed)
+    runners = [Runner(name, args) for name in args.config_list]
+    results: dict[str, dict] = {}
+    for runner in runners:
+        results[runner.name] = {
+            "config": CONFIGS[runner.name],
+            "parameters": sum(p.numel() for p in runner.model.parameters()),
+        }
+    for operation, unit in (("train_step", "samples_per_s"), ("infer", "rows_per_s")):
+        times = interleaved_times(runners, operation, batches, args)
+        for name, values in times.items():
+            median = statistics.median(values)
+            results[name]["train" if operation == "train_step" else "inference"] = {
+                "median_s": median,
+                "min_s": min(values),
+                "max_s": max(values),
+                "repeats": len(values),
+                unit: args.batch_size / median,
+            }
+    del runners
+    if not args.no_memory:
+        for name in args.config_list:
+            results[name]["memory"] = measure_memory(name, args)
+
+    if "early_fusion" in results:
+        early = results["early_fusion"]
+        for entry in results.values():
+            entry["ratio_to_early_fusion"] = {
+                "train": entry["train"]["samples_per_s"] / early["train"]["samples_per_s"],
+                "inference": entry["inference"]["rows_per_s"] / early["inference"]["rows_per_s"],
+            }
+    ratios = {}
+    if all(name in results for name in HEADLINE):
+        ours, early = (results[name] for name in HEADLINE)
+        ratios = {
+            "train": ours["train"]["samples_per_s"] / early["train"]["samples_per_s"],
+            "inference": ours["inference"]["rows_per_s"] / early["inference"]["rows_per_s"],
+        }
+    record = {
+        **provenance("speed", args.command),
+        "quick": args.quick,
+        "setting": {
+            "dims": UCI_DIMS,
+            "num_labels": NUM_LABELS,
+            "hidden_size": args.hidden_size,
+            "batch_size": args.batch_size,
+            "num_batches": args.num_batches,
+            "warmup": args.warmup,
+            "repeats": args.repeats,
+            "device": args.device,
+            "optimizer": "AdamW(lr=1e-3)",
+            "missing_rate": 0.0,
+        },
+        "results": results,
+        "headline": {"numerator": HEADLINE[0], "denominator": HEADLINE[1], "ratios": ratios, "goal": GOAL_RATIO},
+    }
+    if ratios:
+        record["headline"]["train_goal_met"] = ratios["train"] >= GOAL_RATIO
+    print_table(record)
+    write_json(Path(args.output), record)
+    print(f"wrote {args.output}")
+    return record
+
+
+def print_table(record: dict) -> None:
+    setting = record["setting"]
+    print(f"B={setting['batch_size']}, hidden {setting['hidden_size']}, {setting['device']}, median of "
+          f"{setting['repeats']} interleaved rounds, torch threads {record['machine']['torch_threads']}")  # fmt: skip
+    print(
+        f"{'config':<24}{'params':>10}{'train ms':>10}{'samples/s':>12}{'infer ms':>10}{'rows/s':>12}{'peak MiB':>10}"
+    )
+    for name, r in record["results"].items():
+        memory = f"{r['memory']['peak_mib']:.0f}" if "memory" in r else "-"
+        print(
+            f"{name:<24}{r['parameters']:>10,}{1e3 * r['train']['median_s']:>10.2f}"
+            f"{r['train']['samples_per_s']:>12,.0f}{1e3 * r['inference']['median_s']:>10.2f}"
+            f"{r['inference']['rows_per_s']:>12,.0f}{memory:>10}"
+        )
+    ratios = record["headline"]["ratios"]
+    if ratios:
+        met = "met" if record["headline"]["train_goal_met"] else "NOT met"
+        print(
+            f"CL-DMDF / early fusion: training {ratios['train']:.2f}x, inference {ratios['inference']:.2f}x "
+            f"(goal >= {GOAL_RATIO} for training: {met})"
+        )
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    try:
+        main(arguments)
+    except ValueError as error:
+        print(f"bench_speed.py: error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,234 @@
+"""Helpers shared by the benchmark scripts: provenance (command, git commit, machine), timing and JSON writing.
+
+Every results file written under `benchmarks/results/` carries the same header, so `make_report.py` can print, under
+each table, the exact command that regenerates it, the commit it ran on and the machine:
+
+    {"benchmark": "<name>", "command": "python benchmarks/<script>.py ...", "git_commit": "...", "git_dirty": bool,
+     "machine": {"platform", "processor", "cpu_model", "cpu_count", "python", "torch", "torch_threads", "numpy",
+                 "gpu", "load_average_1m"}, ...}
+"""
+
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
+
+# The bundled real datasets' UCI Multiple Features view sizes (sorted names, as everywhere in the library).
+UCI_DIMS = {"fac": 216, "fou": 76, "kar": 64, "mor": 6, "pix": 240, "zer": 47}
+
+
+def quick_output_dir() -> Path:
+    """Where `--quick` runs write by default: a temporary folder, so smoke-test numbers never replace results."""
+    return Path(tempfile.gettempdir()) / "cldmdf-benchmarks-quick"
+
+
+def git_state() -> dict:
+    """HEAD commit (None outside a repository) and whether the working tree differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=REPO_ROOT
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain"], capture_output=True, text=True, check=True, cwd=REPO_ROOT
+        ).stdout
+        return {"git_commit": head, "git_dirty": bool(status.strip())}
+    except (OSError, subprocess.CalledProcessError):
+        return {"git_commit": None, "git_dirty": None}
+
+
+def cpu_model() -> Optional[str]:
+    """The CPU's marketing name (`platform.processor()` is often empty on Linux), or None when unknown."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    if sys.platform == "darwin":
+        try:
+            return subprocess.run(
+                ["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return None
+    return platform.processor() or None
+
+
+def gpu_description() -> Optional[str]:
+    """`"<name> (<memory> GiB), CUDA <version>"` for each visible GPU, None without one."""
+    import torch  # here, not at the top: make_report.py reads results without importing torch
+
+    if not torch.cuda.is_available():
+        return None
+    names = []
+    for index in range(torch.cuda.device_count()):
+        props = torch.cuda.get_device_properties(index)
+        names.append(f"{props.name} ({props.total_memory / 2**30:.0f} GiB)")
+    return f"{', '.join(names)}, CUDA {torch.version.cuda}"
+
+
+def machine_info() -> dict:
+    """The machine a benchmark ran on (keys listed in the module docstring)."""
+    import torch
+
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "cpu_model": cpu_model(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "load_average_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "numpy": np.__version__,
+        "gpu": gpu_description(),
+    }
+
+
+def describe_machine(machine: dict) -> str:
+    """One line for a report: platform, CPU model x count, torch version and threads, GPU."""
+    cpu = machine.get("cpu_model") or machine.get("processor") or "unknown CPU"
+    parts = [
+        machine.get("platform", "unknown platform"),
+        f"{cpu} x {machine.get('cpu_count', '?')} logical CPUs",
+        f"Python {machine.get('python', '?')}",
+        f"torch {machine.get('torch', '?')} ({machine.get('torch_threads', '?')} threads)",
+        f"GPU: {machine.get('gpu') or 'none'}",
+    ]
+    if machine.get("load_average_1m") is not None:
+        parts.append(f"1-min load average at start {machine['load_average_1m']:.2f}")
+    return ", ".join(parts)
+
+
+def command_line(script: str, argv: Optional[Sequence[str]] = None) -> str:
+    """The command that reproduces this run from the repository root: `python benchmarks/<script> <args>`.
+
+    Args:
+        script (`str`): the script's file (`__file__`).
+        argv (`Sequence[str]`, *optional*): the arguments given to `parse_args`; `sys.argv[1:]` when None.
+    """
+    path = Path(script).resolve()
+    try:
+        shown = path.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        shown = str(path)
+    args = list(sys.argv[1:] if argv is None else argv)
+    return shlex.join(["python", shown, *args])
+
+
+def provenance(benchmark: str, command: str) -> dict:
+    """The header every results file starts with: benchmark name, command, git state, machine, UTC time."""
+    return {
+        "benchmark": benchmark,
+        "command": command,
+        **git_state(),
+        "machine": machine_info(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def write_json(path: Path, record: Any) -> Path:
+    """Writes `record` as indented JSON atomically (a temporary file, then a rename): an interrupted sweep never
+    leaves a truncated results file behind.
+
+    Args:
+        path (`Path`): destination; parent folders are created.
+        record: anything `json.dumps` accepts.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    staging.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(staging, path)
+    return path
+
+
+def read_json(path: Path) -> Optional[dict]:
+    """The JSON object in `path`, or None when the file does not exist."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def time_it(fn: Callable[[], Any], repeats: int, warmup: int, synchronize: Optional[Callable] = None) -> list[float]:
+    """Wall-clock seconds of `repeats` calls of `fn` after `warmup` untimed calls.
+
+    Args:
+        fn (`Callable`): the work to time.
+        repeats (`int`): timed calls (>= 1).
+        warmup (`int`): untimed calls first (allocator, caches, lazy initialisation).
+        synchronize (`Callable`, *optional*): called before each clock read (e.g. `torch.cuda.synchronize`).
+    """
+    if repeats < 1:
+        raise ValueError(f"`repeats` must be >= 1, got {repeats}")
+    sync = synchronize or (lambda: None)
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def summarize_times(times: Sequence[float]) -> dict:
+    """Median, min, max and count of a list of durations (seconds)."""
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "repeats": len(times)}
+
+
+def mean_std(values: Sequence[float]) -> dict:
+    """Mean and sample standard deviation (ddof=1; None with fewer than 2 values) of `values`, with their count."""
+    values = [float(v) for v in values]
+    if not values:
+        return {"mean": None, "std": None, "n": 0}
+    std = statistics.stdev(values) if len(values) > 1 else None
+    return {"mean": statistics.fmean(values), "std": std, "n": len(values)}
+
+
+def loglog_slope(xs: Sequence[float], ys: Sequence[float]) -> Optional[float]:
+    """Least-squares slope of log(y) against log(x): the exponent k of y ~ x^k (None with fewer than 2 points)."""
+    if len(xs) < 2:
+        return None
+    slope, _ = np.polyfit(np.log(np.asarray(xs, float)), np.log(np.asarray(ys, float)), 1)
+    return float(slope)
+
+
+def growth_words(slope: Optional[float]) -> str:
+    """A measured log-log exponent k (time ~ size^k) in words: < 0.8 sub-linear, < 1.3 about linear, < 1.7 between
+    linear and quadratic, < 2.3 about quadratic, else faster."""
+    if slope is None:
+        return "not enough points"
+    if slope < 0.8:
+        return "sub-linear (fixed per-step costs dominate)"
+    if slope < 1.3:
+        return "about linear"
+    if slope < 1.7:
+        return "between linear and quadratic"
+    if slope < 2.3:
+        return "about quadratic"
+    return "faster than quadratic"
+
+
+def offline_environment() -> None:
+    """Benchmarks never need the network (the Hub is unreachable from CI): fail fast instead of retrying."""
+    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        os.environ.setdefault(name, "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,531 @@
+"""Writes `BENCHMARKS.md` from the results files of the benchmark scripts: tables, plots and provenance.
+
+Every number in the report is read from a JSON file under `--results-dir` (default `benchmarks/results/`); nothing is
+measured or typed in here. A results file that does not exist is listed as missing, with the command that makes it.
+Under each table: the exact command that wrote the file, the commit it ran on (and whether the working tree had
+uncommitted changes) and the machine.
+
+Run from the repository root, after the benchmarks:
+
+    python benchmarks/make_report.py [--results-dir benchmarks/results] [--output BENCHMARKS.md]
+
+It imports neither torch nor the library, so it runs in a second.
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import REPO_ROOT, RESULTS_DIR, describe_machine, growth_words, read_json  # noqa: E402
+
+# The commands that regenerate every results file, in the order the report shows them.
+ACCURACY_DATASETS = {
+    "uci": ("UCI Multiple Features", "python benchmarks/bench_accuracy.py --dataset uci"),
+    "reviews": ("Women's clothing reviews", "python benchmarks/bench_accuracy.py --dataset reviews"),
+}
+SPEED_COMMAND = "python benchmarks/bench_speed.py"
+SCALING_COMMAND = "python benchmarks/bench_scaling.py"
+COLLATOR_COMMAND = "python benchmarks/bench_collator.py"
+REPORT_COMMAND = "python benchmarks/make_report.py"
+
+GROUP_ORDER = ("CL-DMDF", "companion", "ablation", "baseline")
+GROUP_TITLES = {
+    "CL-DMDF": "CL-DMDF",
+    "companion": "CL-DMDF + companion methods",
+    "ablation": "ablations (CL-DMDF with one part removed)",
+    "baseline": "baselines",
+}
+REFERENCE_VARIANT = "cldmdf"
+# TMC (Han et al., ICLR 2021), the published dynamic-fusion result on UCI Multiple Features at η = 0.
+TMC_UCI = {"mean": 98.51, "std": 0.15, "threshold": 98.5}
+SPEED_REFERENCE = "early_fusion"
+SPEED_BASELINES = ("early_fusion", "late_fusion")  # not CL-DMDF: never listed among its losses
+FASTER_THAN_LINEAR = 1.3  # growth_words' upper bound of "about linear"
+
+
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results-dir", default=str(RESULTS_DIR), help="Folder of the results JSON files.")
+    parser.add_argument("--output", default=str(REPO_ROOT / "BENCHMARKS.md"), help="Markdown file to write.")
+    return parser.parse_args(argv)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Formatting helpers
+
+
+def pct(stats: Optional[dict]) -> str:
+    """`mean ± std` in percent from a `mean_std` dict; the std left out with one value, `n/a` without any."""
+    if not stats or stats.get("mean") is None:
+        return "n/a"
+    text = f"{100 * stats['mean']:.2f}"
+    return text + (f" ± {100 * stats['std']:.2f}" if stats.get("std") is not None else "")
+
+
+def condition_label(condition: str) -> str:
+    if condition.startswith("missing_"):
+        return f"η={condition[len('missing_') :]}"
+    if condition.startswith("without_"):
+        return f"−{condition[len('without_') :]}"
+    return condition
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def provenance_lines(record: dict) -> list[str]:
+    """`Command`, `Commit` and `Machine` lines of one results file (its latest invocation)."""
+    commit = record.get("git_commit") or "unknown (not a git checkout)"
+    dirty = record.get("git_dirty")
+    flag = " (+ uncommitted changes)" if dirty else "" if dirty is False else " (working-tree state unknown)"
+    lines = [
+        f"Command: `{record.get('command', 'unknown')}`",
+        "",
+        f"Commit: `{commit}`{flag}",
+        "",
+        f"Machine: {describe_machine(record.get('machine') or {})}",
+        "",
+        f"Written: {record.get('created', 'unknown')}",
+    ]
+    return lines
+
+
+def quick_warning(record: dict) -> list[str]:
+    quick = record.get("quick", (record.get("setting") or {}).get("quick", False))
+    if quick:
+        return ["> **Quick smoke-test numbers (`--quick`), not results.**", ""]
+    return []
+
+
+def plot_link(png: Path, output: Path, title: str) -> list[str]:
+    if not png.exists():
+        return []
+    relative = Path(os.path.relpath(png.resolve(), output.resolve().parent)).as_posix()
+    return [f"![{title}]({relative})", ""]
+
+
+def missing_section(title: str, path: Path, command: str) -> list[str]:
+    return [f"## {title}", "", f"_Missing: `{path.name}` was not found; `{command}` writes it._", ""]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Accuracy
+
+
+def ordered_variants(record: dict) -> list[tuple[str, str]]:
+    """(variant, group) of the variants with results, grouped CL-DMDF / companions / ablations / baselines."""
+    groups = {name: info.get("group", "other") for name, info in record.get("variants", {}).items()}
+    names = list(record.get("summary", {}))
+    rank = {group: index for index, group in enumerate(GROUP_ORDER)}
+    return sorted(((name, groups.get(name, "other")) for name in names), key=lambda item: rank.get(item[1], len(rank)))
+
+
+def accuracy_table(record: dict, metric: str) -> list[str]:
+    conditions = record.get("conditions", [])
+    header = ["variant", "group", "seeds", *(condition_label(c) for c in conditions)]
+    rows = []
+    for name, group in ordered_variants(record):
+        entry = record["summary"][name]
+        cells = [pct(entry.get(metric, {}).get(condition)) for condition in conditions]
+        rows.append([f"`{name}`", GROUP_TITLES.get(group, group), str(len(entry.get("seeds", []))), *cells])
+    return table(header, rows)
+
+
+def accuracy_section(key: str, record: dict, results_dir: Path, output: Path) -> list[str]:
+    title, _ = ACCURACY_DATASETS[key]
+    setting = record.get("setting", {})
+    descriptions = [
+        f"`{name}`: {info.get('description', '')}"
+        + (f" (`--config_overrides {info['config_overrides']}`)" if info.get("config_overrides") else "")
+        for name, info in record.get("variants", {}).items()
+        if name in record.get("summary", {})
+    ]
+    lines = [f"## Accuracy: {title}", "", *quick_warning(record)]
+    lines += [
+        "Test accuracy (%), mean ± sample std (ddof=1) over seeds, of one training run per (variant, seed) of "
+        "`train_accelerate.py`. Columns: η is the share of missing (row, modality) entries of the test set (a seeded "
+        "pattern, one modality always kept per row); `−m` is the test set with modality m removed from every row. "
+        f"Training arguments shared by all runs: `{' '.join(setting.get('train_args', [])) or '(defaults)'}`.",
+        "",
+        *accuracy_table(record, "accuracy"),
+        "",
+    ]
+    if key == "reviews":
+        lines += ["Macro-F1 (%), same runs:", "", *accuracy_table(record, "f1"), ""]
+    lines += ["Variants: " + "; ".join(descriptions) + ".", ""] if descriptions else []
+    for group in record.get("identical_variants", []):
+        lines += [f"**Warning:** variants {', '.join(group)} gave identical test metrics on every shared seed.", ""]
+    for failure in record.get("failures", []):
+        lines += [f"**Failed run:** `{failure['variant']}` seed {failure['seed']}: {failure['error']}", ""]
+    lines += plot_link(results_dir / f"accuracy_{key}.png", output, f"{title}: accuracy against η")
+    commits = sorted({run.get("git_commit") or "unknown" for run in record.get("runs", [])})
+    lines += provenance_lines(record)
+    if len(commits) > 1:
+        lines += ["", "Runs made on several commits: " + ", ".join(f"`{c}`" for c in commits)]
+    earlier = [inv["command"] for inv in record.get("invocations", [])[:-1] if inv["command"] != record.get("command")]
+    if earlier:
+        lines += ["", "Earlier invocations into the same file: " + "; ".join(f"`{c}`" for c in dict.fromkeys(earlier))]
+    return lines + [""]
+
+
+def accuracy_losses(key: str, record: dict) -> list[str]:
+    """Every (condition, metric) where an ablation's or a baseline's mean beats CL-DMDF's."""
+    summary = record.get("summary", {})
+    title = ACCURACY_DATASETS[key][0]
+    if REFERENCE_VARIANT not in summary:
+        return [f"- {title}: no `{REFERENCE_VARIANT}` runs, nothing to compare."]
+    ours = summary[REFERENCE_VARIANT]
+    metrics = ("accuracy", "f1") if key == "reviews" else ("accuracy",)
+    lines = []
+    for name, group in ordered_variants(record):
+        if group not in ("ablation", "baseline"):
+            continue
+        for metric in metrics:
+            for condition in record.get("conditions", []):
+                mine, theirs = ours[metric].get(condition), summary[name][metric].get(condition)
+                if not mine or not theirs or mine.get("mean") is None or theirs.get("mean") is None:
+                    continue
+                if theirs["mean"] > mine["mean"]:
+                    gap = 100 * (theirs["mean"] - mine["mean"])
+                    stds = [100 * s for s in (mine.get("std"), theirs.get("std")) if s is not None]
+                    if not stds:
+                        noise = "single seed, no std"
+                    elif gap > max(stds):
+                        noise = "more than one std"
+                    else:
+                        noise = "within one std"
+                    lines.append(
+                        f"- {title}, {metric}, {condition_label(condition)}: `{name}` ({group}) {pct(theirs)} > "
+                        f"CL-DMDF {pct(mine)} (+{gap:.2f} points, {noise})"
+                    )
+    return lines or [f"- {title}: no ablation or baseline mean beats CL-DMDF's under any condition measured."]
+
+
+def tmc_comparison(record: dict) -> list[str]:
+    """CL-DMDF on UCI at η = 0 against TMC's published 98.51 ± 0.15; and the η = 0.5 margin over the baselines."""
+    summary = record.get("summary", {})
+    ours = summary.get(REFERENCE_VARIANT, {}).get("accuracy", {})
+    clean = ours.get("missing_0")
+    if not clean or clean.get("mean") is None:
+        return ["- UCI: no CL-DMDF result at η=0 to compare with TMC."]
+    mean = 100 * clean["mean"]
+    reaches = "reaches" if round(mean, 2) >= TMC_UCI["threshold"] else "does **not** reach"
+    lines = [
+        f"- UCI at η=0: CL-DMDF {pct(clean)} over {clean['n']} seed(s) against TMC's published "
+        f"{TMC_UCI['mean']:.2f} ± {TMC_UCI['std']:.2f}: CL-DMDF's mean {reaches} {TMC_UCI['threshold']}."
+    ]
+    half = ours.get("missing_0.5")
+    for baseline in ("early_fusion", "late_fusion"):
+        theirs = summary.get(baseline, {}).get("accuracy", {}).get("missing_0.5")
+        if not half or not theirs or half.get("mean") is None or theirs.get("mean") is None:
+            continue
+        margin = 100 * (half["mean"] - theirs["mean"])
+        stds = [100 * s for s in (half.get("std"), theirs.get("std")) if s is not None]
+        if stds:
+            verdict = "more" if margin > max(stds) else "not more"
+            detail = f"{verdict} than one std (the larger of the two, {max(stds):.2f})"
+        else:
+            detail = "no std (a single seed)"
+        lines.append(
+            f"- UCI at η=0.5: CL-DMDF {pct(half)} vs `{baseline}` {pct(theirs)}: margin {margin:+.2f} points, "
+            f"{detail}."
+        )
+    return lines
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Speed
+
+
+def speed_ratios(record: dict, name: str) -> Optional[dict]:
+    entry = record["results"][name]
+    if "ratio_to_early_fusion" in entry:
+        return entry["ratio_to_early_fusion"]
+    early = record["results"].get(SPEED_REFERENCE)
+    if early is None:
+        return None
+    return {
+        "train": entry["train"]["samples_per_s"] / early["train"]["samples_per_s"],
+        "inference": entry["inference"]["rows_per_s"] / early["inference"]["rows_per_s"],
+    }
+
+
+def speed_section(record: dict) -> list[str]:
+    setting = record.get("setting", {})
+    lines = ["## Speed: CL-DMDF against early fusion of the same width", "", *quick_warning(record)]
+    lines += [
+        f"Six dense modalities with the UCI dims, batch {setting.get('batch_size')}, hidden size "
+        f"{setting.get('hidden_size')}, device {setting.get('device')}, {setting.get('optimizer')}; median over "
+        f"{setting.get('repeats')} interleaved rounds after {setting.get('warmup')} warm-up steps. Training step = "
+        "forward + backward + optimizer step; inference = eval-mode forward under `torch.inference_mode()`. Ratios "
+        "are to `early_fusion` (higher is faster; the goal for CL-DMDF's training ratio is "
+        f"≥ {record.get('headline', {}).get('goal', 0.5)}).",
+        "",
+    ]
+    rows = []
+    for name, entry in record.get("results", {}).items():
+        ratios = speed_ratios(record, name)
+        memory = entry.get("memory", {}).get("peak_mib")
+        rows.append(
+            [
+                f"`{name}`",
+                f"{entry.get('parameters', 0):,}",
+                f"{entry['train']['samples_per_s']:,.0f}",
+                f"{entry['inference']['rows_per_s']:,.0f}",
+                f"{ratios['train']:.2f}" if ratios else "n/a",
+                f"{ratios['inference']:.2f}" if ratios else "n/a",
+                f"{memory:.0f}" if memory is not None else "n/a",
+            ]
+        )
+    header = [
+        "configuration",
+        "parameters",
+        "train samples/s",
+        "inference rows/s",
+        "train ratio",
+        "inference ratio",
+        "peak memory (MiB)",
+    ]
+    lines += table(header, rows) + [""]
+    headline = record.get("headline", {})
+    if headline.get("ratios"):
+        met = "met" if headline.get("train_goal_met") else "**not met**"
+        lines += [
+            f"Headline: `{headline['numerator']}` / `{headline['denominator']}` training throughput "
+            f"{headline['ratios']['train']:.2f}, inference {headline['ratios']['inference']:.2f}; goal ≥ "
+            f"{headline.get('goal', 0.5)} for training: {met}.",
+            "",
+        ]
+    reference = record.get("results", {}).get(REFERENCE_VARIANT)
+    costs = []
+    for name, entry in record.get("results", {}).items():
+        if reference is None or name == REFERENCE_VARIANT or name in SPEED_BASELINES:
+            continue
+        train = entry["train"]["samples_per_s"] / reference["train"]["samples_per_s"]
+        infer = entry["inference"]["rows_per_s"] / reference["inference"]["rows_per_s"]
+        costs.append(f"`{name}` {train:.2f}x training, {infer:.2f}x inference")
+    if costs:
+        lines += [
+            f"Throughput relative to `{REFERENCE_VARIANT}` (the cost of each option): " + "; ".join(costs) + ".",
+            "",
+        ]
+    methods = {entry["memory"]["method"] for entry in record.get("results", {}).values() if "memory" in entry}
+    if methods:
+        lines += ["Peak memory: " + "; ".join(sorted(methods)) + ".", ""]
+    return lines + provenance_lines(record) + [""]
+
+
+def speed_losses(record: dict) -> list[str]:
+    lines = []
+    for name in record.get("results", {}):
+        if name in SPEED_BASELINES:
+            continue
+        ratios = speed_ratios(record, name)
+        if ratios is None:
+            continue
+        slow = [f"{kind} {value:.2f}x" for kind, value in ratios.items() if value < 1]
+        if slow:
+            lines.append(f"- Speed: `{name}` is slower than `{SPEED_REFERENCE}`: " + ", ".join(slow) + ".")
+    headline = record.get("headline", {})
+    if headline.get("ratios") and not headline.get("train_goal_met"):
+        lines.append(
+            "- Speed: the training-throughput goal (CL-DMDF / early fusion ≥ "
+            f"{headline.get('goal', 0.5)}) is not met: {headline['ratios']['train']:.2f}."
+        )
+    return lines or ["- Speed: no configuration is slower than early fusion."]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Scaling
+
+
+def slope_text(slope: Optional[float]) -> str:
+    return f"k = {slope:.2f} ({growth_words(slope)})" if slope is not None else "no fit"
+
+
+def scaling_section(record: dict, results_dir: Path, output: Path) -> list[str]:
+    setting = record.get("setting", {})
+    lines = ["## Scaling: training step time against batch size and number of modalities", "", *quick_warning(record)]
+    lines += [
+        f"Synthetic dense modalities ({setting.get('dim')} features each), hidden size {setting.get('hidden_size')}, "
+        f"device {setting.get('device')}; median step time (ms) of {setting.get('repeats')} steps after "
+        f"{setting.get('warmup')} warm-up steps. The growth exponent k of time ~ size^k is the least-squares slope in "
+        "log-log, over all points and over the largest points (where fixed per-step costs matter least).",
+        "",
+    ]
+    fixed = {
+        "batch_size": f"M = {setting.get('batch_modalities')} modalities",
+        "num_modalities": f"batch size {setting.get('modality_batch_size')}",
+    }
+    titles = {"batch_size": "batch size", "num_modalities": "modalities"}
+    for variable in ("batch_size", "num_modalities"):
+        sweeps = [s for s in record.get("sweeps", []) if s["variable"] == variable]
+        if not sweeps:
+            continue
+        values = sorted({p[variable] for s in sweeps for p in s["points"]})
+        header = [titles[variable], *(f"`{s['series']}` step (ms)" for s in sweeps)]
+        rows = []
+        for value in values:
+            cells = []
+            for s in sweeps:
+                point = next((p for p in s["points"] if p[variable] == value), None)
+                cells.append(f"{1e3 * point['median_s']:.2f}" if point else "n/a")
+            rows.append([str(value), *cells])
+        lines += [f"Step time against {titles[variable]} ({fixed[variable]}):", "", *table(header, rows), ""]
+        for s in sweeps:
+            tail = (
+                f"; over {s['tail_points']}: {slope_text(s['slope_tail'])}" if s.get("slope_tail") is not None else ""
+            )
+            lines.append(f"- `{s['series']}` against {titles[variable]}: overall {slope_text(s['slope_all'])}{tail}.")
+        lines.append("")
+    lines += plot_link(results_dir / "scaling.png", output, "step time against batch size and modalities")
+    return lines + provenance_lines(record) + [""]
+
+
+def scaling_losses(record: dict) -> list[str]:
+    lines = []
+    for s in record.get("sweeps", []):
+        slope = s.get("slope_tail") if s.get("slope_tail") is not None else s.get("slope_all")
+        if slope is not None and slope >= FASTER_THAN_LINEAR:
+            lines.append(
+                f"- Scaling: `{s['series']}` step time grows faster than linearly with {s['variable']} "
+                f"({slope_text(slope)} over the largest points)."
+            )
+    return lines
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Collator
+
+
+def collator_section(record: dict) -> list[str]:
+    setting = record.get("setting", {})
+    lines = ["## Collator: `CLDMDFDataCollator` against a naive per-row `torch.stack`", "", *quick_warning(record)]
+    lines += [
+        f"Batch of {setting.get('batch_size')} rows, six dense modalities with the UCI dims, "
+        f"{100 * setting.get('missing_rate', 0):.0f} % of the (row, modality) entries missing; median over "
+        f"{setting.get('repeats')} calls after {setting.get('warmup')} warm-up calls. Both collators build the same "
+        "batch.",
+        "",
+    ]
+    rows = []
+    for run in record.get("runs", []):
+        for label, result in run["results"].items():
+            speedup = f"{run['speedup']:.1f}x" if label == "CLDMDFDataCollator" else ""
+            rows.append(
+                [
+                    run["row_format"],
+                    label,
+                    f"{1e3 * result['median_s']:.2f}",
+                    f"{result['rows_per_s']:,.0f}",
+                    speedup,
+                ]
+            )
+    lines += table(["row values", "collator", "median ms", "rows/s", "speedup"], rows) + [""]
+    return lines + provenance_lines(record) + [""]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Report
+
+
+def intro(results_dir: Path) -> list[str]:
+    commands = [command for _, command in ACCURACY_DATASETS.values()]
+    commands += [SPEED_COMMAND, SCALING_COMMAND, COLLATOR_COMMAND, REPORT_COMMAND]
+    shown = Path(os.path.relpath(results_dir.resolve(), REPO_ROOT)).as_posix()
+    return [
+        "# CL-DMDF benchmarks",
+        "",
+        "What is measured: accuracy (and macro-F1 on the reviews dataset) of CL-DMDF, CL-DMDF with the companion "
+        "methods TupleInfoNCE and CAL, its ablations and two baselines (early and late fusion) when modalities go "
+        "missing; training and inference throughput and peak memory against early fusion of the same width; how the "
+        "training step time grows with the batch size and the number of modalities; the data collator's throughput.",
+        "",
+        f"Generated by `{REPORT_COMMAND}` from the JSON files in `{shown}/`: every number below is read from them. "
+        "Under each table: the exact command that wrote its file, the commit and the machine. To regenerate "
+        "everything, from the repository root:",
+        "",
+        "```bash",
+        *commands,
+        "```",
+        "",
+        "Each script also has a `--quick` smoke-test mode (written to a temporary folder, never over these results).",
+        "",
+    ]
+
+
+def build_report(results_dir: Path, output: Path) -> str:
+    """The markdown text of the report for the results files in `results_dir`."""
+    lines = intro(results_dir)
+    losses: list[str] = []
+    comparisons: list[str] = []
+    missing: list[str] = []
+
+    for key, (title, command) in ACCURACY_DATASETS.items():
+        path = results_dir / f"accuracy_{key}.json"
+        record = read_json(path)
+        if record is None:
+            lines += missing_section(f"Accuracy: {title}", path, command)
+            missing.append(path.name)
+            continue
+        lines += accuracy_section(key, record, results_dir, output)
+        losses += accuracy_losses(key, record)
+        if key == "uci":
+            comparisons += tmc_comparison(record)
+
+    sections = (
+        ("speed.json", "Speed", SPEED_COMMAND, lambda r: speed_section(r), speed_losses),
+        (
+            "scaling.json",
+            "Scaling",
+            SCALING_COMMAND,
+            lambda r: scaling_section(r, results_dir, output),
+            scaling_losses,
+        ),
+        ("collator.json", "Collator", COLLATOR_COMMAND, collator_section, None),
+    )
+    for filename, title, command, render, find_losses in sections:
+        path = results_dir / filename
+        record = read_json(path)
+        if record is None:
+            lines += missing_section(title, path, command)
+            missing.append(filename)
+            continue
+        lines += render(record)
+        if find_losses is not None:
+            losses += find_losses(record)
+
+    lines += ["## Where CL-DMDF loses", ""]
+    lines += [
+        "Computed from the results above: every condition where an ablation's or a baseline's mean beats CL-DMDF's "
+        "(a difference within one std is noise, not a finding), every CL-DMDF configuration slower than early "
+        "fusion, and every step-time growth faster than linear.",
+        "",
+        *losses,
+        "",
+    ]
+    if comparisons:
+        lines += ["### Against the published result", "", *comparisons, ""]
+    if missing:
+        lines += ["Missing results files (their sections are empty): " + ", ".join(f"`{m}`" for m in missing), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(args: argparse.Namespace) -> str:
+    results_dir, output = Path(args.results_dir), Path(args.output)
+    text = build_report(results_dir, output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
+    print(f"wrote {output}")
+    return text
+
+
+if __name__ == "__main__":
+    main(parse_args())

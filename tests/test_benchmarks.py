@@ -1,0 +1,314 @@
+"""The benchmark scripts keep working: each runs in `--quick` mode into a temporary folder, and `make_report.py` turns
+their results files into a report whose tables, commands and provenance come from those files.
+
+No timing is asserted (the numbers of a loaded CI machine mean nothing); the tests check what the scripts write.
+"""
+
+import copy
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from benchmarks import bench_accuracy, bench_collator, bench_scaling, bench_speed, make_report  # noqa: E402
+from benchmarks.common import RESULTS_DIR, quick_output_dir  # noqa: E402
+
+PROVENANCE_KEYS = ("benchmark", "command", "git_commit", "git_dirty", "machine", "created")
+ACCURACY_VARIANTS = ("cldmdf", "cldmdf_tuple")  # CL-DMDF and one companion method
+SPEED_CONFIGS = ("cldmdf", "early_fusion", "cldmdf_cal")
+
+# Every script in its smallest setting; `{out}` is the temporary results folder.
+QUICK_ARGV = {
+    "accuracy_uci.json": (
+        bench_accuracy,
+        ["--quick", "--variants", ",".join(ACCURACY_VARIANTS), "--output", "{out}/accuracy_uci.json"],
+    ),
+    "speed.json": (
+        bench_speed,
+        [
+            "--quick",
+            "--configs",
+            ",".join(SPEED_CONFIGS),
+            "--batch-size",
+            "16",
+            "--hidden-size",
+            "16",
+            "--repeats",
+            "2",
+            "--output",
+            "{out}/speed.json",
+        ],
+    ),  # fmt: skip
+    "scaling.json": (
+        bench_scaling,
+        [
+            "--quick",
+            "--batch-sizes",
+            "8,16",
+            "--modalities",
+            "2,3",
+            "--dim",
+            "8",
+            "--hidden-size",
+            "16",
+            "--repeats",
+            "1",
+            "--warmup",
+            "0",
+            "--output",
+            "{out}/scaling.json",
+        ],
+    ),  # fmt: skip
+    "collator.json": (bench_collator, ["--quick", "--batch-size", "32", "--output", "{out}/collator.json"]),
+}
+
+
+@pytest.fixture(scope="module")
+def quick_results(tmp_path_factory):
+    """The four benchmarks run once in `--quick` mode into one folder, and the report made from it."""
+    out = tmp_path_factory.mktemp("bench")
+    for module, argv in QUICK_ARGV.values():
+        module.main(module.parse_args([arg.replace("{out}", str(out)) for arg in argv]))
+    report = out / "BENCHMARKS.md"
+    make_report.main(make_report.parse_args(["--results-dir", str(out), "--output", str(report)]))
+    return out, report.read_text()
+
+
+def section(text: str, title: str) -> str:
+    """The markdown of one `## title...` section."""
+    start = text.index(f"## {title}")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+@pytest.mark.slow
+def test_every_results_file_starts_with_the_provenance_header(quick_results):
+    out, _ = quick_results
+    for filename, (module, argv) in QUICK_ARGV.items():
+        record = json.loads((out / filename).read_text())
+        assert all(key in record for key in PROVENANCE_KEYS), filename
+        script = Path(module.__file__).name
+        expected = " ".join(["python", f"benchmarks/{script}", *(a.replace("{out}", str(out)) for a in argv)])
+        assert record["command"] == expected
+        assert re.fullmatch(r"[0-9a-f]{40}", record["git_commit"]), "the tests run inside the git checkout"
+        assert isinstance(record["git_dirty"], bool)
+        assert record["machine"]["cpu_count"] >= 1 and record["machine"]["torch"]
+
+
+@pytest.mark.slow
+def test_accuracy_results_hold_every_condition_of_every_variant(quick_results):
+    out, _ = quick_results
+    record = json.loads((out / "accuracy_uci.json").read_text())
+    assert record["failures"] == []
+    assert list(record["summary"]) == list(ACCURACY_VARIANTS)
+    removed = [f"without_{name}" for name in ("fac", "fou", "kar", "mor", "pix", "zer")]
+    assert record["conditions"] == ["missing_0", "missing_0.1", "missing_0.3", "missing_0.5", *removed]
+    for entry in record["summary"].values():
+        for condition in record["conditions"]:
+            stats = entry["accuracy"][condition]
+            assert stats["n"] == 1 and 0.0 <= stats["mean"] <= 1.0 and stats["std"] is None
+    # The companion switch changed the training: its metrics differ from plain CL-DMDF's.
+    assert record["identical_variants"] == []
+    assert (out / "accuracy_uci.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_speed_results_have_the_companion_configurations_and_ratios(quick_results):
+    out, _ = quick_results
+    record = json.loads((out / "speed.json").read_text())
+    assert list(record["results"]) == list(SPEED_CONFIGS)
+    assert record["results"]["cldmdf_cal"]["config"] == {"baseline": None, "cal": True}
+    for entry in record["results"].values():
+        assert entry["train"]["samples_per_s"] > 0 and entry["inference"]["rows_per_s"] > 0
+        assert entry["memory"]["peak_mib"] >= 0
+    assert record["results"]["early_fusion"]["ratio_to_early_fusion"] == {"train": 1.0, "inference": 1.0}
+    assert record["headline"]["ratios"]["train"] == pytest.approx(
+        record["results"]["cldmdf"]["train"]["samples_per_s"]
+        / record["results"]["early_fusion"]["train"]["samples_per_s"]
+    )
+
+
+@pytest.mark.slow
+def test_report_has_one_table_per_benchmark_with_its_command_commit_and_machine(quick_results):
+    out, text = quick_results
+    for title, filename in (
+        ("Accuracy: UCI", "accuracy_uci.json"),
+        ("Speed", "speed.json"),
+        ("Scaling", "scaling.json"),
+        ("Collator", "collator.json"),
+    ):
+        part = section(text, title)
+        record = json.loads((out / filename).read_text())
+        assert f"Command: `{record['command']}`" in part
+        assert f"Commit: `{record['git_commit']}`" in part
+        assert "Machine: " in part and record["machine"]["platform"] in part
+        assert "\n|---|" in part, f"no table in the {title} section"
+        assert "Quick smoke-test numbers" in part
+    accuracy = section(text, "Accuracy: UCI")
+    for variant in ACCURACY_VARIANTS:
+        assert f"| `{variant}` |" in accuracy
+    assert "![UCI Multiple Features: accuracy against η](accuracy_uci.png)" in accuracy
+    speed = section(text, "Speed")
+    for config in SPEED_CONFIGS:
+        assert f"| `{config}` |" in speed
+    assert "(scaling.png)" in section(text, "Scaling")
+    # The reviews benchmark was not run: listed as missing, with the command that makes it.
+    assert "_Missing: `accuracy_reviews.json` was not found" in section(text, "Accuracy: Women")
+    assert "TMC's published 98.51 ± 0.15" in text
+
+
+@pytest.mark.slow
+def test_report_numbers_are_the_json_numbers(quick_results):
+    out, text = quick_results
+    accuracy = json.loads((out / "accuracy_uci.json").read_text())
+    for variant in ACCURACY_VARIANTS:
+        mean = accuracy["summary"][variant]["accuracy"]["missing_0.5"]["mean"]
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{variant}` |"))
+        assert f" {100 * mean:.2f} |" in row
+    speed = json.loads((out / "speed.json").read_text())
+    rate = speed["results"]["cldmdf_cal"]["train"]["samples_per_s"]
+    assert f"| {rate:,.0f} |" in section(text, "Speed")
+
+
+def test_quick_runs_never_default_to_the_results_folder():
+    for module, argv in (
+        (bench_accuracy, ["--quick"]),
+        (bench_speed, ["--quick"]),
+        (bench_scaling, ["--quick"]),
+        (bench_collator, ["--quick"]),
+    ):
+        args = module.parse_args(argv)
+        module.resolve_args(args)
+        assert Path(args.output).parent == quick_output_dir(), module.__name__
+        assert Path(args.output).parent != RESULTS_DIR
+
+
+def test_quick_mode_keeps_explicit_sizes():
+    args = bench_speed.parse_args(["--quick", "--batch-size", "8", "--repeats", "4"])
+    bench_speed.resolve_args(args)
+    assert (args.batch_size, args.repeats, args.hidden_size, args.warmup) == (8, 4, 32, 1)
+    args = bench_scaling.parse_args(["--quick", "--modalities", "2,3"])
+    bench_scaling.resolve_args(args)
+    assert (args.modality_list, args.batch_list) == ([2, 3], [64, 128, 256])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# make_report.py on hand-made results files (fast: no benchmark runs)
+
+
+def stats(mean, std=0.01, n=5):
+    return {"mean": mean, "std": std, "n": n}
+
+
+def accuracy_record(clean: float, early_half: float) -> dict:
+    """An accuracy results file with CL-DMDF, one ablation and early fusion over two conditions."""
+    conditions = ["missing_0", "missing_0.5"]
+    summary = {
+        "cldmdf": {"seeds": [0, 1, 2, 3, 4], "accuracy": {"missing_0": stats(clean), "missing_0.5": stats(0.90)}},
+        "mean_fusion": {"seeds": [0, 1, 2, 3, 4], "accuracy": {"missing_0": stats(0.95), "missing_0.5": stats(0.85)}},
+        "early_fusion": {
+            "seeds": [0, 1, 2, 3, 4],
+            "accuracy": {"missing_0": stats(0.97), "missing_0.5": stats(early_half, std=0.002)},
+        },
+    }
+    for entry in summary.values():
+        entry["f1"] = copy.deepcopy(entry["accuracy"])
+    return {
+        "benchmark": "accuracy",
+        "command": "python benchmarks/bench_accuracy.py --dataset uci",
+        "git_commit": "0" * 40,
+        "git_dirty": False,
+        "machine": {"platform": "TestOS", "cpu_count": 2, "torch": "x"},
+        "created": "2026-01-01T00:00:00Z",
+        "setting": {"dataset": "uci", "quick": False, "train_args": [], "eval_missing_rates": [0.0, 0.5]},
+        "variants": {
+            "cldmdf": {"group": "CL-DMDF", "config_overrides": None, "description": "CL-DMDF"},
+            "mean_fusion": {"group": "ablation", "config_overrides": "fusion_mode=mean", "description": "mean"},
+            "early_fusion": {"group": "baseline", "config_overrides": "baseline=early_fusion", "description": "ef"},
+        },
+        "summary": summary,
+        "conditions": conditions,
+        "runs": [],
+        "failures": [],
+        "invocations": [],
+        "identical_variants": [],
+    }
+
+
+def write(folder: Path, name: str, record: dict) -> None:
+    (folder / name).write_text(json.dumps(record))
+
+
+def test_report_on_an_empty_folder_lists_every_file_as_missing(tmp_path):
+    text = make_report.main(
+        make_report.parse_args(["--results-dir", str(tmp_path), "--output", str(tmp_path / "B.md")])
+    )
+    for filename in ("accuracy_uci.json", "accuracy_reviews.json", "speed.json", "scaling.json", "collator.json"):
+        assert f"_Missing: `{filename}` was not found" in text
+    assert (tmp_path / "B.md").read_text() == text
+
+
+def test_where_cldmdf_loses_is_computed_from_the_results(tmp_path):
+    write(tmp_path, "accuracy_uci.json", accuracy_record(clean=0.965, early_half=0.93))
+    text = make_report.build_report(tmp_path, tmp_path / "B.md")
+    loses = section(text, "Where CL-DMDF loses")
+    # early fusion beats CL-DMDF at η=0 (0.97 > 0.965) and at η=0.5 (0.93 > 0.90); the ablation never does.
+    assert "η=0: `early_fusion` (baseline) 97.00 ± 1.00 > CL-DMDF 96.50 ± 1.00 (+0.50 points, within one std)" in loses
+    assert (
+        "η=0.5: `early_fusion` (baseline) 93.00 ± 0.20 > CL-DMDF 90.00 ± 1.00 (+3.00 points, more than one std)"
+        in (loses)
+    )
+    assert "mean_fusion" not in loses
+    assert "CL-DMDF's mean does **not** reach 98.5" in text
+    assert "margin -3.00 points" in text
+    # The table groups CL-DMDF first, then ablations, then baselines, whatever the order in the file.
+    rows = [
+        line.split("|")[1].strip() for line in section(text, "Accuracy: UCI").splitlines() if line.startswith("| `")
+    ]
+    assert rows == ["`cldmdf`", "`mean_fusion`", "`early_fusion`"]
+    assert "Command: `python benchmarks/bench_accuracy.py --dataset uci`" in text
+    assert f"Commit: `{'0' * 40}`\n" in text  # clean tree: no dirty flag
+
+
+def test_tmc_comparison_when_cldmdf_reaches_it(tmp_path):
+    write(tmp_path, "accuracy_uci.json", accuracy_record(clean=0.9860, early_half=0.80))
+    text = make_report.build_report(tmp_path, tmp_path / "B.md")
+    assert "CL-DMDF 98.60 ± 1.00 over 5 seed(s) against TMC's published 98.51 ± 0.15: CL-DMDF's mean reaches 98.5" in (
+        text
+    )
+    assert "margin +10.00 points, more than one std" in text
+
+
+def test_speed_ratios_below_one_are_listed_but_baselines_are_not(tmp_path):
+    def config(train, infer):
+        return {"parameters": 10, "train": {"samples_per_s": train}, "inference": {"rows_per_s": infer}}
+
+    record = {
+        "benchmark": "speed",
+        "command": "python benchmarks/bench_speed.py",
+        "git_commit": "1" * 40,
+        "git_dirty": True,
+        "machine": {},
+        "setting": {"batch_size": 256, "hidden_size": 128, "device": "cpu", "repeats": 30, "warmup": 5},
+        "results": {
+            "cldmdf": config(600.0, 2000.0),
+            "early_fusion": config(1000.0, 1000.0),
+            "late_fusion": config(500.0, 500.0),
+            "cldmdf_tuple": config(300.0, 2000.0),
+        },
+        "headline": {"numerator": "cldmdf", "denominator": "early_fusion", "ratios": {"train": 0.6, "inference": 2.0}},
+    }
+    record["headline"]["train_goal_met"] = True
+    write(tmp_path, "speed.json", record)
+    text = make_report.build_report(tmp_path, tmp_path / "B.md")
+    loses = section(text, "Where CL-DMDF loses")
+    assert "`cldmdf` is slower than `early_fusion`: train 0.60x." in loses
+    assert "`cldmdf_tuple` is slower than `early_fusion`: train 0.30x." in loses
+    assert "late_fusion" not in loses and "goal" not in loses
+    assert "`cldmdf_tuple` 0.50x training, 1.00x inference" in section(text, "Speed")
+    assert f"Commit: `{'1' * 40}` (+ uncommitted changes)" in text
