@@ -13,10 +13,11 @@ from typing import Optional
 import torch
 from safetensors.torch import load_file, save_file
 
-__all__ = ["BARE_PROCESS", "assert_matches_local", "run_in_bare_process"]
+__all__ = ["BARE_PROCESS", "BLOCK_LOCAL_PACKAGES", "assert_matches_local", "run_in_bare_process"]
 
-# The child process blocks every import of our packages, then loads only through transformers' remote code path.
-BARE_PROCESS = textwrap.dedent(
+# The first lines of every child script: block every import of our packages, so that what follows loads only
+# through transformers' remote code path.
+BLOCK_LOCAL_PACKAGES = textwrap.dedent(
     """
     import sys
 
@@ -34,7 +35,11 @@ BARE_PROCESS = textwrap.dedent(
         pass
     else:
         raise SystemExit("the package was importable: the test would prove nothing")
+    """
+)
 
+BARE_PROCESS = BLOCK_LOCAL_PACKAGES + textwrap.dedent(
+    """
     import torch
     from safetensors.torch import load_file, save_file
     from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification

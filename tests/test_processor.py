@@ -10,6 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from bare_process import BLOCK_LOCAL_PACKAGES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -599,25 +600,8 @@ def test_save_layout_and_auto_processor_round_trip(tmp_path, registered):
         AutoProcessor.from_pretrained(tmp_path / "model_only")
 
 
-REMOTE_PROCESS = textwrap.dedent(
+REMOTE_PROCESS = BLOCK_LOCAL_PACKAGES + textwrap.dedent(
     """
-    import sys
-
-    class BlockLocalPackages:
-        blocked = ("modeling_cldmdf", "processing", "model_cards", "train_accelerate")
-
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in self.blocked:
-                raise ImportError(f"{name} is blocked: this process must use the remote code")
-
-    sys.meta_path.insert(0, BlockLocalPackages())
-    try:
-        import modeling_cldmdf  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        raise SystemExit("the package was importable: the test would prove nothing")
-
     import numpy as np
     import torch
     from PIL import Image
