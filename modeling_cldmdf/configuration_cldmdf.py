@@ -173,7 +173,7 @@ class CLDMDFConfig(PreTrainedConfig):
         contrastive_source (`str`, *optional*, defaults to `"encoder"`):
             Which tokens are projected for the contrastive loss: `"encoder"` (the unimodal encoder outputs, before
             any cross-modal mixing) or `"fusion"` (the tokens after the fusion layers).
-        modality_dropout (`float`, *optional*, defaults to 0.1):
+        modality_dropout (`float`, *optional*, defaults to 0.3):
             Training-time probability of dropping each present modality of a row (one is always kept). Ignored in
             evaluation mode.
         reconstruction_weight (`float`, *optional*, defaults to 1.0):
@@ -268,7 +268,7 @@ class CLDMDFConfig(PreTrainedConfig):
         centroid_leave_one_out: bool = True,
         supervised_centroids: bool = False,
         contrastive_source: str = "encoder",
-        modality_dropout: float = 0.1,
+        modality_dropout: float = 0.3,
         reconstruction_weight: float = 1.0,
         baseline: Optional[str] = None,
         tuple_weight: float = 0.0,
