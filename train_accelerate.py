@@ -23,8 +23,9 @@ The shape follows accelerate's `complete_nlp_example.py` and transformers' `run_
 `parse_args()` -> `get_dataloaders(accelerator, args, ...)` -> `main(args)`, one `accelerator.prepare(...)`,
 `accumulate`, `gather_for_metrics`, `save_state`/`load_state` + `skip_first_batches`, and the final
 `unwrap_model(model).save_pretrained(...)` on the main process. After training, the best model (by validation
-accuracy, or loss for regression) is evaluated on the test split at each `--eval_missing_rates` and with each
-modality removed; the results go to `all_results.json` and the model card.
+accuracy, or loss for regression) is evaluated on the test split (`--evaluation_split validation` to tune settings
+without seeing it) at each `--eval_missing_rates` and with each modality removed; the results go to
+`all_results.json` and the model card.
 """
 
 import argparse
@@ -167,6 +168,13 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     evaluation.add_argument("--eval_missing_rates", default="0,0.1,0.3,0.5", help="Comma-separated η values.")
     evaluation.add_argument("--eval_seed", type=int, default=0, help="Seed of the evaluation missing patterns.")
     evaluation.add_argument("--skip_modality_removal", action="store_true", help="Skip the remove-one sweep.")
+    evaluation.add_argument(
+        "--evaluation_split",
+        choices=["test", "validation"],
+        default=None,
+        help="Split of the final robustness sweep (default: test, or validation when the dataset has no test split); "
+        "`validation` to choose settings without looking at the test set.",
+    )
 
     hub = parser.add_argument_group("hub")
     hub.add_argument("--push_to_hub", action="store_true")
@@ -289,6 +297,19 @@ def select_splits(args: argparse.Namespace, data) -> None:
     """Applies --max_train_samples / --max_eval_samples once, before anything reads the splits."""
     for name in data.splits:
         data.dataset[name] = select(data[name], args.max_train_samples if name == "train" else args.max_eval_samples)
+
+
+def choose_evaluation_split(args: argparse.Namespace, data) -> None:
+    """Sets `args.evaluation_split`: as given, else `test`, else (a dataset without one) `validation`, said loudly."""
+    if args.evaluation_split is None:
+        args.evaluation_split = "test" if "test" in data.splits else "validation"
+        if args.evaluation_split == "validation":
+            logger.warning(
+                "the dataset has no test split: the final robustness sweep reports `validation_*` metrics, measured "
+                "on the split that also chose the best epoch"
+            )
+    elif args.evaluation_split == "test" and "test" not in data.splits:
+        raise UserError(f"--evaluation_split test: the dataset has only the splits {data.splits}")
 
 
 def cache_backbone_outputs(model, processor: CLDMDFProcessor, data, args: argparse.Namespace) -> None:
@@ -782,6 +803,7 @@ def train(args: argparse.Namespace):
     if data.problem_type is None:
         raise UserError(f"--dataset_name {args.dataset_name!r}: found no label column to train on")
     select_splits(args, data)
+    choose_evaluation_split(args, data)
     model = build_model(args, data)
     processor = build_processor(args, model, data)
     if args.cache_backbone_outputs:
@@ -891,7 +913,7 @@ def train(args: argparse.Namespace):
 
     if stopper.best_state is not None:
         accelerator.unwrap_model(model).load_state_dict(stopper.best_state)
-    results = robustness_sweep(model, accelerator, args, data, processor)
+    results = robustness_sweep(model, accelerator, args, data, processor, split_name=args.evaluation_split)
     results.update(
         {
             "best_validation_loss": -stopper.best_score[-1] if stopper.best_score else None,

@@ -12,6 +12,11 @@ Run from the repository root:
     python benchmarks/bench_accuracy.py --dataset reviews              # 11 variants x 3 seeds (needs [text] extra)
     python benchmarks/bench_accuracy.py --dataset uci --variants cldmdf,early_fusion --seeds 0,1
     python benchmarks/bench_accuracy.py --dataset uci --quick          # smoke test: tiny subsets, 2 steps, 1 seed
+    python benchmarks/bench_accuracy.py --dataset uci --split validation --variants cldmdf --seeds 0,1,3 \
+        --train-args "--modality_dropout 0.1" --output benchmarks/results/validation_uci_modality_dropout_0.1.json
+
+`--split validation` evaluates on the validation split instead of the test split: that is how defaults are chosen
+without looking at the test set (`make_report.py` lists every `validation_*.json` file in its own section).
 
 The results file (`benchmarks/results/accuracy_<dataset>.json`) is rewritten after every run; a second invocation
 skips the (variant, seed) pairs already in it, so an interrupted sweep continues where it stopped. A plot of accuracy
@@ -90,6 +95,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--variants", default="all", help=f"Comma-separated names, or 'all': {', '.join(VARIANTS)}.")
     parser.add_argument("--eval-missing-rates", default="0,0.1,0.3,0.5", help="Comma-separated η values.")
     parser.add_argument("--train-args", default="", help='Extra train_accelerate.py args, e.g. "--hidden_size 64".')
+    parser.add_argument(
+        "--split", choices=["test", "validation"], default="test", help="Split the robustness sweep is measured on."
+    )
     parser.add_argument("--quick", action="store_true", help="Smoke test: tiny subsets, 2 steps, seed 0 only.")
     parser.add_argument("--output", default=None, help="Results JSON (default: benchmarks/results/accuracy_<d>.json).")
     parser.add_argument("--plot", default=None, help="PNG plot (default: next to --output, same stem).")
@@ -122,14 +130,15 @@ def resolve_args(args: argparse.Namespace) -> None:
         raise ValueError(f"--eval-missing-rates must be comma-separated numbers, got {rates!r}") from None
     if args.output is None:
         folder = quick_output_dir() if args.quick else RESULTS_DIR
-        args.output = str(folder / f"accuracy_{args.dataset}.json")
+        stem = f"accuracy_{args.dataset}" if args.split == "test" else f"validation_{args.dataset}"
+        args.output = str(folder / f"{stem}.json")
     if args.plot is None:
         args.plot = str(Path(args.output).with_suffix(".png"))
 
 
 def setting(args: argparse.Namespace) -> dict:
     """What every run of one results file shares; a resumed sweep must match it exactly."""
-    return {
+    shared = {
         "dataset": args.dataset,
         "dataset_path": DATASETS[args.dataset]["path"],
         "quick": args.quick,
@@ -138,6 +147,9 @@ def setting(args: argparse.Namespace) -> dict:
         + (QUICK_TRAIN_ARGS if args.quick else [])
         + shlex.split(args.train_args),
     }
+    if args.split != "test":  # files measured on the test split predate the option and do not name it
+        shared["split"] = args.split
+    return shared
 
 
 def train_argv(args: argparse.Namespace, variant: str, seed: int, output_dir: str) -> list[str]:
@@ -148,6 +160,7 @@ def train_argv(args: argparse.Namespace, variant: str, seed: int, output_dir: st
         "--output_dir", output_dir,
         "--seed", str(seed),
         "--eval_missing_rates", ",".join(f"{rate:g}" for rate in args.rates),
+        "--evaluation_split", args.split,
         *shared["train_args"],
     ]  # fmt: skip
     overrides = VARIANTS[variant][1]
@@ -199,21 +212,22 @@ def run_one(args: argparse.Namespace, variant: str, seed: int) -> dict:
     }
 
 
-def conditions(runs: list[dict], rates: list[float]) -> list[str]:
-    """Condition keys in table order: `missing_<η>` for each rate (η = 0 is the complete test set), then
+def conditions(runs: list[dict], rates: list[float], split: str = "test") -> list[str]:
+    """Condition keys in table order: `missing_<η>` for each rate (η = 0 is the complete split), then
     `without_<modality>` for each removed modality found in the results."""
     keys = [f"missing_{rate:g}" for rate in rates]
-    prefix = "test_accuracy_without_"
+    prefix = f"{split}_accuracy_without_"
     removed = sorted({key[len(prefix) :] for run in runs for key in run["results"] if key.startswith(prefix)})
     return keys + [f"without_{name}" for name in removed]
 
 
-def result_key(metric: str, condition: str) -> str:
-    """`test_<metric>` on the complete test set, `test_<metric>_<condition>` otherwise (train_accelerate.py's keys)."""
-    return f"test_{metric}" if condition == "missing_0" else f"test_{metric}_{condition}"
+def result_key(metric: str, condition: str, split: str = "test") -> str:
+    """`<split>_<metric>` on the complete split, `<split>_<metric>_<condition>` otherwise (train_accelerate.py's
+    keys)."""
+    return f"{split}_{metric}" if condition == "missing_0" else f"{split}_{metric}_{condition}"
 
 
-def summarize(runs: list[dict], rates: list[float]) -> dict:
+def summarize(runs: list[dict], rates: list[float], split: str = "test") -> dict:
     """Per variant: mean ± sample std over seeds of each metric under each condition, and of the run statistics."""
     summary = {}
     for variant in dict.fromkeys(run["variant"] for run in runs):
@@ -221,8 +235,8 @@ def summarize(runs: list[dict], rates: list[float]) -> dict:
         entry = {"seeds": sorted(run["seed"] for run in mine)}
         for metric in METRICS:
             entry[metric] = {}
-            for condition in conditions(runs, rates):
-                values = [run["results"][result_key(metric, condition)] for run in mine]
+            for condition in conditions(runs, rates, split):
+                values = [run["results"][result_key(metric, condition, split)] for run in mine]
                 values = [value for value in values if value is not None]
                 entry[metric][condition] = mean_std(values)
         for stat in RUN_STATS:
@@ -231,12 +245,12 @@ def summarize(runs: list[dict], rates: list[float]) -> dict:
     return summary
 
 
-def identical_variants(runs: list[dict]) -> list[list[str]]:
-    """Groups of variants whose test metrics are exactly equal on every seed they share (at least one): a config
+def identical_variants(runs: list[dict], split: str = "test") -> list[list[str]]:
+    """Groups of variants whose evaluation metrics are exactly equal on every seed they share (at least one): a config
     switch that changed nothing (not implemented yet, or ignored) shows up here instead of as a result."""
     by_variant: dict[str, dict[int, tuple]] = {}
     for run in runs:
-        metrics = tuple(sorted((k, v) for k, v in run["results"].items() if k.startswith("test_")))
+        metrics = tuple(sorted((k, v) for k, v in run["results"].items() if k.startswith(f"{split}_")))
         by_variant.setdefault(run["variant"], {})[run["seed"]] = metrics
     groups: list[list[str]] = []
     for name, seeds in by_variant.items():
@@ -252,9 +266,9 @@ def identical_variants(runs: list[dict]) -> list[list[str]]:
 
 
 def save(record: dict, args: argparse.Namespace) -> None:
-    record["summary"] = summarize(record["runs"], args.rates)
-    record["conditions"] = conditions(record["runs"], args.rates)
-    record["identical_variants"] = identical_variants(record["runs"])
+    record["summary"] = summarize(record["runs"], args.rates, args.split)
+    record["conditions"] = conditions(record["runs"], args.rates, args.split)
+    record["identical_variants"] = identical_variants(record["runs"], args.split)
     write_json(Path(args.output), record)
 
 
@@ -282,9 +296,10 @@ def plot(record: dict, path: Path) -> Optional[Path]:
         )  # fmt: skip
     seeds = sorted({run["seed"] for run in record["runs"]})
     quick = " (quick smoke test, not a result)" if record["setting"]["quick"] else ""
-    ax.set_title(f"{record['setting']['dataset']}: test accuracy vs missing rate, seeds {seeds}{quick}", fontsize=9)
+    split = record["setting"].get("split", "test")
+    ax.set_title(f"{record['setting']['dataset']}: {split} accuracy vs missing rate, seeds {seeds}{quick}", fontsize=9)
     ax.set_xlabel("missing rate η (missing (row, modality) entries / (N x M))")
-    ax.set_ylabel("test accuracy (%), mean ± sample std")
+    ax.set_ylabel(f"{split} accuracy (%), mean ± sample std")
     ax.set_xticks(rates)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
@@ -342,8 +357,8 @@ def main(args: argparse.Namespace) -> dict:
         save(record, args)
         res = run["results"]
         print(
-            f"[{index}/{len(todo)}] {variant} seed {seed}: accuracy {res['test_accuracy']:.4f}, "
-            f"F1 {res['test_f1']:.4f}, train {res['train_runtime']:.1f} s, wall {run['wall_s']:.1f} s"
+            f"[{index}/{len(todo)}] {variant} seed {seed}: {args.split} accuracy {res[f'{args.split}_accuracy']:.4f}, "
+            f"F1 {res[f'{args.split}_f1']:.4f}, train {res['train_runtime']:.1f} s, wall {run['wall_s']:.1f} s"
         )
     # The load average at the end too: other work on the machine slows the train times.
     record["machine"] = {**record["machine"], "load_average_1m_end": machine_info()["load_average_1m"]}
@@ -354,7 +369,7 @@ def main(args: argparse.Namespace) -> dict:
         if written:
             print(f"wrote {written}")
     for group in record["identical_variants"]:
-        print(f"WARNING: variants {group} gave identical test metrics on every shared seed: a switch had no effect")
+        print(f"WARNING: variants {group} gave identical metrics on every shared seed: a switch had no effect")
     for failure in record["failures"]:
         print(f"FAILED {failure['variant']} seed {failure['seed']}: {failure['error']}")
     print(f"wrote {args.output}")

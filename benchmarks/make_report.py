@@ -175,6 +175,34 @@ def accuracy_section(key: str, record: dict, results_dir: Path, output: Path) ->
     return lines + [""]
 
 
+def validation_section(paths: list[Path]) -> list[str]:
+    """One table per `validation_*.json` file: the runs that chose a default without looking at the test set."""
+    lines = [
+        "## Choosing defaults on the validation split",
+        "",
+        "Defaults are chosen on the validation split (`bench_accuracy.py --split validation`), never on the test "
+        "split. Validation accuracy (%), mean ± sample std over seeds; same columns as above.",
+        "",
+    ]
+    for path in paths:
+        record = read_json(path)
+        if record is None:
+            continue
+        setting = record.get("setting", {})
+        lines += [
+            f"### `{path.name}`",
+            "",
+            *quick_warning(record),
+            f"Training arguments: `{' '.join(setting.get('train_args', [])) or '(defaults)'}`.",
+            "",
+            *accuracy_table(record, "accuracy"),
+            "",
+            *provenance_lines(record),
+            "",
+        ]
+    return lines
+
+
 def accuracy_losses(key: str, record: dict) -> list[str]:
     """Every (condition, metric) where an ablation's or a baseline's mean beats CL-DMDF's."""
     summary = record.get("summary", {})
@@ -479,6 +507,10 @@ def build_report(results_dir: Path, output: Path) -> str:
         losses += accuracy_losses(key, record)
         if key == "uci":
             comparisons += tmc_comparison(record)
+
+    validation_files = sorted(results_dir.glob("validation_*.json"))
+    if validation_files:
+        lines += validation_section(validation_files)
 
     sections = (
         ("speed.json", "Speed", SPEED_COMMAND, lambda r: speed_section(r), speed_losses),

@@ -28,6 +28,10 @@ QUICK_ARGV = {
         bench_accuracy,
         ["--quick", "--variants", ",".join(ACCURACY_VARIANTS), "--output", "{out}/accuracy_uci.json"],
     ),
+    "validation_uci.json": (
+        bench_accuracy,
+        ["--quick", "--split", "validation", "--variants", "cldmdf", "--output", "{out}/validation_uci.json"],
+    ),
     "speed.json": (
         bench_speed,
         [
@@ -115,6 +119,23 @@ def test_accuracy_results_hold_every_condition_of_every_variant(quick_results):
     # The companion switch changed the training: its metrics differ from plain CL-DMDF's.
     assert record["identical_variants"] == []
     assert (out / "accuracy_uci.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_validation_sweeps_never_read_the_test_split_and_have_their_own_section(quick_results):
+    out, text = quick_results
+    record = json.loads((out / "validation_uci.json").read_text())
+    assert record["setting"]["split"] == "validation" and record["failures"] == []
+    (run,) = record["runs"]
+    assert run["results"]["validation_accuracy"] == record["summary"]["cldmdf"]["accuracy"]["missing_0"]["mean"]
+    assert not [key for key in run["results"] if key.startswith("test_")]
+    part = section(text, "Choosing defaults on the validation split")
+    assert "### `validation_uci.json`" in part and f"Command: `{record['command']}`" in part
+    mean = record["summary"]["cldmdf"]["accuracy"]["missing_0.5"]["mean"]
+    row = next(line for line in part.splitlines() if line.startswith("| `cldmdf` |"))
+    assert f" {100 * mean:.2f} |" in row
+    # A validation file is never mistaken for the test-split accuracy of the same dataset.
+    assert "validation_uci" not in section(text, "Accuracy: UCI")
 
 
 @pytest.mark.slow

@@ -172,6 +172,27 @@ def test_bad_arguments_stop_with_one_clear_line(tmp_path, extra, message):
     assert not output.exists()
 
 
+def test_evaluation_split_validation_measures_the_split_that_chose_the_epoch(tmp_path):
+    results = run(tmp_path, "--num_train_epochs", "1", "--evaluation_split", "validation", "--skip_modality_removal")
+    assert not [key for key in results if key.startswith("test_")]
+    assert results["validation_rows"] == 96
+    # One epoch: the best model is the last one, and its validation accuracy was measured on the same rows.
+    assert results["validation_accuracy"] == pytest.approx(results["best_validation_accuracy"], abs=1e-12)
+    assert 0 <= results["validation_accuracy_missing_0.5"] <= 1
+
+
+def test_a_dataset_without_test_split_is_evaluated_on_validation(tmp_path):
+    rows = load_multimodal_dataset(UCI)["train"].select(range(300))
+    rows.to_parquet(str(tmp_path / "only_train.parquet"))
+    data = ["--dataset_name", str(tmp_path / "only_train.parquet"), "--max_train_steps", "1"]
+    results = run(tmp_path, *data, "--skip_modality_removal")
+    assert "validation_accuracy_missing_0.5" in results and "test_accuracy" not in results
+    assert (tmp_path / "out" / "model.safetensors").is_file() and (tmp_path / "out" / "README.md").is_file()
+    with pytest.raises(train_accelerate.UserError, match=r"--evaluation_split test: the dataset has only the splits"):
+        run(tmp_path, *data, "--evaluation_split", "test", name="never")
+    assert not (tmp_path / "never").exists()
+
+
 def test_fine_tuning_keeps_the_checkpoint_processor(trained, tmp_path):
     folder, _ = trained
     run(tmp_path, "--model_name_or_path", str(folder), "--max_train_samples", "64", "--max_train_steps", "1")
