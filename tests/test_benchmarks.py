@@ -296,6 +296,25 @@ def test_where_cldmdf_loses_is_computed_from_the_results(tmp_path):
     assert f"Commit: `{'0' * 40}`\n" in text  # clean tree: no dirty flag
 
 
+def test_sensitivity_files_get_their_own_section_and_never_replace_the_main_table(tmp_path):
+    write(tmp_path, "accuracy_uci.json", accuracy_record(clean=0.965, early_half=0.93))
+    changed = accuracy_record(clean=0.955, early_half=0.91)
+    changed["setting"]["train_args"] = ["--modality_dropout", "0.5"]
+    changed["command"] += " --train-args '--modality_dropout 0.5'"
+    write(tmp_path, "sensitivity_uci_modality_dropout_0.5.json", changed)
+    text = make_report.build_report(tmp_path, tmp_path / "B.md")
+    part = section(text, "Sensitivity to training settings")
+    assert "### `sensitivity_uci_modality_dropout_0.5.json`" in part
+    assert "Training arguments: `--modality_dropout 0.5`." in part
+    assert f"Command: `{changed['command']}`" in part
+    row = next(line for line in part.splitlines() if line.startswith("| `cldmdf` |"))
+    assert " 95.50 ± 1.00 | 90.00 ± 1.00 |" in row
+    # The main table and the comparisons still come from accuracy_uci.json only.
+    main = next(line for line in section(text, "Accuracy: UCI").splitlines() if line.startswith("| `cldmdf` |"))
+    assert " 96.50 ± 1.00 |" in main
+    assert "Choosing defaults" not in text  # no validation_*.json in the folder
+
+
 def test_tmc_comparison_when_cldmdf_reaches_it(tmp_path):
     write(tmp_path, "accuracy_uci.json", accuracy_record(clean=0.9860, early_half=0.80))
     text = make_report.build_report(tmp_path, tmp_path / "B.md")
