@@ -9,6 +9,7 @@ from model_tester import CLDMDFModelTester, outputs_equal
 from transformers import AutoModel, AutoModelForPreTraining, AutoModelForSequenceClassification
 
 from modeling_cldmdf import (
+    CLDMDFConfig,
     CLDMDFForPreTraining,
     CLDMDFForSequenceClassification,
     CLDMDFModel,
@@ -375,3 +376,26 @@ def test_missing_modality_entry_defaults_to_missing(tester):
         out = model(only_tab)
     assert torch.equal(out.modality_mask, torch.tensor([[False, True, False]]).expand(tester.batch_size, -1))
     assert torch.all(out.modality_weights[:, 1] == 1)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"contrastive_weight": 0.0}, {"baseline": "early_fusion", "contrastive_weight": 0.0}, {"cal": True}],
+    ids=["cldmdf", "no_contrastive", "early_fusion", "cal"],
+)
+def test_floating_point_ops_match_the_flop_counter(overrides):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    dims = {"a": 40, "b": 7, "c": 64}
+    config = CLDMDFConfig(
+        modalities={name: {"type": "dense", "dim": dim} for name, dim in dims.items()},
+        hidden_size=32, num_attention_heads=4, intermediate_size=64, num_labels=5, **overrides,
+    )  # fmt: skip
+    model = CLDMDFForSequenceClassification(config).train()
+    inputs = {name: torch.randn(16, dim) for name, dim in dims.items()}
+    mask = torch.ones(16, 3, dtype=torch.bool)
+    with FlopCounterMode(display=False) as counter:
+        model(inputs, modality_mask=mask, labels=torch.randint(0, 5, (16,))).loss.backward()
+    estimate = model.floating_point_ops({"modality_inputs": inputs, "modality_mask": mask})
+    # The fusion layers run once per modality token: counting each parameter once a row would be ~M x too low.
+    assert estimate == pytest.approx(counter.get_total_flops(), rel=0.1)
