@@ -317,6 +317,8 @@ def speed_section(record: dict) -> list[str]:
                 f"{ratios['train']:.2f}" if ratios else "n/a",
                 f"{ratios['inference']:.2f}" if ratios else "n/a",
                 f"{memory:.0f}" if memory is not None else "n/a",
+                f"{entry['train']['mflop_per_row']:.2f}" if "mflop_per_row" in entry["train"] else "n/a",
+                f"{entry['train']['gflop_per_s']:.1f}" if "gflop_per_s" in entry["train"] else "n/a",
             ]
         )
     header = [
@@ -327,6 +329,8 @@ def speed_section(record: dict) -> list[str]:
         "train ratio",
         "inference ratio",
         "peak memory (MiB)",
+        "train MFLOP/row",
+        "train GFLOP/s",
     ]
     lines += table(header, rows) + [""]
     headline = record.get("headline", {})
@@ -338,6 +342,16 @@ def speed_section(record: dict) -> list[str]:
             f"{headline.get('goal', 0.5)} for training: {met}.",
             "",
         ]
+        if headline["ratios"].get("train_flops"):
+            flops = headline["ratios"]["train_flops"]
+            lines += [
+                f"Why: a `{headline['numerator']}` training row costs {flops:.1f}x the FLOPs of a "
+                f"`{headline['denominator']}` row (torch's FlopCounterMode, forward + backward: each fusion layer "
+                "runs on every modality token, early fusion's MLP once a row), so at equal FLOP/s its throughput "
+                f"ratio would be {1 / flops:.2f}; the measured ratio is {headline['ratios']['train']:.2f}. Columns "
+                "MFLOP/row and GFLOP/s show the arithmetic and how fast each configuration does it.",
+                "",
+            ]
     reference = record.get("results", {}).get(REFERENCE_VARIANT)
     costs = []
     for name, entry in record.get("results", {}).items():

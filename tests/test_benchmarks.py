@@ -152,6 +152,14 @@ def test_speed_results_have_the_companion_configurations_and_ratios(quick_result
         record["results"]["cldmdf"]["train"]["samples_per_s"]
         / record["results"]["early_fusion"]["train"]["samples_per_s"]
     )
+    # FLOPs per training row: CL-DMDF's fusion layers run on every modality token, early fusion's MLP once a row.
+    flops = {name: entry["train"]["mflop_per_row"] for name, entry in record["results"].items()}
+    assert flops["cldmdf"] > 2 * flops["early_fusion"] > 0
+    assert record["headline"]["ratios"]["train_flops"] == pytest.approx(flops["cldmdf"] / flops["early_fusion"])
+    cldmdf = record["results"]["cldmdf"]["train"]
+    assert cldmdf["gflop_per_s"] == pytest.approx(
+        cldmdf["mflop_per_row"] * 1e6 * record["setting"]["batch_size"] / cldmdf["median_s"] / 1e9
+    )
 
 
 @pytest.mark.slow
@@ -177,6 +185,8 @@ def test_report_has_one_table_per_benchmark_with_its_command_commit_and_machine(
     speed = section(text, "Speed")
     for config in SPEED_CONFIGS:
         assert f"| `{config}` |" in speed
+    flops = json.loads((out / "speed.json").read_text())["headline"]["ratios"]["train_flops"]
+    assert f"training row costs {flops:.1f}x the FLOPs" in speed
     assert "(scaling.png)" in section(text, "Scaling")
     # The reviews benchmark was not run: listed as missing, with the command that makes it.
     assert "_Missing: `accuracy_reviews.json` was not found" in section(text, "Accuracy: Women")
