@@ -263,7 +263,9 @@ def tmc_comparison(record: dict) -> list[str]:
             continue
         margin = 100 * (half["mean"] - theirs["mean"])
         stds = [100 * s for s in (half.get("std"), theirs.get("std")) if s is not None]
-        if stds:
+        if stds and margin <= 0:
+            detail = f"CL-DMDF is not above it (the larger std is {max(stds):.2f})"
+        elif stds:
             verdict = "more" if margin > max(stds) else "not more"
             detail = f"{verdict} than one std (the larger of the two, {max(stds):.2f})"
         else:
