@@ -442,7 +442,13 @@ class CLDMDFProcessor(ProcessorMixin):
                 f"Rows {_rows_repr(empty_rows)} have no present modality (every row needs at least one of "
                 f"{self.modality_names}); drop them or fill one modality"
             )
+        return self._process_columns(columns, mask, return_tensors)
 
+    def _process_columns(self, columns: dict[str, list], mask: np.ndarray, return_tensors: str) -> CLDMDFBatchFeature:
+        """The work of `__call__` once its checks are done: `columns` maps names to lists of B entries, `mask` (B, M)
+        is `entry is not None` in `modality_names` order and has a True in every row. The data collator, which has
+        already built both, calls this directly."""
+        batch_size = mask.shape[0]
         inputs = {}
         for j, name in enumerate(self.modality_names):
             kind = self.modalities[name]["type"]

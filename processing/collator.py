@@ -178,7 +178,13 @@ class CLDMDFDataCollator:
                     for i in dropped:
                         column[i] = None
 
-        batch = self.processor(columns, return_tensors="pt")
+        # The rows are checked and `mask` is exactly `entry is not None`: skip the processor's own pass over them
+        # (a processor saved by an older version, without `_process_columns`, goes through `__call__`).
+        process = getattr(self.processor, "_process_columns", None)
+        if process is not None:
+            batch = process(columns, np.ascontiguousarray(mask), "pt")
+        else:
+            batch = self.processor(columns, return_tensors="pt")
         labels = self._labels(rows)
         if labels is not None:
             batch["labels"] = labels

@@ -296,6 +296,38 @@ def test_collator_modality_dropout_is_seeded_and_keeps_one_modality():
         CLDMDFDataCollator(SMALL_PROCESSOR, modality_dropout=-0.1)
 
 
+class ProcessorWithoutFastPath:
+    """A processor as an older saved version has it: `__call__` only, no `_process_columns`."""
+
+    def __init__(self, processor):
+        self._processor = processor
+
+    def __call__(self, *args, **kwargs):
+        return self._processor(*args, **kwargs)
+
+    def __getattr__(self, name):
+        if name == "_process_columns":
+            raise AttributeError(name)
+        return getattr(self._processor, name)
+
+
+@pytest.mark.parametrize("options", [{}, {"missing_rate": 0.4}, {"modality_dropout": 0.5, "missing_rate": 0.2}])
+def test_collator_fast_path_equals_the_processor_call(options):
+    rows = make_rows(50, SMALL_DIMS, missing=0.2, seed=5)
+    fast = CLDMDFDataCollator(SMALL_PROCESSOR, seed=9, **options)(rows)
+    slow = CLDMDFDataCollator(ProcessorWithoutFastPath(SMALL_PROCESSOR), seed=9, **options)(rows)
+    assert torch.equal(fast["modality_mask"], slow["modality_mask"]) and torch.equal(fast["labels"], slow["labels"])
+    assert fast["modality_inputs"].keys() == slow["modality_inputs"].keys()
+    for name, values in fast["modality_inputs"].items():
+        assert values.dtype == torch.float32 and torch.equal(values, slow["modality_inputs"][name]), name
+    # and the columns the collator built, given to the processor directly, give the same batch
+    names = sorted(SMALL_DIMS)
+    mask = fast["modality_mask"].numpy()
+    columns = {n: [r[n] if mask[i, j] else None for i, r in enumerate(rows)] for j, n in enumerate(names)}
+    direct = SMALL_PROCESSOR(columns)
+    assert all(torch.equal(direct["modality_inputs"][n], fast["modality_inputs"][n]) for n in names)
+
+
 def test_dataloader_workers_draw_different_reproducible_dropout():
     rows = make_rows(64, SMALL_DIMS, missing=0.0, seed=4)
 
