@@ -37,15 +37,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
     REPO_ROOT,
-    RESULTS_DIR,
     command_line,
+    default_output,
     git_state,
     machine_info,
     mean_std,
     offline_environment,
     provenance,
-    quick_output_dir,
+    pyplot,
     read_json,
+    run_cli,
     write_json,
 )
 
@@ -128,10 +129,8 @@ def resolve_args(args: argparse.Namespace) -> None:
     except ValueError:
         rates = args.eval_missing_rates
         raise ValueError(f"--eval-missing-rates must be comma-separated numbers, got {rates!r}") from None
-    if args.output is None:
-        folder = quick_output_dir() if args.quick else RESULTS_DIR
-        stem = f"accuracy_{args.dataset}" if args.split == "test" else f"validation_{args.dataset}"
-        args.output = str(folder / f"{stem}.json")
+    stem = f"accuracy_{args.dataset}" if args.split == "test" else f"validation_{args.dataset}"
+    args.output = default_output(args, f"{stem}.json")
     if args.plot is None:
         args.plot = str(Path(args.output).with_suffix(".png"))
 
@@ -274,13 +273,8 @@ def save(record: dict, args: argparse.Namespace) -> None:
 
 def plot(record: dict, path: Path) -> Optional[Path]:
     """Accuracy against η per variant, error bars = sample std over seeds; None when matplotlib is missing."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed (pip install matplotlib): no plot written")
+    plt = pyplot()
+    if plt is None:
         return None
     rates = record["setting"]["eval_missing_rates"]
     fig, ax = plt.subplots(figsize=(9, 4.8))
@@ -377,10 +371,4 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    arguments = parse_args()
-    try:
-        result = main(arguments)
-    except ValueError as error:
-        print(f"bench_accuracy.py: error: {error}", file=sys.stderr)
-        sys.exit(2)
-    sys.exit(1 if result["failures"] else 0)
+    run_cli(__file__, parse_args, main, exit_code=lambda record: 1 if record["failures"] else 0)

@@ -25,11 +25,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
-    RESULTS_DIR,
     UCI_DIMS,
+    apply_quick_defaults,
+    check_counts,
     command_line,
+    default_output,
     provenance,
-    quick_output_dir,
+    run_cli,
     time_it,
     write_json,
 )
@@ -54,18 +56,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def resolve_args(args: argparse.Namespace) -> None:
     """Fills the defaults that depend on --quick and validates the numbers; raises ValueError."""
-    for name, full, quick in (("batch_size", 1024, 128), ("repeats", 30, 3), ("warmup", 3, 1)):
-        if getattr(args, name) is None:
-            setattr(args, name, quick if args.quick else full)
-    for name in ("batch_size", "repeats"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.warmup < 0:
-        raise ValueError(f"--warmup must be >= 0, got {args.warmup}")
+    apply_quick_defaults(args, {"batch_size": (1024, 128), "repeats": (30, 3), "warmup": (3, 1)})
+    check_counts(args, ("batch_size", "repeats"))
     if not 0 <= args.missing_rate < 1:
         raise ValueError(f"--missing-rate must be in [0, 1), got {args.missing_rate}")
-    if args.output is None:
-        args.output = str((quick_output_dir() if args.quick else RESULTS_DIR) / "collator.json")
+    args.output = default_output(args, "collator.json")
 
 
 def make_rows(batch_size: int, missing_rate: float, seed: int, row_format: str) -> list[dict]:
@@ -166,9 +161,4 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    arguments = parse_args()
-    try:
-        main(arguments)
-    except ValueError as error:
-        print(f"bench_collator.py: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_cli(__file__, parse_args, main)

@@ -22,7 +22,6 @@ Run from the repository root:
 """
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -33,12 +32,18 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
-    RESULTS_DIR,
+    apply_quick_defaults,
+    check_counts,
     command_line,
+    default_output,
     growth_words,
     loglog_slope,
     provenance,
-    quick_output_dir,
+    pyplot,
+    resolve_device,
+    run_cli,
+    summarize_times,
+    time_it,
     write_json,
 )
 from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification  # noqa: E402
@@ -86,24 +91,12 @@ def resolve_args(args: argparse.Namespace) -> None:
         "warmup": (2, 1),
         "repeats": (5, 2),
     }
-    for name, (full, quick) in defaults.items():  # --quick fills only what was not given explicitly
-        if getattr(args, name) is None:
-            setattr(args, name, quick if args.quick else full)
+    apply_quick_defaults(args, defaults)
     args.batch_list = int_list(args.batch_sizes, "--batch-sizes")
     args.modality_list = int_list(args.modalities, "--modalities")
-    for name in ("batch_modalities", "modality_batch_size", "dim", "hidden_size", "repeats"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.warmup < 0:
-        raise ValueError(f"--warmup must be >= 0, got {args.warmup}")
-    if args.device == "auto":
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
-    if args.device not in ("cpu", "cuda") or (args.device == "cuda" and not torch.cuda.is_available()):
-        raise ValueError(f"--device must be 'auto', 'cpu' or 'cuda' (with a GPU visible), got {args.device!r}")
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    if args.output is None:
-        args.output = str((quick_output_dir() if args.quick else RESULTS_DIR) / "scaling.json")
+    check_counts(args, ("batch_modalities", "modality_batch_size", "dim", "hidden_size", "repeats"))
+    resolve_device(args)
+    args.output = default_output(args, "scaling.json")
     if args.plot is None:
         args.plot = str(Path(args.output).with_suffix(".png"))
 
@@ -136,16 +129,7 @@ def step_times(series: str, batch_size: int, num_modalities: int, args: argparse
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    for _ in range(args.warmup):
-        step()
-    times = []
-    for _ in range(args.repeats):
-        sync()
-        start = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - start)
-    return times
+    return time_it(step, args.repeats, args.warmup, sync)
 
 
 def sweep(series: str, variable: str, values: list[int], args: argparse.Namespace) -> dict:
@@ -154,16 +138,14 @@ def sweep(series: str, variable: str, values: list[int], args: argparse.Namespac
     for value in values:
         batch_size = value if variable == "batch_size" else args.modality_batch_size
         num_modalities = value if variable == "num_modalities" else args.batch_modalities
-        times = step_times(series, batch_size, num_modalities, args)
-        median = statistics.median(times)
+        timing = summarize_times(step_times(series, batch_size, num_modalities, args))
+        median = timing["median_s"]
         points.append(
             {
                 variable: value,
                 "batch_size": batch_size,
                 "num_modalities": num_modalities,
-                "median_s": median,
-                "min_s": min(times),
-                "max_s": max(times),
+                **timing,
                 "us_per_row": 1e6 * median / batch_size,
             }
         )
@@ -185,13 +167,8 @@ def sweep(series: str, variable: str, values: list[int], args: argparse.Namespac
 
 def plot(record: dict, path: Path) -> Optional[Path]:
     """Two log-log panels (step time against B, against M), one line per series; None without matplotlib."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed (pip install matplotlib): no plot written")
+    plt = pyplot()
+    if plt is None:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     labels = {"batch_size": "batch size B", "num_modalities": "modalities M"}
@@ -262,9 +239,4 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    arguments = parse_args()
-    try:
-        main(arguments)
-    except ValueError as error:
-        print(f"bench_scaling.py: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_cli(__file__, parse_args, main)

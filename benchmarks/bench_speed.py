@@ -34,7 +34,6 @@ Run from the repository root:
 import argparse
 import json
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -46,11 +45,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
-    RESULTS_DIR,
     UCI_DIMS,
+    apply_quick_defaults,
+    check_counts,
     command_line,
+    default_output,
     provenance,
-    quick_output_dir,
+    resolve_device,
+    run_cli,
+    summarize_times,
     write_json,
 )
 from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification  # noqa: E402
@@ -108,26 +111,14 @@ def resolve_args(args: argparse.Namespace) -> None:
         "repeats": (30, 3),
         "memory_steps": (5, 2),
     }
-    for name, (full, quick) in defaults.items():  # --quick fills only what was not given explicitly
-        if getattr(args, name) is None:
-            setattr(args, name, quick if args.quick else full)
+    apply_quick_defaults(args, defaults)
     args.config_list = [name.strip() for name in args.configs.split(",") if name.strip()]
     unknown = [name for name in args.config_list if name not in CONFIGS]
     if unknown or not args.config_list:
         raise ValueError(f"--configs got {args.configs!r}; allowed: a comma-separated subset of {list(CONFIGS)}")
-    for name in ("hidden_size", "batch_size", "num_batches", "repeats", "memory_steps"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.warmup < 0:
-        raise ValueError(f"--warmup must be >= 0, got {args.warmup}")
-    if args.device == "auto":
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
-    if args.device not in ("cpu", "cuda") or (args.device == "cuda" and not torch.cuda.is_available()):
-        raise ValueError(f"--device must be 'auto', 'cpu' or 'cuda' (with a GPU visible), got {args.device!r}")
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    if args.output is None:
-        args.output = str((quick_output_dir() if args.quick else RESULTS_DIR) / "speed.json")
+    check_counts(args, ("hidden_size", "batch_size", "num_batches", "repeats", "memory_steps"))
+    resolve_device(args)
+    args.output = default_output(args, "speed.json")
 
 
 def build_model(name: str, hidden_size: int, device: str, seed: int) -> CLDMDFForSequenceClassification:
@@ -290,14 +281,9 @@ def main(args: argparse.Namespace) -> dict:
     for operation, unit in (("train_step", "samples_per_s"), ("infer", "rows_per_s")):
         times = interleaved_times(runners, operation, batches, args)
         for name, values in times.items():
-            median = statistics.median(values)
-            results[name]["train" if operation == "train_step" else "inference"] = {
-                "median_s": median,
-                "min_s": min(values),
-                "max_s": max(values),
-                "repeats": len(values),
-                unit: args.batch_size / median,
-            }
+            timing = summarize_times(values)
+            timing[unit] = args.batch_size / timing["median_s"]
+            results[name]["train" if operation == "train_step" else "inference"] = timing
     for runner in runners:
         flops = runner.train_flops(batches[0])
         results[runner.name]["train"]["mflop_per_row"] = flops / args.batch_size / 1e6
@@ -376,9 +362,4 @@ def print_table(record: dict) -> None:
 
 
 if __name__ == "__main__":
-    arguments = parse_args()
-    try:
-        main(arguments)
-    except ValueError as error:
-        print(f"bench_speed.py: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_cli(__file__, parse_args, main)

@@ -226,6 +226,70 @@ def growth_words(slope: Optional[float]) -> str:
     return "faster than quadratic"
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# Command-line plumbing shared by the scripts
+
+
+def apply_quick_defaults(args, defaults: dict[str, tuple[Any, Any]]) -> None:
+    """Sets each `name: (full, quick)` argument the user left at None: `--quick` fills only what was not given."""
+    for name, (full, quick) in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+
+
+def check_counts(args, positive: Sequence[str]) -> None:
+    """Raises ValueError unless each of `positive` is >= 1 and `args.warmup` is >= 0."""
+    for name in positive:
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.warmup < 0:
+        raise ValueError(f"--warmup must be >= 0, got {args.warmup}")
+
+
+def resolve_device(args) -> None:
+    """`--device auto` -> cuda when visible, else cpu (validated); applies `--threads`."""
+    import torch
+
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.device not in ("cpu", "cuda") or (args.device == "cuda" and not torch.cuda.is_available()):
+        raise ValueError(f"--device must be 'auto', 'cpu' or 'cuda' (with a GPU visible), got {args.device!r}")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+
+
+def default_output(args, filename: str) -> str:
+    """`--output` when given, else `filename` in the results folder (a temporary folder with `--quick`)."""
+    if args.output is not None:
+        return args.output
+    return str((quick_output_dir() if args.quick else RESULTS_DIR) / filename)
+
+
+def pyplot():
+    """`matplotlib.pyplot` on the Agg backend, or None (with a message) when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed (pip install matplotlib): no plot written")
+        return None
+    return plt
+
+
+def run_cli(script: str, parse_args: Callable, main: Callable, exit_code: Callable[[Any], int] = lambda _: 0) -> None:
+    """The `__main__` of a benchmark script: a ValueError (bad arguments) is one `<script>: error: ...` line and exit
+    status 2; otherwise `exit_code(result)`."""
+    arguments = parse_args()
+    try:
+        result = main(arguments)
+    except ValueError as error:
+        print(f"{Path(script).name}: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(exit_code(result))
+
+
 def offline_environment() -> None:
     """Benchmarks never need the network (the Hub is unreachable from CI): fail fast instead of retrying."""
     for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
