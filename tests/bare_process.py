@@ -65,29 +65,36 @@ BARE_PROCESS = BLOCK_LOCAL_PACKAGES + textwrap.dedent(
 )
 
 
+def run_bare_script(script: str, args: list, workdir: Path, env: Optional[dict] = None) -> None:
+    """Runs the Python source `script` with `args` in a child process that cannot import this repository and asserts
+    it succeeded (its stderr is the failure message).
+
+    The script runs from `workdir` (not the repository: nothing of ours on `sys.path` but the editable install, which
+    the script blocks), `env` is the child's whole environment (default: this one) without `PYTHONPATH`, and
+    `HF_MODULES_CACHE` points into `workdir`, so remote code is fetched afresh.
+    """
+    workdir = Path(workdir)
+    path = workdir / "bare.py"
+    path.write_text(script)
+    env = dict(os.environ if env is None else env, HF_MODULES_CACHE=str(workdir / "modules"))
+    env.pop("PYTHONPATH", None)
+    completed = subprocess.run(
+        [sys.executable, str(path), *map(str, args)], cwd=workdir, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+
 def run_in_bare_process(target: str, batch: dict, workdir: Path, env: Optional[dict] = None) -> dict:
     """Loads `target` (a folder or a Hub repo id) with `trust_remote_code=True` in a child process that cannot import
     this repository, runs it on `batch` (`modality_inputs` + `modality_mask`) and returns its outputs: `logits`,
     `modality_weights`, `modality_attentions`, `pooler_output` (tensors) and `module` (the model class's module).
 
-    `env` is the child's whole environment (default: this one); `PYTHONPATH` is removed and `HF_MODULES_CACHE` points
-    into `workdir`, so the remote code is fetched afresh.
+    `workdir` and `env` are as in `run_bare_script`.
     """
     workdir = Path(workdir)
-    inputs, outputs, script = workdir / "inputs.safetensors", workdir / "outputs.safetensors", workdir / "bare.py"
+    inputs, outputs = workdir / "inputs.safetensors", workdir / "outputs.safetensors"
     save_file({**batch["modality_inputs"], "__mask__": batch["modality_mask"]}, inputs)
-    script.write_text(BARE_PROCESS)
-    env = dict(os.environ if env is None else env, HF_MODULES_CACHE=str(workdir / "modules"))
-    env.pop("PYTHONPATH", None)
-    completed = subprocess.run(
-        [sys.executable, str(script), str(target), str(inputs), str(outputs)],
-        cwd=workdir,  # not the repository: nothing of ours on sys.path but the blocked editable install
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    run_bare_script(BARE_PROCESS, [target, inputs, outputs], workdir, env)
     result: dict = load_file(outputs)
     result["module"] = "".join(chr(c) for c in result.pop("module").tolist())
     return result

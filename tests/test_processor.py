@@ -3,14 +3,12 @@
 import io
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 import torch
-from bare_process import BLOCK_LOCAL_PACKAGES
+from bare_process import BLOCK_LOCAL_PACKAGES, run_bare_script
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -633,19 +631,8 @@ def test_remote_code_round_trip_in_a_bare_process(tmp_path):
     columns = multimodal_columns()
     serialisable = dict(columns, photo=[None if im is None else np.asarray(im) for im in columns["photo"]])
     torch.save(serialisable, tmp_path / "inputs.pt")
-    script = tmp_path / "bare.py"
-    script.write_text(REMOTE_PROCESS)
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
-    env.pop("PYTHONPATH", None)
-    completed = subprocess.run(
-        [sys.executable, str(script), str(folder), str(tmp_path / "inputs.pt"), str(tmp_path / "out.pt")],
-        cwd=tmp_path,  # not the repository: nothing of ours on sys.path but the blocked editable install
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    run_bare_script(REMOTE_PROCESS, [folder, tmp_path / "inputs.pt", tmp_path / "out.pt"], tmp_path, env)
     remote = torch.load(tmp_path / "out.pt")
     module = "".join(chr(c) for c in remote.pop("module").tolist())
     assert module.startswith("transformers_modules"), module
