@@ -15,7 +15,6 @@ Prints a table (rows/s, median over repeats) and writes a JSON file with the com
 """
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from benchmarks.common import (  # noqa: E402
     default_output,
     provenance,
     run_cli,
+    summarize_times,
     time_it,
     write_json,
 )
@@ -112,14 +112,8 @@ def bench_format(args: argparse.Namespace, row_format: str) -> dict:
         ("CLDMDFDataCollator", lambda: collator(rows)),
     )
     for label, fn in candidates:
-        times = time_it(fn, args.repeats, args.warmup)
-        median = statistics.median(times)
-        results[label] = {
-            "median_s": median,
-            "min_s": min(times),
-            "max_s": max(times),
-            "rows_per_s": args.batch_size / median,
-        }
+        timing = summarize_times(time_it(fn, args.repeats, args.warmup))
+        results[label] = {**timing, "rows_per_s": args.batch_size / timing["median_s"]}
     present = sum(row[name] is not None for row in rows for name in UCI_DIMS)
     return {
         "row_format": row_format,
