@@ -50,8 +50,9 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForSequenceClassification, get_scheduler
 
+from evaluation.prediction import compute_metrics, predict
 from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
-from modeling_cldmdf.methods_cldmdf import auto_tuple_alphas, cal_contributions, leave_one_out_values, shapley_values
+from modeling_cldmdf.method_estimates import MethodState
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from processing.collator import CLDMDFDataCollator
 from processing.loading import load_multimodal_dataset
@@ -78,7 +79,6 @@ MODEL_FLAGS = {  # flag -> CLDMDFConfig field, for the explicit model flags
     "cal_interval": int,
 }
 CHECKPOINT_STATE = "early_stopping.json"
-MAX_SHAPLEY_MODALITIES = 8  # exact Shapley values (2^M masked passes) up to here, leave-one-out above
 BEST_WEIGHTS = "best_model.safetensors"
 
 
@@ -465,170 +465,6 @@ def check_same_modalities(config, data) -> None:
 
 # ----------------------------------------------------------------------------------------------------------------
 # Evaluation
-
-
-def predict(model, dataloader: DataLoader, accelerator: Accelerator, removed: Optional[int] = None) -> dict:
-    """Gathered predictions/labels over every row exactly once; with `removed`, that modality is masked out and
-    rows left with no modality are flagged invalid (excluded from the metrics)."""
-    model.eval()
-    collected = {"predictions": [], "labels": [], "valid": [], "loss": []}
-    for batch in dataloader:
-        labels = batch.pop("labels")
-        valid = torch.ones(labels.shape[0], dtype=torch.bool, device=labels.device)
-        if removed is not None:
-            mask = batch["modality_mask"].clone()
-            mask[:, removed] = False
-            valid = mask.any(dim=1)
-            # rows that would be empty keep their data for a well-formed forward pass, then are discarded
-            batch["modality_mask"] = torch.where(valid.unsqueeze(1), mask, batch["modality_mask"])
-        with torch.no_grad():
-            logits = model(**batch).logits
-        loss = per_row_loss(logits, labels, model)
-        predictions = logits.argmax(-1) if logits.shape[-1] > 1 else logits.squeeze(-1)
-        gathered = accelerator.gather_for_metrics((predictions, labels, valid, loss))
-        for key, value in zip(collected, gathered):
-            collected[key].append(value.cpu())
-    return {key: torch.cat(value) for key, value in collected.items()}
-
-
-def per_row_loss(logits: torch.Tensor, labels: torch.Tensor, model) -> torch.Tensor:
-    config = accelerator_free_config(model)
-    if config.problem_type == "regression":
-        return (logits.squeeze(-1).float() - labels.float()) ** 2
-    if config.problem_type == "multi_label_classification":
-        return torch.nn.functional.binary_cross_entropy_with_logits(
-            logits.float(), labels.float(), reduction="none"
-        ).mean(-1)
-    return torch.nn.functional.cross_entropy(logits.float(), labels, reduction="none")
-
-
-def accelerator_free_config(model):
-    return getattr(model, "module", model).config
-
-
-def compute_metrics(outputs: dict, problem_type: str) -> dict:
-    valid = outputs["valid"]
-    predictions, labels = outputs["predictions"][valid], outputs["labels"][valid]
-    metrics = {"loss": outputs["loss"][valid].mean().item(), "rows": int(valid.sum())}
-    if problem_type == "single_label_classification":
-        from evaluation import load_metrics
-
-        metrics.update(load_metrics().compute(predictions=predictions.numpy(), references=labels.numpy()))
-    elif problem_type == "regression":
-        metrics["mse"] = metrics["loss"]
-    return metrics
-
-
-def statistics_subsets(num_modalities: int) -> list[tuple[bool, ...]]:
-    """The modality subsets CAL evaluates: all 2^M for exact Shapley values up to 8 modalities, else the full set,
-    each leave-one-out set, each singleton and the empty set."""
-    if num_modalities <= MAX_SHAPLEY_MODALITIES:
-        return [tuple(bool(b >> m & 1) for m in range(num_modalities)) for b in range(2**num_modalities)]
-    full = (True,) * num_modalities
-    subsets = {full, (False,) * num_modalities}
-    for m in range(num_modalities):
-        subsets.add(full[:m] + (False,) + full[m + 1 :])
-        subsets.add(tuple(i == m for i in range(num_modalities)))
-    return sorted(subsets)
-
-
-def subset_statistics(
-    model, dataloader: DataLoader, accelerator: Accelerator, subsets: Optional[list] = None
-) -> tuple[dict, torch.Tensor]:
-    """Validation accuracy with only the modalities of each subset S present (default: every subset; through the
-    mask; rows left with no modality count as a uniform guess), and the mean true-class probability of each
-    modality's unimodal head. What CAL's contributions and TupleInfoNCE's automatic ratios are computed from. (Sums
-    are reduced across processes; the few rows accelerate repeats to even out the last batch count twice.)"""
-    config = accelerator.unwrap_model(model).config
-    num_modalities = config.num_modalities
-    full = (True,) * num_modalities
-    subsets = list(subsets or statistics_subsets(num_modalities))
-    if full not in subsets:
-        subsets.append(full)
-    correct = dict.fromkeys(subsets, 0.0)
-    true_class_probability = torch.zeros(num_modalities)
-    present_counts = torch.zeros(num_modalities)
-    total = 0
-    model.eval()
-    for batch in dataloader:
-        labels = batch.pop("labels")
-        mask = batch["modality_mask"]
-        for subset in subsets:
-            keep = mask & torch.tensor(subset, device=mask.device)
-            rows = keep.any(dim=1)
-            hits = torch.zeros((), device=mask.device)
-            if rows.any():
-                inputs = {"modality_inputs": batch["modality_inputs"], "modality_mask": torch.where(
-                    rows.unsqueeze(1), keep, mask
-                )}  # fmt: skip
-                with torch.no_grad():
-                    outputs = model(**inputs)
-                hits = ((outputs.logits.argmax(-1) == labels) & rows).sum().float()
-                if all(subset) and outputs.unimodal_logits is not None:
-                    probability = outputs.unimodal_logits.float().softmax(-1)
-                    picked = probability.gather(-1, labels.view(-1, 1, 1).expand(-1, num_modalities, 1)).squeeze(-1)
-                    true_class_probability += accelerator.reduce((picked * mask).sum(0), reduction="sum").cpu()
-                    present_counts += accelerator.reduce(mask.sum(0).float(), reduction="sum").cpu()
-            guesses = (~rows).sum().float() / config.num_labels
-            correct[subset] += accelerator.reduce(hits + guesses, reduction="sum").item()
-        total += accelerator.reduce(torch.tensor(float(labels.shape[0]), device=labels.device), reduction="sum").item()
-    accuracy = {subset: value / max(total, 1.0) for subset, value in correct.items()}
-    return accuracy, true_class_probability / present_counts.clamp(min=1.0)
-
-
-class MethodState:
-    """
-    What the companion methods learn about the modalities during training, measured every `cal_interval` epochs on
-    a validation slice: CAL's contributions W^m (from Shapley values of the masked validation accuracy and the
-    unimodal heads' confidence and its increase) and TupleInfoNCE's automatic ratios α_k (from the unimodal
-    validation accuracies). Every estimate is kept as flat `cal_contribution_<m>_epoch_<e>` /
-    `tuple_alpha_<m>_epoch_<e>` entries for the tracker and `all_results.json`.
-    """
-
-    def __init__(self, config):
-        self.config = config
-        self.names = config.modality_names
-        self.cal = bool(config.cal)
-        self.auto_alphas = config.tuple_weight > 0 and config.tuple_alphas == "auto"
-        self.previous_confidence = None
-        self.log: dict[str, float] = {}
-
-    @property
-    def active(self) -> bool:
-        return self.cal or self.auto_alphas
-
-    def due(self, epoch: int) -> bool:
-        return self.active and (epoch + 1) % self.config.cal_interval == 0
-
-    def update(self, model, dataloader: DataLoader, accelerator: Accelerator, epoch: int) -> dict:
-        num_modalities = len(self.names)
-        accuracy, confidence = subset_statistics(model, dataloader, accelerator, statistics_subsets(num_modalities))
-        base = accelerator.unwrap_model(model).cldmdf
-        logged = {}
-        if self.cal:
-            if num_modalities <= MAX_SHAPLEY_MODALITIES:
-                information = shapley_values(accuracy, num_modalities)
-            else:
-                information = leave_one_out_values(accuracy, num_modalities)
-            confidence = confidence.tolist()
-            previous = self.previous_confidence or confidence
-            potential = [c + self.config.cal_potential_weight * (c - p) for c, p in zip(confidence, previous)]
-            self.previous_confidence = confidence
-            contributions = cal_contributions(
-                information, potential, self.config.cal_lambda, self.config.cal_temperature
-            )
-            base.set_modality_contributions(contributions)
-            for name, phi, weight in zip(self.names, information, contributions):
-                logged[f"cal_contribution_{name}_epoch_{epoch}"] = round(weight, 6)
-                logged[f"cal_shapley_{name}_epoch_{epoch}"] = round(phi, 6)
-        if self.auto_alphas:
-            unimodal = [accuracy[tuple(i == m for i in range(num_modalities))] for m in range(num_modalities)]
-            alphas = auto_tuple_alphas(unimodal, self.config.tuple_alpha_total)
-            base.set_tuple_alphas(alphas)
-            for name, alpha in zip(self.names, alphas):
-                logged[f"tuple_alpha_{name}_epoch_{epoch}"] = round(alpha, 6)
-        self.log.update(logged)
-        return logged
 
 
 def robustness_sweep(model, accelerator, args, data, processor, split_name: str = "test") -> dict:

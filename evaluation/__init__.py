@@ -14,6 +14,9 @@ writes no Arrow cache file and takes no file lock in the metrics cache: processe
 before falling back to a uuid-named file.) The one thing `evaluate.load` writes is a copy of the script under
 `HF_MODULES_CACHE`, which `evaluate` guards with a file lock of its own.
 
+`evaluation.prediction` runs a model over a dataloader (`predict`, gathered across processes) and scores the result
+(`compute_metrics`), as `train_accelerate.py` does for validation and the robustness sweep.
+
 Example:
 
 ```python

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from model_tester import CLDMDFModelTester
 
-import train_accelerate
 from modeling_cldmdf import CLDMDFForPreTraining, CLDMDFForSequenceClassification
+from modeling_cldmdf.method_estimates import statistics_subsets
 from modeling_cldmdf.methods_cldmdf import (
     CLDMDFInformationBottleneck,
     auto_tuple_alphas,
@@ -341,8 +341,8 @@ def test_mask_invariance_with_both_methods_on():
 
 
 def test_statistics_subsets_fall_back_to_leave_one_out_above_eight_modalities():
-    assert len(train_accelerate.statistics_subsets(3)) == 8
-    subsets = train_accelerate.statistics_subsets(10)
+    assert len(statistics_subsets(3)) == 8
+    subsets = statistics_subsets(10)
     assert len(subsets) == 2 + 10 + 10 and (True,) * 10 in subsets and (False,) * 10 in subsets
 
 
