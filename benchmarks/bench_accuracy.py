@@ -17,6 +17,10 @@ Run from the repository root:
 
 `--split validation` evaluates on the validation split instead of the test split: that is how defaults are chosen
 without looking at the test set (`make_report.py` lists every `validation_*.json` file in its own section).
+`--split cv` is k-fold cross-validation on the train and validation splits together (`--folds 5`: stratified by label,
+the same folds for every variant and seed; the test split is never read): each (variant, seed) trains `--folds` times,
+each time evaluated on (and picking its best epoch on) the held-out fold, and its metrics are the mean over folds. On
+UCI that is 1,600 held-out rows per seed instead of the validation split's 160 (`cv_*.json`, its own report section).
 
 The results file (`benchmarks/results/accuracy_<dataset>.json`) is rewritten after every run; a second invocation
 skips the (variant, seed) pairs already in it, so an interrupted sweep continues where it stopped. A plot of accuracy
@@ -25,6 +29,7 @@ against η per variant (error bars: sample std over seeds) goes next to it as `a
 
 import argparse
 import logging
+import os
 import shlex
 import shutil
 import sys
@@ -86,6 +91,7 @@ QUICK_TRAIN_ARGS = [
     "--hidden_size", "32",
 ]  # fmt: skip
 METRICS = ("accuracy", "f1")
+FOLD_SEED = 0  # the cross-validation folds do not depend on the training seed: every run sees the same folds
 RUN_STATS = ("train_runtime", "train_samples_per_second", "epochs_trained", "best_epoch")
 
 
@@ -97,8 +103,12 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--eval-missing-rates", default="0,0.1,0.3,0.5", help="Comma-separated η values.")
     parser.add_argument("--train-args", default="", help='Extra train_accelerate.py args, e.g. "--hidden_size 64".')
     parser.add_argument(
-        "--split", choices=["test", "validation"], default="test", help="Split the robustness sweep is measured on."
+        "--split",
+        choices=["test", "validation", "cv"],
+        default="test",
+        help="Split the robustness sweep is measured on; cv: k-fold cross-validation on train + validation.",
     )
+    parser.add_argument("--folds", type=int, default=5, help="Number of cross-validation folds (--split cv).")
     parser.add_argument("--quick", action="store_true", help="Smoke test: tiny subsets, 2 steps, seed 0 only.")
     parser.add_argument("--output", default=None, help="Results JSON (default: benchmarks/results/accuracy_<d>.json).")
     parser.add_argument("--plot", default=None, help="PNG plot (default: next to --output, same stem).")
@@ -129,7 +139,11 @@ def resolve_args(args: argparse.Namespace) -> None:
     except ValueError:
         rates = args.eval_missing_rates
         raise ValueError(f"--eval-missing-rates must be comma-separated numbers, got {rates!r}") from None
-    stem = f"accuracy_{args.dataset}" if args.split == "test" else f"validation_{args.dataset}"
+    if args.split == "cv" and args.folds < 2:
+        raise ValueError(f"--folds must be at least 2 for --split cv, got {args.folds}")
+    # train_accelerate.py's metric keys: cross-validation evaluates each fold as the validation split.
+    args.metric_split = "validation" if args.split == "cv" else args.split
+    stem = {"test": "accuracy", "validation": "validation", "cv": "cv"}[args.split] + f"_{args.dataset}"
     args.output = default_output(args, f"{stem}.json")
     if args.plot is None:
         args.plot = str(Path(args.output).with_suffix(".png"))
@@ -148,18 +162,23 @@ def setting(args: argparse.Namespace) -> dict:
     }
     if args.split != "test":  # files measured on the test split predate the option and do not name it
         shared["split"] = args.split
+    if args.split == "cv":
+        shared["folds"] = args.folds
     return shared
 
 
-def train_argv(args: argparse.Namespace, variant: str, seed: int, output_dir: str) -> list[str]:
-    """The train_accelerate.py arguments of one (variant, seed) run."""
+def train_argv(
+    args: argparse.Namespace, variant: str, seed: int, output_dir: str, dataset: Optional[Path] = None
+) -> list[str]:
+    """The train_accelerate.py arguments of one (variant, seed) run; `dataset` replaces the bundled dataset (a
+    cross-validation fold)."""
     shared = setting(args)
     argv = [
-        "--dataset_name", str(REPO_ROOT / shared["dataset_path"]),
+        "--dataset_name", str(dataset or REPO_ROOT / shared["dataset_path"]),
         "--output_dir", output_dir,
         "--seed", str(seed),
         "--eval_missing_rates", ",".join(f"{rate:g}" for rate in args.rates),
-        "--evaluation_split", args.split,
+        "--evaluation_split", args.metric_split,
         *shared["train_args"],
     ]  # fmt: skip
     overrides = VARIANTS[variant][1]
@@ -188,27 +207,77 @@ def load_record(args: argparse.Namespace) -> dict:
     return {"setting": setting(args), "variants": {}, "runs": [], "failures": [], "invocations": []}
 
 
-def run_one(args: argparse.Namespace, variant: str, seed: int) -> dict:
-    """Trains and evaluates one (variant, seed); returns the run entry (raises what train_accelerate raises)."""
+def write_folds(dataset_path: Path, folds: int, workdir: Path) -> list[Path]:
+    """Writes `folds` datasets for k-fold cross-validation and returns their folders.
+
+    The pool is the train and validation splits together (never the test split). Rows are split into `folds` parts
+    stratified by the label column (the dataset's `ClassLabel`; plain shuffled parts without one), with a fixed seed;
+    fold `i`'s folder holds `data/train-*.parquet` (the other parts) and `data/validation-*.parquet` (part `i`), which
+    `datasets` reads as those two splits, features included.
+    """
+    import datasets
+    import numpy as np
+
+    loaded = datasets.load_dataset(str(dataset_path))
+    missing = [split for split in ("train", "validation") if split not in loaded]
+    if missing:
+        raise ValueError(f"--split cv needs train and validation splits; {dataset_path} has {sorted(loaded)}")
+    pool = datasets.concatenate_datasets([loaded["train"], loaded["validation"]])
+    labels = [name for name, feature in pool.features.items() if isinstance(feature, datasets.ClassLabel)]
+    rng = np.random.default_rng(FOLD_SEED)
+    if labels:
+        values = np.asarray(pool[labels[0]])
+        order = np.concatenate([rng.permutation(np.flatnonzero(values == value)) for value in np.unique(values)])
+    else:
+        order = rng.permutation(len(pool))
+    part = np.empty(len(pool), dtype=np.int64)
+    part[order] = np.arange(len(pool)) % folds  # dealt round-robin class by class: every part gets each class's share
+    folders = []
+    for fold in range(folds):
+        folder = workdir / f"fold{fold}"
+        for split, rows in (("train", part != fold), ("validation", part == fold)):
+            path = folder / "data" / f"{split}-00000-of-00001.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pool.select(np.flatnonzero(rows)).to_parquet(str(path))
+        folders.append(folder)
+    return folders
+
+
+def run_one(args: argparse.Namespace, variant: str, seed: int, folds: Optional[list[Path]] = None) -> dict:
+    """Trains and evaluates one (variant, seed); returns the run entry (raises what train_accelerate raises).
+
+    With `folds` (cross-validation datasets from `write_folds`), one training per fold; the run's metrics are their
+    mean over folds (the folds' accuracies are kept too).
+    """
     import train_accelerate
 
     folder = tempfile.mkdtemp(prefix=f"cldmdf-bench-{variant}-{seed}-")
+    per_fold = []
     try:
-        argv = train_argv(args, variant, seed, str(Path(folder) / "run"))
         start = time.perf_counter()
-        results = train_accelerate.main(train_accelerate.parse_args(argv))
+        for index, dataset in enumerate(folds or [None]):
+            argv = train_argv(args, variant, seed, os.path.join(folder, f"run{index}"), dataset)
+            results = train_accelerate.main(train_accelerate.parse_args(argv))
+            per_fold.append(
+                {k: v for k, v in results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            )
         wall = time.perf_counter() - start
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return {
+    run = {
         "variant": variant,
         "seed": seed,
         "config_overrides": VARIANTS[variant][1],
         "wall_s": round(wall, 3),
         **git_state(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "results": {k: v for k, v in results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+        "results": per_fold[0],
     }
+    if folds:
+        shared = set.intersection(*(set(results) for results in per_fold))
+        run["results"] = {key: sum(r[key] for r in per_fold) / len(per_fold) for key in sorted(shared)}
+        run["fold_accuracy"] = [r[f"{args.metric_split}_accuracy"] for r in per_fold]
+    return run
 
 
 def conditions(runs: list[dict], rates: list[float], split: str = "test") -> list[str]:
@@ -265,9 +334,9 @@ def identical_variants(runs: list[dict], split: str = "test") -> list[list[str]]
 
 
 def save(record: dict, args: argparse.Namespace) -> None:
-    record["summary"] = summarize(record["runs"], args.rates, args.split)
-    record["conditions"] = conditions(record["runs"], args.rates, args.split)
-    record["identical_variants"] = identical_variants(record["runs"], args.split)
+    record["summary"] = summarize(record["runs"], args.rates, args.metric_split)
+    record["conditions"] = conditions(record["runs"], args.rates, args.metric_split)
+    record["identical_variants"] = identical_variants(record["runs"], args.metric_split)
     write_json(Path(args.output), record)
 
 
@@ -317,6 +386,13 @@ def print_table(record: dict) -> None:
         print(f"{variant:<22}" + "".join(f"{c:>16}" for c in cells) + f"{entry['train_runtime']['mean']:>10.1f}")
 
 
+def record_failure(args: argparse.Namespace, record: dict, variant: str, seed: int, message: str) -> None:
+    """Replaces any earlier failure of (variant, seed) by this one and saves the record."""
+    record["failures"] = [f for f in record["failures"] if (f["variant"], f["seed"]) != (variant, seed)]
+    record["failures"].append({"variant": variant, "seed": seed, "error": message, **git_state()})
+    save(record, args)
+
+
 def main(args: argparse.Namespace) -> dict:
     offline_environment()
     resolve_args(args)
@@ -336,24 +412,26 @@ def main(args: argparse.Namespace) -> dict:
     done = {(run["variant"], run["seed"]) for run in record["runs"]}
     todo = [(v, s) for s in args.seed_list for v in args.variant_list if (v, s) not in done]
     print(f"{len(done)} runs already in {args.output}; {len(todo)} to go ({args.dataset}, quick={args.quick})")
-    for index, (variant, seed) in enumerate(todo, 1):
-        try:
-            run = run_one(args, variant, seed)
-        except Exception as error:  # one failing variant (e.g. a switch not implemented yet) must not stop the sweep
-            message = f"{type(error).__name__}: {error}"
-            print(f"[{index}/{len(todo)}] {variant} seed {seed}: FAILED {message}")
+    with tempfile.TemporaryDirectory(prefix="cldmdf-cv-") as workdir:
+        folds = None
+        if args.split == "cv" and todo:
+            folds = write_folds(REPO_ROOT / DATASETS[args.dataset]["path"], args.folds, Path(workdir))
+        for index, (variant, seed) in enumerate(todo, 1):
+            prefix = f"[{index}/{len(todo)}] {variant} seed {seed}:"
+            try:
+                run = run_one(args, variant, seed, folds)
+            except Exception as error:  # one failing variant (e.g. a switch not implemented yet) must not stop it all
+                record_failure(args, record, variant, seed, f"{type(error).__name__}: {error}")
+                print(f"{prefix} FAILED {record['failures'][-1]['error']}")
+                continue
+            record["runs"].append(run)
             record["failures"] = [f for f in record["failures"] if (f["variant"], f["seed"]) != (variant, seed)]
-            record["failures"].append({"variant": variant, "seed": seed, "error": message, **git_state()})
             save(record, args)
-            continue
-        record["runs"].append(run)
-        record["failures"] = [f for f in record["failures"] if (f["variant"], f["seed"]) != (variant, seed)]
-        save(record, args)
-        res = run["results"]
-        print(
-            f"[{index}/{len(todo)}] {variant} seed {seed}: {args.split} accuracy {res[f'{args.split}_accuracy']:.4f}, "
-            f"F1 {res[f'{args.split}_f1']:.4f}, train {res['train_runtime']:.1f} s, wall {run['wall_s']:.1f} s"
-        )
+            res, split = run["results"], args.metric_split
+            print(
+                f"{prefix} {args.split} accuracy {res[f'{split}_accuracy']:.4f}, F1 {res[f'{split}_f1']:.4f}, "
+                f"train {res['train_runtime']:.1f} s, wall {run['wall_s']:.1f} s"
+            )
     # The load average at the end too: other work on the machine slows the train times.
     record["machine"] = {**record["machine"], "load_average_1m_end": machine_info()["load_average_1m"]}
     save(record, args)
