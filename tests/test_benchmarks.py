@@ -32,6 +32,10 @@ QUICK_ARGV = {
         bench_accuracy,
         ["--quick", "--split", "validation", "--variants", "cldmdf", "--output", "{out}/validation_uci.json"],
     ),
+    "cv_uci.json": (
+        bench_accuracy,
+        ["--quick", "--split", "cv", "--folds", "2", "--variants", "cldmdf", "--output", "{out}/cv_uci.json"],
+    ),
     "speed.json": (
         bench_speed,
         [
@@ -136,6 +140,54 @@ def test_validation_sweeps_never_read_the_test_split_and_have_their_own_section(
     assert f" {100 * mean:.2f} |" in row
     # A validation file is never mistaken for the test-split accuracy of the same dataset.
     assert "validation_uci" not in section(text, "Accuracy: UCI")
+
+
+@pytest.mark.slow
+def test_cross_validation_runs_average_their_folds_and_have_their_own_section(quick_results):
+    out, text = quick_results
+    record = json.loads((out / "cv_uci.json").read_text())
+    assert (record["setting"]["split"], record["setting"]["folds"]) == ("cv", 2) and record["failures"] == []
+    (run,) = record["runs"]
+    assert len(run["fold_accuracy"]) == 2
+    assert run["results"]["validation_accuracy"] == pytest.approx(sum(run["fold_accuracy"]) / 2)
+    assert not [key for key in run["results"] if key.startswith("test_")]
+    part = section(text, "Choosing defaults by cross-validation")
+    assert "### `cv_uci.json`" in part and f"Command: `{record['command']}`" in part
+    # The candidates table: the average over the η columns of the run, in bold as the only (so best) candidate.
+    rates = record["setting"]["eval_missing_rates"]
+    keys = ["validation_accuracy", *(f"validation_accuracy_missing_{rate:g}" for rate in rates if rate)]
+    average = sum(run["results"][key] for key in keys) / len(keys)
+    assert f"| **`cldmdf`** | **`{' '.join(record['setting']['train_args'])}`** | **1** |" in part
+    assert f"| **{100 * average:.2f}** |" in part
+    assert "cv_uci" not in section(text, "Accuracy: UCI")
+
+
+def test_cross_validation_folds_partition_train_and_validation_by_class(tmp_path):
+    import datasets
+
+    path = REPO_ROOT / bench_accuracy.DATASETS["uci"]["path"]
+    folders = bench_accuracy.write_folds(path, 5, tmp_path)
+    bundled = datasets.load_dataset(str(path))
+    pool = set(bundled["train"]["row_id"]) | set(bundled["validation"]["row_id"])
+    held_out = []
+    for folder in folders:
+        fold = datasets.load_dataset(str(folder))
+        assert sorted(fold) == ["train", "validation"]
+        train, validation = set(fold["train"]["row_id"]), set(fold["validation"]["row_id"])
+        assert not train & validation and train | validation == pool
+        # Stratified: 1,600 rows of 10 balanced classes in 5 folds, 32 of each class per held-out fold.
+        assert sorted(set(fold["validation"]["label"])) == list(range(10))
+        assert all(fold["validation"]["label"].count(label) == 32 for label in range(10))
+        assert fold["validation"].features == bundled["test"].features
+        held_out += fold["validation"]["row_id"]
+    assert sorted(held_out) == sorted(pool)  # every pooled row is held out exactly once
+    assert not pool & set(bundled["test"]["row_id"])  # and the test split is never among them
+    # The same folds on a second call (fixed seed): every variant and seed sees the same partition.
+    again = bench_accuracy.write_folds(path, 5, tmp_path / "again")
+    assert (
+        datasets.load_dataset(str(again[3]))["validation"]["row_id"]
+        == datasets.load_dataset(str(folders[3]))["validation"]["row_id"]
+    )
 
 
 @pytest.mark.slow
