@@ -414,3 +414,18 @@ def test_speed_ratios_below_one_are_listed_but_baselines_are_not(tmp_path):
     assert "late_fusion" not in loses and "goal" not in loses
     assert "`cldmdf_tuple` 0.50x training, 1.00x inference" in section(text, "Speed")
     assert f"Commit: `{'1' * 40}` (+ uncommitted changes)" in text
+
+
+def test_losses_give_the_paired_per_seed_difference_computed_from_the_runs(tmp_path):
+    record = accuracy_record(clean=0.965, early_half=0.93)
+    # Seed by seed, early fusion minus CL-DMDF at η=0: +1, +2 and -0.5 points; ahead on two seeds of three.
+    for seed, (ours, theirs) in enumerate(((0.96, 0.97), (0.95, 0.97), (0.985, 0.98))):
+        for variant, value in (("cldmdf", ours), ("early_fusion", theirs)):
+            record["runs"].append({"variant": variant, "seed": seed, "results": {"test_accuracy": value}})
+    write(tmp_path, "accuracy_uci.json", record)
+    loses = section(make_report.build_report(tmp_path, tmp_path / "B.md"), "Where CL-DMDF loses")
+    line = next(line for line in loses.splitlines() if "η=0: `early_fusion`" in line)
+    assert line.endswith("(+0.50 points, within one std; per seed +0.83 ± 1.26, ahead on 2 of 3)")
+    # No runs for η=0.5 in the file: the line keeps the summary comparison only.
+    line = next(line for line in loses.splitlines() if "η=0.5: `early_fusion`" in line)
+    assert line.endswith("more than one std)")
