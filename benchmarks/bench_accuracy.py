@@ -18,9 +18,10 @@ Run from the repository root:
 `--split validation` evaluates on the validation split instead of the test split: that is how defaults are chosen
 without looking at the test set (`make_report.py` lists every `validation_*.json` file in its own section).
 `--split cv` is k-fold cross-validation on the train and validation splits together (`--folds 5`: stratified by label,
-the same folds for every variant and seed; the test split is never read): each (variant, seed) trains `--folds` times,
-each time evaluated on (and picking its best epoch on) the held-out fold, and its metrics are the mean over folds. On
-UCI that is 1,600 held-out rows per seed instead of the validation split's 160 (`cv_*.json`, its own report section).
+the same folds for every variant and seed; the test split is never read). Each (variant, seed) trains `--folds` times;
+each time the held-out fold plays the test split and train_accelerate.py carves its validation split (early stopping,
+best epoch) out of the other folds, so the held-out rows never influence training. The run's metrics are the mean over
+folds: on UCI, 1,600 held-out rows per seed instead of the validation split's 160 (`cv_*.json`, its own section).
 
 The results file (`benchmarks/results/accuracy_<dataset>.json`) is rewritten after every run; a second invocation
 skips the (variant, seed) pairs already in it, so an interrupted sweep continues where it stopped. A plot of accuracy
@@ -141,8 +142,8 @@ def resolve_args(args: argparse.Namespace) -> None:
         raise ValueError(f"--eval-missing-rates must be comma-separated numbers, got {rates!r}") from None
     if args.split == "cv" and args.folds < 2:
         raise ValueError(f"--folds must be at least 2 for --split cv, got {args.folds}")
-    # train_accelerate.py's metric keys: cross-validation evaluates each fold as the validation split.
-    args.metric_split = "validation" if args.split == "cv" else args.split
+    # train_accelerate.py's metric keys: cross-validation evaluates each held-out fold as the test split.
+    args.metric_split = "test" if args.split == "cv" else args.split
     stem = {"test": "accuracy", "validation": "validation", "cv": "cv"}[args.split] + f"_{args.dataset}"
     args.output = default_output(args, f"{stem}.json")
     if args.plot is None:
@@ -212,8 +213,9 @@ def write_folds(dataset_path: Path, folds: int, workdir: Path) -> list[Path]:
 
     The pool is the train and validation splits together (never the test split). Rows are split into `folds` parts
     stratified by the label column (the dataset's `ClassLabel`; plain shuffled parts without one), with a fixed seed;
-    fold `i`'s folder holds `data/train-*.parquet` (the other parts) and `data/validation-*.parquet` (part `i`), which
-    `datasets` reads as those two splits, features included.
+    fold `i`'s folder holds `data/train-*.parquet` (the other parts) and `data/test-*.parquet` (part `i`), which
+    `datasets` reads as those two splits, features included. Without a validation split, train_accelerate.py carves
+    one out of train (`--validation_fraction`) for early stopping: part `i` is only ever evaluated on.
     """
     import datasets
     import numpy as np
@@ -235,7 +237,7 @@ def write_folds(dataset_path: Path, folds: int, workdir: Path) -> list[Path]:
     folders = []
     for fold in range(folds):
         folder = workdir / f"fold{fold}"
-        for split, rows in (("train", part != fold), ("validation", part == fold)):
+        for split, rows in (("train", part != fold), ("test", part == fold)):
             path = folder / "data" / f"{split}-00000-of-00001.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
             pool.select(np.flatnonzero(rows)).to_parquet(str(path))

@@ -74,6 +74,12 @@ def condition_label(condition: str) -> str:
     return condition
 
 
+def metric_split(setting: dict) -> str:
+    """The split prefix of a bench_accuracy results file's metric keys: `validation` for `--split validation`, else
+    `test` (the test split, or each held-out fold of `--split cv`)."""
+    return "validation" if setting.get("split") == "validation" else "test"
+
+
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
@@ -200,12 +206,12 @@ def sweep_files_section(title: str, explanation: str, paths: list[Path]) -> list
 CV_TEXT = (
     "k-fold cross-validation on the train and validation splits together (`bench_accuracy.py --split cv`, files "
     "`cv_*.json`; stratified folds, the same for every run; the test split is never read): each (variant, seed) "
-    "trains once per fold, is evaluated on the held-out fold, and its accuracy is the mean over folds. On UCI with 5 "
-    "folds that is 1,600 held-out rows per seed, ten times the validation split. Each held-out fold also picks its "
-    "run's best epoch, so the numbers are optimistic, alike for every variant. The rule, fixed before the runs: per "
-    "model (CL-DMDF with any of its switches, early fusion, late fusion), the setting with the highest accuracy "
-    "averaged over the η columns (`mean over η`, its std over seeds) is chosen, and a default changes only when "
-    "another setting beats it by more than that std."
+    "trains once per fold and is evaluated on the held-out fold; early stopping and the best epoch use a validation "
+    "split carved out of the training folds, so the held-out rows never influence training. A run's accuracy is the "
+    "mean over folds: on UCI with 5 folds, 1,600 held-out rows per seed, ten times the validation split. The rule, "
+    "fixed before the runs: per model (CL-DMDF with any of its switches, early fusion, late fusion), the setting with "
+    "the highest accuracy averaged over the η columns (`mean over η`, its std over seeds) is chosen, and a default "
+    "changes only when another setting beats it by more than that std."
 )
 VALIDATION_TEXT = (
     "Defaults are chosen on the validation split (`bench_accuracy.py --split validation`, files `validation_*.json`), "
@@ -235,7 +241,7 @@ def cv_selection(paths: list[Path]) -> list[str]:
         for name, entry in record.get("summary", {}).items():
             group = record.get("variants", {}).get(name, {}).get("group")
             runs = [run["results"] for run in record.get("runs", []) if run["variant"] == name]
-            key = "validation_accuracy"
+            key = f"{metric_split(setting)}_accuracy"
             averages = [
                 sum(r[key if rate == 0 else f"{key}_missing_{rate:g}"] for rate in rates) / len(rates) for r in runs
             ]
@@ -264,7 +270,7 @@ def cv_selection(paths: list[Path]) -> list[str]:
 def paired_difference(record: dict, name: str, metric: str, condition: str) -> str:
     """`; per seed +x ± y, ahead on k of n`: `name` minus CL-DMDF seed by seed (the same data, split and missing
     pattern, so the seed-to-seed noise that both share cancels), in points; empty without shared seeds."""
-    split = record.get("setting", {}).get("split", "test")
+    split = metric_split(record.get("setting", {}))
     key = f"{split}_{metric}" if condition == "missing_0" else f"{split}_{metric}_{condition}"
     by_seed: dict[str, dict[int, float]] = {}
     for run in record.get("runs", []):

@@ -149,20 +149,21 @@ def test_cross_validation_runs_average_their_folds_and_have_their_own_section(qu
     assert (record["setting"]["split"], record["setting"]["folds"]) == ("cv", 2) and record["failures"] == []
     (run,) = record["runs"]
     assert len(run["fold_accuracy"]) == 2
-    assert run["results"]["validation_accuracy"] == pytest.approx(sum(run["fold_accuracy"]) / 2)
-    assert not [key for key in run["results"] if key.startswith("test_")]
+    # Each held-out fold is the run's test split; its validation split (early stopping) came out of the other fold.
+    assert run["results"]["test_accuracy"] == pytest.approx(sum(run["fold_accuracy"]) / 2)
+    assert run["results"]["test_rows"] == 64  # --quick's --max_eval_samples of each held-out fold
     part = section(text, "Choosing defaults by cross-validation")
     assert "### `cv_uci.json`" in part and f"Command: `{record['command']}`" in part
     # The candidates table: the average over the η columns of the run, in bold as the only (so best) candidate.
     rates = record["setting"]["eval_missing_rates"]
-    keys = ["validation_accuracy", *(f"validation_accuracy_missing_{rate:g}" for rate in rates if rate)]
+    keys = ["test_accuracy", *(f"test_accuracy_missing_{rate:g}" for rate in rates if rate)]
     average = sum(run["results"][key] for key in keys) / len(keys)
     assert f"| **`cldmdf`** | **`{' '.join(record['setting']['train_args'])}`** | **1** |" in part
     assert f"| **{100 * average:.2f}** |" in part
     assert "cv_uci" not in section(text, "Accuracy: UCI")
 
 
-def test_cross_validation_folds_partition_train_and_validation_by_class(tmp_path):
+def test_cross_validation_folds_partition_train_and_validation_by_class_never_the_test_split(tmp_path):
     import datasets
 
     path = REPO_ROOT / bench_accuracy.DATASETS["uci"]["path"]
@@ -172,21 +173,21 @@ def test_cross_validation_folds_partition_train_and_validation_by_class(tmp_path
     held_out = []
     for folder in folders:
         fold = datasets.load_dataset(str(folder))
-        assert sorted(fold) == ["train", "validation"]
-        train, validation = set(fold["train"]["row_id"]), set(fold["validation"]["row_id"])
-        assert not train & validation and train | validation == pool
+        assert sorted(fold) == ["test", "train"]
+        train, test = set(fold["train"]["row_id"]), set(fold["test"]["row_id"])
+        assert not train & test and train | test == pool
         # Stratified: 1,600 rows of 10 balanced classes in 5 folds, 32 of each class per held-out fold.
-        assert sorted(set(fold["validation"]["label"])) == list(range(10))
-        assert all(fold["validation"]["label"].count(label) == 32 for label in range(10))
-        assert fold["validation"].features == bundled["test"].features
-        held_out += fold["validation"]["row_id"]
+        assert sorted(set(fold["test"]["label"])) == list(range(10))
+        assert all(fold["test"]["label"].count(label) == 32 for label in range(10))
+        assert fold["test"].features == bundled["test"].features
+        held_out += fold["test"]["row_id"]
     assert sorted(held_out) == sorted(pool)  # every pooled row is held out exactly once
     assert not pool & set(bundled["test"]["row_id"])  # and the test split is never among them
     # The same folds on a second call (fixed seed): every variant and seed sees the same partition.
     again = bench_accuracy.write_folds(path, 5, tmp_path / "again")
     assert (
-        datasets.load_dataset(str(again[3]))["validation"]["row_id"]
-        == datasets.load_dataset(str(folders[3]))["validation"]["row_id"]
+        datasets.load_dataset(str(again[3]))["test"]["row_id"]
+        == datasets.load_dataset(str(folders[3]))["test"]["row_id"]
     )
 
 
