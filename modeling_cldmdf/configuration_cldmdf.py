@@ -126,9 +126,11 @@ class CLDMDFConfig(PreTrainedConfig):
             Width of the feed-forward block of each modality-attention layer.
         feature_attention_hidden_size (`int`, *optional*, defaults to 64):
             Width of the feature-attention scorer `sigmoid(W2 gelu(W1 [h; c]))`.
-        hidden_dropout_prob (`float`, *optional*, defaults to 0.3):
-            Dropout in the modality encoders, the feed-forward blocks and before the classifier (0.3 had the lowest
-            validation loss on UCI Multiple Features, 3 seeds, against 0.1).
+        hidden_dropout_prob (`float`, *optional*, defaults to 0.5):
+            Dropout in the modality encoders, the feed-forward blocks and before the classifier. 0.5 had the highest
+            accuracy averaged over missing rates 0-0.5 in 5-fold cross-validation on UCI Multiple Features (3 seeds;
+            CL-DMDF 98.07 ± 0.18 % against 97.81 ± 0.05 % with 0.3 and 97.66 ± 0.19 % with 0.1; early and late
+            fusion did as well or better with it too): `benchmarks/results/cv_uci*.json`.
         attention_dropout_prob (`float`, *optional*, defaults to 0.0):
             Dropout on the modality-attention probabilities.
         layer_norm_eps (`float`, *optional*, defaults to 1e-5):
@@ -250,7 +252,7 @@ class CLDMDFConfig(PreTrainedConfig):
         num_attention_heads: int = 4,
         intermediate_size: int = 256,
         feature_attention_hidden_size: int = 64,
-        hidden_dropout_prob: float = 0.3,
+        hidden_dropout_prob: float = 0.5,
         attention_dropout_prob: float = 0.0,
         layer_norm_eps: float = 1e-5,
         initializer_range: float = 0.02,
