@@ -45,6 +45,12 @@ TMC_UCI = {"mean": 98.51, "std": 0.15, "threshold": 98.5}
 SPEED_REFERENCE = "early_fusion"
 SPEED_BASELINES = ("early_fusion", "late_fusion")  # not CL-DMDF: never listed among its losses
 FASTER_THAN_LINEAR = 1.3  # growth_words' upper bound of "about linear"
+# Every change of a default training setting, with the commit that made it: `(defaults)` under a table means the
+# defaults of the commit named there, so a file made before a change ran with the old value.
+DEFAULT_CHANGES = (
+    ("modality_dropout", "0.1", "0.3", "0976738", "on the validation split"),
+    ("hidden_dropout_prob", "0.3", "0.5", "cad4359", "by 5-fold cross-validation"),
+)
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
@@ -587,6 +593,14 @@ def intro(results_dir: Path) -> list[str]:
         "```",
         "",
         "Each script also has a `--quick` smoke-test mode (written to a temporary folder, never over these results).",
+        "",
+        "Defaults changed along the way, each chosen without the test split; `(defaults)` under a table are those of "
+        "the commit named there: "
+        + "; ".join(
+            f"`{name}` {old} → {new} at `{commit}` (chosen {basis})"
+            for name, old, new, commit, basis in DEFAULT_CHANGES
+        )
+        + ".",
         "",
     ]
 
