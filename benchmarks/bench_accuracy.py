@@ -14,6 +14,8 @@ Run from the repository root:
     python benchmarks/bench_accuracy.py --dataset uci --quick          # smoke test: tiny subsets, 2 steps, 1 seed
     python benchmarks/bench_accuracy.py --dataset uci --split validation --variants cldmdf --seeds 0,1,3 \
         --train-args "--modality_dropout 0.1" --output benchmarks/results/validation_uci_modality_dropout_0.1.json
+    python benchmarks/bench_accuracy.py --dataset uci --split cv --seeds 0,1,2 --variants cldmdf,early_fusion \
+        --train-args "--hidden_dropout_prob 0.5" --output benchmarks/results/cv_uci_hidden_dropout_prob_0.5.json
 
 `--split validation` evaluates on the validation split instead of the test split: that is how defaults are chosen
 without looking at the test set (`make_report.py` lists every `validation_*.json` file in its own section).

@@ -273,9 +273,9 @@ def cv_selection(paths: list[Path]) -> list[str]:
     return ["Candidates per model, best first (bold):", "", *table(header, rows), ""]
 
 
-def paired_difference(record: dict, name: str, metric: str, condition: str) -> str:
-    """`; per seed +x ± y, ahead on k of n`: `name` minus CL-DMDF seed by seed (the same data, split and missing
-    pattern, so the seed-to-seed noise that both share cancels), in points; empty without shared seeds."""
+def paired_differences(record: dict, name: str, metric: str, condition: str) -> list[float]:
+    """`name` minus CL-DMDF, seed by seed, in points, over the seeds both have runs for (the same data, split and
+    missing pattern, so the seed-to-seed noise that both share cancels)."""
     split = metric_split(record.get("setting", {}))
     key = f"{split}_{metric}" if condition == "missing_0" else f"{split}_{metric}_{condition}"
     by_seed: dict[str, dict[int, float]] = {}
@@ -283,14 +283,55 @@ def paired_difference(record: dict, name: str, metric: str, condition: str) -> s
         if run.get("results", {}).get(key) is not None:
             by_seed.setdefault(run["variant"], {})[run["seed"]] = run["results"][key]
     ours, theirs = by_seed.get(REFERENCE_VARIANT, {}), by_seed.get(name, {})
-    seeds = sorted(set(ours) & set(theirs))
-    if not seeds:
+    return [100 * (theirs[seed] - ours[seed]) for seed in sorted(set(ours) & set(theirs))]
+
+
+def paired_difference(record: dict, name: str, metric: str, condition: str) -> str:
+    """`; per seed +x ± y, ahead on k of n` of `paired_differences`; empty without shared seeds."""
+    differences = paired_differences(record, name, metric, condition)
+    if not differences:
         return ""
-    differences = [100 * (theirs[seed] - ours[seed]) for seed in seeds]
     stats = mean_std(differences)
     std = f" ± {stats['std']:.2f}" if stats["std"] is not None else ""
     ahead = sum(difference > 0 for difference in differences)
-    return f"; per seed {stats['mean']:+.2f}{std}, ahead on {ahead} of {len(seeds)}"
+    return f"; per seed {stats['mean']:+.2f}{std}, ahead on {ahead} of {len(differences)}"
+
+
+def cv_against_baselines(paths: list[Path]) -> list[str]:
+    """Per `cv_*.json` file: CL-DMDF's accuracy minus each baseline's trained with the same arguments, at η=0 and at
+    the largest η (points, mean over seeds, and on how many seeds CL-DMDF was ahead)."""
+    lines = []
+    for path in paths:
+        record = read_json(path)
+        if record is None or REFERENCE_VARIANT not in record.get("summary", {}):
+            continue
+        rates = record.get("setting", {}).get("eval_missing_rates", [0.0])
+        parts = []
+        for baseline in SPEED_BASELINES:
+            if baseline not in record["summary"]:
+                continue
+            cells = []
+            for condition in dict.fromkeys(("missing_0", f"missing_{max(rates):g}")):
+                paired = paired_difference(record, baseline, "accuracy", condition)
+                ours = record["summary"][REFERENCE_VARIANT]["accuracy"][condition]["mean"]
+                theirs = record["summary"][baseline]["accuracy"][condition]["mean"]
+                ahead = paired.rsplit("ahead on ", 1)[-1] if paired else "?"
+                seeds = ahead.split(" of ")[-1]
+                behind = int(seeds) - int(ahead.split(" of ")[0]) if paired else "?"
+                cells.append(
+                    f"{condition_label(condition)} {100 * (ours - theirs):+.2f} (ahead on {behind} of {seeds})"
+                )
+            parts.append(f"vs `{baseline}` " + ", ".join(cells))
+        if parts:
+            args = " ".join(record.get("setting", {}).get("train_args", [])) or "(defaults)"
+            lines.append(f"- `{path.name}` (`{args}`): CL-DMDF " + "; ".join(parts) + ".")
+    if not lines:
+        return []
+    header = (
+        "CL-DMDF minus each baseline trained with the same arguments, in points (mean over seeds; seeds on which "
+        "CL-DMDF was ahead, ties not counted):"
+    )
+    return [header, "", *lines, ""]
 
 
 def accuracy_losses(key: str, record: dict) -> list[str]:
@@ -628,6 +669,7 @@ def build_report(results_dir: Path, output: Path) -> str:
     if cv_files:
         lines += sweep_files_section("Choosing defaults by cross-validation", CV_TEXT, cv_files)
         lines += cv_selection(cv_files)
+        lines += cv_against_baselines(cv_files)
     for pattern, title, text in (
         ("validation_*.json", "Choosing defaults on the validation split", VALIDATION_TEXT),
         ("sensitivity_*.json", "Sensitivity to training settings", SENSITIVITY_TEXT),

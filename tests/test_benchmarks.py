@@ -430,3 +430,24 @@ def test_losses_give_the_paired_per_seed_difference_computed_from_the_runs(tmp_p
     # No runs for η=0.5 in the file: the line keeps the summary comparison only.
     line = next(line for line in loses.splitlines() if "η=0.5: `early_fusion`" in line)
     assert line.endswith("more than one std)")
+
+
+def test_cross_validation_section_compares_cldmdf_with_each_baseline_seed_by_seed(tmp_path):
+    record = accuracy_record(clean=0.985, early_half=0.95)
+    record["setting"].update(split="cv", folds=5)
+    record["command"] += " --split cv"
+    # Held-out folds are the runs' test split: CL-DMDF ahead of early fusion on seeds 0 and 1, behind on seed 2.
+    for seed, (ours, theirs) in enumerate(((0.99, 0.98), (0.98, 0.97), (0.98, 0.99))):
+        for variant, value in (("cldmdf", ours), ("early_fusion", theirs)):
+            results = {"test_accuracy": value, "test_accuracy_missing_0.5": value - 0.02}
+            record["runs"].append({"variant": variant, "seed": seed, "results": results})
+    write(tmp_path, "cv_uci.json", record)
+    text = make_report.build_report(tmp_path, tmp_path / "B.md")
+    part = section(text, "Choosing defaults by cross-validation")
+    # The summary means (98.5 vs 97.0 at η=0 and 90.0 vs 95.0 at η=0.5), the seed counts from the runs.
+    assert (
+        "- `cv_uci.json` (`(defaults)`): CL-DMDF vs `early_fusion` η=0 +1.50 (ahead on 2 of 3), "
+        "η=0.5 -5.00 (ahead on 2 of 3)." in part
+    )
+    # The candidates table ranks CL-DMDF's and early fusion's settings separately, each model's best in bold.
+    assert "| **`cldmdf`** | **`(defaults)`** | **3** |" in part and "| **`early_fusion`** |" in part
