@@ -8,8 +8,8 @@ over seeds per (variant, condition).
 
 Run from the repository root:
 
-    python benchmarks/bench_accuracy.py --dataset uci                  # 11 variants x 5 seeds
-    python benchmarks/bench_accuracy.py --dataset reviews              # 11 variants x 3 seeds (needs [text] extra)
+    python benchmarks/bench_accuracy.py --dataset uci                  # 13 variants x 5 seeds
+    python benchmarks/bench_accuracy.py --dataset reviews              # 13 variants x 3 seeds (needs [text] extra)
     python benchmarks/bench_accuracy.py --dataset uci --variants cldmdf,early_fusion --seeds 0,1
     python benchmarks/bench_accuracy.py --dataset uci --quick          # smoke test: tiny subsets, 2 steps, 1 seed
     python benchmarks/bench_accuracy.py --dataset uci --split validation --variants cldmdf --seeds 0,1,3 \
@@ -66,6 +66,8 @@ VARIANTS: dict[str, tuple[str, Optional[str], str]] = {
     "no_modality_attention": ("ablation", "use_modality_attention=false", "without modality attention"),
     "mean_fusion": ("ablation", "fusion_mode=mean", "mean instead of adaptive fusion"),
     "no_contrastive": ("ablation", "contrastive_weight=0", "without the entity-centroid contrastive loss"),
+    "one_fusion_layer": ("ablation", "num_fusion_layers=1", "one dual-attention layer instead of two"),
+    "no_fusion_layers": ("ablation", "num_fusion_layers=0", "no dual-attention layer (encoders + adaptive fusion)"),
     "early_fusion": ("baseline", "baseline=early_fusion,contrastive_weight=0", "early fusion (concatenation + MLP)"),
     "late_fusion": ("baseline", "baseline=late_fusion,contrastive_weight=0", "late fusion (mean of unimodal logits)"),
     "cldmdf_tuple": ("companion", "tuple_weight=0.1", "CL-DMDF + TupleInfoNCE"),
