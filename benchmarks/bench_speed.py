@@ -67,8 +67,8 @@ CONFIGS: dict[str, dict] = {
     "cldmdf_tuple": {"baseline": None, "tuple_weight": 0.1},
     "cldmdf_cal": {"baseline": None, "cal": True},
     # What the dual-attention layers cost: one fusion layer instead of two, and none (encoders + adaptive fusion).
-    "cldmdf_1_fusion_layer": {"baseline": None, "num_fusion_layers": 1},
-    "cldmdf_0_fusion_layers": {"baseline": None, "num_fusion_layers": 0},
+    "cldmdf_one_fusion_layer": {"baseline": None, "num_fusion_layers": 1},
+    "cldmdf_no_fusion_layers": {"baseline": None, "num_fusion_layers": 0},
 }
 HEADLINE = ("cldmdf", "early_fusion")
 GOAL_RATIO = 0.5
