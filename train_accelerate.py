@@ -56,6 +56,7 @@ from modeling_cldmdf.method_estimates import MethodState
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from processing.collator import CLDMDFDataCollator
 from processing.loading import load_multimodal_dataset
+from processing.missing import max_missing_rate
 
 logger = get_logger(__name__)
 
@@ -158,6 +159,14 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     train.add_argument("--num_warmup_steps", type=int, default=0)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--early_stopping_patience", type=int, default=8, help="Epochs without improvement; 0: off.")
+    train.add_argument(
+        "--train_missing_rate",
+        type=float,
+        default=0.0,
+        help="Incomplete training data: the share η of (row, modality) entries missing from the train and validation "
+        "splits, a fixed pattern seeded by row id and --eval_seed (the test split's evaluation pattern, on other "
+        "rows); 0: complete.",
+    )
     train.add_argument("--checkpointing_steps", default=None, help='"epoch" or a number of steps.')
     train.add_argument("--resume_from_checkpoint", default=None, help='A checkpoint folder, or "latest".')
     train.add_argument("--with_tracking", action="store_true")
@@ -200,6 +209,8 @@ def validate_args(args: argparse.Namespace) -> None:
     if bad:
         raise UserError(f"--eval_missing_rates must be in [0, 1), got {bad}")
     args.eval_missing_rates = sorted(set(rates) | {0.0})
+    if not 0 <= args.train_missing_rate < 1:
+        raise UserError(f"--train_missing_rate must be in [0, 1), got {args.train_missing_rate}")
     for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name} must be >= 1, got {getattr(args, name)}")
@@ -299,6 +310,21 @@ def select_splits(args: argparse.Namespace, data) -> None:
         data.dataset[name] = select(data[name], args.max_train_samples if name == "train" else args.max_eval_samples)
 
 
+def check_missing_rates(args: argparse.Namespace, data) -> None:
+    """Every η must leave each row one modality: below (M - 1) / M for the dataset's M modalities."""
+    limit = max_missing_rate(len(data.modality_names))
+    for flag, rates in (
+        ("--eval_missing_rates", args.eval_missing_rates),
+        ("--train_missing_rate", [args.train_missing_rate]),
+    ):
+        bad = [rate for rate in rates if rate > 0 and rate >= limit]
+        if bad:
+            raise UserError(
+                f"{flag} got {bad}: with the {len(data.modality_names)} modalities {data.modality_names} every row "
+                f"keeps one, so η must be below (M - 1) / M = {limit:.6g}"
+            )
+
+
 def choose_evaluation_split(args: argparse.Namespace, data) -> None:
     """Sets `args.evaluation_split`: as given, else `test`, else (a dataset without one) `validation`, said loudly."""
     if args.evaluation_split is None:
@@ -352,7 +378,14 @@ def cache_backbone_outputs(model, processor: CLDMDFProcessor, data, args: argpar
 def get_dataloaders(accelerator: Accelerator, args: argparse.Namespace, data, processor: CLDMDFProcessor):
     """Train / validation / test dataloaders (the seam tests swap). Evaluation loaders are built per condition."""
     train = data["train"]
-    collator = CLDMDFDataCollator(processor, label_column=data.label_column, row_id_column=data.row_id_column)
+    # --train_missing_rate removes the same entries of a row in every epoch: data that is missing, not dropout.
+    collator = CLDMDFDataCollator(
+        processor,
+        label_column=data.label_column,
+        row_id_column=data.row_id_column,
+        missing_rate=args.train_missing_rate,
+        seed=args.eval_seed,
+    )
     if args.streaming:
         train = train.shuffle(seed=args.seed, buffer_size=10_000)
     train_dataloader = DataLoader(
@@ -639,6 +672,7 @@ def train(args: argparse.Namespace):
     if data.problem_type is None:
         raise UserError(f"--dataset_name {args.dataset_name!r}: found no label column to train on")
     select_splits(args, data)
+    check_missing_rates(args, data)
     choose_evaluation_split(args, data)
     model = build_model(args, data)
     processor = build_processor(args, model, data)
@@ -664,7 +698,7 @@ def train(args: argparse.Namespace):
         num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
         num_training_steps=args.max_train_steps * accelerator.num_processes,
     )
-    validation_loader = eval_dataloader(eval_splits["validation"], args, data, processor)
+    validation_loader = eval_dataloader(eval_splits["validation"], args, data, processor, args.train_missing_rate)
     model, optimizer, train_dataloader, validation_loader, lr_scheduler = accelerator.prepare(
         model, optimizer, train_dataloader, validation_loader, lr_scheduler
     )

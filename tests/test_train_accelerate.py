@@ -154,6 +154,10 @@ def test_resume_from_a_checkpoint_is_bit_identical(tmp_path):
         (["--model_name_or_path", "/no/such/model"], "--model_name_or_path '/no/such/model': "),
         (["--tuple_weight", "0.1", "--tuple_alphas", "0.1,x"], '--tuple_alphas must be "auto" or'),
         (["--baseline", "early_fusion", "--cal"], "cannot use TupleInfoNCE or CAL"),
+        (["--train_missing_rate", "1.2"], r"--train_missing_rate must be in \[0, 1\), got 1.2"),
+        # UCI has 6 modalities: every row keeps one, so η < 5/6.
+        (["--train_missing_rate", "0.9"], r"--train_missing_rate got \[0.9\]: .* below \(M - 1\) / M = 0.833333"),
+        (["--eval_missing_rates", "0,0.9"], r"--eval_missing_rates got \[0.9\]: with the 6 modalities"),
     ],
 )
 def test_bad_arguments_stop_with_one_clear_line(tmp_path, extra, message):
@@ -170,6 +174,27 @@ def test_bad_arguments_stop_with_one_clear_line(tmp_path, extra, message):
     assert re.search(message, last), last
     assert "Traceback" not in done.stderr
     assert not output.exists()
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.5])
+def test_train_missing_rate_removes_the_same_share_of_train_and_validation_entries_every_epoch(tmp_path, rate):
+    args = train_accelerate.parse_args([*QUICK, "--output_dir", str(tmp_path), "--train_missing_rate", str(rate)])
+    train_accelerate.validate_args(args)
+    data = train_accelerate.load_data(args)
+    train_accelerate.select_splits(args, data)
+    processor = train_accelerate.build_processor(args, train_accelerate.build_model(args, data), data)
+    train_loader, eval_splits = train_accelerate.get_dataloaders(None, args, data, processor)
+    validation_loader = train_accelerate.eval_dataloader(eval_splits["validation"], args, data, processor, rate)
+    for loader in (train_loader, validation_loader):
+        masks = [torch.cat([batch["modality_mask"] for batch in loader]) for _ in range(2)]  # two epochs
+        for mask in masks:
+            assert mask.any(dim=1).all()  # every row keeps a modality
+            assert abs((1 - mask.float().mean().item()) - rate) < 0.02
+        # The same entries are missing in each epoch (the train loader reshuffles its rows: compared as multisets).
+        assert sorted(map(tuple, masks[0].tolist())) == sorted(map(tuple, masks[1].tolist()))
+    assert torch.equal(masks[0], masks[1])  # validation, in a fixed order: row by row
+    if rate:
+        assert not masks[0].all()
 
 
 def test_evaluation_split_validation_measures_the_split_that_chose_the_epoch(tmp_path):
