@@ -24,6 +24,8 @@ the same folds for every variant and seed; the test split is never read). Each (
 each time the held-out fold plays the test split and train_accelerate.py carves its validation split (early stopping,
 best epoch) out of the other folds, so the held-out rows never influence training. The run's metrics are the mean over
 folds: on UCI, 1,600 held-out rows per seed instead of the validation split's 160 (`cv_*.json`, its own section).
+`--split cv --cv-pool all` puts the test split into the pool too: every row of the dataset is tested once (2,000 on
+UCI against the test split's 400). That is an evaluation only, never a way to choose settings (`cv_all_*.json`).
 
 The results file (`benchmarks/results/accuracy_<dataset>.json`) is rewritten after every run; a second invocation
 skips the (variant, seed) pairs already in it, so an interrupted sweep continues where it stopped. A plot of accuracy
@@ -114,6 +116,13 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         help="Split the robustness sweep is measured on; cv: k-fold cross-validation on train + validation.",
     )
     parser.add_argument("--folds", type=int, default=5, help="Number of cross-validation folds (--split cv).")
+    parser.add_argument(
+        "--cv-pool",
+        choices=["train", "all"],
+        default="train",
+        help="Rows --split cv divides into folds: train (train + validation: for choosing settings) or all (the test "
+        "split too: every row tested once, an evaluation that must never choose anything).",
+    )
     parser.add_argument("--quick", action="store_true", help="Smoke test: tiny subsets, 2 steps, seed 0 only.")
     parser.add_argument("--output", default=None, help="Results JSON (default: benchmarks/results/accuracy_<d>.json).")
     parser.add_argument("--plot", default=None, help="PNG plot (default: next to --output, same stem).")
@@ -149,6 +158,8 @@ def resolve_args(args: argparse.Namespace) -> None:
     # train_accelerate.py's metric keys: cross-validation evaluates each held-out fold as the test split.
     args.metric_split = "test" if args.split == "cv" else args.split
     stem = {"test": "accuracy", "validation": "validation", "cv": "cv"}[args.split] + f"_{args.dataset}"
+    if args.split == "cv" and args.cv_pool == "all":
+        stem = f"cv_all_{args.dataset}"
     args.output = default_output(args, f"{stem}.json")
     if args.plot is None:
         args.plot = str(Path(args.output).with_suffix(".png"))
@@ -169,6 +180,8 @@ def setting(args: argparse.Namespace) -> dict:
         shared["split"] = args.split
     if args.split == "cv":
         shared["folds"] = args.folds
+        if args.cv_pool != "train":  # files of the default pool predate the option and do not name it
+            shared["cv_pool"] = args.cv_pool
     return shared
 
 
@@ -212,23 +225,25 @@ def load_record(args: argparse.Namespace) -> dict:
     return {"setting": setting(args), "variants": {}, "runs": [], "failures": [], "invocations": []}
 
 
-def write_folds(dataset_path: Path, folds: int, workdir: Path) -> list[Path]:
+def write_folds(dataset_path: Path, folds: int, workdir: Path, include_test: bool = False) -> list[Path]:
     """Writes `folds` datasets for k-fold cross-validation and returns their folders.
 
-    The pool is the train and validation splits together (never the test split). Rows are split into `folds` parts
-    stratified by the label column (the dataset's `ClassLabel`; plain shuffled parts without one), with a fixed seed;
-    fold `i`'s folder holds `data/train-*.parquet` (the other parts) and `data/test-*.parquet` (part `i`), which
-    `datasets` reads as those two splits, features included. Without a validation split, train_accelerate.py carves
-    one out of train (`--validation_fraction`) for early stopping: part `i` is only ever evaluated on.
+    The pool is the train and validation splits together, never the test split unless `include_test` (an
+    evaluation in which every row of the dataset is tested once; nothing may be chosen with it). Rows are split into
+    `folds` parts stratified by the label column (the dataset's `ClassLabel`; plain shuffled parts without one),
+    with a fixed seed. Fold `i`'s folder holds `data/train-*.parquet` (the other parts) and `data/test-*.parquet`
+    (part `i`), which `datasets` reads as those two splits, features included. Without a validation split,
+    train_accelerate.py carves one out of train (`--validation_fraction`) for early stopping: part `i` is only ever
+    evaluated on.
     """
     import datasets
     import numpy as np
 
     loaded = datasets.load_dataset(str(dataset_path))
-    missing = [split for split in ("train", "validation") if split not in loaded]
-    if missing:
-        raise ValueError(f"--split cv needs train and validation splits; {dataset_path} has {sorted(loaded)}")
-    pool = datasets.concatenate_datasets([loaded["train"], loaded["validation"]])
+    needed = ("train", "validation", "test") if include_test else ("train", "validation")
+    if any(split not in loaded for split in needed):
+        raise ValueError(f"--split cv needs the splits {list(needed)}; {dataset_path} has {sorted(loaded)}")
+    pool = datasets.concatenate_datasets([loaded[split] for split in needed])
     labels = [name for name, feature in pool.features.items() if isinstance(feature, datasets.ClassLabel)]
     rng = np.random.default_rng(FOLD_SEED)
     if labels:
@@ -421,7 +436,8 @@ def main(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="cldmdf-cv-") as workdir:
         folds = None
         if args.split == "cv" and todo:
-            folds = write_folds(REPO_ROOT / DATASETS[args.dataset]["path"], args.folds, Path(workdir))
+            path = REPO_ROOT / DATASETS[args.dataset]["path"]
+            folds = write_folds(path, args.folds, Path(workdir), include_test=args.cv_pool == "all")
         for index, (variant, seed) in enumerate(todo, 1):
             prefix = f"[{index}/{len(todo)}] {variant} seed {seed}:"
             try:

@@ -451,3 +451,25 @@ def test_cross_validation_section_compares_cldmdf_with_each_baseline_seed_by_see
     )
     # The candidates table ranks CL-DMDF's and early fusion's settings separately, each model's best in bold.
     assert "| **`cldmdf`** | **`(defaults)`** | **3** |" in part and "| **`early_fusion`** |" in part
+
+
+def test_cross_validation_over_every_row_tests_each_row_once_and_is_never_a_candidate(tmp_path):
+    import datasets
+
+    path = REPO_ROOT / bench_accuracy.DATASETS["uci"]["path"]
+    folders = bench_accuracy.write_folds(path, 5, tmp_path, include_test=True)
+    bundled = datasets.load_dataset(str(path))
+    every = [row for split in ("train", "validation", "test") for row in bundled[split]["row_id"]]
+    held_out = [row for folder in folders for row in datasets.load_dataset(str(folder))["test"]["row_id"]]
+    assert sorted(held_out) == sorted(every) and len(every) == 2000
+    # make_report: its own section, never in the candidates table that chose the defaults.
+    record = accuracy_record(clean=0.985, early_half=0.95)
+    record["setting"].update(split="cv", folds=5, cv_pool="all")
+    write(tmp_path, "cv_all_uci.json", record)
+    write(tmp_path, "cv_uci.json", accuracy_record(clean=0.975, early_half=0.95) | {"setting": {"split": "cv"}})
+    text = make_report.build_report(tmp_path, tmp_path / "B.md")
+    assert "### `cv_all_uci.json`" in section(text, "Evaluation by cross-validation over every row")
+    assert "cv_all_uci" not in section(text, "Choosing defaults by cross-validation")
+    args = bench_accuracy.parse_args(["--split", "cv", "--cv-pool", "all"])
+    bench_accuracy.resolve_args(args)
+    assert Path(args.output).name == "cv_all_uci.json" and bench_accuracy.setting(args)["cv_pool"] == "all"
