@@ -389,7 +389,8 @@ def tmc_comparison(record: dict) -> list[str]:
         f"{TMC_UCI['mean']:.2f} ± {TMC_UCI['std']:.2f}: CL-DMDF's mean {reaches} {TMC_UCI['threshold']}."
     ]
     half = ours.get("missing_0.5")
-    for baseline in ("early_fusion", "late_fusion"):
+    baselines = [name for name, group in ordered_variants(record) if group == "baseline"]
+    for baseline in baselines:
         theirs = summary.get(baseline, {}).get("accuracy", {}).get("missing_0.5")
         if not half or not theirs or half.get("mean") is None or theirs.get("mean") is None:
             continue
