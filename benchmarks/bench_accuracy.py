@@ -161,14 +161,19 @@ def resolve_args(args: argparse.Namespace) -> None:
         raise ValueError(f"--eval-missing-rates must be comma-separated numbers, got {rates!r}") from None
     if args.split == "cv" and args.folds < 2:
         raise ValueError(f"--folds must be at least 2 for --split cv, got {args.folds}")
-    # train_accelerate.py's metric keys: cross-validation evaluates each held-out fold as the test split.
-    args.metric_split = "test" if args.split == "cv" else args.split
+    args.metric_split = metric_split(args.split)
     stem = {"test": "accuracy", "validation": "validation", "cv": "cv"}[args.split] + f"_{args.dataset}"
     if args.split == "cv" and args.cv_pool == "all":
         stem = f"cv_all_{args.dataset}"
     args.output = default_output(args, f"{stem}.json")
     if args.plot is None:
         args.plot = str(Path(args.output).with_suffix(".png"))
+
+
+def metric_split(split: str) -> str:
+    """The split prefix of train_accelerate.py's metric keys for a `--split`: cross-validation evaluates each held-out
+    fold as the test split."""
+    return "test" if split == "cv" else split
 
 
 def setting(args: argparse.Namespace) -> dict:

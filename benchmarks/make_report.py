@@ -20,6 +20,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.bench_accuracy import metric_split, result_key  # noqa: E402
 from benchmarks.common import REPO_ROOT, RESULTS_DIR, describe_machine, growth_words, mean_std, read_json  # noqa: E402
 
 # The commands that regenerate every results file, in the order the report shows them.
@@ -80,10 +81,9 @@ def condition_label(condition: str) -> str:
     return condition
 
 
-def metric_split(setting: dict) -> str:
-    """The split prefix of a bench_accuracy results file's metric keys: `validation` for `--split validation`, else
-    `test` (the test split, or each held-out fold of `--split cv`)."""
-    return "validation" if setting.get("split") == "validation" else "test"
+def record_key(record: dict, metric: str, condition: str) -> str:
+    """The `results` key of one run of a bench_accuracy results file for `metric` under `condition`."""
+    return result_key(metric, condition, metric_split(record.get("setting", {}).get("split", "test")))
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -251,13 +251,11 @@ def cv_selection(paths: list[Path]) -> list[str]:
         setting = record.get("setting", {})
         rates = setting.get("eval_missing_rates", [0.0])
         args = " ".join(setting.get("train_args", [])) or "(defaults)"
+        keys = [record_key(record, "accuracy", f"missing_{rate:g}") for rate in rates]
         for name, entry in record.get("summary", {}).items():
             group = record.get("variants", {}).get(name, {}).get("group")
             runs = [run["results"] for run in record.get("runs", []) if run["variant"] == name]
-            key = f"{metric_split(setting)}_accuracy"
-            averages = [
-                sum(r[key if rate == 0 else f"{key}_missing_{rate:g}"] for rate in rates) / len(rates) for r in runs
-            ]
+            averages = [sum(r[key] for key in keys) / len(keys) for r in runs]
             average = mean_std(averages)
             cells = [
                 f"`{name}`",
@@ -283,8 +281,7 @@ def cv_selection(paths: list[Path]) -> list[str]:
 def paired_differences(record: dict, name: str, metric: str, condition: str) -> list[float]:
     """`name` minus CL-DMDF, seed by seed, in points, over the seeds both have runs for (the same data, split and
     missing pattern, so the seed-to-seed noise that both share cancels)."""
-    split = metric_split(record.get("setting", {}))
-    key = f"{split}_{metric}" if condition == "missing_0" else f"{split}_{metric}_{condition}"
+    key = record_key(record, metric, condition)
     by_seed: dict[str, dict[int, float]] = {}
     for run in record.get("runs", []):
         if run.get("results", {}).get(key) is not None:
@@ -293,15 +290,15 @@ def paired_differences(record: dict, name: str, metric: str, condition: str) -> 
     return [100 * (theirs[seed] - ours[seed]) for seed in sorted(set(ours) & set(theirs))]
 
 
-def paired_difference(record: dict, name: str, metric: str, condition: str) -> str:
-    """`; per seed +x ± y, ahead on k of n` of `paired_differences`; empty without shared seeds."""
+def paired_difference(record: dict, name: str, metric: str, condition: str, label: str = "") -> str:
+    """`; <label>per seed +x ± y, ahead on k of n` of `paired_differences`; empty without shared seeds."""
     differences = paired_differences(record, name, metric, condition)
     if not differences:
         return ""
     stats = mean_std(differences)
     std = f" ± {stats['std']:.2f}" if stats["std"] is not None else ""
     ahead = sum(difference > 0 for difference in differences)
-    return f"; per seed {stats['mean']:+.2f}{std}, ahead on {ahead} of {len(differences)}"
+    return f"; {label}per seed {stats['mean']:+.2f}{std}, ahead on {ahead} of {len(differences)}"
 
 
 def cv_against_baselines(paths: list[Path]) -> list[str]:
@@ -319,15 +316,12 @@ def cv_against_baselines(paths: list[Path]) -> list[str]:
                 continue
             cells = []
             for condition in dict.fromkeys(("missing_0", f"missing_{max(rates):g}")):
-                paired = paired_difference(record, baseline, "accuracy", condition)
                 ours = record["summary"][REFERENCE_VARIANT]["accuracy"][condition]["mean"]
                 theirs = record["summary"][baseline]["accuracy"][condition]["mean"]
-                ahead = paired.rsplit("ahead on ", 1)[-1] if paired else "?"
-                seeds = ahead.split(" of ")[-1]
-                behind = int(seeds) - int(ahead.split(" of ")[0]) if paired else "?"
-                cells.append(
-                    f"{condition_label(condition)} {100 * (ours - theirs):+.2f} (ahead on {behind} of {seeds})"
-                )
+                differences = paired_differences(record, baseline, "accuracy", condition)
+                ahead = sum(difference < 0 for difference in differences)  # the baseline behind: CL-DMDF ahead
+                gap = 100 * (ours - theirs)
+                cells.append(f"{condition_label(condition)} {gap:+.2f} (ahead on {ahead} of {len(differences)})")
             parts.append(f"vs `{baseline}` " + ", ".join(cells))
         if parts:
             args = " ".join(record.get("setting", {}).get("train_args", [])) or "(defaults)"
@@ -403,7 +397,7 @@ def tmc_comparison(record: dict) -> list[str]:
             detail = f"{verdict} than one std (the larger of the two, {max(stds):.2f})"
         else:
             detail = "no std (a single seed)"
-        paired = paired_difference(record, baseline, "accuracy", "missing_0.5").replace("; ", "; `" + baseline + "` ")
+        paired = paired_difference(record, baseline, "accuracy", "missing_0.5", label=f"`{baseline}` ")
         lines.append(
             f"- UCI at η=0.5: CL-DMDF {pct(half)} vs `{baseline}` {pct(theirs)}: margin {margin:+.2f} points, "
             f"{detail}{paired}."
