@@ -379,13 +379,7 @@ def get_dataloaders(accelerator: Accelerator, args: argparse.Namespace, data, pr
     """Train / validation / test dataloaders (the seam tests swap). Evaluation loaders are built per condition."""
     train = data["train"]
     # --train_missing_rate removes the same entries of a row in every epoch: data that is missing, not dropout.
-    collator = CLDMDFDataCollator(
-        processor,
-        label_column=data.label_column,
-        row_id_column=data.row_id_column,
-        missing_rate=args.train_missing_rate,
-        seed=args.eval_seed,
-    )
+    collator = make_collator(args, data, processor, args.train_missing_rate)
     if args.streaming:
         train = train.shuffle(seed=args.seed, buffer_size=10_000)
     train_dataloader = DataLoader(
@@ -402,14 +396,19 @@ def get_dataloaders(accelerator: Accelerator, args: argparse.Namespace, data, pr
     return train_dataloader, eval_splits
 
 
-def eval_dataloader(split, args, data, processor, missing_rate: float = 0.0) -> DataLoader:
-    collator = CLDMDFDataCollator(
+def make_collator(args, data, processor, missing_rate: float = 0.0) -> CLDMDFDataCollator:
+    """The collator of every loader: at `missing_rate` > 0, a fixed pattern seeded by row id and --eval_seed."""
+    return CLDMDFDataCollator(
         processor,
         label_column=data.label_column,
         row_id_column=data.row_id_column,
         missing_rate=missing_rate,
         seed=args.eval_seed,
     )
+
+
+def eval_dataloader(split, args, data, processor, missing_rate: float = 0.0) -> DataLoader:
+    collator = make_collator(args, data, processor, missing_rate)
     return DataLoader(split, collate_fn=collator, batch_size=args.per_device_eval_batch_size)
 
 
