@@ -8,8 +8,8 @@ over seeds per (variant, condition).
 
 Run from the repository root:
 
-    python benchmarks/bench_accuracy.py --dataset uci                  # 14 variants x 5 seeds
-    python benchmarks/bench_accuracy.py --dataset reviews              # 14 variants x 3 seeds (needs [text] extra)
+    python benchmarks/bench_accuracy.py --dataset uci                  # 15 variants x 5 seeds
+    python benchmarks/bench_accuracy.py --dataset reviews              # 15 variants x 3 seeds (needs [text] extra)
     python benchmarks/bench_accuracy.py --dataset uci --variants cldmdf,early_fusion --seeds 0,1
     python benchmarks/bench_accuracy.py --dataset uci --quick          # smoke test: tiny subsets, 2 steps, 1 seed
     python benchmarks/bench_accuracy.py --dataset uci --split validation --variants cldmdf --seeds 0,1,3 \
@@ -64,6 +64,11 @@ from benchmarks.common import (  # noqa: E402
 VARIANTS: dict[str, tuple[str, Optional[str], str]] = {
     "cldmdf": ("CL-DMDF", None, "CL-DMDF, default configuration"),
     "cldmdf_aux": ("CL-DMDF", "use_auxiliary_heads=true,aux_weight=0.3", "CL-DMDF + unimodal auxiliary heads"),
+    "cldmdf_aux_confidence": (
+        "CL-DMDF",
+        "use_auxiliary_heads=true,aux_weight=0.3,fusion_use_confidence=true",
+        "CL-DMDF + unimodal auxiliary heads whose confidence enters the fusion gate",
+    ),
     "no_feature_attention": ("ablation", "use_feature_attention=false", "without feature attention"),
     "no_modality_attention": ("ablation", "use_modality_attention=false", "without modality attention"),
     "mean_fusion": ("ablation", "fusion_mode=mean", "mean instead of adaptive fusion"),

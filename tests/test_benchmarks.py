@@ -451,6 +451,8 @@ def test_cross_validation_section_compares_cldmdf_with_each_baseline_seed_by_see
     )
     # The candidates table ranks CL-DMDF's and early fusion's settings separately, each model's best in bold.
     assert "| **`cldmdf`** | **`(defaults)`** | **3** |" in part and "| **`early_fusion`** |" in part
+    # The ablation is in its file's table, but never a candidate for CL-DMDF's default.
+    assert "| `mean_fusion` | ablations" in part and "| `mean_fusion` | `(defaults)`" not in part
 
 
 def test_cross_validation_over_every_row_tests_each_row_once_and_is_never_a_candidate(tmp_path):
