@@ -745,6 +745,7 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
         output_attentions: Optional[bool] = None,
         output_hidden_states: Optional[bool] = None,
         return_dict: Optional[bool] = None,
+        return_loss: bool = True,
     ) -> Union[CLDMDFModelOutput, tuple]:
         r"""
         Args:
@@ -762,6 +763,9 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
                 Return the tokens after the encoders and each fusion layer.
             return_dict (`bool`, *optional*):
                 Return a [`CLDMDFModelOutput`] instead of a plain tuple.
+            return_loss (`bool`, *optional*, defaults to `True`):
+                Compute the entity-centroid contrastive loss (`loss`, `contrastive_loss`). The classification head
+                asks for it only with labels: plain inference skips its `(B, B)` similarities per modality.
         """
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
@@ -774,7 +778,7 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
             outputs = self.early_fuse(modality_inputs, mask)
         else:
             tokens, aib_loss = self.bottleneck(self.encode_modalities(modality_inputs, mask), mask)
-            outputs = self.fuse(tokens, mask, labels, output_attentions, output_hidden_states)
+            outputs = self.fuse(tokens, mask, labels, output_attentions, output_hidden_states, contrastive=return_loss)
             outputs.aib_loss = aib_loss
         if self.training and self.tuple_projection is not None:
             # The views come from the rows as given (before this pass's modality dropout): their own augmentations.
@@ -843,6 +847,7 @@ class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
+            return_loss=labels is not None,  # without labels no loss is returned: its contrastive term is not needed
         )
         if self.config.baseline == "late_fusion":
             logits = late_fusion_logits(outputs.unimodal_logits, outputs.modality_mask)  # (B, C)

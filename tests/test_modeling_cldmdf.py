@@ -124,6 +124,22 @@ def test_contrastive_weight_zero_disables_the_term(tester):
     torch.testing.assert_close(with_term.loss, with_term.task_loss + 0.1 * with_term.contrastive_loss)
 
 
+def test_inference_without_labels_skips_the_contrastive_loss_and_changes_no_output(tester):
+    model = _model(tester)
+    batch = tester.prepare_inputs()
+    inputs = {"modality_inputs": batch["modality_inputs"], "modality_mask": batch["modality_mask"]}
+    with torch.no_grad():
+        labelled = model(**batch)
+        plain = model(**inputs)
+        base = model.cldmdf(**inputs)  # the base model computes it unless told not to
+        base_without = model.cldmdf(**inputs, return_loss=False)
+    assert labelled.contrastive_loss is not None and plain.contrastive_loss is None and plain.loss is None
+    assert torch.equal(plain.logits, labelled.logits)
+    assert torch.equal(plain.modality_weights, labelled.modality_weights)
+    assert base.contrastive_loss is not None and torch.equal(base.loss, base.contrastive_loss)
+    assert base_without.loss is None and torch.equal(base_without.pooler_output, base.pooler_output)
+
+
 # ---- training behaviour ---------------------------------------------------------------------------------------------
 
 
