@@ -29,6 +29,8 @@ Run from the repository root:
 
     python benchmarks/bench_speed.py [--hidden-size 128] [--batch-size 256] [--repeats 30]
     python benchmarks/bench_speed.py --quick   # smoke test (B=64, width 32, 3 rounds), written to a temp folder
+    python benchmarks/bench_speed.py --device cuda --compile --configs cldmdf,early_fusion \
+        --output benchmarks/results/speed_cuda_compiled.json   # every model through torch.compile
 """
 
 import argparse
@@ -96,6 +98,12 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-memory", action="store_true", help="Skip the peak-memory measurement.")
     parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile every model (inductor, as `accelerate launch --dynamo_backend inductor` does); the "
+        "warm-up steps include the compilation, which is not timed.",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="Smoke test: B=64, width 32, 3 rounds, 1 warm-up step, 2 memory steps."
     )
     parser.add_argument("--output", default=None, help="Results JSON (default: benchmarks/results/speed.json).")
@@ -157,8 +165,10 @@ class Runner:
 
     def __init__(self, name: str, args: argparse.Namespace):
         self.name = name
-        self.model = build_model(name, args.hidden_size, args.device, args.seed)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-3)
+        self.module = build_model(name, args.hidden_size, args.device, args.seed)
+        # The compiled wrapper shares the module's parameters; FLOPs are counted on the eager module.
+        self.model = torch.compile(self.module) if getattr(args, "compile", False) else self.module
+        self.optimizer = torch.optim.AdamW(self.module.parameters(), lr=1e-3)
         self.sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
 
     def train_step(self, batch: dict) -> None:
@@ -173,9 +183,9 @@ class Runner:
         counted on an untimed step whose gradients are then dropped."""
         from torch.utils.flop_counter import FlopCounterMode
 
-        self.model.train()
+        self.module.train()
         with FlopCounterMode(display=False) as counter:
-            self.model(**batch).loss.backward()
+            self.module(**batch).loss.backward()
         self.optimizer.zero_grad(set_to_none=True)
         return counter.get_total_flops()
 
@@ -259,6 +269,8 @@ def measure_memory(name: str, args: argparse.Namespace) -> dict:
     ]  # fmt: skip
     if args.threads is not None:
         command += ["--threads", str(args.threads)]
+    if args.compile:
+        command.append("--compile")
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     for line in done.stdout.splitlines():
         if line.startswith(MEMORY_MARKER):
@@ -279,7 +291,7 @@ def main(args: argparse.Namespace) -> dict:
     for runner in runners:
         results[runner.name] = {
             "config": CONFIGS[runner.name],
-            "parameters": sum(p.numel() for p in runner.model.parameters()),
+            "parameters": sum(p.numel() for p in runner.module.parameters()),
         }
     for operation, unit in (("train_step", "samples_per_s"), ("infer", "rows_per_s")):
         times = interleaved_times(runners, operation, batches, args)
@@ -325,6 +337,7 @@ def main(args: argparse.Namespace) -> dict:
             "repeats": args.repeats,
             "device": args.device,
             "optimizer": "AdamW(lr=1e-3)",
+            "compile": args.compile,
             "missing_rate": 0.0,
         },
         "results": results,
@@ -340,7 +353,8 @@ def main(args: argparse.Namespace) -> dict:
 
 def print_table(record: dict) -> None:
     setting = record["setting"]
-    print(f"B={setting['batch_size']}, hidden {setting['hidden_size']}, {setting['device']}, median of "
+    compiled = ", torch.compile" if setting.get("compile") else ""
+    print(f"B={setting['batch_size']}, hidden {setting['hidden_size']}, {setting['device']}{compiled}, median of "
           f"{setting['repeats']} interleaved rounds, torch threads {record['machine']['torch_threads']}")  # fmt: skip
     print(
         f"{'config':<24}{'params':>10}{'train ms':>10}{'samples/s':>12}{'infer ms':>10}{'rows/s':>12}{'peak MiB':>10}"

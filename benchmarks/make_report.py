@@ -229,6 +229,15 @@ CV_ALL_TEXT = (
     "the mean over folds, mean ± sample std over seeds. An evaluation only: nothing was chosen with it, and the "
     "tables above stay the reference."
 )
+OTHER_DEVICES_TEXT = (
+    "The speed and scaling benchmarks again on another device (files `speed_*.json`, `scaling_*.json`; same "
+    "configurations, same definitions). The GPU files were written by `bash scripts/gpu_check.sh OUT_DIR` on a GPU "
+    "machine (it also runs `tests/test_cuda.py` and the main job in float32 and bf16) and copied from OUT_DIR into "
+    "`benchmarks/results/`: the commands below show OUT_DIR. To regenerate on a GPU: "
+    "`python benchmarks/bench_speed.py --device cuda --output benchmarks/results/speed_cuda.json` (add "
+    "`--batch-size 4096 --output benchmarks/results/speed_cuda_b4096.json` for the large batch) and "
+    "`python benchmarks/bench_scaling.py --device cuda --output benchmarks/results/scaling_cuda.json`."
+)
 VALIDATION_TEXT = (
     "Defaults are chosen on the validation split (`bench_accuracy.py --split validation`, files `validation_*.json`), "
     "never on the test split. Validation accuracy (%), mean ± sample std over seeds; same columns as above. The "
@@ -427,12 +436,29 @@ def speed_ratios(record: dict, name: str) -> Optional[dict]:
     }
 
 
-def speed_section(record: dict) -> list[str]:
+COMPILED_TEXT = ", every model through `torch.compile` (inductor; the compilation is in the untimed warm-up)"
+
+
+def speed_label(record: dict) -> str:
+    """`cpu, batch 256` / `cuda (NVIDIA H200), batch 4096`: which measurement a line about speed is from."""
     setting = record.get("setting", {})
-    lines = ["## Speed: CL-DMDF against early fusion of the same width", "", *quick_warning(record)]
+    device = setting.get("device", "?")
+    gpu = record.get("machine", {}).get("gpu")
+    if device == "cuda" and gpu:
+        device = f"cuda ({gpu.split(' (')[0]})"
+    compiled = ", torch.compile" if setting.get("compile") else ""
+    return f"{device}, batch {setting.get('batch_size')}{compiled}"
+
+
+def speed_section(
+    record: dict, heading: str = "## Speed: CL-DMDF against early fusion of the same width"
+) -> list[str]:
+    setting = record.get("setting", {})
+    lines = [heading, "", *quick_warning(record)]
     lines += [
         f"Six dense modalities with the UCI dims, batch {setting.get('batch_size')}, hidden size "
-        f"{setting.get('hidden_size')}, device {setting.get('device')}, {setting.get('optimizer')}; median over "
+        f"{setting.get('hidden_size')}, device {setting.get('device')}, {setting.get('optimizer')}"
+        f"{COMPILED_TEXT if setting.get('compile') else ''}; median over "
         f"{setting.get('repeats')} interleaved rounds after {setting.get('warmup')} warm-up steps. Training step = "
         "forward + backward + optimizer step; inference = eval-mode forward under `torch.inference_mode()`. Ratios "
         "are to `early_fusion` (higher is faster; the goal for CL-DMDF's training ratio is "
@@ -507,6 +533,7 @@ def speed_section(record: dict) -> list[str]:
 
 
 def speed_losses(record: dict) -> list[str]:
+    label = speed_label(record)
     lines = []
     for name in record.get("results", {}):
         if name in SPEED_BASELINES:
@@ -516,14 +543,14 @@ def speed_losses(record: dict) -> list[str]:
             continue
         slow = [f"{kind} {value:.2f}x" for kind, value in ratios.items() if value < 1]
         if slow:
-            lines.append(f"- Speed: `{name}` is slower than `{SPEED_REFERENCE}`: " + ", ".join(slow) + ".")
+            lines.append(f"- Speed ({label}): `{name}` is slower than `{SPEED_REFERENCE}`: " + ", ".join(slow) + ".")
     headline = record.get("headline", {})
     if headline.get("ratios") and not headline.get("train_goal_met"):
         lines.append(
-            "- Speed: the training-throughput goal (CL-DMDF / early fusion ≥ "
+            f"- Speed ({label}): the training-throughput goal (CL-DMDF / early fusion ≥ "
             f"{headline.get('goal', 0.5)}) is not met: {headline['ratios']['train']:.2f}."
         )
-    return lines or ["- Speed: no configuration is slower than early fusion."]
+    return lines or [f"- Speed ({label}): no configuration is slower than early fusion."]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -534,9 +561,14 @@ def slope_text(slope: Optional[float]) -> str:
     return f"k = {slope:.2f} ({growth_words(slope)})" if slope is not None else "no fit"
 
 
-def scaling_section(record: dict, results_dir: Path, output: Path) -> list[str]:
+def scaling_section(
+    record: dict,
+    png: Path,
+    output: Path,
+    heading: str = "## Scaling: training step time against batch size and number of modalities",
+) -> list[str]:
     setting = record.get("setting", {})
-    lines = ["## Scaling: training step time against batch size and number of modalities", "", *quick_warning(record)]
+    lines = [heading, "", *quick_warning(record)]
     lines += [
         f"Synthetic dense modalities ({setting.get('dim')} features each), hidden size {setting.get('hidden_size')}, "
         f"device {setting.get('device')}; median step time (ms) of {setting.get('repeats')} steps after "
@@ -569,17 +601,18 @@ def scaling_section(record: dict, results_dir: Path, output: Path) -> list[str]:
             )
             lines.append(f"- `{s['series']}` against {titles[variable]}: overall {slope_text(s['slope_all'])}{tail}.")
         lines.append("")
-    lines += plot_link(results_dir / "scaling.png", output, "step time against batch size and modalities")
+    lines += plot_link(png, output, "step time against batch size and modalities")
     return lines + provenance_lines(record) + [""]
 
 
 def scaling_losses(record: dict) -> list[str]:
+    device = record.get("setting", {}).get("device", "?")
     lines = []
     for s in record.get("sweeps", []):
         slope = s.get("slope_tail") if s.get("slope_tail") is not None else s.get("slope_all")
         if slope is not None and slope >= FASTER_THAN_LINEAR:
             lines.append(
-                f"- Scaling: `{s['series']}` step time grows faster than linearly with {s['variable']} "
+                f"- Scaling ({device}): `{s['series']}` step time grows faster than linearly with {s['variable']} "
                 f"({slope_text(slope)} over the largest points)."
             )
     return lines
@@ -696,7 +729,7 @@ def build_report(results_dir: Path, output: Path) -> str:
             "scaling.json",
             "Scaling",
             SCALING_COMMAND,
-            lambda r: scaling_section(r, results_dir, output),
+            lambda r: scaling_section(r, results_dir / "scaling.png", output),
             scaling_losses,
         ),
         ("collator.json", "Collator", COLLATOR_COMMAND, collator_section, None),
@@ -711,6 +744,21 @@ def build_report(results_dir: Path, output: Path) -> str:
         lines += render(record)
         if find_losses is not None:
             losses += find_losses(record)
+
+    other_devices = sorted(results_dir.glob("speed_*.json")) + sorted(results_dir.glob("scaling_*.json"))
+    if other_devices:
+        lines += ["## Speed and scaling on other devices", "", OTHER_DEVICES_TEXT, ""]
+    for path in other_devices:
+        record = read_json(path)
+        if record is None:
+            continue
+        if path.name.startswith("speed_"):
+            lines += speed_section(record, heading=f"### `{path.name}`: {speed_label(record)}")
+            losses += speed_losses(record)
+        else:
+            heading = f"### `{path.name}`: {record.get('setting', {}).get('device', '?')}"
+            lines += scaling_section(record, path.with_suffix(".png"), output, heading=heading)
+            losses += scaling_losses(record)
 
     lines += ["## Where CL-DMDF loses", ""]
     lines += [

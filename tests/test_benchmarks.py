@@ -387,34 +387,81 @@ def test_tmc_comparison_when_cldmdf_reaches_it(tmp_path):
     assert "margin +10.00 points, more than one std" in text
 
 
-def test_speed_ratios_below_one_are_listed_but_baselines_are_not(tmp_path):
+def speed_record(cldmdf_train: float, device: str = "cpu", batch_size: int = 256, gpu: str = "") -> dict:
+    """A speed results file: CL-DMDF trains at `cldmdf_train` samples/s against early fusion's 1000."""
+
     def config(train, infer):
         return {"parameters": 10, "train": {"samples_per_s": train}, "inference": {"rows_per_s": infer}}
 
-    record = {
+    ratio = cldmdf_train / 1000.0
+    return {
         "benchmark": "speed",
         "command": "python benchmarks/bench_speed.py",
         "git_commit": "1" * 40,
         "git_dirty": True,
-        "machine": {},
-        "setting": {"batch_size": 256, "hidden_size": 128, "device": "cpu", "repeats": 30, "warmup": 5},
+        "machine": {"gpu": gpu} if gpu else {},
+        "setting": {"batch_size": batch_size, "hidden_size": 128, "device": device, "repeats": 30, "warmup": 5},
         "results": {
-            "cldmdf": config(600.0, 2000.0),
+            "cldmdf": config(cldmdf_train, 2000.0),
             "early_fusion": config(1000.0, 1000.0),
             "late_fusion": config(500.0, 500.0),
-            "cldmdf_tuple": config(300.0, 2000.0),
+            "cldmdf_tuple": config(cldmdf_train / 2, 2000.0),
         },
-        "headline": {"numerator": "cldmdf", "denominator": "early_fusion", "ratios": {"train": 0.6, "inference": 2.0}},
+        "headline": {
+            "numerator": "cldmdf",
+            "denominator": "early_fusion",
+            "ratios": {"train": ratio, "inference": 2.0},
+            "train_goal_met": ratio >= 0.5,
+        },
     }
-    record["headline"]["train_goal_met"] = True
-    write(tmp_path, "speed.json", record)
+
+
+def test_speed_ratios_below_one_are_listed_but_baselines_are_not(tmp_path):
+    write(tmp_path, "speed.json", speed_record(600.0))
     text = make_report.build_report(tmp_path, tmp_path / "B.md")
     loses = section(text, "Where CL-DMDF loses")
-    assert "`cldmdf` is slower than `early_fusion`: train 0.60x." in loses
+    assert "- Speed (cpu, batch 256): `cldmdf` is slower than `early_fusion`: train 0.60x." in loses
     assert "`cldmdf_tuple` is slower than `early_fusion`: train 0.30x." in loses
     assert "late_fusion" not in loses and "goal" not in loses
     assert "`cldmdf_tuple` 0.50x training, 1.00x inference" in section(text, "Speed")
     assert f"Commit: `{'1' * 40}` (+ uncommitted changes)" in text
+
+
+def test_speed_and_scaling_on_a_gpu_get_their_own_section_and_labelled_losses(tmp_path):
+    write(tmp_path, "speed.json", speed_record(70.0))
+    write(tmp_path, "speed_cuda_b4096.json", speed_record(200.0, "cuda", 4096, gpu="NVIDIA H200 (140 GiB), CUDA 13.0"))
+    scaling = {
+        "benchmark": "scaling",
+        "command": "python benchmarks/bench_scaling.py --device cuda",
+        "setting": {"device": "cuda", "batch_modalities": 6, "modality_batch_size": 256},
+        "sweeps": [
+            {
+                "series": "cldmdf",
+                "variable": "batch_size",
+                "points": [{"batch_size": 64, "median_s": 0.010}, {"batch_size": 4096, "median_s": 0.640}],
+                "slope_all": 1.0,
+                "slope_tail": 1.5,
+                "tail_points": [64, 4096],
+            }
+        ],
+    }
+    write(tmp_path, "scaling_cuda.json", scaling)
+    (tmp_path / "scaling_cuda.png").write_bytes(b"png")
+    text = make_report.build_report(tmp_path, tmp_path / "B.md")
+    other = section(text, "Speed and scaling on other devices")
+    assert (
+        "### `speed_cuda_b4096.json`: cuda (NVIDIA H200), batch 4096" in other and "| `cldmdf` | 10 | 200 |" in other
+    )
+    assert "### `scaling_cuda.json`: cuda" in other and "(scaling_cuda.png)" in other
+    assert "| 4096 | 640.00 |" in other
+    loses = section(text, "Where CL-DMDF loses")
+    # Each speed or scaling loss says which measurement it comes from.
+    assert (
+        "- Speed (cpu, batch 256): the training-throughput goal (CL-DMDF / early fusion ≥ 0.5) is not met: 0.07."
+        in (loses)
+    )
+    assert "- Speed (cuda (NVIDIA H200), batch 4096): the training-throughput goal" in loses and ": 0.20." in loses
+    assert "- Scaling (cuda): `cldmdf` step time grows faster than linearly with batch_size" in loses
 
 
 def test_losses_give_the_paired_per_seed_difference_computed_from_the_runs(tmp_path):
