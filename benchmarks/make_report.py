@@ -254,8 +254,9 @@ SENSITIVITY_TEXT = (
 def cv_selection(paths: list[Path]) -> list[str]:
     """The cross-validation candidates of every `cv_*.json` file side by side, per model, best first: accuracy at
     η=0, at the largest η and averaged over the η columns (mean ± std over seeds of each run's average); the best
-    of each model in bold."""
+    of each model in bold. Then the ablations and companion methods of the same files, measured, not candidates."""
     candidates: dict[str, list[tuple[dict, list[str]]]] = {}
+    measured: list[tuple[dict, list[str]]] = []
     for path in paths:
         record = read_json(path)
         if record is None:
@@ -271,6 +272,7 @@ def cv_selection(paths: list[Path]) -> list[str]:
             average = mean_std(averages)
             cells = [
                 f"`{name}`",
+                f"`{path.name}`",
                 f"`{args}`",
                 str(len(runs)),
                 pct(entry["accuracy"].get("missing_0")),
@@ -278,7 +280,8 @@ def cv_selection(paths: list[Path]) -> list[str]:
                 pct(average),
             ]
             if group not in ("baseline", "CL-DMDF"):
-                continue  # an ablation or a companion method: measured, not a candidate (CV_TEXT)
+                measured.append((average, cells))  # an ablation or a companion method: not a candidate (CV_TEXT)
+                continue
             model = name if group == "baseline" else REFERENCE_VARIANT
             candidates.setdefault(model, []).append((average, cells))
     if not candidates:
@@ -288,8 +291,13 @@ def cv_selection(paths: list[Path]) -> list[str]:
         ranked = sorted(candidates[model], key=lambda item: -(item[0]["mean"] or 0.0))
         for index, (_, cells) in enumerate(ranked):
             rows.append([f"**{cell}**" if index == 0 else cell for cell in cells])
-    header = ["variant", "training arguments", "seeds", "η=0", "largest η", "mean over η"]
-    return ["Candidates per model, best first (bold):", "", *table(header, rows), ""]
+    header = ["variant", "file", "training arguments", "seeds", "η=0", "largest η", "mean over η"]
+    lines = ["Candidates per model, best first (bold):", "", *table(header, rows), ""]
+    if measured:
+        ranked = [cells for _, cells in sorted(measured, key=lambda item: -(item[0]["mean"] or 0.0))]
+        lines += ["Ablations and companion methods, measured beside them (not candidates):", ""]
+        lines += [*table(header, ranked), ""]
+    return lines
 
 
 def paired_differences(record: dict, name: str, metric: str, condition: str) -> list[float]:

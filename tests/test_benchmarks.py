@@ -497,9 +497,12 @@ def test_cross_validation_section_compares_cldmdf_with_each_baseline_seed_by_see
         "η=0.5 -5.00 (ahead on 2 of 3)." in part
     )
     # The candidates table ranks CL-DMDF's and early fusion's settings separately, each model's best in bold.
-    assert "| **`cldmdf`** | **`(defaults)`** | **3** |" in part and "| **`early_fusion`** |" in part
-    # The ablation is in its file's table, but never a candidate for CL-DMDF's default.
-    assert "| `mean_fusion` | ablations" in part and "| `mean_fusion` | `(defaults)`" not in part
+    assert "| **`cldmdf`** | **`cv_uci.json`** | **`(defaults)`** | **3** |" in part
+    assert "| **`early_fusion`** |" in part
+    # The ablation is in its file's table and in the table of what was measured, never a candidate.
+    candidates, measured = part.split("Ablations and companion methods, measured beside them (not candidates):")
+    assert "| `mean_fusion` | ablations" in candidates and "| `mean_fusion` | `cv_uci.json`" not in candidates
+    assert "| `mean_fusion` | `cv_uci.json` | `(defaults)` |" in measured
 
 
 def test_cross_validation_over_every_row_tests_each_row_once_and_is_never_a_candidate(tmp_path):
