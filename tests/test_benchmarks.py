@@ -158,7 +158,7 @@ def test_cross_validation_runs_average_their_folds_and_have_their_own_section(qu
     rates = record["setting"]["eval_missing_rates"]
     keys = ["test_accuracy", *(f"test_accuracy_missing_{rate:g}" for rate in rates if rate)]
     average = sum(run["results"][key] for key in keys) / len(keys)
-    assert f"| **`cldmdf`** | **`{' '.join(record['setting']['train_args'])}`** | **1** |" in part
+    assert f"| **`cldmdf`** | **`cv_uci.json`** | **`{' '.join(record['setting']['train_args'])}`** | **1** |" in part
     assert f"| **{100 * average:.2f}** |" in part
     assert "cv_uci" not in section(text, "Accuracy: UCI")
 
