@@ -80,9 +80,8 @@ def entity_centroid_loss(
     positive_log_prob = log_prob.masked_fill(~positives, 0.0).sum(-1) / positives.sum(-1).clamp(min=1)  # (M, B)
 
     num_anchors = anchors.sum()
-    if num_anchors == 0:
-        return projections.sum() * 0.0, num_anchors
-    loss = -(positive_log_prob * anchors).sum() / num_anchors
+    # Without an anchor the sum is exactly 0 (and its gradients too): no branch, so no device sync and no graph break.
+    loss = -(positive_log_prob * anchors).sum() / num_anchors.clamp(min=1)
     return loss, num_anchors
 
 
@@ -127,7 +126,12 @@ def check_labels(labels: torch.Tensor, config: CLDMDFConfig, batch_size: int) ->
             raise ValueError(
                 f"`labels` must have shape ({batch_size},) for single-label classification, got {tuple(labels.shape)}."
             )
-        if labels.numel() and (labels.min() < 0 or labels.max() >= config.num_labels):
+        # Reading the values needs a device sync and breaks a torch.compile graph: checked in eager mode only.
+        if (
+            not torch.compiler.is_compiling()
+            and labels.numel()
+            and (labels.min() < 0 or labels.max() >= config.num_labels)
+        ):
             raise ValueError(
                 f"`labels` must be class ids in [0, {config.num_labels}), got values in "
                 f"[{labels.min().item()}, {labels.max().item()}]."
@@ -140,6 +144,6 @@ def check_labels(labels: torch.Tensor, config: CLDMDFConfig, batch_size: int) ->
             )
     elif labels.shape not in ((batch_size,), (batch_size, 1)):
         raise ValueError(f"`labels` must have shape ({batch_size},) for regression, got {tuple(labels.shape)}.")
-    if labels.is_floating_point() and not torch.isfinite(labels).all():
+    if labels.is_floating_point() and not torch.compiler.is_compiling() and not torch.isfinite(labels).all():
         raise ValueError("`labels` contain NaN/inf; every label must be finite.")
     return problem_type

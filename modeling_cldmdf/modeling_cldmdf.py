@@ -462,8 +462,13 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
     # ---- input checking ------------------------------------------------------------------------------------------
 
     def check_inputs(self, modality_inputs: ModalityInputs, modality_mask: Optional[torch.Tensor]) -> torch.Tensor:
-        """Validates the inputs and returns the boolean `(B, M)` mask (all given modalities present by default)."""
+        """Validates the inputs and returns the boolean `(B, M)` mask (all given modalities present by default).
+
+        Types and shapes are always checked. The checks that read values (0/1 masks, a mask marking an absent entry
+        present, rows with every modality missing, NaN/inf in present dense values) need a device sync each and would
+        break a `torch.compile` graph: they run in eager mode only."""
         batch_size = self.batch_size(modality_inputs)
+        eager = not torch.compiler.is_compiling()
 
         num_modalities = len(self.modality_names)
         given = torch.tensor([name in modality_inputs for name in self.modality_names])
@@ -478,19 +483,21 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
                     f"({batch_size}, {num_modalities}) for modalities {self.modality_names}."
                 )
             if modality_mask.dtype != torch.bool:
-                if modality_mask.is_floating_point() or not ((modality_mask == 0) | (modality_mask == 1)).all():
+                if modality_mask.is_floating_point() or (
+                    eager and not ((modality_mask == 0) | (modality_mask == 1)).all()
+                ):
                     raise TypeError(
                         f"`modality_mask` must be boolean (or integer 0/1), got dtype {modality_mask.dtype} with "
                         f"values other than 0/1."
                     )
                 modality_mask = modality_mask.bool()
             mask = modality_mask
-            absent_but_marked = mask.cpu() & ~given
-            if absent_but_marked.any():
+            absent_but_marked = mask.cpu() & ~given if eager else None
+            if eager and absent_but_marked.any():
                 names = [self.modality_names[i] for i in absent_but_marked.any(0).nonzero().flatten().tolist()]
                 raise ValueError(f"`modality_mask` marks {names} present but `modality_inputs` has no such entry.")
         mask = mask.to(self.device)
-        empty_rows = (~mask.any(dim=1)).nonzero().flatten().tolist()
+        empty_rows = (~mask.any(dim=1)).nonzero().flatten().tolist() if eager else []
         if empty_rows:
             raise ValueError(
                 f"Rows {empty_rows[:20]}{'...' if len(empty_rows) > 20 else ''} have every modality missing; each row "
@@ -499,7 +506,7 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
             )
         for index, name in enumerate(self.modality_names):
             if name in modality_inputs and self.config.modalities[name]["type"] == "dense":
-                self._check_dense(name, modality_inputs[name], mask[:, index])
+                self._check_dense(name, modality_inputs[name], mask[:, index], eager)
         return mask
 
     def batch_size(self, modality_inputs: ModalityInputs) -> int:
@@ -557,7 +564,7 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
             )
         return tensor.shape[0]
 
-    def _check_dense(self, name: str, values: torch.Tensor, present: torch.Tensor):
+    def _check_dense(self, name: str, values: torch.Tensor, present: torch.Tensor, check_values: bool = True):
         expected = self.config.modalities[name]["dim"]
         if values.shape[1] != expected:
             raise ValueError(
@@ -566,6 +573,8 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
             )
         if not values.is_floating_point():
             raise TypeError(f"`modality_inputs[{name!r}]` must be a float tensor, got dtype {values.dtype}.")
+        if not check_values:
+            return
         bad = (~torch.isfinite(values).all(dim=1)) & present
         if bad.any():
             rows = bad.nonzero().flatten().tolist()

@@ -415,3 +415,27 @@ def test_floating_point_ops_match_the_flop_counter(overrides):
     estimate = model.floating_point_ops({"modality_inputs": inputs, "modality_mask": mask})
     # The fusion layers run once per modality token: counting each parameter once a row would be ~M x too low.
     assert estimate == pytest.approx(counter.get_total_flops(), rel=0.1)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"baseline": "early_fusion", "contrastive_weight": 0.0},
+        {"baseline": "late_fusion", "contrastive_weight": 0.0},
+    ],
+    ids=["cldmdf", "early_fusion", "late_fusion"],
+)
+def test_training_and_inference_trace_as_one_torch_compile_graph(tester, overrides):
+    # The checks that read values (NaN, empty rows, label range) need a device sync each; under torch.compile they are
+    # skipped, so nothing in a step breaks the graph (which would split it and cost a recompile per module instance).
+    import torch._dynamo
+
+    model = _model(tester, **overrides)
+    batch = tester.prepare_inputs()
+    inputs = {"modality_inputs": batch["modality_inputs"], "modality_mask": batch["modality_mask"]}
+    torch._dynamo.reset()
+    train = torch._dynamo.explain(lambda: model.train()(**batch).loss)()
+    infer = torch._dynamo.explain(lambda: model.eval()(**inputs).logits)()
+    assert (train.graph_break_count, infer.graph_break_count) == (0, 0), train.break_reasons + infer.break_reasons
+    assert (train.graph_count, infer.graph_count) == (1, 1)
