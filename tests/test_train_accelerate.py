@@ -143,6 +143,25 @@ def test_resume_from_a_checkpoint_is_bit_identical(tmp_path):
     )
 
 
+@pytest.mark.slow
+def test_accelerate_dynamo_backend_inductor_compiles_trains_and_saves_plain_weights(tmp_path, monkeypatch):
+    # What `accelerate launch --dynamo_backend inductor train_accelerate.py` sets: accelerator.prepare compiles.
+    monkeypatch.setenv("ACCELERATE_DYNAMO_BACKEND", "INDUCTOR")
+    args = train_accelerate.parse_args(
+        [*QUICK, "--output_dir", str(tmp_path / "out"), "--max_train_steps", "8", "--skip_modality_removal"]
+    )
+    accelerator, model, processor, data, results = train_accelerate.train(args)
+    assert isinstance(model, torch._dynamo.eval_frame.OptimizedModule)
+    assert 0.0 <= results["test_accuracy"] <= 1.0 and torch.isfinite(torch.tensor(results["test_loss"]))
+    train_accelerate.save_final(model, processor, args, results, data, accelerator)
+    saved = load_file(tmp_path / "out" / "model.safetensors")
+    trained = model._orig_mod.state_dict()
+    assert saved.keys() == trained.keys()  # no `_orig_mod.` prefix: loads into an uncompiled model
+    assert all(torch.equal(saved[key], trained[key]) for key in saved)
+    reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "out")
+    assert all(torch.equal(value, saved[key]) for key, value in reloaded.state_dict().items())
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
