@@ -102,6 +102,7 @@ def provenance_lines(record: dict) -> list[str]:
         "",
         f"Commit: `{commit}`{flag}",
         "",
+        *([record["provenance_note"], ""] if record.get("provenance_note") else []),
         f"Machine: {describe_machine(record.get('machine') or {})}",
         "",
         f"Written: {record.get('created', 'unknown')}",

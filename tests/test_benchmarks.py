@@ -433,6 +433,7 @@ def test_speed_and_scaling_on_a_gpu_get_their_own_section_and_labelled_losses(tm
     scaling = {
         "benchmark": "scaling",
         "command": "python benchmarks/bench_scaling.py --device cuda",
+        "provenance_note": "Measured on a copy whose git metadata lagged.",
         "setting": {"device": "cuda", "batch_modalities": 6, "modality_batch_size": 256},
         "sweeps": [
             {
@@ -454,6 +455,7 @@ def test_speed_and_scaling_on_a_gpu_get_their_own_section_and_labelled_losses(tm
     )
     assert "### `scaling_cuda.json`: cuda" in other and "(scaling_cuda.png)" in other
     assert "| 4096 | 640.00 |" in other
+    assert "\n\nMeasured on a copy whose git metadata lagged.\n\nMachine: " in other
     loses = section(text, "Where CL-DMDF loses")
     # Each speed or scaling loss says which measurement it comes from.
     assert (
