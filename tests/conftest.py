@@ -1,6 +1,8 @@
 import os
 import sys
 
+import pytest
+
 # Tests import their helpers (model_tester, hub fixtures) as top-level modules.
 sys.path.insert(0, os.path.dirname(__file__))
 # Nothing in the suite may reach the network: the real Hub is unreachable from CI.
@@ -10,3 +12,14 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from hub_fixtures import hub_server  # noqa: E402, F401  (a Hub-protocol server on 127.0.0.1, see hub_server.py)
+
+
+@pytest.fixture
+def fresh_accelerate_state():
+    """Accelerate keeps its state (mixed precision, dynamo backend...) in process-wide singletons that the first
+    `Accelerator` of the process fills. A test that sets them through the environment starts and ends fresh."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)

@@ -122,7 +122,9 @@ def test_a_checkpoint_saved_from_cuda_reloads_on_the_cpu_with_the_same_weights_a
     torch.testing.assert_close(on_cpu, on_gpu, atol=2e-4, rtol=2e-4)
 
 
-def test_train_accelerate_trains_in_bf16_on_cuda_and_saves_float32_weights(tmp_path, monkeypatch):
+def test_train_accelerate_trains_in_bf16_on_cuda_and_saves_float32_weights(
+    tmp_path, monkeypatch, fresh_accelerate_state
+):
     from safetensors.torch import load_file
 
     monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
@@ -137,6 +139,9 @@ def test_train_accelerate_trains_in_bf16_on_cuda_and_saves_float32_weights(tmp_p
         ]
     )  # fmt: skip
     results = train_accelerate.main(args)
+    from accelerate.state import AcceleratorState
+
+    assert AcceleratorState().mixed_precision == "bf16"
     saved = json.loads((tmp_path / "out" / "all_results.json").read_text())
     assert saved["test_accuracy"] == pytest.approx(results["test_accuracy"])
     # 10 balanced classes: chance is 0.1; 512 rows and 5 epochs of the default model are far above it.

@@ -144,7 +144,9 @@ def test_resume_from_a_checkpoint_is_bit_identical(tmp_path):
 
 
 @pytest.mark.slow
-def test_accelerate_dynamo_backend_inductor_compiles_trains_and_saves_plain_weights(tmp_path, monkeypatch):
+def test_accelerate_dynamo_backend_inductor_compiles_trains_and_saves_plain_weights(
+    tmp_path, monkeypatch, fresh_accelerate_state
+):
     # What `accelerate launch --dynamo_backend inductor train_accelerate.py` sets: accelerator.prepare compiles.
     monkeypatch.setenv("ACCELERATE_DYNAMO_BACKEND", "INDUCTOR")
     args = train_accelerate.parse_args(
