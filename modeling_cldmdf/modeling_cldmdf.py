@@ -35,6 +35,7 @@ from transformers.utils import logging
 
 from .baselines_cldmdf import CLDMDFEarlyFusion, late_fusion_logits, uniform_weights
 from .configuration_cldmdf import CLDMDFConfig
+from .inputs_cldmdf import ModalityInputs, check_inputs, input_batch_size
 from .losses_cldmdf import check_labels, drop_modalities, entity_centroid_loss, task_loss
 from .methods_cldmdf import (
     CLDMDFInformationBottleneck,
@@ -70,9 +71,6 @@ CLDMDF_AUTO_MAP = {
     "AutoModelForSequenceClassification": "modeling_cldmdf.CLDMDFForSequenceClassification",
     "AutoModelForPreTraining": "modeling_cldmdf.CLDMDFForPreTraining",
 }
-
-ModalityInputs = Mapping[str, Union[torch.Tensor, Mapping[str, torch.Tensor]]]
-
 
 # --------------------------------------------------------------------------------------------------------------------
 # Modules
@@ -459,129 +457,15 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
             )
         self.tuple_alpha_values.copy_(values.to(self.tuple_alpha_values.device))
 
-    # ---- input checking ------------------------------------------------------------------------------------------
+    # ---- input checking (inputs_cldmdf.py) -----------------------------------------------------------------------
 
     def check_inputs(self, modality_inputs: ModalityInputs, modality_mask: Optional[torch.Tensor]) -> torch.Tensor:
-        """Validates the inputs and returns the boolean `(B, M)` mask (all given modalities present by default).
-
-        Types and shapes are always checked. The checks that read values (0/1 masks, a mask marking an absent entry
-        present, rows with every modality missing, NaN/inf in present dense values) need a device sync each and would
-        break a `torch.compile` graph: they run in eager mode only."""
-        batch_size = self.batch_size(modality_inputs)
-        eager = not torch.compiler.is_compiling()
-
-        num_modalities = len(self.modality_names)
-        given = torch.tensor([name in modality_inputs for name in self.modality_names])
-        if modality_mask is None:
-            mask = given.unsqueeze(0).expand(batch_size, -1)
-        else:
-            if not isinstance(modality_mask, torch.Tensor):
-                raise TypeError(f"`modality_mask` must be a torch.BoolTensor, got {type(modality_mask).__name__}.")
-            if modality_mask.shape != (batch_size, num_modalities):
-                raise ValueError(
-                    f"`modality_mask` has shape {tuple(modality_mask.shape)}, expected (batch_size, num_modalities) = "
-                    f"({batch_size}, {num_modalities}) for modalities {self.modality_names}."
-                )
-            if modality_mask.dtype != torch.bool:
-                if modality_mask.is_floating_point() or (
-                    eager and not ((modality_mask == 0) | (modality_mask == 1)).all()
-                ):
-                    raise TypeError(
-                        f"`modality_mask` must be boolean (or integer 0/1), got dtype {modality_mask.dtype} with "
-                        f"values other than 0/1."
-                    )
-                modality_mask = modality_mask.bool()
-            mask = modality_mask
-            absent_but_marked = mask.cpu() & ~given if eager else None
-            if eager and absent_but_marked.any():
-                names = [self.modality_names[i] for i in absent_but_marked.any(0).nonzero().flatten().tolist()]
-                raise ValueError(f"`modality_mask` marks {names} present but `modality_inputs` has no such entry.")
-        mask = mask.to(self.device)
-        empty_rows = (~mask.any(dim=1)).nonzero().flatten().tolist() if eager else []
-        if empty_rows:
-            raise ValueError(
-                f"Rows {empty_rows[:20]}{'...' if len(empty_rows) > 20 else ''} have every modality missing; each row "
-                f"needs at least one present modality (drop such rows, e.g. with the collator's "
-                f"`drop_rows_without_modalities=True`)."
-            )
-        for index, name in enumerate(self.modality_names):
-            if name in modality_inputs and self.config.modalities[name]["type"] == "dense":
-                self._check_dense(name, modality_inputs[name], mask[:, index], eager)
-        return mask
+        """Validates the inputs and returns the boolean `(B, M)` mask on the model's device (see `check_inputs`)."""
+        return check_inputs(self.config, modality_inputs, modality_mask, self.device)
 
     def batch_size(self, modality_inputs: ModalityInputs) -> int:
         """Checks names, types and ranks of `modality_inputs` and returns the (common) number of rows."""
-        if not isinstance(modality_inputs, Mapping) or len(modality_inputs) == 0:
-            raise TypeError(
-                f"`modality_inputs` must be a non-empty dict modality name -> tensor, got "
-                f"{type(modality_inputs).__name__}; this model expects {self.modality_names}."
-            )
-        unknown = sorted(set(modality_inputs) - set(self.modality_names))
-        if unknown:
-            raise ValueError(
-                f"Unknown modality name(s) {unknown} in `modality_inputs`; allowed: {self.modality_names}."
-            )
-        batch_size = None
-        for name, value in modality_inputs.items():
-            rows = self._batch_size_of(name, value)
-            if batch_size is not None and rows != batch_size:
-                raise ValueError(
-                    f"`modality_inputs[{name!r}]` has {rows} rows but other modalities have {batch_size}; every "
-                    f"modality must have one entry per row (zeros where missing)."
-                )
-            batch_size = rows
-        return batch_size
-
-    def _batch_size_of(self, name: str, value: Any) -> int:
-        kind = self.config.modalities[name]["type"]
-        if kind != "dense" and isinstance(value, Mapping) and "pooled_output" in value:
-            tensor, expected_dims = value["pooled_output"], 2
-        elif kind == "text":
-            if not isinstance(value, Mapping) or "input_ids" not in value:
-                raise TypeError(
-                    f"`modality_inputs[{name!r}]` (text) must be a dict with 'input_ids' (and 'attention_mask'), got "
-                    f"{type(value).__name__}."
-                )
-            tensor = value["input_ids"]
-            expected_dims = 2
-        else:
-            tensor = value["pixel_values"] if (kind == "image" and isinstance(value, Mapping)) else value
-            expected_dims = 2 if kind == "dense" else 4
-        if not isinstance(tensor, torch.Tensor):
-            raise TypeError(
-                f"`modality_inputs[{name!r}]` ({kind}) must be a torch.Tensor, got {type(tensor).__name__}."
-            )
-        if tensor.dim() != expected_dims:
-            shape = (
-                "(batch_size, dim)"
-                if kind == "dense"
-                else "(batch_size, seq_len)"
-                if kind == "text"
-                else ("(batch_size, channels, height, width)")
-            )
-            raise ValueError(
-                f"`modality_inputs[{name!r}]` ({kind}) must have shape {shape}, got {tuple(tensor.shape)}."
-            )
-        return tensor.shape[0]
-
-    def _check_dense(self, name: str, values: torch.Tensor, present: torch.Tensor, check_values: bool = True):
-        expected = self.config.modalities[name]["dim"]
-        if values.shape[1] != expected:
-            raise ValueError(
-                f"`modality_inputs[{name!r}]` has feature dim {values.shape[1]}, expected {expected} (shape "
-                f"(batch_size, {expected}))."
-            )
-        if not values.is_floating_point():
-            raise TypeError(f"`modality_inputs[{name!r}]` must be a float tensor, got dtype {values.dtype}.")
-        if not check_values:
-            return
-        bad = (~torch.isfinite(values).all(dim=1)) & present
-        if bad.any():
-            rows = bad.nonzero().flatten().tolist()
-            raise ValueError(
-                f"`modality_inputs[{name!r}]` has NaN/inf in present rows {rows[:20]}; present values must be finite "
-                f"(mark a missing entry with modality_mask=False instead)."
-            )
+        return input_batch_size(self.config, modality_inputs)
 
     # ---- forward pieces ------------------------------------------------------------------------------------------
 

@@ -300,6 +300,7 @@ def test_save_load_equality_for_every_head(tester, tmp_path, cls, auto_class):
     model.save_pretrained(tmp_path)
     files = {p.name for p in tmp_path.iterdir()}
     remote_code = {"modeling_cldmdf.py", "configuration_cldmdf.py", "losses_cldmdf.py", "modeling_outputs_cldmdf.py"}
+    remote_code |= {"inputs_cldmdf.py", "methods_cldmdf.py"}
     assert {"model.safetensors", "config.json", "baselines_cldmdf.py", *remote_code} <= files
     assert not any(name.endswith((".bin", ".pt", ".pkl")) for name in files)
     reloaded = auto_class.from_pretrained(tmp_path).eval()
