@@ -167,7 +167,7 @@ class Runner:
         self.name = name
         self.module = build_model(name, args.hidden_size, args.device, args.seed)
         # The compiled wrapper shares the module's parameters; FLOPs are counted on the eager module.
-        self.model = torch.compile(self.module) if getattr(args, "compile", False) else self.module
+        self.model = torch.compile(self.module) if args.compile else self.module
         self.optimizer = torch.optim.AdamW(self.module.parameters(), lr=1e-3)
         self.sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
 

@@ -62,18 +62,20 @@ def check_inputs(
                 )
             modality_mask = modality_mask.bool()
         mask = modality_mask
-        absent_but_marked = mask.cpu() & ~given if eager else None
-        if eager and absent_but_marked.any():
-            names = [config.modality_names[i] for i in absent_but_marked.any(0).nonzero().flatten().tolist()]
-            raise ValueError(f"`modality_mask` marks {names} present but `modality_inputs` has no such entry.")
+        if eager:
+            absent_but_marked = mask.cpu() & ~given
+            if absent_but_marked.any():
+                names = [config.modality_names[i] for i in absent_but_marked.any(0).nonzero().flatten().tolist()]
+                raise ValueError(f"`modality_mask` marks {names} present but `modality_inputs` has no such entry.")
     mask = mask.to(device)
-    empty_rows = (~mask.any(dim=1)).nonzero().flatten().tolist() if eager else []
-    if empty_rows:
-        raise ValueError(
-            f"Rows {empty_rows[:20]}{'...' if len(empty_rows) > 20 else ''} have every modality missing; each row "
-            f"needs at least one present modality (drop such rows, e.g. with the collator's "
-            f"`drop_rows_without_modalities=True`)."
-        )
+    if eager:
+        empty_rows = (~mask.any(dim=1)).nonzero().flatten().tolist()
+        if empty_rows:
+            raise ValueError(
+                f"Rows {empty_rows[:20]}{'...' if len(empty_rows) > 20 else ''} have every modality missing; each "
+                f"row needs at least one present modality (drop such rows, e.g. with the collator's "
+                f"`drop_rows_without_modalities=True`)."
+            )
     for index, name in enumerate(config.modality_names):
         if name in modality_inputs and config.modalities[name]["type"] == "dense":
             _check_dense(config, name, modality_inputs[name], mask[:, index], eager)
@@ -131,9 +133,7 @@ def _batch_size_of(config: CLDMDFConfig, name: str, value: Any) -> int:
     return tensor.shape[0]
 
 
-def _check_dense(
-    config: CLDMDFConfig, name: str, values: torch.Tensor, present: torch.Tensor, check_values: bool = True
-):
+def _check_dense(config: CLDMDFConfig, name: str, values: torch.Tensor, present: torch.Tensor, check_values: bool):
     expected = config.modalities[name]["dim"]
     if values.shape[1] != expected:
         raise ValueError(
