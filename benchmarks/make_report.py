@@ -334,9 +334,7 @@ def cv_against_baselines(paths: list[Path]) -> list[str]:
             continue
         rates = record.get("setting", {}).get("eval_missing_rates", [0.0])
         parts = []
-        for baseline in SPEED_BASELINES:
-            if baseline not in record["summary"]:
-                continue
+        for baseline in (name for name, group in ordered_variants(record) if group == "baseline"):
             cells = []
             for condition in dict.fromkeys(("missing_0", f"missing_{max(rates):g}")):
                 ours = record["summary"][REFERENCE_VARIANT]["accuracy"][condition]["mean"]
