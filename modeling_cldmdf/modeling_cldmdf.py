@@ -308,6 +308,10 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
         super()._init_weights(module)
         if isinstance(module, CLDMDFModel):
             init.normal_(module.missing_embeddings, mean=0.0, std=self.config.initializer_range)
+            # Non-persistent buffers are not in the weights file: `from_pretrained` builds them on the meta device, so
+            # they are rebuilt here (CAL's contributions all 1 = symmetric training until the next estimate).
+            init.ones_(module.modality_contributions)
+            init.copy_(module.tuple_alpha_values, module.initial_tuple_alphas())
         if isinstance(module, CLDMDFInformationBottleneck):
             # A fresh bottleneck starts nearly deterministic (σ ≈ 0.05) so it does not drown the tokens in noise.
             init.constant_(module.log_variance_bias, module.initial_log_variance)
@@ -422,10 +426,7 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
                 nn.GELU(),
                 nn.Linear(config.hidden_size, config.projection_dim),
             )
-        alphas = config.tuple_alphas
-        if alphas == "auto":
-            alphas = [config.tuple_alpha_total / config.num_modalities] * config.num_modalities
-        self.register_buffer("tuple_alpha_values", torch.tensor(alphas, dtype=torch.float32), persistent=False)
+        self.register_buffer("tuple_alpha_values", self.initial_tuple_alphas(), persistent=False)
         # CAL: the contributions W^m (mean 1; all 1 = symmetric training until the training script measures them)
         # and the per-modality information bottlenecks.
         self.register_buffer("modality_contributions", torch.ones(config.num_modalities), persistent=False)
@@ -435,6 +436,13 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
                 {name: CLDMDFInformationBottleneck(config.hidden_size) for name in self.modality_names}
             )
         self.post_init()
+
+    def initial_tuple_alphas(self) -> torch.Tensor:
+        """The TupleInfoNCE ratios α_k before any update: the config's, or `tuple_alpha_total / M` each for "auto"."""
+        alphas = self.config.tuple_alphas
+        if alphas == "auto":
+            alphas = [self.config.tuple_alpha_total / self.config.num_modalities] * self.config.num_modalities
+        return torch.tensor(alphas, dtype=torch.float32)
 
     def set_modality_contributions(self, contributions) -> None:
         """Sets CAL's `W^m` (one positive number per modality, sorted names), which drive the gradient scales and
