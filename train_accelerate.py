@@ -52,6 +52,8 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, get_sch
 
 from evaluation.prediction import compute_metrics, predict
 from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
+from modeling_cldmdf.baselines_cldmdf import tmc_kl_weight
+from modeling_cldmdf.configuration_cldmdf import BASELINES
 from modeling_cldmdf.method_estimates import MethodState
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from processing.collator import CLDMDFDataCollator
@@ -114,9 +116,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     model.add_argument("--contrastive_temperature", type=float, default=None)
     model.add_argument("--modality_dropout", type=float, default=None, help="Training-time modality dropout.")
     model.add_argument("--fusion_mode", choices=["adaptive", "mean"], default=None)
-    model.add_argument(
-        "--baseline", choices=["early_fusion", "late_fusion"], default=None, help="Train a reference method instead."
-    )
+    model.add_argument("--baseline", choices=list(BASELINES), default=None, help="Train a reference method instead.")
     model.add_argument("--tuple_weight", type=float, default=None, help="TupleInfoNCE auxiliary loss weight; 0: off.")
     model.add_argument(
         "--tuple_alphas", default=None, help='TupleInfoNCE disturbed-negative shares: "auto" or one per modality.'
@@ -621,6 +621,7 @@ def write_card(folder: Path, args, results: dict, data, config) -> None:
         model_name=args.hub_model_id or Path(args.output_dir).name,
         base_model=args.model_name_or_path,
         label_names=[config.id2label[i] for i in sorted(config.id2label)] if data.id2label else None,
+        baseline=config.baseline,
     )
 
 
@@ -737,6 +738,9 @@ def train(args: argparse.Namespace):
     epoch = starting_epoch
     for epoch in range(starting_epoch, args.num_train_epochs):
         model.train()
+        unwrapped = accelerator.unwrap_model(model)
+        if unwrapped.config.baseline == "tmc":  # TMC's KL term grows over its first epochs
+            unwrapped.set_evidential_kl_weight(tmc_kl_weight(epoch, unwrapped.config.tmc_annealing_epochs))
         if hasattr(train_dataloader, "set_epoch"):
             train_dataloader.set_epoch(epoch)
         loader = train_dataloader

@@ -61,6 +61,29 @@ _DENSE_ENCODER = "LayerNorm → Linear → GELU → Dropout → Linear"
 # model-index
 
 
+# config.baseline -> (name, what the model computes), for the cards of reference methods trained with this library.
+BASELINE_CARDS = {
+    "early_fusion": (
+        "early fusion",
+        "The features of every modality (zeros where it is missing; the pooled backbone output for text and images) "
+        "are concatenated with the mask indicators and classified by an MLP of the width of the CL-DMDF it is "
+        "compared with.",
+    ),
+    "late_fusion": (
+        "late fusion",
+        "One classifier per modality, on that modality's encoder output; the logits are averaged over the modalities "
+        "present in the row.",
+    ),
+    "tmc": (
+        "TMC (trusted multi-view classification)",
+        "TMC (Han, Zhang, Fu, Zhou, ICLR 2021): each modality's classifier gives Dirichlet evidence over the "
+        "classes; the opinions of the modalities present in the row are combined by Dempster's rule, a missing "
+        "modality contributing no evidence. `logits` are the log expected class probabilities of the combined "
+        "Dirichlet and `uncertainty` its uncertainty mass (1: no evidence).",
+    ),
+}
+
+
 def infer_task_type(modalities: Mapping[str, Mapping[str, Any]]) -> str:
     """The `model-index` task type: the Hub task of the one modality type, else `"multimodal-classification"`.
 
@@ -336,6 +359,7 @@ def write_model_card(
     license: str = "apache-2.0",
     extra_notes: str | None = None,
     task_type: str | None = None,
+    baseline: str | None = None,
 ) -> ModelCard:
     """Writes `output_dir/README.md` (and `output_dir/robustness.png` when matplotlib is installed).
 
@@ -368,6 +392,9 @@ def write_model_card(
             Markdown appended as a "Notes" section.
         task_type (`str`, *optional*):
             The model-index task type. Defaults to [`infer_task_type`] of `modalities`.
+        baseline (`str`, *optional*):
+            The model's `config.baseline` (`"early_fusion"`, `"late_fusion"` or `"tmc"`): the card then describes that
+            reference method instead of CL-DMDF.
 
     Returns:
         `huggingface_hub.ModelCard`: the card written to `output_dir/README.md`.
@@ -380,6 +407,8 @@ def write_model_card(
         _check_str(name, value, optional=True)
     for name, value in (("base_model", base_model), ("extra_notes", extra_notes), ("task_type", task_type)):
         _check_str(name, value, optional=True)
+    if baseline is not None and baseline not in BASELINE_CARDS:
+        raise ValueError(f"`baseline` must be None (CL-DMDF) or one of {list(BASELINE_CARDS)}, got {baseline!r}")
     if not isinstance(hyperparameters, Mapping):
         raise TypeError(f"`hyperparameters` must be a mapping of name -> value, got {type(hyperparameters).__name__}")
     label_names = _check_label_names(label_names)
@@ -425,6 +454,7 @@ def write_model_card(
             label_names=label_names,
             extra_notes=extra_notes,
             plot_file=plot.name if plot is not None else None,
+            baseline=baseline,
         ),
     )
     atomic_write_text(output_dir / "README.md", str(card))
@@ -445,6 +475,7 @@ def _template_values(
     label_names: list[str] | None,
     extra_notes: str | None,
     plot_file: str | None,
+    baseline: str | None,
 ) -> dict[str, Any]:
     modality_rows = []
     for name, spec in modalities.items():
@@ -485,4 +516,7 @@ def _template_values(
         ],
         "extra_notes": extra_notes,
         "citation": CLDMDF_CITATION,
+        "baseline": baseline,
+        "baseline_name": BASELINE_CARDS[baseline][0] if baseline else None,
+        "baseline_description": BASELINE_CARDS[baseline][1] if baseline else None,
     }

@@ -27,9 +27,10 @@ __all__ = ["CLDMDFConfig", "MODALITY_TYPES", "FUSION_MODES", "BASELINES"]
 MODALITY_TYPES = ("dense", "text", "image")
 FUSION_MODES = ("adaptive", "mean")
 POOLING_MODES = ("mean", "cls", "pooler")
-PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
+SINGLE_LABEL = "single_label_classification"
+PROBLEM_TYPES = ("regression", SINGLE_LABEL, "multi_label_classification")
 CONTRASTIVE_SOURCES = ("encoder", "fusion")
-BASELINES = ("early_fusion", "late_fusion")
+BASELINES = ("early_fusion", "late_fusion", "tmc")
 
 
 def _normalize_modality_spec(name: Any, spec: Any) -> dict:
@@ -183,8 +184,15 @@ class CLDMDFConfig(PreTrainedConfig):
         baseline (`str`, *optional*):
             Replaces CL-DMDF's dual attention and adaptive fusion by a reference method, for comparisons on the same
             data path: `"early_fusion"` (zero-filled modality features concatenated with the mask indicators, then an
-            MLP of width `hidden_size`) or `"late_fusion"` (one classifier per modality on its encoder token, logits
-            averaged over the present modalities). `None` (default) is CL-DMDF.
+            MLP of width `hidden_size`), `"late_fusion"` (one classifier per modality on its encoder token, logits
+            averaged over the present modalities) or `"tmc"` (trusted multi-view classification, Han et al., ICLR
+            2021: the same per-modality heads give Dirichlet evidence, combined over the present modalities by
+            Dempster's rule and trained with the evidential loss; single-label classification only). `None`
+            (default) is CL-DMDF.
+        tmc_annealing_epochs (`int`, *optional*, defaults to 10):
+            With `baseline="tmc"`: the weight of the KL term of the evidential loss grows as `min(1, epoch /
+            tmc_annealing_epochs)` (epochs counted from 1; set by the training script). 0: full weight from the
+            start. TMC's code anneals over 50 of its 500 epochs; `train_accelerate.py` trains at most 30 by default.
         tuple_weight (`float`, *optional*, defaults to 0.0):
             Weight of the TupleInfoNCE loss (Liu et al., ICCV 2021), computed in training mode on two augmented views
             of each batch; 0 disables it. [`CLDMDFForPreTraining`] adds it to its objective (with
@@ -273,6 +281,7 @@ class CLDMDFConfig(PreTrainedConfig):
         modality_dropout: float = 0.3,
         reconstruction_weight: float = 1.0,
         baseline: Optional[str] = None,
+        tmc_annealing_epochs: int = 10,
         tuple_weight: float = 0.0,
         tuple_temperature: float = 0.1,
         tuple_alphas: Optional[Any] = None,
@@ -383,6 +392,18 @@ class CLDMDFConfig(PreTrainedConfig):
                 f"`baseline='early_fusion'` has no per-modality tokens, so it cannot use TupleInfoNCE or CAL (got "
                 f"tuple_weight={tuple_weight!r}, cal={cal!r}); allowed with CL-DMDF or `baseline='late_fusion'`."
             )
+        if baseline == "tmc" and (tuple_weight > 0 or cal):
+            raise ValueError(
+                f"`baseline='tmc'` is the published method with its own evidential loss, so it takes no "
+                f"TupleInfoNCE or CAL (got tuple_weight={tuple_weight!r}, cal={cal!r}); allowed with CL-DMDF or "
+                "`baseline='late_fusion'`."
+            )
+        if (
+            isinstance(tmc_annealing_epochs, bool)
+            or not isinstance(tmc_annealing_epochs, int)
+            or tmc_annealing_epochs < 0
+        ):
+            raise ValueError(f"`tmc_annealing_epochs` must be a non-negative int, got {tmc_annealing_epochs!r}.")
 
         self.hidden_size = hidden_size
         self.num_fusion_layers = num_fusion_layers
@@ -410,6 +431,7 @@ class CLDMDFConfig(PreTrainedConfig):
         self.modality_dropout = modality_dropout
         self.reconstruction_weight = reconstruction_weight
         self.baseline = baseline
+        self.tmc_annealing_epochs = tmc_annealing_epochs
         self.tuple_weight = tuple_weight
         self.tuple_temperature = tuple_temperature
         self.tuple_alphas = tuple_alphas
@@ -428,6 +450,11 @@ class CLDMDFConfig(PreTrainedConfig):
         super().__init__(**kwargs)
         if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
             raise ValueError(f"`problem_type` must be one of {PROBLEM_TYPES} or None, got {self.problem_type!r}.")
+        if self.baseline == "tmc" and (self.num_labels < 2 or self.problem_type not in (None, SINGLE_LABEL)):
+            raise ValueError(
+                f"`baseline='tmc'` is for single-label classification with at least 2 labels (Dirichlet evidence over "
+                f"classes), got num_labels={self.num_labels}, problem_type={self.problem_type!r}."
+            )
 
     @property
     def modality_names(self) -> list[str]:
@@ -446,13 +473,20 @@ class CLDMDFConfig(PreTrainedConfig):
 
     @property
     def uses_auxiliary_heads(self) -> bool:
-        """Unimodal heads exist when asked for, or needed by the confidence gate, late fusion or CAL's confidence."""
-        return self.use_auxiliary_heads or self.fusion_use_confidence or self.baseline == "late_fusion" or self.cal
+        """Unimodal heads exist when asked for, or needed by the confidence gate, late fusion, TMC or CAL's
+        confidence."""
+        return self.use_auxiliary_heads or self.fusion_use_confidence or self.heads_are_the_classifier or self.cal
 
     @property
     def auxiliary_heads_are_probes(self) -> bool:
-        """Heads trained on detached tokens: `aux_weight` 0 and not late fusion (whose heads are the classifier)."""
-        return self.aux_weight == 0 and self.baseline != "late_fusion"
+        """Heads trained on detached tokens: `aux_weight` 0 and not late fusion or TMC (whose heads are the
+        classifier)."""
+        return self.aux_weight == 0 and not self.heads_are_the_classifier
+
+    @property
+    def heads_are_the_classifier(self) -> bool:
+        """Late fusion and TMC classify with the unimodal heads alone."""
+        return self.baseline in ("late_fusion", "tmc")
 
     def to_diff_dict(self) -> dict[str, Any]:
         # `modalities` must always be written out: its default depends on nothing the reader can see.

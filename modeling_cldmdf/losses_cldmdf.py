@@ -119,6 +119,11 @@ def check_labels(labels: torch.Tensor, config: CLDMDFConfig, batch_size: int) ->
             problem_type = "single_label_classification"
         else:
             problem_type = "multi_label_classification"
+    if config.baseline == "tmc" and problem_type != "single_label_classification":
+        raise ValueError(
+            f"`baseline='tmc'` takes single-label class ids (Dirichlet evidence over classes), got {labels.dtype} "
+            f"labels of shape {tuple(labels.shape)} ({problem_type})."
+        )
     if problem_type == "single_label_classification":
         if labels.is_floating_point() or labels.dtype == torch.bool:
             raise TypeError(f"`labels` must be integer class ids for single-label classification, got {labels.dtype}.")

@@ -33,7 +33,7 @@ from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import logging
 
-from .baselines_cldmdf import CLDMDFEarlyFusion, late_fusion_logits, uniform_weights
+from .baselines_cldmdf import CLDMDFEarlyFusion, evidential_loss, late_fusion_logits, tmc_fusion, uniform_weights
 from .configuration_cldmdf import CLDMDFConfig
 from .inputs_cldmdf import ModalityInputs, check_inputs, input_batch_size
 from .losses_cldmdf import check_labels, drop_modalities, entity_centroid_loss, task_loss
@@ -312,6 +312,8 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
             # they are rebuilt here (CAL's contributions all 1 = symmetric training until the next estimate).
             init.ones_(module.modality_contributions)
             init.copy_(module.tuple_alpha_values, module.initial_tuple_alphas())
+        if isinstance(module, CLDMDFForSequenceClassification):
+            init.ones_(module.evidential_kl_weight)
         if isinstance(module, CLDMDFInformationBottleneck):
             # A fresh bottleneck starts nearly deterministic (σ ≈ 0.05) so it does not drown the tokens in noise.
             init.constant_(module.log_variance_bias, module.initial_log_variance)
@@ -716,7 +718,16 @@ class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
         dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        # TMC: the weight of the KL term of the evidential loss (1 unless the training script anneals it).
+        self.register_buffer("evidential_kl_weight", torch.ones(()), persistent=False)
         self.post_init()
+
+    def set_evidential_kl_weight(self, weight: float) -> None:
+        """Sets the weight of TMC's KL term (`baseline="tmc"`); the training script anneals it over
+        `config.tmc_annealing_epochs` epochs."""
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < float("inf"):
+            raise ValueError(f"The evidential KL weight must be a finite number >= 0, got {weight!r}.")
+        self.evidential_kl_weight.fill_(float(weight))
 
     def forward(
         self,
@@ -750,18 +761,27 @@ class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
             return_dict=True,
             return_loss=labels is not None,  # without labels no loss is returned: its contrastive term is not needed
         )
+        unimodal_logits, uncertainty = outputs.unimodal_logits, None
         if self.config.baseline == "late_fusion":
-            logits = late_fusion_logits(outputs.unimodal_logits, outputs.modality_mask)  # (B, C)
+            logits = late_fusion_logits(unimodal_logits, outputs.modality_mask)  # (B, C)
+        elif self.config.baseline == "tmc":
+            view_alphas, alphas, uncertainty = tmc_fusion(unimodal_logits, outputs.modality_mask)
+            # Log expected class probabilities of the Dirichlets: softmax gives back alpha / S.
+            logits = (alphas / alphas.sum(dim=-1, keepdim=True)).log()
+            unimodal_logits = (view_alphas / view_alphas.sum(dim=-1, keepdim=True)).log()
         else:
             logits = self.classifier(self.dropout(outputs.pooler_output))  # (B, C)
 
         loss = main_loss = aux_loss = None
         if labels is not None:
-            main_loss = task_loss(logits, labels, problem_type)
+            if self.config.baseline == "tmc":
+                main_loss = self._tmc_loss(view_alphas, alphas, labels, outputs.modality_mask)
+            else:
+                main_loss = task_loss(logits, labels, problem_type)
             loss = main_loss
             if outputs.contrastive_loss is not None:
                 loss = loss + self.config.contrastive_weight * outputs.contrastive_loss
-            if outputs.unimodal_logits is not None and self.config.baseline != "late_fusion":
+            if unimodal_logits is not None and not self.config.heads_are_the_classifier:
                 aux_loss = self._auxiliary_loss(outputs.unimodal_logits, labels, outputs.modality_mask, problem_type)
                 # Probes (aux_weight 0) learn from their loss at weight 1; it reaches no other parameter.
                 loss = loss + (self.config.aux_weight or 1.0) * aux_loss
@@ -779,14 +799,29 @@ class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
             pooler_output=outputs.pooler_output,
             modality_weights=outputs.modality_weights,
             modality_mask=outputs.modality_mask,
-            unimodal_logits=outputs.unimodal_logits,
+            unimodal_logits=unimodal_logits,
             feature_attentions=outputs.feature_attentions,
             modality_attentions=outputs.modality_attentions,
             hidden_states=outputs.hidden_states,
             tuple_loss=outputs.tuple_loss,
             aib_loss=outputs.aib_loss,
+            uncertainty=uncertainty,
         )
         return result if return_dict else result.to_tuple()
+
+    def _tmc_loss(
+        self, view_alphas: torch.Tensor, alphas: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """TMC's loss: the evidential loss of the combination (mean over rows) plus, for every modality, that of its
+        own Dirichlet (mean over the rows where it is present)."""
+        kl_weight = self.evidential_kl_weight
+        batch_size, num_modalities, num_classes = view_alphas.shape
+        per_view = evidential_loss(
+            view_alphas.reshape(-1, num_classes), labels.repeat_interleave(num_modalities), kl_weight
+        ).view(batch_size, num_modalities)
+        present = mask.to(per_view.dtype)
+        view_means = (per_view * present).sum(dim=0) / present.sum(dim=0).clamp(min=1.0)
+        return evidential_loss(alphas, labels, kl_weight).mean() + view_means.sum()
 
     @staticmethod
     def _auxiliary_loss(

@@ -93,9 +93,11 @@ class CLDMDFSequenceClassifierOutput(ModelOutput):
             `task_loss + contrastive_weight * contrastive_loss + aux_weight * aux_loss + tuple_weight * tuple_loss +
             aib_loss` (each term when enabled).
         logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`):
-            Classification (or regression when `num_labels == 1`) scores.
+            Classification (or regression when `num_labels == 1`) scores. With `baseline="tmc"`: the log expected
+            class probabilities `log(alpha / S)` of the combined Dirichlet.
         task_loss (`torch.FloatTensor` of shape `()`, *optional*):
-            The supervised loss alone (cross-entropy, BCE-with-logits or MSE by `problem_type`).
+            The supervised loss alone (cross-entropy, BCE-with-logits or MSE by `problem_type`; TMC's evidential
+            loss with `baseline="tmc"`).
         contrastive_loss (`torch.FloatTensor` of shape `()`, *optional*):
             The unweighted entity-centroid loss.
         aux_loss (`torch.FloatTensor` of shape `()`, *optional*):
@@ -107,7 +109,8 @@ class CLDMDFSequenceClassifierOutput(ModelOutput):
         modality_mask (`torch.BoolTensor` of shape `(batch_size, num_modalities)`):
             The mask that was used.
         unimodal_logits (`torch.FloatTensor` of shape `(batch_size, num_modalities, num_labels)`, *optional*):
-            Logits of the auxiliary unimodal heads.
+            Logits of the auxiliary unimodal heads (TMC: the log expected class probabilities of each modality's
+            Dirichlet; uniform where the modality is missing).
         feature_attentions (`torch.FloatTensor`, *optional*):
             See [`CLDMDFModelOutput`].
         modality_attentions (`torch.FloatTensor`, *optional*):
@@ -118,6 +121,8 @@ class CLDMDFSequenceClassifierOutput(ModelOutput):
             See [`CLDMDFModelOutput`].
         aib_loss (`torch.FloatTensor` of shape `()`, *optional*):
             See [`CLDMDFModelOutput`].
+        uncertainty (`torch.FloatTensor` of shape `(batch_size,)`, *optional*):
+            With `baseline="tmc"`: the uncertainty `u = C / S` in (0, 1] of the combined opinion (1: no evidence).
     """
 
     loss: Optional[torch.FloatTensor] = None
@@ -134,6 +139,7 @@ class CLDMDFSequenceClassifierOutput(ModelOutput):
     hidden_states: Optional[tuple[torch.FloatTensor, ...]] = None
     tuple_loss: Optional[torch.FloatTensor] = None
     aib_loss: Optional[torch.FloatTensor] = None
+    uncertainty: Optional[torch.FloatTensor] = None
 
 
 @dataclass

@@ -1,5 +1,8 @@
 """Baselines behind `config.baseline`, and frozen backbones fed with cached pooled outputs."""
 
+import itertools
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -7,6 +10,13 @@ from model_tester import CLDMDFModelTester, outputs_equal
 from test_backbones import multimodal_batch, multimodal_config
 
 from modeling_cldmdf import CLDMDFForSequenceClassification
+from modeling_cldmdf.baselines_cldmdf import (
+    combine_opinions,
+    dirichlet_kl_to_uniform,
+    evidential_loss,
+    tmc_fusion,
+    tmc_kl_weight,
+)
 
 
 @pytest.fixture
@@ -14,7 +24,7 @@ def tester():
     return CLDMDFModelTester()
 
 
-@pytest.mark.parametrize("baseline", ["early_fusion", "late_fusion"])
+@pytest.mark.parametrize("baseline", ["early_fusion", "late_fusion", "tmc"])
 def test_baselines_ignore_values_under_a_false_mask(tester, baseline):
     torch.manual_seed(0)
     model = CLDMDFForSequenceClassification(tester.get_config(baseline=baseline)).eval()
@@ -56,6 +66,134 @@ def test_late_fusion_averages_the_unimodal_heads_over_present_modalities(tester)
     )  # plain loop over rows
     torch.testing.assert_close(out.logits, expected)
     torch.testing.assert_close(out.loss, F.cross_entropy(expected, batch["labels"]))
+
+
+# ---- TMC (trusted multi-view classification) ---------------------------------------------------------------------
+
+
+def hand_combination(first, second):
+    """TMC's two-opinion rule as the paper writes it, with the conflict C spelled out (Python floats)."""
+    (b1, u1), (b2, u2) = first, second
+    conflict = sum(b1[i] * b2[j] for i in range(len(b1)) for j in range(len(b2)) if i != j)
+    belief = [(b1[k] * b2[k] + b1[k] * u2 + b2[k] * u1) / (1 - conflict) for k in range(len(b1))]
+    return belief, u1 * u2 / (1 - conflict)
+
+
+def opinion(evidence):
+    strength = sum(evidence) + len(evidence)
+    return [e / strength for e in evidence], len(evidence) / strength
+
+
+def test_two_opinions_combine_as_the_paper_writes_by_hand():
+    evidence = [[4.0, 1.0, 0.0], [0.5, 3.0, 2.0]]
+    opinions = [opinion(e) for e in evidence]
+    belief = torch.tensor([[o[0] for o in opinions]])  # (1, 2, 3)
+    uncertainty = torch.tensor([[o[1] for o in opinions]])
+    combined_belief, combined_uncertainty = combine_opinions(belief, uncertainty)
+    expected_belief, expected_uncertainty = hand_combination(*opinions)
+    torch.testing.assert_close(combined_belief[0], torch.tensor(expected_belief))
+    torch.testing.assert_close(combined_uncertainty[0], torch.tensor(expected_uncertainty))
+    assert combined_belief.sum() + combined_uncertainty == pytest.approx(1.0)
+
+
+def test_the_combination_ignores_order_and_missing_modalities_are_its_identity():
+    torch.manual_seed(0)
+    heads = torch.randn(5, 4, 3) * 3
+    mask = torch.tensor([[1, 1, 1, 1], [1, 0, 1, 0], [0, 0, 1, 0], [1, 1, 0, 1], [0, 1, 1, 1]], dtype=torch.bool)
+    view_alphas, alphas, uncertainty = tmc_fusion(heads, mask)
+    assert torch.equal(view_alphas[~mask], torch.ones(int((~mask).sum()), 3))  # no evidence where missing
+    for order in itertools.permutations(range(4)):
+        _, permuted, _ = tmc_fusion(heads[:, order], mask[:, order])
+        torch.testing.assert_close(permuted, alphas)
+    # A row with one present modality gets exactly its Dirichlet; dropping the missing ones changes nothing.
+    torch.testing.assert_close(alphas[2], view_alphas[2, 2])
+    _, present_only, _ = tmc_fusion(heads[1:2, [0, 2]], mask[1:2, [0, 2]])
+    torch.testing.assert_close(alphas[1:2], present_only)
+    torch.testing.assert_close(uncertainty, 3 / alphas.sum(-1))
+    # Nested: combining the first three, then the fourth, is the four-way combination (associativity).
+    three = tmc_fusion(heads[:1, :3], mask[:1, :3])[1]
+    strength = three.sum(-1, keepdim=True)
+    belief = torch.cat([(three - 1) / strength, (view_alphas[:1, 3] - 1) / view_alphas[:1, 3].sum(-1)], 0)
+    uncertainties = torch.cat([3 / strength[:, 0], 3 / view_alphas[:1, 3].sum(-1)])
+    nested_belief, nested_uncertainty = combine_opinions(belief.unsqueeze(0), uncertainties.unsqueeze(0))
+    torch.testing.assert_close(nested_belief[0] * 3 / nested_uncertainty + 1, alphas[0])
+
+
+def test_evidential_loss_is_the_expected_cross_entropy_plus_the_weighted_kl():
+    alphas = torch.tensor([[3.0, 1.5, 2.0], [1.0, 1.0, 7.0]], dtype=torch.float64)
+    labels = torch.tensor([0, 2])
+    # Expected cross-entropy E_{p ~ Dir(alpha)}[-log p_y], by sampling.
+    torch.manual_seed(0)
+    samples = torch.distributions.Dirichlet(alphas).sample((400_000,))  # (N, 2, 3)
+    sampled = -samples.gather(-1, labels.view(1, 2, 1).expand(len(samples), 2, 1)).log().mean(0).squeeze(-1)
+    torch.testing.assert_close(evidential_loss(alphas, labels, 0.0), sampled, atol=5e-3, rtol=0)
+    # KL of the parameters without the true class's evidence against the uniform Dirichlet (torch's own KL).
+    removed = torch.tensor([[1.0, 1.5, 2.0], [1.0, 1.0, 1.0]], dtype=torch.float64)
+    uniform = torch.distributions.Dirichlet(torch.ones(3, dtype=torch.float64))
+    kl = torch.distributions.kl_divergence(torch.distributions.Dirichlet(removed), uniform)
+    torch.testing.assert_close(dirichlet_kl_to_uniform(removed), kl)
+    weighted = evidential_loss(alphas, labels, 0.7) - evidential_loss(alphas, labels, 0.0)
+    torch.testing.assert_close(weighted, 0.7 * kl)
+    assert (
+        abs(weighted[1].item()) < 1e-12
+    )  # all of row 1's evidence is on its true class: nothing misleading to push down
+
+
+def test_kl_annealing_schedule():
+    assert [tmc_kl_weight(epoch, 4) for epoch in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert tmc_kl_weight(0, 0) == 1.0
+
+
+def test_tmc_model_outputs_and_loss_by_hand(tester):
+    torch.manual_seed(0)
+    model = CLDMDFForSequenceClassification(tester.get_config(baseline="tmc", contrastive_weight=0.0)).eval()
+    model.set_evidential_kl_weight(0.3)
+    batch = tester.prepare_inputs()
+    mask, labels = batch["modality_mask"], batch["labels"]
+    with torch.no_grad():
+        out = model(**batch)
+        tokens = model.cldmdf.encode_modalities(batch["modality_inputs"], mask)
+        heads = torch.stack(
+            [model.cldmdf.unimodal_heads[n](tokens[:, i]) for i, n in enumerate(["audio", "tab", "video"])], 1
+        )
+    total = 0.0
+    views = [[] for _ in range(3)]
+    for b in range(tester.batch_size):  # row by row: combine the present modalities' opinions in turn
+        present = [opinion(F.softplus(heads[b, m]).tolist()) for m in range(3) if mask[b, m]]
+        belief, uncertainty = present[0]
+        for other in present[1:]:
+            belief, uncertainty = hand_combination((belief, uncertainty), other)
+        strength = 3 / uncertainty
+        alpha = torch.tensor([x * strength + 1 for x in belief])
+        torch.testing.assert_close(out.logits[b].exp(), alpha / alpha.sum())
+        assert out.uncertainty[b].item() == pytest.approx(uncertainty, rel=1e-5)
+        total += evidential_loss(alpha.unsqueeze(0), labels[b : b + 1], 0.3).item() / tester.batch_size
+        for m in range(3):
+            if mask[b, m]:
+                view_alpha = F.softplus(heads[b, m]) + 1
+                views[m].append(evidential_loss(view_alpha.unsqueeze(0), labels[b : b + 1], 0.3).item())
+                torch.testing.assert_close(out.unimodal_logits[b, m].exp(), view_alpha / view_alpha.sum())
+    total += sum(sum(v) / len(v) for v in views if v)
+    assert out.loss.item() == pytest.approx(total, rel=1e-5)
+    assert out.loss.item() == out.task_loss.item()
+
+
+def test_tmc_refuses_what_it_cannot_do(tester):
+    for overrides in ({"tuple_weight": 0.1}, {"cal": True}):
+        with pytest.raises(ValueError, match="`baseline='tmc'` is the published method"):
+            tester.get_config(baseline="tmc", **overrides)
+    with pytest.raises(ValueError, match="single-label classification with at least 2 labels"):
+        tester.get_config(baseline="tmc", num_labels=1)
+    with pytest.raises(ValueError, match="single-label classification with at least 2 labels"):
+        tester.get_config(baseline="tmc", problem_type="multi_label_classification")
+    model = CLDMDFForSequenceClassification(tester.get_config(baseline="tmc"))
+    batch = tester.prepare_inputs()
+    with pytest.raises(ValueError, match="takes single-label class ids"):
+        model(batch["modality_inputs"], batch["modality_mask"], torch.ones(tester.batch_size, 3))
+    for bad in (-0.1, float("nan"), float("inf"), True):
+        with pytest.raises(ValueError, match="finite number >= 0"):
+            model.set_evidential_kl_weight(bad)
+    assert math.isclose(model.evidential_kl_weight.item(), 1.0)
 
 
 def test_cached_pooled_outputs_give_the_same_logits_as_the_frozen_backbone():

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 TESTER = CLDMDFModelTester(batch_size=16)
 # Every head and option that adds its own computation on the device: CAL (gradient hooks, bottleneck, buffers),
-# TupleInfoNCE (augmentations and derangements made on the device), the confidence gate and both baselines.
+# TupleInfoNCE (augmentations and derangements made on the device), the confidence gate and the baselines.
 OPTIONS = {
     "default": {},
     "cal": {"cal": True, "use_auxiliary_heads": True, "aux_weight": 0.3},
@@ -31,6 +31,7 @@ OPTIONS = {
     "supervised_centroids": {"supervised_centroids": True},
     "early_fusion": {"baseline": "early_fusion", "contrastive_weight": 0.0},
     "late_fusion": {"baseline": "late_fusion", "contrastive_weight": 0.0},
+    "tmc": {"baseline": "tmc", "contrastive_weight": 0.0},
 }
 
 
@@ -46,7 +47,7 @@ def model_for(options: dict, seed: int = 0) -> CLDMDFForSequenceClassification:
 
 
 @pytest.mark.parametrize(
-    "name", ["default", "cal", "confidence_gate", "supervised_centroids", "early_fusion", "late_fusion"]
+    "name", ["default", "cal", "confidence_gate", "supervised_centroids", "early_fusion", "late_fusion", "tmc"]
 )
 def test_outputs_on_cuda_match_the_cpu_in_float32(name):
     model = model_for(OPTIONS[name]).eval()

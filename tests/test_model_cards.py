@@ -6,6 +6,7 @@ import logging
 import socket
 import struct
 import sys
+from pathlib import Path
 
 import pytest
 from huggingface_hub import ModelCard, metadata_load
@@ -183,6 +184,25 @@ def test_text_sections_and_verbatim_command(card_dir):
     compile(snippet, "usage", "exec")
 
 
+@pytest.mark.parametrize("baseline", ["early_fusion", "late_fusion", "tmc"])
+def test_the_card_of_a_baseline_describes_that_method_not_cldmdf(tmp_path, baseline):
+    text = build(tmp_path / baseline, baseline=baseline).text
+    cldmdf = (Path(__file__).parent.parent / "model_cards" / "template.md").read_text()
+    name = {"early_fusion": "early fusion", "late_fusion": "late fusion", "tmc": "TMC"}[baseline]
+    first = text.split("\n\n", 1)[1].split("\n\n", 1)[0]  # the paragraph under the title
+    assert first.startswith(f"A **{name}") and f'`baseline="{baseline}"`' in first, first
+    assert "Dual attention" not in text and "Dual attention" in cldmdf
+    assert "## Model description\n\n" in text and "\n\nModalities, in the model's (sorted) order:" in text
+    assert "## Citation" in text  # the library's citation stays
+
+
+def test_the_card_of_cldmdf_keeps_its_description(card_dir):
+    text = (card_dir / "README.md").read_text(encoding="utf-8")
+    assert "\n\nA [CL-DMDF](#citation) model (contrastive" in text
+    assert "pulls each modality towards the centroid of its entity.\n\nModalities, in the model's" in text
+    assert "reference method" not in text
+
+
 def test_only_card_and_plot_are_left_in_the_folder(card_dir):
     assert sorted(path.name for path in card_dir.iterdir()) == sorted(["README.md", PLOT_FILENAME])
 
@@ -276,6 +296,7 @@ def test_bad_results_raise(tmp_path, results, error, match):
         ({"dataset_name": None}, ValueError, "`dataset_name` must be a non-empty string"),
         ({"label_names": "abc"}, TypeError, "`label_names` must be a list of str"),
         ({"hyperparameters": [("lr", 1)]}, TypeError, "`hyperparameters` must be a mapping"),
+        ({"baseline": "cldmdf"}, ValueError, r"`baseline` must be None \(CL-DMDF\) or one of"),
     ],
 )
 def test_bad_arguments_raise(tmp_path, overrides, error, match):

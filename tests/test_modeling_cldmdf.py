@@ -424,8 +424,9 @@ def test_floating_point_ops_match_the_flop_counter(overrides):
         {},
         {"baseline": "early_fusion", "contrastive_weight": 0.0},
         {"baseline": "late_fusion", "contrastive_weight": 0.0},
+        {"baseline": "tmc", "contrastive_weight": 0.0},
     ],
-    ids=["cldmdf", "early_fusion", "late_fusion"],
+    ids=["cldmdf", "early_fusion", "late_fusion", "tmc"],
 )
 def test_training_and_inference_trace_as_one_torch_compile_graph(tester, overrides):
     # The checks that read values (NaN, empty rows, label range) need a device sync each; under torch.compile they are

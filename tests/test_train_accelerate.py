@@ -72,6 +72,19 @@ def test_saved_folder_reproduces_the_reported_accuracy(trained):
     assert _test_accuracy(model, processor) == results["test_accuracy"]
 
 
+def test_tmc_baseline_anneals_its_kl_term_and_its_saved_folder_reproduces_the_accuracy(tmp_path):
+    tmc = ["--baseline", "tmc", "--config_overrides", "contrastive_weight=0,tmc_annealing_epochs=4"]
+    args = train_accelerate.parse_args([*QUICK, "--output_dir", str(tmp_path / "a"), "--num_train_epochs", "3", *tmc])
+    _, model, _, _, _ = train_accelerate.train(args)
+    assert model.evidential_kl_weight.item() == 0.75  # the third epoch's weight: 3 / 4
+    results = run(tmp_path, "--num_train_epochs", "2", *tmc)
+    folder = tmp_path / "out"
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    assert model.config.baseline == "tmc" and model.evidential_kl_weight.item() == 1.0
+    assert _test_accuracy(model, AutoProcessor.from_pretrained(folder)) == results["test_accuracy"]
+    assert results["test_accuracy"] > 0.3
+
+
 REMOTE = """
 import sys, json
 class Block:
@@ -175,6 +188,7 @@ def test_accelerate_dynamo_backend_inductor_compiles_trains_and_saves_plain_weig
         (["--model_name_or_path", "/no/such/model"], "--model_name_or_path '/no/such/model': "),
         (["--tuple_weight", "0.1", "--tuple_alphas", "0.1,x"], '--tuple_alphas must be "auto" or'),
         (["--baseline", "early_fusion", "--cal"], "cannot use TupleInfoNCE or CAL"),
+        (["--baseline", "tmc", "--tuple_weight", "0.1"], "`baseline='tmc'` is the published method"),
         (["--train_missing_rate", "1.2"], r"--train_missing_rate must be in \[0, 1\), got 1.2"),
         # UCI has 6 modalities: every row keeps one, so η < 5/6.
         (["--train_missing_rate", "0.9"], r"--train_missing_rate got \[0.9\]: .* below \(M - 1\) / M = 0.833333"),
