@@ -1,4 +1,4 @@
-"""Accuracy and macro-F1 of CL-DMDF, its ablations, two baselines and the companion losses, under missing modalities.
+"""Accuracy and macro-F1 of CL-DMDF, its ablations, three baselines and the companion losses, under missing modalities.
 
 Every (variant, seed) is one real training run of `train_accelerate.py` (in this process, one at a time, each in a
 fresh temporary output folder of which only `all_results.json` is kept, inside the results file). Each run is

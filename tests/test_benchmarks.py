@@ -385,6 +385,24 @@ def test_tmc_comparison_when_cldmdf_reaches_it(tmp_path):
         text
     )
     assert "margin +10.00 points, more than one std" in text
+    assert "TMC trained by this library" not in text  # no `tmc` runs in the file
+
+
+def test_tmc_comparison_adds_our_own_tmc_run_on_the_same_split(tmp_path):
+    record = accuracy_record(clean=0.9860, early_half=0.80)
+    record["variants"]["tmc"] = {"group": "baseline", "config_overrides": "baseline=tmc", "description": "TMC"}
+    record["summary"]["tmc"] = copy.deepcopy(record["summary"]["early_fusion"])
+    record["summary"]["tmc"]["accuracy"]["missing_0"]["mean"] = 0.9750
+    record["runs"] = [
+        {"variant": variant, "seed": seed, "results": {"test_accuracy": value}}
+        for seed, (ours, theirs) in enumerate([(0.99, 0.97), (0.98, 0.98), (0.986, 0.975)])
+        for variant, value in (("cldmdf", ours), ("tmc", theirs))
+    ]
+    write(tmp_path, "accuracy_uci.json", record)
+    text = make_report.build_report(tmp_path, tmp_path / "B.md")
+    line = next(line for line in text.splitlines() if "TMC trained by this library" in line)
+    assert "(`tmc`): 97.50 ± 1.00 against CL-DMDF 98.60 ± 1.00" in line
+    assert "`tmc` per seed -1.03 ± 1.00, ahead on 0 of 3." in line  # tmc minus CL-DMDF: -2, 0, -1.1 points
 
 
 def speed_record(cldmdf_train: float, device: str = "cpu", batch_size: int = 256, gpu: str = "") -> dict:
