@@ -15,7 +15,14 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from benchmarks import bench_accuracy, bench_collator, bench_scaling, bench_speed, make_report  # noqa: E402
+from benchmarks import (  # noqa: E402
+    bench_accuracy,
+    bench_collator,
+    bench_scaling,
+    bench_speed,
+    bench_tmc_recipe,
+    make_report,
+)
 from benchmarks.common import RESULTS_DIR, quick_output_dir  # noqa: E402
 
 PROVENANCE_KEYS = ("benchmark", "command", "git_commit", "git_dirty", "machine", "created")
@@ -73,6 +80,7 @@ QUICK_ARGV = {
         ],
     ),  # fmt: skip
     "collator.json": (bench_collator, ["--quick", "--batch-size", "32", "--output", "{out}/collator.json"]),
+    "tmc_recipe_uci.json": (bench_tmc_recipe, ["--quick", "--seeds", "0,1", "--output", "{out}/tmc_recipe_uci.json"]),
 }
 
 
@@ -247,6 +255,24 @@ def test_report_has_one_table_per_benchmark_with_its_command_commit_and_machine(
 
 
 @pytest.mark.slow
+def test_tmc_recipe_runs_tmc_on_the_test_split_and_the_report_compares_it(quick_results):
+    out, text = quick_results
+    record = json.loads((out / "tmc_recipe_uci.json").read_text())
+    assert record["setting"]["train_rows"] == 1600 and record["setting"]["test_rows"] == 400  # train + validation
+    assert record["setting"]["epochs"] == 2 and [run["seed"] for run in record["runs"]] == [0, 1]
+    assert record["conditions"] == ["missing_0", "missing_0.1", "missing_0.3", "missing_0.5"]
+    for run in record["runs"]:
+        assert all(0.1 < value <= 1.0 for value in run["accuracy"].values())  # far above chance (10 classes)
+    assert record["runs"][0]["accuracy"] != record["runs"][1]["accuracy"]  # the seed changes the run
+    part = section(text, "TMC's own recipe on this split")
+    row = next(line for line in part.splitlines() if line.startswith("| 2 |"))
+    assert f"| {make_report.pct(record['summary']['missing_0.5'])} |" in row
+    assert f"Command: `{record['command']}`" in part and "Quick smoke-test numbers" in part
+    stats = make_report.pct(record["summary"]["missing_0"])
+    assert f"TMC's own recipe on this split (`tmc_recipe_uci.json`): {stats} against CL-DMDF" in text
+
+
+@pytest.mark.slow
 def test_report_numbers_are_the_json_numbers(quick_results):
     out, text = quick_results
     accuracy = json.loads((out / "accuracy_uci.json").read_text())
@@ -265,6 +291,7 @@ def test_quick_runs_never_default_to_the_results_folder():
         (bench_speed, ["--quick"]),
         (bench_scaling, ["--quick"]),
         (bench_collator, ["--quick"]),
+        (bench_tmc_recipe, ["--quick"]),
     ):
         args = module.parse_args(argv)
         module.resolve_args(args)
