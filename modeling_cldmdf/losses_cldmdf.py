@@ -98,13 +98,16 @@ def drop_modalities(modality_mask: torch.Tensor, probability: float) -> torch.Te
     return kept | restore
 
 
-def task_loss(logits: torch.Tensor, labels: torch.Tensor, problem_type: str) -> torch.Tensor:
-    """The supervised loss of `problem_type`, as transformers' sequence-classification heads compute it."""
+def task_loss(logits: torch.Tensor, labels: torch.Tensor, problem_type: str, reduction: str = "mean") -> torch.Tensor:
+    """The supervised loss of `problem_type`, as transformers' sequence-classification heads compute it; with
+    `reduction="none"`, one loss per row `(N,)` (multi-label: the mean over the labels), whose mean is that loss."""
     if problem_type == "regression":
-        return F.mse_loss(logits.squeeze(-1).float(), labels.float().view(-1))
-    if problem_type == "single_label_classification":
-        return F.cross_entropy(logits.float().view(-1, logits.shape[-1]), labels.view(-1))
-    return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
+        losses = F.mse_loss(logits.squeeze(-1).float(), labels.float().view(-1), reduction="none")
+    elif problem_type == "single_label_classification":
+        losses = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), labels.view(-1), reduction="none")
+    else:
+        losses = F.binary_cross_entropy_with_logits(logits.float(), labels.float(), reduction="none").mean(dim=-1)
+    return losses.mean() if reduction == "mean" else losses
 
 
 def check_labels(labels: torch.Tensor, config: CLDMDFConfig, batch_size: int) -> str:

@@ -827,9 +827,17 @@ class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
     def _auxiliary_loss(
         unimodal_logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, problem_type: str
     ) -> torch.Tensor:
-        """Mean task loss of the unimodal heads over present (row, modality) entries."""
-        rows, modalities = mask.nonzero(as_tuple=True)
-        return task_loss(unimodal_logits[rows, modalities], labels[rows], problem_type)
+        """Mean task loss of the unimodal heads over present (row, modality) entries: a masked mean, not an index of
+        the present entries, whose data-dependent shape would break a torch.compile graph."""
+        batch_size, num_modalities = mask.shape
+        losses = task_loss(
+            unimodal_logits.reshape(batch_size * num_modalities, -1),
+            labels.repeat_interleave(num_modalities, dim=0),
+            problem_type,
+            reduction="none",
+        ).view(batch_size, num_modalities)
+        present = mask.to(losses.dtype)
+        return (losses * present).sum() / present.sum().clamp(min=1.0)
 
 
 class CLDMDFForPreTraining(CLDMDFPreTrainedModel):

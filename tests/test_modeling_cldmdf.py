@@ -222,14 +222,33 @@ def test_single_label_loss_is_cross_entropy_plus_weighted_contrastive(tester):
     torch.testing.assert_close(out.loss, expected)
 
 
-def test_auxiliary_loss_is_the_mean_over_present_entries(tester):
-    model = _model(tester, use_auxiliary_heads=True, aux_weight=0.5, contrastive_weight=0.0)
+@pytest.mark.parametrize("problem_type", ["single_label_classification", "multi_label_classification", "regression"])
+def test_auxiliary_loss_is_the_mean_over_present_entries(tester, problem_type):
+    num_labels = 1 if problem_type == "regression" else 3
+    model = _model(
+        tester, use_auxiliary_heads=True, aux_weight=0.5, contrastive_weight=0.0, num_labels=num_labels,
+        problem_type=problem_type,
+    )  # fmt: skip
     batch = tester.prepare_inputs()
+    mask = batch["modality_mask"]
+    generator = torch.Generator().manual_seed(1)
+    if problem_type == "multi_label_classification":
+        batch["labels"] = (torch.rand(tester.batch_size, 3, generator=generator) < 0.5).float()
+    elif problem_type == "regression":
+        batch["labels"] = torch.randn(tester.batch_size, generator=generator)
+    labels = batch["labels"]
     with torch.no_grad():
         out = model(**batch)
-    mask, labels = batch["modality_mask"], batch["labels"]
+
+    def entry_loss(logits, label):  # one (row, modality) entry, written out per problem type
+        if problem_type == "single_label_classification":
+            return F.cross_entropy(logits.view(1, -1), label.view(1))
+        if problem_type == "multi_label_classification":
+            return F.binary_cross_entropy_with_logits(logits, label)
+        return (logits.squeeze() - label) ** 2
+
     per_entry = [
-        F.cross_entropy(out.unimodal_logits[b, m : m + 1], labels[b : b + 1])
+        entry_loss(out.unimodal_logits[b, m], labels[b])
         for b in range(tester.batch_size)
         for m in range(3)
         if mask[b, m]
@@ -425,8 +444,9 @@ def test_floating_point_ops_match_the_flop_counter(overrides):
         {"baseline": "early_fusion", "contrastive_weight": 0.0},
         {"baseline": "late_fusion", "contrastive_weight": 0.0},
         {"baseline": "tmc", "contrastive_weight": 0.0},
+        {"cal": True, "use_auxiliary_heads": True, "aux_weight": 0.3, "fusion_use_confidence": True},
     ],
-    ids=["cldmdf", "early_fusion", "late_fusion", "tmc"],
+    ids=["cldmdf", "early_fusion", "late_fusion", "tmc", "cal_aux_heads_confidence"],
 )
 def test_training_and_inference_trace_as_one_torch_compile_graph(tester, overrides):
     # The checks that read values (NaN, empty rows, label range) need a device sync each; under torch.compile they are
