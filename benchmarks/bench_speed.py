@@ -8,6 +8,7 @@ directly from `CLDMDFConfig` with the same `hidden_size`. Configurations, as in 
 - `cldmdf_no_contrastive`: `baseline=None, contrastive_weight=0`;
 - `early_fusion`: `baseline="early_fusion", contrastive_weight=0`;
 - `late_fusion`: `baseline="late_fusion", contrastive_weight=0`;
+- `tmc`: `baseline="tmc", contrastive_weight=0` (late fusion's network; Dempster's rule and the evidential loss);
 - `cldmdf_tuple`: CL-DMDF + TupleInfoNCE (`tuple_weight=0.1`): two augmented views of each batch go through the
   model again in training, so its cost is a training cost only (inference runs the same network as `cldmdf`);
 - `cldmdf_cal`: CL-DMDF + CAL (`cal=True`): gradient scaling of each modality encoder and the asymmetric information
@@ -66,6 +67,7 @@ CONFIGS: dict[str, dict] = {
     "cldmdf_no_contrastive": {"baseline": None, "contrastive_weight": 0.0},
     "early_fusion": {"baseline": "early_fusion", "contrastive_weight": 0.0},
     "late_fusion": {"baseline": "late_fusion", "contrastive_weight": 0.0},
+    "tmc": {"baseline": "tmc", "contrastive_weight": 0.0},
     "cldmdf_tuple": {"baseline": None, "tuple_weight": 0.1},
     "cldmdf_cal": {"baseline": None, "cal": True},
     # What the dual-attention layers cost: one fusion layer instead of two, and none (encoders + adaptive fusion).
