@@ -254,10 +254,11 @@ def _score(value: float | None, metric: str) -> str:
     return str(int(value)) if metric == "rows" else f"{value:.4f}"
 
 
-def _encoder(spec: Mapping[str, Any]) -> tuple[str, str]:
+def _encoder(spec: Mapping[str, Any], baseline: str | None = None) -> tuple[str, str]:
     """(dim, encoder) cells of the modalities table."""
     if spec["type"] == "dense":
-        return str(spec["dim"]), _DENSE_ENCODER
+        # Early fusion has no encoder for dense modalities: its MLP reads the features as they are.
+        return str(spec["dim"]), "none: concatenated as is" if baseline == "early_fusion" else _DENSE_ENCODER
     backbone, dim = spec.get("backbone"), "–"
     if isinstance(backbone, Mapping):
         dim = str(backbone.get("hidden_size", "–"))
@@ -479,7 +480,7 @@ def _template_values(
 ) -> dict[str, Any]:
     modality_rows = []
     for name, spec in modalities.items():
-        dim, encoder = _encoder(spec)
+        dim, encoder = _encoder(spec, baseline)
         modality_rows.append({"name": name, "type": spec["type"], "dim": dim, "encoder": encoder})
     missing_columns, missing_rows = _condition_rows(
         parsed.missing_rates, lambda rate: "0 (test split as is)" if rate == 0.0 else f"{rate:g}"

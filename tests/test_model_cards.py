@@ -194,6 +194,8 @@ def test_the_card_of_a_baseline_describes_that_method_not_cldmdf(tmp_path, basel
     assert "Dual attention" not in text and "Dual attention" in cldmdf
     assert "## Model description\n\n" in text and "\n\nModalities, in the model's (sorted) order:" in text
     assert "## Citation" in text  # the library's citation stays
+    encoder = "none: concatenated as is" if baseline == "early_fusion" else "LayerNorm → Linear → GELU"
+    assert f"| `fou` | dense | 76 | {encoder}" in text
 
 
 def test_the_card_of_cldmdf_keeps_its_description(card_dir):
