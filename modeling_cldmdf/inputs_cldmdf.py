@@ -35,13 +35,13 @@ def check_inputs(
     """Validates the inputs and returns the boolean `(B, M)` mask (all given modalities present by default).
 
     Types and shapes are always checked. The checks that read values (0/1 masks, a mask marking an absent entry
-    present, rows with every modality missing, NaN/inf in present dense values) need a device sync each and would
-    break a `torch.compile` graph: they run in eager mode only."""
+    present, rows with every modality missing, NaN/inf in present dense values) run in eager mode only: they are
+    computed on the device and read back together, one device sync for all of them (each would otherwise stall a GPU
+    step on its own), and under `torch.compile` they would break the graph."""
     batch_size = input_batch_size(config, modality_inputs)
-    eager = not torch.compiler.is_compiling()
-
     num_modalities = len(config.modality_names)
     given = torch.tensor([name in modality_inputs for name in config.modality_names])
+    non_binary = None
     if modality_mask is None:
         mask = given.unsqueeze(0).expand(batch_size, -1)
     else:
@@ -53,33 +53,72 @@ def check_inputs(
                 f"({batch_size}, {num_modalities}) for modalities {config.modality_names}."
             )
         if modality_mask.dtype != torch.bool:
-            if modality_mask.is_floating_point() or (
-                eager and not ((modality_mask == 0) | (modality_mask == 1)).all()
-            ):
-                raise TypeError(
-                    f"`modality_mask` must be boolean (or integer 0/1), got dtype {modality_mask.dtype} with "
-                    f"values other than 0/1."
-                )
+            if modality_mask.is_floating_point():
+                raise TypeError(_NON_BINARY_MASK.format(dtype=modality_mask.dtype))
+            non_binary = (~((modality_mask == 0) | (modality_mask == 1)).all(), modality_mask.dtype)
             modality_mask = modality_mask.bool()
         mask = modality_mask
-        if eager:
-            absent_but_marked = mask.cpu() & ~given
-            if absent_but_marked.any():
-                names = [config.modality_names[i] for i in absent_but_marked.any(0).nonzero().flatten().tolist()]
-                raise ValueError(f"`modality_mask` marks {names} present but `modality_inputs` has no such entry.")
     mask = mask.to(device)
-    if eager:
-        empty_rows = (~mask.any(dim=1)).nonzero().flatten().tolist()
-        if empty_rows:
-            raise ValueError(
-                f"Rows {empty_rows[:20]}{'...' if len(empty_rows) > 20 else ''} have every modality missing; each "
-                f"row needs at least one present modality (drop such rows, e.g. with the collator's "
-                f"`drop_rows_without_modalities=True`)."
-            )
-    for index, name in enumerate(config.modality_names):
-        if name in modality_inputs and config.modalities[name]["type"] == "dense":
-            _check_dense(config, name, modality_inputs[name], mask[:, index], eager)
+    dense = [
+        name
+        for name in config.modality_names
+        if name in modality_inputs and config.modalities[name]["type"] == "dense"
+    ]
+    for name in dense:
+        _check_dense(config, name, modality_inputs[name])
+    if not torch.compiler.is_compiling():
+        _check_values(config, modality_inputs, mask, given.to(device), dense, non_binary)
     return mask
+
+
+_NON_BINARY_MASK = "`modality_mask` must be boolean (or integer 0/1), got dtype {dtype} with values other than 0/1."
+
+
+def _check_values(
+    config: CLDMDFConfig,
+    modality_inputs: ModalityInputs,
+    mask: torch.Tensor,
+    given: torch.Tensor,
+    dense: list[str],
+    non_binary: Optional[tuple[torch.Tensor, torch.dtype]],
+) -> None:
+    """The value checks of `check_inputs`: one flag per check computed on the device, all read in one sync; the
+    details of a failed check (which rows, which modalities) are computed only then, for its message."""
+    index = {name: i for i, name in enumerate(config.modality_names)}
+    flags = {
+        "absent_but_marked": (mask & ~given).any(),
+        "empty_rows": (~mask.any(dim=1)).any(),
+        **{name: _non_finite_rows(modality_inputs[name], mask[:, index[name]]).any() for name in dense},
+    }
+    if non_binary is not None:  # an integer mask: its flag, and its dtype for the message
+        flags = {"non_binary": non_binary[0].to(mask.device), **flags}
+    failed = [check for check, flag in zip(flags, torch.stack(list(flags.values())).tolist()) if flag]
+    if not failed:
+        return
+    check = failed[0]
+    if check == "non_binary":
+        raise TypeError(_NON_BINARY_MASK.format(dtype=non_binary[1]))
+    if check == "absent_but_marked":
+        marked = (mask & ~given).any(dim=0).nonzero().flatten().tolist()
+        names = [config.modality_names[i] for i in marked]
+        raise ValueError(f"`modality_mask` marks {names} present but `modality_inputs` has no such entry.")
+    if check == "empty_rows":
+        empty_rows = (~mask.any(dim=1)).nonzero().flatten().tolist()
+        raise ValueError(
+            f"Rows {empty_rows[:20]}{'...' if len(empty_rows) > 20 else ''} have every modality missing; each "
+            f"row needs at least one present modality (drop such rows, e.g. with the collator's "
+            f"`drop_rows_without_modalities=True`)."
+        )
+    rows = _non_finite_rows(modality_inputs[check], mask[:, index[check]]).nonzero().flatten().tolist()
+    raise ValueError(
+        f"`modality_inputs[{check!r}]` has NaN/inf in present rows {rows[:20]}; present values must be finite "
+        f"(mark a missing entry with modality_mask=False instead)."
+    )
+
+
+def _non_finite_rows(values: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """`(B,)` True where the row is present and has a NaN/inf value."""
+    return (~torch.isfinite(values).all(dim=1)) & present
 
 
 def input_batch_size(config: CLDMDFConfig, modality_inputs: ModalityInputs) -> int:
@@ -133,7 +172,7 @@ def _batch_size_of(config: CLDMDFConfig, name: str, value: Any) -> int:
     return tensor.shape[0]
 
 
-def _check_dense(config: CLDMDFConfig, name: str, values: torch.Tensor, present: torch.Tensor, check_values: bool):
+def _check_dense(config: CLDMDFConfig, name: str, values: torch.Tensor) -> None:
     expected = config.modalities[name]["dim"]
     if values.shape[1] != expected:
         raise ValueError(
@@ -142,12 +181,3 @@ def _check_dense(config: CLDMDFConfig, name: str, values: torch.Tensor, present:
         )
     if not values.is_floating_point():
         raise TypeError(f"`modality_inputs[{name!r}]` must be a float tensor, got dtype {values.dtype}.")
-    if not check_values:
-        return
-    bad = (~torch.isfinite(values).all(dim=1)) & present
-    if bad.any():
-        rows = bad.nonzero().flatten().tolist()
-        raise ValueError(
-            f"`modality_inputs[{name!r}]` has NaN/inf in present rows {rows[:20]}; present values must be finite "
-            f"(mark a missing entry with modality_mask=False instead)."
-        )

@@ -134,11 +134,11 @@ def check_labels(labels: torch.Tensor, config: CLDMDFConfig, batch_size: int) ->
             raise ValueError(
                 f"`labels` must have shape ({batch_size},) for single-label classification, got {tuple(labels.shape)}."
             )
-        # Reading the values needs a device sync and breaks a torch.compile graph: checked in eager mode only.
+        # Reading the values needs a device sync (one) and breaks a torch.compile graph: checked in eager mode only.
         if (
             not torch.compiler.is_compiling()
             and labels.numel()
-            and (labels.min() < 0 or labels.max() >= config.num_labels)
+            and bool(((labels < 0) | (labels >= config.num_labels)).any())
         ):
             raise ValueError(
                 f"`labels` must be class ids in [0, {config.num_labels}), got values in "

@@ -385,6 +385,7 @@ def _bad_input_cases(tester):
         (dict(inputs, tab=inputs["tab"][:, :4]), mask, labels, ValueError, r"'tab'.*feature dim 4, expected 5"),
         (inputs, mask[:, :2], labels, ValueError, r"`modality_mask` has shape \(8, 2\), expected .* \(8, 3\)"),
         (inputs, mask.float() * 0.5, labels, TypeError, "modality_mask"),
+        (inputs, mask.long() * 2, labels, TypeError, r"dtype torch.int64 with values other than 0/1"),
         (nan_inputs, mask, labels, ValueError, rf"'tab'.*NaN/inf in present rows \[{present_row}\]"),
         (inputs, all_missing, labels, ValueError, r"Rows \[2, 5\] have every modality missing"),
         (dict(inputs, tab=inputs["tab"][:5]), mask, labels, ValueError, r"has \d rows but other modalities have \d"),
@@ -402,6 +403,38 @@ def test_bad_input_gets_a_clear_error(tester):
     for inputs, mask, labels, error, message in _bad_input_cases(tester):
         with pytest.raises(error, match=message):
             model(inputs, mask, labels)
+
+
+HOST_READS = ("__bool__", "item", "tolist", "nonzero", "cpu", "numpy")  # each one a device sync on a GPU
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_a_forward_reads_values_back_from_the_device_twice(tester, monkeypatch, training):
+    # The value checks of the inputs are read in one go, the label range in another: a GPU step waits twice for the
+    # device, not once per check (it was nine times for this batch).
+    model = _model(tester).train(training)
+    batch = tester.prepare_inputs()
+    reads = []
+    for name in HOST_READS:
+        original = getattr(torch.Tensor, name)
+
+        def counted(self, *args, _original=original, _name=name, **kwargs):
+            reads.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    model(**batch).loss.backward()
+    monkeypatch.undo()
+    assert sorted(reads) == ["__bool__", "tolist"], reads
+
+
+def test_an_integer_zero_one_mask_is_the_boolean_mask(tester):
+    model = _model(tester).eval()
+    batch = tester.prepare_inputs()
+    with torch.no_grad():
+        boolean = model(**batch)
+        integer = model(batch["modality_inputs"], batch["modality_mask"].to(torch.int64), batch["labels"])
+    assert outputs_equal(boolean, integer)
 
 
 def test_missing_modality_entry_defaults_to_missing(tester):
