@@ -308,10 +308,9 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
         super()._init_weights(module)
         if isinstance(module, CLDMDFModel):
             init.normal_(module.missing_embeddings, mean=0.0, std=self.config.initializer_range)
-            # Non-persistent buffers are not in the weights file: `from_pretrained` builds them on the meta device, so
-            # they are rebuilt here (CAL's contributions all 1 = symmetric training until the next estimate).
+            # A non-persistent buffer is not in the weights file: `from_pretrained` builds it on the meta device, so it
+            # is rebuilt here (CAL's contributions all 1 = symmetric training until the next estimate).
             init.ones_(module.modality_contributions)
-            init.copy_(module.tuple_alpha_values, module.initial_tuple_alphas())
         if isinstance(module, CLDMDFForSequenceClassification):
             init.ones_(module.evidential_kl_weight)
         if isinstance(module, CLDMDFInformationBottleneck):
@@ -428,7 +427,9 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
                 nn.GELU(),
                 nn.Linear(config.hidden_size, config.projection_dim),
             )
-        self.register_buffer("tuple_alpha_values", self.initial_tuple_alphas(), persistent=False)
+        # Python floats, not a buffer: the loss reads them without a device sync (a torch.compile graph break), and
+        # every process computes the same values.
+        self.tuple_alphas_in_use: list[float] = self.initial_tuple_alphas()
         # CAL: the contributions W^m (mean 1; all 1 = symmetric training until the training script measures them)
         # and the per-modality information bottlenecks.
         self.register_buffer("modality_contributions", torch.ones(config.num_modalities), persistent=False)
@@ -439,12 +440,12 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
             )
         self.post_init()
 
-    def initial_tuple_alphas(self) -> torch.Tensor:
+    def initial_tuple_alphas(self) -> list[float]:
         """The TupleInfoNCE ratios α_k before any update: the config's, or `tuple_alpha_total / M` each for "auto"."""
         alphas = self.config.tuple_alphas
         if alphas == "auto":
             alphas = [self.config.tuple_alpha_total / self.config.num_modalities] * self.config.num_modalities
-        return torch.tensor(alphas, dtype=torch.float32)
+        return [float(alpha) for alpha in alphas]
 
     def set_modality_contributions(self, contributions) -> None:
         """Sets CAL's `W^m` (one positive number per modality, sorted names), which drive the gradient scales and
@@ -465,7 +466,7 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
                 f"TupleInfoNCE ratios must be {self.config.num_modalities} non-negative numbers summing to less than "
                 f"1 (modalities {self.modality_names}), got {values.tolist()}."
             )
-        self.tuple_alpha_values.copy_(values.to(self.tuple_alpha_values.device))
+        self.tuple_alphas_in_use = values.tolist()
 
     # ---- input checking (inputs_cldmdf.py) -----------------------------------------------------------------------
 
@@ -556,7 +557,7 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
         disturbed = []
         if batch_size >= 2:
             tokens, mask = views[1]
-            ratios = disturbance_ratios(self.tuple_alpha_values.tolist())
+            ratios = disturbance_ratios(self.tuple_alphas_in_use)
             chosen = [(k, r) for k, r in enumerate(ratios) if r > 0]
             if chosen:
                 # All disturbed batches go through the fusion in one call (rows are independent there).

@@ -190,7 +190,7 @@ def test_setters_validate():
 @pytest.mark.parametrize("tuple_alphas", [[0.1, 0.2, 0.3], "auto"])
 def test_a_reloaded_checkpoint_starts_from_the_initial_contributions_and_ratios(tmp_path, tuple_alphas):
     # W^m and α_k are not in the weights file; from_pretrained builds the model on the meta device, so without a
-    # rebuild they came back as zeros/garbage: β_m = β (1 - 0/0) made the first fine-tuning loss NaN.
+    # rebuild W came back as zeros (α, then a buffer too, as garbage): β_m = β (1 - 0/0) made the first loss NaN.
     config = TESTER.get_config(cal=True, tuple_weight=0.1, tuple_alphas=tuple_alphas, tuple_alpha_total=0.6)
     model = CLDMDFForSequenceClassification(config)
     model.cldmdf.set_modality_contributions([0.5, 1.0, 1.5])  # an estimate made while training is not saved
@@ -198,7 +198,7 @@ def test_a_reloaded_checkpoint_starts_from_the_initial_contributions_and_ratios(
     loaded = CLDMDFForSequenceClassification.from_pretrained(tmp_path).train()
     assert torch.equal(loaded.cldmdf.modality_contributions, torch.ones(3))
     expected = [0.1, 0.2, 0.3] if tuple_alphas != "auto" else [0.2, 0.2, 0.2]
-    torch.testing.assert_close(loaded.cldmdf.tuple_alpha_values, torch.tensor(expected))
+    assert loaded.cldmdf.tuple_alphas_in_use == pytest.approx(expected)
     outputs = loaded(**TESTER.prepare_inputs())
     assert outputs.aib_loss.item() == 0.0  # equal contributions: every β_m = 0
     assert torch.isfinite(outputs.loss)

@@ -478,8 +478,9 @@ def test_floating_point_ops_match_the_flop_counter(overrides):
         {"baseline": "late_fusion", "contrastive_weight": 0.0},
         {"baseline": "tmc", "contrastive_weight": 0.0},
         {"cal": True, "use_auxiliary_heads": True, "aux_weight": 0.3, "fusion_use_confidence": True},
+        {"tuple_weight": 0.1},
     ],
-    ids=["cldmdf", "early_fusion", "late_fusion", "tmc", "cal_aux_heads_confidence"],
+    ids=["cldmdf", "early_fusion", "late_fusion", "tmc", "cal_aux_heads_confidence", "tuple_infonce"],
 )
 def test_training_and_inference_trace_as_one_torch_compile_graph(tester, overrides):
     # The checks that read values (NaN, empty rows, label range) need a device sync each; under torch.compile they are
