@@ -146,7 +146,8 @@ def tuple_infonce_loss(
         anchors (`(B, P)`): projections of view 1 (normalised here).
         positives (`(B, P)`): projections of view 2; the other rows are the ordinary negatives.
         temperature (`float`): τ.
-        disturbed: one `(d_k (B, P), swapped_k (B,) bool, r_k)` per disturbed modality.
+        disturbed: one `(d_k (B, P), swapped_k (B,) bool, r_k)` per disturbed modality; `r_k` a float, or a 0-dim
+            tensor (read without a device sync; 0 then gives the term weight 0).
     """
     dtype = torch.promote_types(anchors.dtype, torch.float32)  # at least fp32: logits at τ = 0.1 are sensitive
     u1 = F.normalize(anchors.to(dtype), dim=-1)
@@ -155,10 +156,12 @@ def tuple_infonce_loss(
     logits = u1 @ u2.t() / temperature  # (B, B): the diagonal holds the positives
     terms = [logits]
     for projections, swapped, ratio in disturbed:
-        if ratio <= 0:
+        if not isinstance(ratio, torch.Tensor) and ratio <= 0:
             continue
+        weight = ratio * (batch_size - 1)
+        log_weight = weight.to(dtype).log() if isinstance(weight, torch.Tensor) else math.log(weight)
         d = F.normalize(projections.to(dtype), dim=-1)
-        logit = (u1 * d).sum(dim=-1, keepdim=True) / temperature + math.log(ratio * (batch_size - 1))  # (B, 1)
+        logit = (u1 * d).sum(dim=-1, keepdim=True) / temperature + log_weight  # (B, 1)
         terms.append(logit.masked_fill(~swapped.view(-1, 1), float("-inf")))
     denominators = torch.cat(terms, dim=1).logsumexp(dim=1)  # (B,)
     return (denominators - logits.diagonal()).mean()

@@ -308,9 +308,10 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
         super()._init_weights(module)
         if isinstance(module, CLDMDFModel):
             init.normal_(module.missing_embeddings, mean=0.0, std=self.config.initializer_range)
-            # A non-persistent buffer is not in the weights file: `from_pretrained` builds it on the meta device, so it
-            # is rebuilt here (CAL's contributions all 1 = symmetric training until the next estimate).
+            # Non-persistent buffers are not in the weights file: `from_pretrained` builds them on the meta device, so
+            # they are rebuilt here (CAL's contributions all 1 = symmetric training until the next estimate).
             init.ones_(module.modality_contributions)
+            init.copy_(module.tuple_ratio_values, _ratio_tensor(module.tuple_alphas_in_use))
         if isinstance(module, CLDMDFForSequenceClassification):
             init.ones_(module.evidential_kl_weight)
         if isinstance(module, CLDMDFInformationBottleneck):
@@ -363,6 +364,16 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
         # Write every Auto class into auto_map (transformers only adds the class being saved).
         self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **CLDMDF_AUTO_MAP}
         return super().save_pretrained(save_directory, *args, **kwargs)
+
+
+def _positive_indices(alphas: list[float]) -> tuple[int, ...]:
+    """The modalities TupleInfoNCE disturbs: those with α_k > 0."""
+    return tuple(k for k, alpha in enumerate(alphas) if alpha > 0)
+
+
+def _ratio_tensor(alphas: list[float]) -> torch.Tensor:
+    """TupleInfoNCE's `r_k = α_k / α_0` as a float32 tensor."""
+    return torch.tensor(disturbance_ratios(alphas), dtype=torch.float32)
 
 
 def _build_backbone(name: str, spec: dict) -> PreTrainedModel:
@@ -427,9 +438,12 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
                 nn.GELU(),
                 nn.Linear(config.hidden_size, config.projection_dim),
             )
-        # Python floats, not a buffer: the loss reads them without a device sync (a torch.compile graph break), and
-        # every process computes the same values.
+        # TupleInfoNCE's α_k in use. The loss reads which modalities are disturbed as Python ints (they change only
+        # when an α_k becomes 0 or stops being 0) and the ratios r_k from a buffer: no device sync, and no
+        # torch.compile recompilation each time "auto" updates the values.
         self.tuple_alphas_in_use: list[float] = self.initial_tuple_alphas()
+        self.disturbed_modalities = _positive_indices(self.tuple_alphas_in_use)
+        self.register_buffer("tuple_ratio_values", _ratio_tensor(self.tuple_alphas_in_use), persistent=False)
         # CAL: the contributions W^m (mean 1; all 1 = symmetric training until the training script measures them)
         # and the per-modality information bottlenecks.
         self.register_buffer("modality_contributions", torch.ones(config.num_modalities), persistent=False)
@@ -467,6 +481,8 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
                 f"1 (modalities {self.modality_names}), got {values.tolist()}."
             )
         self.tuple_alphas_in_use = values.tolist()
+        self.disturbed_modalities = _positive_indices(self.tuple_alphas_in_use)
+        self.tuple_ratio_values.copy_(_ratio_tensor(self.tuple_alphas_in_use).to(self.tuple_ratio_values.device))
 
     # ---- input checking (inputs_cldmdf.py) -----------------------------------------------------------------------
 
@@ -557,18 +573,17 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
         disturbed = []
         if batch_size >= 2:
             tokens, mask = views[1]
-            ratios = disturbance_ratios(self.tuple_alphas_in_use)
-            chosen = [(k, r) for k, r in enumerate(ratios) if r > 0]
+            chosen = self.disturbed_modalities
             if chosen:
                 # All disturbed batches go through the fusion in one call (rows are independent there).
                 swaps = []
-                for k, _ in chosen:
+                for k in chosen:
                     permutation = derangement(batch_size, generator, device=tokens.device)
                     swaps.append(swap_modality(tokens, mask, k, permutation))
                 stacked = torch.cat([swapped_tokens for swapped_tokens, _ in swaps])
                 fused = self.fuse(stacked, mask.repeat(len(chosen), 1), contrastive=False).pooler_output
                 d = self.tuple_projection(fused).split(batch_size)
-                disturbed = [(d[i], swaps[i][1], ratio) for i, (_, ratio) in enumerate(chosen)]
+                disturbed = [(d[i], swaps[i][1], self.tuple_ratio_values[k]) for i, k in enumerate(chosen)]
         return tuple_infonce_loss(projections[0], projections[1], config.tuple_temperature, disturbed)
 
     def fuse(

@@ -138,6 +138,32 @@ def test_model_tuple_loss_is_finite_with_two_rows_and_reaches_every_encoder():
     assert model.eval()(**batch).tuple_loss is None  # a training-time objective only
 
 
+@pytest.mark.parametrize("alphas", [[0.1, 0.0, 0.3], [0.0, 0.0, 0.0], [0.2, 0.25, 0.15]])
+def test_set_tuple_alphas_gives_the_loss_of_a_model_built_with_those_alphas(alphas):
+    # The loss reads which modalities are disturbed and their ratios from what set_tuple_alphas stored (the training
+    # script's "auto" updates): it must equal the loss of the same weights configured with those α from the start.
+    batch = TESTER.prepare_inputs()
+    torch.manual_seed(0)
+    updated = CLDMDFForSequenceClassification(TESTER.get_config(tuple_weight=1.0)).eval()
+    updated.cldmdf.set_tuple_alphas(alphas)
+    configured = CLDMDFForSequenceClassification(TESTER.get_config(tuple_weight=1.0, tuple_alphas=alphas)).eval()
+    configured.load_state_dict(updated.state_dict())
+    assert updated.cldmdf.disturbed_modalities == tuple(k for k, a in enumerate(alphas) if a > 0)
+    losses = [
+        model.cldmdf.tuple_loss(batch["modality_inputs"], batch["modality_mask"], torch.Generator().manual_seed(3))
+        for model in (updated, configured)
+    ]
+    assert losses[0].item() == losses[1].item()
+    plain = updated.cldmdf.tuple_loss(
+        batch["modality_inputs"], batch["modality_mask"], torch.Generator().manual_seed(3)
+    )
+    updated.cldmdf.set_tuple_alphas([0.3, 0.3, 0.3])
+    other = updated.cldmdf.tuple_loss(
+        batch["modality_inputs"], batch["modality_mask"], torch.Generator().manual_seed(3)
+    )
+    assert other.item() > plain.item()  # more disturbed negatives, weighted more: a larger denominator
+
+
 def test_model_tuple_loss_ignores_values_under_a_false_mask():
     model = CLDMDFForSequenceClassification(TESTER.get_config(tuple_weight=1.0)).eval()
     batch = TESTER.prepare_inputs(seed=3)
