@@ -225,6 +225,8 @@ def test_a_reloaded_checkpoint_starts_from_the_initial_contributions_and_ratios(
     assert torch.equal(loaded.cldmdf.modality_contributions, torch.ones(3))
     expected = [0.1, 0.2, 0.3] if tuple_alphas != "auto" else [0.2, 0.2, 0.2]
     assert loaded.cldmdf.tuple_alphas_in_use == pytest.approx(expected)
+    ratios = [alpha / (1 - sum(expected)) for alpha in expected]
+    torch.testing.assert_close(loaded.cldmdf.tuple_ratio_values, torch.tensor(ratios))
     outputs = loaded(**TESTER.prepare_inputs())
     assert outputs.aib_loss.item() == 0.0  # equal contributions: every β_m = 0
     assert torch.isfinite(outputs.loss)
