@@ -42,6 +42,7 @@ __all__ = [
     "late_fusion_logits",
     "tmc_fusion",
     "tmc_kl_weight",
+    "tmc_loss",
     "uniform_weights",
 ]
 
@@ -147,6 +148,20 @@ def evidential_loss(alphas: torch.Tensor, labels: torch.Tensor, kl_weight) -> to
     expected_ce = torch.digamma(alphas.sum(-1)) - torch.digamma((alphas * one_hot).sum(-1))
     misleading = (alphas - 1.0) * (1.0 - one_hot) + 1.0
     return expected_ce + kl_weight * dirichlet_kl_to_uniform(misleading)
+
+
+def tmc_loss(
+    view_alphas: torch.Tensor, alphas: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, kl_weight
+) -> torch.Tensor:
+    """TMC's loss: the evidential loss of the combination `(B, C)` (mean over rows) plus, for every modality, that of
+    its own Dirichlet `(B, M, C)` (mean over the rows where it is present)."""
+    batch_size, num_modalities, num_classes = view_alphas.shape
+    per_view = evidential_loss(
+        view_alphas.reshape(-1, num_classes), labels.repeat_interleave(num_modalities), kl_weight
+    ).view(batch_size, num_modalities)
+    present = mask.to(per_view.dtype)
+    view_means = (per_view * present).sum(dim=0) / present.sum(dim=0).clamp(min=1.0)
+    return evidential_loss(alphas, labels, kl_weight).mean() + view_means.sum()
 
 
 def dirichlet_kl_to_uniform(alphas: torch.Tensor) -> torch.Tensor:

@@ -38,6 +38,8 @@ __all__ = [
     "tuple_infonce_loss",
     "auto_tuple_alphas",
     "disturbance_ratios",
+    "disturbance_ratio_tensor",
+    "modalities_to_disturb",
     "shapley_values",
     "leave_one_out_values",
     "cal_contributions",
@@ -126,6 +128,16 @@ def disturbance_ratios(alphas: Sequence[float]) -> list[float]:
     if alpha_0 <= 0:
         raise ValueError(f"TupleInfoNCE ratios must sum to less than 1, got {list(alphas)} (sum {sum(alphas)}).")
     return [float(alpha) / alpha_0 for alpha in alphas]
+
+
+def modalities_to_disturb(alphas: Sequence[float]) -> tuple[int, ...]:
+    """The modalities TupleInfoNCE disturbs: those with α_k > 0."""
+    return tuple(k for k, alpha in enumerate(alphas) if alpha > 0)
+
+
+def disturbance_ratio_tensor(alphas: Sequence[float]) -> torch.Tensor:
+    """`disturbance_ratios` as a float32 tensor."""
+    return torch.tensor(disturbance_ratios(alphas), dtype=torch.float32)
 
 
 def tuple_infonce_loss(

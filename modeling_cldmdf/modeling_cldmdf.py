@@ -33,7 +33,7 @@ from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import logging
 
-from .baselines_cldmdf import CLDMDFEarlyFusion, evidential_loss, late_fusion_logits, tmc_fusion, uniform_weights
+from .baselines_cldmdf import CLDMDFEarlyFusion, late_fusion_logits, tmc_fusion, tmc_loss, uniform_weights
 from .configuration_cldmdf import CLDMDFConfig
 from .inputs_cldmdf import ModalityInputs, check_inputs, input_batch_size
 from .losses_cldmdf import check_labels, drop_modalities, entity_centroid_loss, task_loss
@@ -42,8 +42,9 @@ from .methods_cldmdf import (
     augment_view,
     bottleneck_betas,
     derangement,
-    disturbance_ratios,
+    disturbance_ratio_tensor,
     gradient_scales,
+    modalities_to_disturb,
     scale_gradient,
     swap_modality,
     tuple_infonce_loss,
@@ -311,7 +312,7 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
             # Non-persistent buffers are not in the weights file: `from_pretrained` builds them on the meta device, so
             # they are rebuilt here (CAL's contributions all 1 = symmetric training until the next estimate).
             init.ones_(module.modality_contributions)
-            init.copy_(module.tuple_ratio_values, _ratio_tensor(module.tuple_alphas_in_use))
+            init.copy_(module.tuple_ratio_values, disturbance_ratio_tensor(module.tuple_alphas_in_use))
         if isinstance(module, CLDMDFForSequenceClassification):
             init.ones_(module.evidential_kl_weight)
         if isinstance(module, CLDMDFInformationBottleneck):
@@ -364,16 +365,6 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
         # Write every Auto class into auto_map (transformers only adds the class being saved).
         self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **CLDMDF_AUTO_MAP}
         return super().save_pretrained(save_directory, *args, **kwargs)
-
-
-def _positive_indices(alphas: list[float]) -> tuple[int, ...]:
-    """The modalities TupleInfoNCE disturbs: those with α_k > 0."""
-    return tuple(k for k, alpha in enumerate(alphas) if alpha > 0)
-
-
-def _ratio_tensor(alphas: list[float]) -> torch.Tensor:
-    """TupleInfoNCE's `r_k = α_k / α_0` as a float32 tensor."""
-    return torch.tensor(disturbance_ratios(alphas), dtype=torch.float32)
 
 
 def _build_backbone(name: str, spec: dict) -> PreTrainedModel:
@@ -442,8 +433,10 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
         # when an α_k becomes 0 or stops being 0) and the ratios r_k from a buffer: no device sync, and no
         # torch.compile recompilation each time "auto" updates the values.
         self.tuple_alphas_in_use: list[float] = self.initial_tuple_alphas()
-        self.disturbed_modalities = _positive_indices(self.tuple_alphas_in_use)
-        self.register_buffer("tuple_ratio_values", _ratio_tensor(self.tuple_alphas_in_use), persistent=False)
+        self.disturbed_modalities = modalities_to_disturb(self.tuple_alphas_in_use)
+        self.register_buffer(
+            "tuple_ratio_values", disturbance_ratio_tensor(self.tuple_alphas_in_use), persistent=False
+        )
         # CAL: the contributions W^m (mean 1; all 1 = symmetric training until the training script measures them)
         # and the per-modality information bottlenecks.
         self.register_buffer("modality_contributions", torch.ones(config.num_modalities), persistent=False)
@@ -481,8 +474,10 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
                 f"1 (modalities {self.modality_names}), got {values.tolist()}."
             )
         self.tuple_alphas_in_use = values.tolist()
-        self.disturbed_modalities = _positive_indices(self.tuple_alphas_in_use)
-        self.tuple_ratio_values.copy_(_ratio_tensor(self.tuple_alphas_in_use).to(self.tuple_ratio_values.device))
+        self.disturbed_modalities = modalities_to_disturb(self.tuple_alphas_in_use)
+        self.tuple_ratio_values.copy_(
+            disturbance_ratio_tensor(self.tuple_alphas_in_use).to(self.tuple_ratio_values.device)
+        )
 
     # ---- input checking (inputs_cldmdf.py) -----------------------------------------------------------------------
 
@@ -791,7 +786,7 @@ class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
         loss = main_loss = aux_loss = None
         if labels is not None:
             if self.config.baseline == "tmc":
-                main_loss = self._tmc_loss(view_alphas, alphas, labels, outputs.modality_mask)
+                main_loss = tmc_loss(view_alphas, alphas, labels, outputs.modality_mask, self.evidential_kl_weight)
             else:
                 main_loss = task_loss(logits, labels, problem_type)
             loss = main_loss
@@ -824,20 +819,6 @@ class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
             uncertainty=uncertainty,
         )
         return result if return_dict else result.to_tuple()
-
-    def _tmc_loss(
-        self, view_alphas: torch.Tensor, alphas: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor
-    ) -> torch.Tensor:
-        """TMC's loss: the evidential loss of the combination (mean over rows) plus, for every modality, that of its
-        own Dirichlet (mean over the rows where it is present)."""
-        kl_weight = self.evidential_kl_weight
-        batch_size, num_modalities, num_classes = view_alphas.shape
-        per_view = evidential_loss(
-            view_alphas.reshape(-1, num_classes), labels.repeat_interleave(num_modalities), kl_weight
-        ).view(batch_size, num_modalities)
-        present = mask.to(per_view.dtype)
-        view_means = (per_view * present).sum(dim=0) / present.sum(dim=0).clamp(min=1.0)
-        return evidential_loss(alphas, labels, kl_weight).mean() + view_means.sum()
 
     @staticmethod
     def _auxiliary_loss(
