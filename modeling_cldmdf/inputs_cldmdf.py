@@ -85,17 +85,20 @@ def _check_values(
     """The value checks of `check_inputs`: one flag per check computed on the device, all read in one sync; the
     details of a failed check (which rows, which modalities) are computed only then, for its message."""
     index = {name: i for i, name in enumerate(config.modality_names)}
+    # (check, modality) -> flag; keyed by pairs so that no modality name can collide with a check's name.
     flags = {
-        "absent_but_marked": (mask & ~given).any(),
-        "empty_rows": (~mask.any(dim=1)).any(),
-        **{name: _non_finite_rows(modality_inputs[name], mask[:, index[name]]).any() for name in dense},
+        ("absent_but_marked", None): (mask & ~given).any(),
+        ("empty_rows", None): (~mask.any(dim=1)).any(),
+        **{
+            ("non_finite", name): _non_finite_rows(modality_inputs[name], mask[:, index[name]]).any() for name in dense
+        },
     }
     if non_binary is not None:  # an integer mask: its flag, and its dtype for the message
-        flags = {"non_binary": non_binary[0].to(mask.device), **flags}
+        flags = {("non_binary", None): non_binary[0].to(mask.device), **flags}
     failed = [check for check, flag in zip(flags, torch.stack(list(flags.values())).tolist()) if flag]
     if not failed:
         return
-    check = failed[0]
+    check, name = failed[0]
     if check == "non_binary":
         raise TypeError(_NON_BINARY_MASK.format(dtype=non_binary[1]))
     if check == "absent_but_marked":
@@ -109,9 +112,9 @@ def _check_values(
             f"row needs at least one present modality (drop such rows, e.g. with the collator's "
             f"`drop_rows_without_modalities=True`)."
         )
-    rows = _non_finite_rows(modality_inputs[check], mask[:, index[check]]).nonzero().flatten().tolist()
+    rows = _non_finite_rows(modality_inputs[name], mask[:, index[name]]).nonzero().flatten().tolist()
     raise ValueError(
-        f"`modality_inputs[{check!r}]` has NaN/inf in present rows {rows[:20]}; present values must be finite "
+        f"`modality_inputs[{name!r}]` has NaN/inf in present rows {rows[:20]}; present values must be finite "
         f"(mark a missing entry with modality_mask=False instead)."
     )
 

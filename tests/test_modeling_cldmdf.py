@@ -428,6 +428,17 @@ def test_a_forward_reads_values_back_from_the_device_twice(tester, monkeypatch, 
     assert sorted(reads) == ["__bool__", "tolist"], reads
 
 
+@pytest.mark.parametrize("name", ["empty_rows", "non_binary", "absent_but_marked"])
+def test_a_modality_named_like_a_value_check_gets_its_own_error(name):
+    # The value checks are read in one go, keyed by (check, modality): a modality's name cannot stand for a check.
+    config = CLDMDFConfig(modalities={name: {"type": "dense", "dim": 3}, "b": {"type": "dense", "dim": 2}})
+    model = CLDMDFForSequenceClassification(config).eval()
+    inputs = {name: torch.randn(4, 3), "b": torch.randn(4, 2)}
+    inputs[name][1, 0] = float("nan")
+    with pytest.raises(ValueError, match=rf"`modality_inputs\['{name}'\]` has NaN/inf in present rows \[1\]"):
+        model(inputs)
+
+
 def test_an_integer_zero_one_mask_is_the_boolean_mask(tester):
     model = _model(tester).eval()
     batch = tester.prepare_inputs()
