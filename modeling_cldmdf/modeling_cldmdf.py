@@ -432,11 +432,8 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
         # TupleInfoNCE's α_k in use. The loss reads which modalities are disturbed as Python ints (they change only
         # when an α_k becomes 0 or stops being 0) and the ratios r_k from a buffer: no device sync, and no
         # torch.compile recompilation each time "auto" updates the values.
-        self.tuple_alphas_in_use: list[float] = self.initial_tuple_alphas()
-        self.disturbed_modalities = modalities_to_disturb(self.tuple_alphas_in_use)
-        self.register_buffer(
-            "tuple_ratio_values", disturbance_ratio_tensor(self.tuple_alphas_in_use), persistent=False
-        )
+        self.register_buffer("tuple_ratio_values", torch.zeros(config.num_modalities), persistent=False)
+        self._use_tuple_alphas(self.initial_tuple_alphas())
         # CAL: the contributions W^m (mean 1; all 1 = symmetric training until the training script measures them)
         # and the per-modality information bottlenecks.
         self.register_buffer("modality_contributions", torch.ones(config.num_modalities), persistent=False)
@@ -473,11 +470,13 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
                 f"TupleInfoNCE ratios must be {self.config.num_modalities} non-negative numbers summing to less than "
                 f"1 (modalities {self.modality_names}), got {values.tolist()}."
             )
-        self.tuple_alphas_in_use = values.tolist()
-        self.disturbed_modalities = modalities_to_disturb(self.tuple_alphas_in_use)
-        self.tuple_ratio_values.copy_(
-            disturbance_ratio_tensor(self.tuple_alphas_in_use).to(self.tuple_ratio_values.device)
-        )
+        self._use_tuple_alphas(values.tolist())
+
+    def _use_tuple_alphas(self, alphas: list[float]) -> None:
+        """The α_k in use, the modalities they disturb and their ratios r_k (all three always set together)."""
+        self.tuple_alphas_in_use = alphas
+        self.disturbed_modalities = modalities_to_disturb(alphas)
+        self.tuple_ratio_values.copy_(disturbance_ratio_tensor(alphas).to(self.tuple_ratio_values.device))
 
     # ---- input checking (inputs_cldmdf.py) -----------------------------------------------------------------------
 
@@ -792,7 +791,7 @@ class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
             loss = main_loss
             if outputs.contrastive_loss is not None:
                 loss = loss + self.config.contrastive_weight * outputs.contrastive_loss
-            if unimodal_logits is not None and not self.config.heads_are_the_classifier:
+            if outputs.unimodal_logits is not None and not self.config.heads_are_the_classifier:
                 aux_loss = self._auxiliary_loss(outputs.unimodal_logits, labels, outputs.modality_mask, problem_type)
                 # Probes (aux_weight 0) learn from their loss at weight 1; it reaches no other parameter.
                 loss = loss + (self.config.aux_weight or 1.0) * aux_loss
