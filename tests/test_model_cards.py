@@ -184,6 +184,13 @@ def test_text_sections_and_verbatim_command(card_dir):
     compile(snippet, "usage", "exec")
 
 
+def test_every_baseline_of_the_config_has_a_card_description():
+    from model_cards.builder import BASELINE_CARDS
+    from modeling_cldmdf.configuration_cldmdf import BASELINES
+
+    assert set(BASELINE_CARDS) == set(BASELINES)
+
+
 @pytest.mark.parametrize("baseline", ["early_fusion", "late_fusion", "tmc"])
 def test_the_card_of_a_baseline_describes_that_method_not_cldmdf(tmp_path, baseline):
     text = build(tmp_path / baseline, baseline=baseline).text
