@@ -34,9 +34,9 @@ Run from the repository root:
     python benchmarks/bench_references.py --suite-dir .cache/suite --datasets breast_cancer --references logreg,hgb
     python benchmarks/bench_references.py --suite-dir .cache/suite --quick               # smoke test, temp folder
 
-Writes `benchmarks/results/references_suite.json` (provenance header of `benchmarks/common.py`; one entry per
-(setting, reference, seed) with test accuracy and macro-F1 per η and the wall time of fit + predict) and prints a
-table of mean ± std over seeds.
+Writes `benchmarks/results/references_suite.json` (provenance header of `benchmarks/common.py`, the sha256 of every
+suite file read; one entry per (setting, reference, seed) with test accuracy and macro-F1 per η and the wall time of
+fit + predict) and prints a table of mean ± std over seeds.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ from benchmarks.common import (  # noqa: E402
     run_cli,
     write_json,
 )
-from benchmarks.suite import SETTINGS, SUITE_SEED, stratified_subsample  # noqa: E402
+from benchmarks.suite import SETTINGS, SUITE_SEED, sha256_bytes, stratified_subsample  # noqa: E402
 from processing.loading import load_multimodal_dataset  # noqa: E402
 from processing.missing import max_missing_rate, missing_pattern, modality_dropout_mask  # noqa: E402
 
@@ -389,6 +389,12 @@ def subsample(split: SplitArrays, limit: int | None) -> SplitArrays:
 
 
 # ------------------------------------------------------------------------------------------------ sweep
+def suite_checksums(folder: Path) -> dict[str, str]:
+    """sha256 of each file of a suite folder (the data the results were measured on), by relative path."""
+    files = sorted(path for path in folder.rglob("*") if path.is_file())
+    return {path.relative_to(folder).as_posix(): sha256_bytes(path.read_bytes()) for path in files}
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -480,6 +486,7 @@ def main(args: argparse.Namespace) -> dict:
             "quick": args.quick,
             "knobs": asdict(args.knobs),
             "regimes": {name: list(SETTINGS[name].regimes) for name in args.dataset_list},
+            "suite_sha256": {name: suite_checksums(Path(args.suite_dir) / name) for name in args.dataset_list},
         },
         "runs": [],
     }

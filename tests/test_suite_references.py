@@ -219,6 +219,8 @@ def test_cli_skips_an_unmeetable_rate_and_writes_provenance(suite, tmp_path):
     record = bench_references.main(bench_references.parse_args(argv))
     assert output.is_file() and record["command"].startswith("python benchmarks/bench_references.py")
     assert {"git_commit", "machine", "created"} <= set(record)
+    checksums = record["setting"]["suite_sha256"]["digits_halves"]
+    assert set(checksums) == {"README.md", *(SHARD.format(split=split) for split in SPLITS)}
     (run,) = record["runs"]
     assert run["skipped_rates"] == [0.5] and set(run["results"]) == {"test_accuracy", "test_f1"}
     assert record["summary"]["digits_halves"]["logreg"]["test_accuracy"]["n"] == 1
