@@ -81,6 +81,12 @@ MODEL_FLAGS = {  # flag -> CLDMDFConfig field, for the explicit model flags
     "cal_k_max": float,
     "cal_interval": int,
 }
+# The training budget, in optimizer steps. Chosen on the development suite of BENCHMARKS.md by validation splits.
+DEFAULT_EPOCHS = 30
+DEFAULT_MIN_TRAIN_STEPS = 1500
+EVALUATIONS_PER_BUDGET = 50
+DEFAULT_PATIENCE = 10
+DEFAULT_EVAL_MISSING_RATES = "0,0.1,0.3,0.5"
 CHECKPOINT_STATE = "early_stopping.json"
 BEST_WEIGHTS = "best_model.safetensors"
 
@@ -148,8 +154,27 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     train.add_argument("--per_device_eval_batch_size", type=int, default=256)
     train.add_argument("--learning_rate", type=float, default=1e-3)
     train.add_argument("--weight_decay", type=float, default=0.01)
-    train.add_argument("--num_train_epochs", type=int, default=30)
+    train.add_argument(
+        "--num_train_epochs",
+        type=int,
+        default=None,
+        help=f"A fixed number of epochs; default: the step budget of --min_train_steps and {DEFAULT_EPOCHS} epochs.",
+    )
     train.add_argument("--max_train_steps", type=int, default=None, help="Overrides --num_train_epochs.")
+    train.add_argument(
+        "--min_train_steps",
+        type=int,
+        default=DEFAULT_MIN_TRAIN_STEPS,
+        help=f"Without --num_train_epochs / --max_train_steps the budget is max(this, {DEFAULT_EPOCHS} epochs) "
+        "optimizer steps, so that small datasets get the updates they need.",
+    )
+    train.add_argument(
+        "--eval_steps",
+        type=int,
+        default=None,
+        help=f"Optimizer steps between validation evaluations; default: {EVALUATIONS_PER_BUDGET} evaluations over "
+        "the budget.",
+    )
     train.add_argument("--gradient_accumulation_steps", type=int, default=1)
     train.add_argument(
         "--lr_scheduler_type",
@@ -158,7 +183,13 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     )
     train.add_argument("--num_warmup_steps", type=int, default=0)
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--early_stopping_patience", type=int, default=8, help="Epochs without improvement; 0: off.")
+    train.add_argument(
+        "--early_stopping_patience",
+        type=int,
+        default=DEFAULT_PATIENCE,
+        help="Evaluations in which neither the validation loss nor the accuracy improved before stopping "
+        "(never before --min_train_steps); 0: off.",
+    )
     train.add_argument(
         "--train_missing_rate",
         type=float,
@@ -174,7 +205,12 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     train.add_argument("--dataloader_num_workers", type=int, default=0)
 
     evaluation = parser.add_argument_group("evaluation")
-    evaluation.add_argument("--eval_missing_rates", default="0,0.1,0.3,0.5", help="Comma-separated η values.")
+    evaluation.add_argument(
+        "--eval_missing_rates",
+        default=None,
+        help=f"Comma-separated η values; default: {DEFAULT_EVAL_MISSING_RATES}, those the dataset's M modalities "
+        "allow (η < (M - 1) / M).",
+    )
     evaluation.add_argument("--eval_seed", type=int, default=0, help="Seed of the evaluation missing patterns.")
     evaluation.add_argument("--skip_modality_removal", action="store_true", help="Skip the remove-one sweep.")
     evaluation.add_argument(
@@ -199,12 +235,14 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 def validate_args(args: argparse.Namespace) -> None:
     """Checks what can be checked before loading anything; raises `UserError` with one clear sentence."""
+    # Rates the user typed must all be met (an error names those a dataset cannot meet); the default ones are
+    # skipped, with a log line, where the dataset's modalities cannot meet them (see `check_missing_rates`).
+    args.explicit_missing_rates = args.eval_missing_rates is not None
+    text = args.eval_missing_rates if args.explicit_missing_rates else DEFAULT_EVAL_MISSING_RATES
     try:
-        rates = [float(value) for value in args.eval_missing_rates.split(",") if value.strip()]
+        rates = [float(value) for value in str(text).split(",") if value.strip()]
     except ValueError:
-        raise UserError(
-            f"--eval_missing_rates must be comma-separated numbers, got {args.eval_missing_rates!r}"
-        ) from None
+        raise UserError(f"--eval_missing_rates must be comma-separated numbers, got {text!r}") from None
     bad = [rate for rate in rates if not 0 <= rate < 1]
     if bad:
         raise UserError(f"--eval_missing_rates must be in [0, 1), got {bad}")
@@ -214,8 +252,12 @@ def validate_args(args: argparse.Namespace) -> None:
     for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name} must be >= 1, got {getattr(args, name)}")
-    if args.num_train_epochs < 1 and not args.max_train_steps:
-        raise UserError(f"--num_train_epochs must be >= 1, got {args.num_train_epochs}")
+    for name in ("num_train_epochs", "max_train_steps", "eval_steps"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise UserError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    for name in ("min_train_steps", "early_stopping_patience"):
+        if getattr(args, name) < 0:
+            raise UserError(f"--{name} must be >= 0, got {getattr(args, name)}")
     if args.modality_dropout is not None and not 0 <= args.modality_dropout < 1:
         raise UserError(f"--modality_dropout must be in [0, 1), got {args.modality_dropout}")
     if not 0 <= args.validation_fraction < 1:
@@ -311,8 +353,17 @@ def select_splits(args: argparse.Namespace, data) -> None:
 
 
 def check_missing_rates(args: argparse.Namespace, data) -> None:
-    """Every η must leave each row one modality: below (M - 1) / M for the dataset's M modalities."""
+    """Every η must leave each row one modality: below (M - 1) / M for the dataset's M modalities. A rate the user
+    typed that the dataset cannot meet is an error; a default one is dropped with a log line."""
     limit = max_missing_rate(len(data.modality_names))
+    if not args.explicit_missing_rates:
+        unmet = [rate for rate in args.eval_missing_rates if rate > 0 and rate >= limit]
+        if unmet:
+            logger.info(
+                f"evaluation missing rates {unmet} skipped: with {len(data.modality_names)} modalities every row "
+                f"keeps one, so η must be below (M - 1) / M = {limit:.6g}"
+            )
+        args.eval_missing_rates = [rate for rate in args.eval_missing_rates if rate not in unmet]
     for flag, rates in (
         ("--eval_missing_rates", args.eval_missing_rates),
         ("--train_missing_rate", [args.train_missing_rate]),
@@ -523,32 +574,46 @@ def robustness_sweep(model, accelerator, args, data, processor, split_name: str 
 class EarlyStopping:
     """Best validation score, patience counter and best weights; saved inside every checkpoint (safetensors).
 
-    Scores are lists compared lexicographically, higher is better: `[accuracy, -loss]` for classification (on a
-    small validation split accuracy saturates early, and the loss breaks the ties), `[-loss]` otherwise.
+    Two questions, two criteria. *Which weights to keep*: the best score, a list compared lexicographically, higher
+    is better: `[accuracy, -loss]` for classification (on a small validation split accuracy saturates early, and the
+    loss breaks the ties), `[-loss]` otherwise. *When to stop*: after `patience` evaluations in which neither the
+    validation loss nor the accuracy reached a new best, and never before `min_steps`. On a small validation split
+    accuracy alone plateaus by chance (one seed of the development suite kept its best accuracy from the first
+    epoch while the loss was still falling), and the loss alone rises while the accuracy still improves.
     """
 
-    def __init__(self, patience: int):
+    def __init__(self, patience: int, min_steps: int = 0):
         self.patience = patience
+        self.min_steps = min_steps
         self.best_score: Optional[list[float]] = None
+        self.best_step: Optional[int] = None
         self.best_epoch: Optional[int] = None
-        self.bad_epochs = 0
+        self.best_loss: Optional[float] = None
+        self.best_accuracy: Optional[float] = None
+        self.bad_evaluations = 0
         self.best_state: Optional[dict] = None
 
     @staticmethod
     def score(validation: dict) -> list[float]:
         return [validation["accuracy"], -validation["loss"]] if "accuracy" in validation else [-validation["loss"]]
 
-    def update(self, score: list[float], epoch: int, model) -> bool:
-        """Records an epoch's validation score; returns True when training should stop."""
+    def update(self, validation: dict, step: int, epoch: int, model) -> bool:
+        """Records an evaluation; returns True when training should stop."""
+        score = self.score(validation)
         if self.best_score is None or score > self.best_score:
-            self.best_score, self.best_epoch, self.bad_epochs = score, epoch, 0
+            self.best_score, self.best_step, self.best_epoch = score, step, epoch
             self.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        else:
-            self.bad_epochs += 1
-        return self.patience > 0 and self.bad_epochs >= self.patience
+        improved = self.best_loss is None or validation["loss"] < self.best_loss
+        self.best_loss = min(validation["loss"], self.best_loss if self.best_loss is not None else math.inf)
+        if "accuracy" in validation:
+            improved |= self.best_accuracy is None or validation["accuracy"] > self.best_accuracy
+            self.best_accuracy = max(validation["accuracy"], self.best_accuracy or 0.0)
+        self.bad_evaluations = 0 if improved else self.bad_evaluations + 1
+        return 0 < self.patience <= self.bad_evaluations and step >= self.min_steps
 
     def save(self, folder: str) -> None:
-        state = {k: getattr(self, k) for k in ("patience", "best_score", "best_epoch", "bad_epochs")}
+        fields = ("patience", "min_steps", "best_score", "best_step", "best_epoch", "best_loss", "best_accuracy")
+        state = {k: getattr(self, k) for k in (*fields, "bad_evaluations")}
         Path(folder, CHECKPOINT_STATE).write_text(json.dumps(state))
         if self.best_state is not None:
             save_file({k: v.contiguous() for k, v in self.best_state.items()}, os.path.join(folder, BEST_WEIGHTS))
@@ -560,6 +625,28 @@ class EarlyStopping:
                 setattr(self, key, value)
         if Path(folder, BEST_WEIGHTS).exists():
             self.best_state = load_file(os.path.join(folder, BEST_WEIGHTS))
+
+
+def training_budget(args: argparse.Namespace, steps_per_epoch: Optional[int]) -> tuple[int, int, int]:
+    """`(max_train_steps, num_train_epochs, eval_steps)`: the budget in optimizer steps and how often to evaluate.
+
+    Given neither `--max_train_steps` nor `--num_train_epochs`, the budget adapts to the dataset's size:
+    `max(--min_train_steps, DEFAULT_EPOCHS epochs)`, so a dataset of a few hundred rows gets the same number of
+    updates as one of a few thousand (30 epochs of 100 rows are 60 steps: far too few), and a large one trains for
+    30 epochs at most, cut short by early stopping. Evaluation runs every `--eval_steps` steps, by default
+    EVALUATIONS_PER_BUDGET times over the budget, so that patience is a share of the budget whatever its size.
+    """
+    if args.max_train_steps is not None:
+        steps = args.max_train_steps
+    elif steps_per_epoch is None:
+        raise UserError("--streaming needs --max_train_steps (a stream has no length)")
+    elif args.num_train_epochs is not None:
+        steps = args.num_train_epochs * steps_per_epoch
+    else:
+        steps = max(args.min_train_steps, DEFAULT_EPOCHS * steps_per_epoch)
+    epochs = math.ceil(steps / steps_per_epoch) if steps_per_epoch else 10**9
+    eval_steps = args.eval_steps or max(1, math.ceil(steps / EVALUATIONS_PER_BUDGET))
+    return steps, epochs, eval_steps
 
 
 def checkpoint_dir(args, name: str) -> str:
@@ -686,12 +773,7 @@ def train(args: argparse.Namespace):
         [p for p in model.parameters() if p.requires_grad], lr=args.learning_rate, weight_decay=args.weight_decay
     )
     steps_per_epoch = None if args.streaming else math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
-    if args.max_train_steps is None:
-        if steps_per_epoch is None:
-            raise UserError("--streaming needs --max_train_steps (a stream has no length)")
-        args.max_train_steps = args.num_train_epochs * steps_per_epoch
-    else:
-        args.num_train_epochs = math.ceil(args.max_train_steps / steps_per_epoch) if steps_per_epoch else 10**9
+    args.max_train_steps, args.num_train_epochs, args.eval_steps = training_budget(args, steps_per_epoch)
     lr_scheduler = get_scheduler(
         args.lr_scheduler_type,
         optimizer=optimizer,
@@ -702,7 +784,7 @@ def train(args: argparse.Namespace):
     model, optimizer, train_dataloader, validation_loader, lr_scheduler = accelerator.prepare(
         model, optimizer, train_dataloader, validation_loader, lr_scheduler
     )
-    stopper = EarlyStopping(args.early_stopping_patience)
+    stopper = EarlyStopping(args.early_stopping_patience, min_steps=min(args.min_train_steps, args.max_train_steps))
     methods = MethodState(accelerator.unwrap_model(model).config)
     statistics_loader = None
     if methods.active:
@@ -730,11 +812,11 @@ def train(args: argparse.Namespace):
     total_batch = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     logger.info(f"  Modalities = {data.modality_names}, labels = {data.num_labels} ({data.problem_type})")
     logger.info(f"  Num epochs = {args.num_train_epochs}, total batch size = {total_batch}")
-    logger.info(f"  Total optimization steps = {args.max_train_steps}")
+    logger.info(f"  Total optimization steps = {args.max_train_steps}, evaluation every {args.eval_steps} steps")
     progress = tqdm(range(args.max_train_steps), disable=not accelerator.is_local_main_process)
     progress.update(completed_steps)
 
-    start, samples, history = time.time(), 0, []
+    start, samples, should_stop = time.time(), 0, False
     epoch = starting_epoch
     for epoch in range(starting_epoch, args.num_train_epochs):
         model.train()
@@ -760,24 +842,27 @@ def train(args: argparse.Namespace):
             if accelerator.sync_gradients:
                 progress.update(1)
                 completed_steps += 1
+                if completed_steps % args.eval_steps == 0 or completed_steps >= args.max_train_steps:
+                    validation = compute_metrics(predict(model, validation_loader, accelerator), data.problem_type)
+                    should_stop = stopper.update(validation, completed_steps, epoch, accelerator.unwrap_model(model))
+                    logger.info(f"step {completed_steps} (epoch {epoch}): validation {validation}")
+                    if args.with_tracking:
+                        accelerator.log(
+                            {f"validation_{k}": v for k, v in validation.items()} | {"epoch": epoch},
+                            step=completed_steps,
+                        )
+                    model.train()
+                # After the evaluation of this step, so that a resumed run has its early-stopping state.
                 if str(args.checkpointing_steps).isdigit() and completed_steps % int(args.checkpointing_steps) == 0:
                     save_checkpoint(accelerator, stopper, args, f"step_{completed_steps}")
-            if completed_steps >= args.max_train_steps:
+            if should_stop or completed_steps >= args.max_train_steps:
                 break
 
-        validation = compute_metrics(predict(model, validation_loader, accelerator), data.problem_type)
         if methods.due(epoch):
             estimates = methods.update(model, statistics_loader, accelerator, epoch)
             logger.info(f"epoch {epoch}: modality estimates {estimates}")
             if args.with_tracking:
                 accelerator.log(estimates, step=completed_steps)
-        should_stop = stopper.update(stopper.score(validation), epoch, accelerator.unwrap_model(model))
-        history.append({"epoch": epoch, "validation": validation, "train_loss": total_loss / max(1, num_batches)})
-        logger.info(f"epoch {epoch}: validation {validation}")
-        if args.with_tracking:
-            accelerator.log(
-                {f"validation_{k}": v for k, v in validation.items()} | {"epoch": epoch}, step=completed_steps
-            )
         if args.checkpointing_steps == "epoch":
             save_checkpoint(accelerator, stopper, args, f"epoch_{epoch}")
         if should_stop or completed_steps >= args.max_train_steps:
@@ -794,6 +879,7 @@ def train(args: argparse.Namespace):
             if stopper.best_score and len(stopper.best_score) > 1
             else None,
             "best_epoch": stopper.best_epoch,
+            "best_step": stopper.best_step,
             "epochs_trained": epoch + 1,
             "train_runtime": round(train_runtime, 3),
             "train_samples_per_second": round(samples / max(train_runtime, 1e-9), 3),

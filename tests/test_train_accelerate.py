@@ -308,3 +308,77 @@ def test_transformers_trainer_trains_with_the_collator(tmp_path):
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     assert len(losses) == 4 and losses[-1] < losses[0]
     assert trainer.evaluate()["eval_loss"] < before
+
+
+def _two_view_folder(folder: Path, views: tuple[str, ...] = ("fou", "zer"), rows: int = 120) -> Path:
+    """A Hub-layout folder (parquet per split + card with `configs:`) of UCI rows with only `views` as modalities."""
+    data = load_multimodal_dataset(UCI)
+    (folder / "data").mkdir(parents=True)
+    files = []
+    for split in ("train", "validation", "test"):
+        table = data[split].shuffle(seed=0).select(range(rows)).select_columns([*views, "label", "row_id"])
+        table.to_parquet(str(folder / "data" / f"{split}-00000-of-00001.parquet"))
+        files.append(f"  - split: {split}\n    path: data/{split}-00000-of-00001.parquet")
+    card = "---\nconfigs:\n- config_name: default\n  data_files:\n" + "\n".join(files) + "\n---\n"
+    (folder / "README.md").write_text(card)
+    return folder
+
+
+@pytest.mark.slow
+def test_two_dense_modalities_train_and_evaluate_with_no_flag_but_the_dataset(tmp_path):
+    """The commonest case (two modalities) with the defaults: η = 0.5 cannot be met by M = 2 and is skipped with a
+    log line, not an error; the step budget and early stopping run as they would on a user's data (~30 s)."""
+    dataset = _two_view_folder(tmp_path / "two_views")
+    output = tmp_path / "out"
+    command = [sys.executable, str(ROOT / "train_accelerate.py"), "--dataset_name", str(dataset)]
+    done = subprocess.run(
+        [*command, "--output_dir", str(output)], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "evaluation missing rates [0.5] skipped: with 2 modalities" in done.stderr
+    results = json.loads((output / "all_results.json").read_text())
+    assert {"test_accuracy", "test_accuracy_missing_0.1", "test_accuracy_missing_0.3"} <= set(results)
+    assert "test_accuracy_missing_0.5" not in results
+    assert {"test_accuracy_without_fou", "test_accuracy_without_zer"} <= set(results)
+    # The budget adapts to the data: 120 training rows are 2 batches an epoch, and the run still gets at least
+    # --min_train_steps updates (30 epochs would be 60) unless early stopping ends it after that floor.
+    assert results["train_steps"] >= train_accelerate.DEFAULT_MIN_TRAIN_STEPS
+    assert results["test_accuracy"] > 0.5  # fou + zer on 10 digits; the two-view references reach ~0.9 on all rows
+    assert (output / "model.safetensors").is_file() and (output / "README.md").is_file()
+
+
+def test_one_modality_trains_and_evaluates_only_what_it_can(tmp_path):
+    dataset = _two_view_folder(tmp_path / "one_view", views=("pix",), rows=64)
+    args = train_accelerate.parse_args(
+        ["--dataset_name", str(dataset), "--output_dir", str(tmp_path / "out"), "--max_train_steps", "3"]
+    )
+    results = train_accelerate.main(args)
+    assert args.eval_missing_rates == [0.0]
+    assert "test_accuracy" in results
+    assert not [key for key in results if "missing" in key or "without" in key]
+
+
+def test_a_missing_rate_typed_by_the_user_that_two_modalities_cannot_meet_is_an_error(tmp_path):
+    dataset = _two_view_folder(tmp_path / "two_views", rows=32)
+    args = train_accelerate.parse_args(
+        ["--dataset_name", str(dataset), "--output_dir", str(tmp_path / "out"), "--eval_missing_rates", "0,0.5"]
+    )
+    with pytest.raises(train_accelerate.UserError, match=r"--eval_missing_rates got \[0.5\]: with the 2 modalities"):
+        train_accelerate.main(args)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "rows, extra, expected",
+    [
+        (1440, [], (1500, 66, 30)),  # UCI: 23 batches an epoch; the floor of 1500 steps is above 30 epochs (690)
+        (100_000, [], (46_890, 30, 938)),  # large data: 30 epochs, evaluated 50 times
+        (100, [], (1500, 750, 30)),  # 2 batches an epoch: 1500 steps all the same
+        (1440, ["--num_train_epochs", "2"], (46, 2, 1)),  # explicit epochs: as asked
+        (1440, ["--max_train_steps", "7", "--eval_steps", "3"], (7, 1, 3)),
+    ],
+)
+def test_training_budget_adapts_to_the_dataset_size(rows, extra, expected):
+    args = train_accelerate.parse_args(["--per_device_train_batch_size", "64", *extra])
+    steps_per_epoch = -(-rows // 64)
+    assert train_accelerate.training_budget(args, steps_per_epoch) == expected
