@@ -75,7 +75,8 @@ class CLDMDFDataCollator:
 
     ```python
     >>> from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
-    >>> processor = CLDMDFProcessor({"a": {"type": "dense", "dim": 2}, "b": {"type": "dense", "dim": 1}})
+    >>> modalities = {"a": {"type": "dense", "dim": 2}, "b": {"type": "dense", "dim": 1}}
+    >>> processor = CLDMDFProcessor(modalities, allow_unfitted=True)  # raw values; usually `.fit(train_split)`
     >>> collator = CLDMDFDataCollator(processor)
     >>> batch = collator([{"a": [1.0, 2.0], "b": None, "label": 1}, {"a": None, "b": [3.0], "label": 0}])
     >>> batch["modality_mask"].tolist(), batch["labels"].tolist()

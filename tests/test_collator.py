@@ -20,7 +20,7 @@ FINITE32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
 
 
 def dense_processor(dims: dict) -> CLDMDFProcessor:
-    return CLDMDFProcessor({name: {"type": "dense", "dim": dim} for name, dim in dims.items()})
+    return CLDMDFProcessor({name: {"type": "dense", "dim": dim} for name, dim in dims.items()}, allow_unfitted=True)
 
 
 SMALL_PROCESSOR = dense_processor(SMALL_DIMS)
@@ -400,6 +400,7 @@ def test_text_modality_through_the_collator():
     processor = CLDMDFProcessor(
         {"review": {"type": "text", "backbone": {"model_type": "bert"}}, "tab": {"type": "dense", "dim": 2}},
         sub_processors={"review": BertTokenizer(vocab=vocab)},
+        allow_unfitted=True,
     )
     batch = CLDMDFDataCollator(processor)(
         [{"review": "good bad good", "tab": None, "label": 1}, {"review": None, "tab": [1.0, 2.0], "label": 0}]
