@@ -435,6 +435,7 @@ def build_model(args: argparse.Namespace, data) -> CLDMDFForSequenceClassificati
     try:
         if args.model_name_or_path:
             config = AutoConfig.from_pretrained(args.model_name_or_path, trust_remote_code=args.trust_remote_code)
+            check_model_type(config, args.model_name_or_path)
             check_same_modalities(config, data)
             mismatched = config.num_labels != data.num_labels
             # With `config=` given, from_pretrained passes extra kwargs to the model's __init__: set them on the
@@ -462,11 +463,17 @@ def build_processor(args: argparse.Namespace, model, data) -> CLDMDFProcessor:
     if args.model_name_or_path:
         try:
             processor = CLDMDFProcessor.from_pretrained(args.model_name_or_path)
-        except OSError:
-            processor = None
+            reason = "its processor is not fitted"
+        except (OSError, ValueError) as error:  # no processor_config.json, or not a CL-DMDF one
+            processor, reason = None, " ".join(str(error).split())
         if processor is not None and processor.is_fitted:
             logger.info(f"Using the processor saved with {args.model_name_or_path} (its fitted statistics)")
             return processor
+        logger.warning(
+            f"--model_name_or_path {args.model_name_or_path!r} has no fitted processor ({reason}): fitting a new one "
+            f"on the training split; the weights were trained with other statistics, so expect the first epochs to "
+            f"readjust"
+        )
     processor = CLDMDFProcessor.from_config(model.config)
     return processor.fit(data["train"])
 
@@ -486,6 +493,17 @@ def parse_config_overrides(text: str) -> dict:
     if unknown:
         raise UserError(f"--config_overrides names unknown config fields {unknown}")
     return overrides
+
+
+def check_model_type(config, path: str) -> None:
+    """A checkpoint of another architecture (e.g. BERT) has no `modalities`: say what was found, not AttributeError."""
+    found = getattr(config, "model_type", None)
+    if found != CLDMDFConfig.model_type:
+        raise UserError(
+            f"--model_name_or_path {path!r} is a checkpoint with model_type={found!r}; expected a CL-DMDF checkpoint "
+            f"(model_type={CLDMDFConfig.model_type!r}). To use that model as a text or image backbone, pass it as "
+            f"--text_backbone / --image_backbone instead"
+        )
 
 
 def check_same_modalities(config, data) -> None:
