@@ -116,7 +116,8 @@ def build_eval_results(
         parsed ([`RobustnessResults`]):
             Output of `parse_results`.
         dataset_name (`str`):
-            Dataset id (Hub repo id or local path), used as the model-index dataset type and name.
+            Dataset id, used as the model-index dataset type and name: a Hub repo id, or for a local dataset its
+            folder / file name (never a path; [`write_model_card`] passes it so).
         dataset_revision (`str`, *optional*):
             Revision of the dataset that was evaluated.
         task_type (`str`, *optional*, defaults to `"multimodal-classification"`):
@@ -227,6 +228,12 @@ def _hub_id(value: str | None, argument: str) -> str | None:
         logger.info(f"`{argument}` {value!r} is a local path: left out of the card metadata")
         return None
     return value
+
+
+def _local_dataset_name(path: str) -> str:
+    """The last component of a local dataset path (`/data/my_set/` -> `my_set`): no folder of this machine goes to
+    the Hub metadata."""
+    return Path(path.rstrip("/\\")).name or "local-dataset"
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -374,7 +381,8 @@ def write_model_card(
             The model config's modalities, name -> `{"type": "dense", "dim": int}` / `{"type": "text" | "image",
             "backbone": ...}`.
         dataset_name (`str`):
-            Training / evaluation dataset: Hub repo id (listed in the metadata) or a local path (text only).
+            Training / evaluation dataset: Hub repo id (listed in the metadata) or a local path (shown in the text;
+            the model-index names it by its last path component only).
         dataset_revision (`str`, *optional*):
             Dataset revision evaluated, recorded in the model-index.
         hyperparameters (`Mapping[str, Any]`):
@@ -419,13 +427,14 @@ def write_model_card(
 
     parsed = parse_results(results, modality_names=modalities)
     plot = plot_robustness(results, output_dir / PLOT_FILENAME, title=f"{model_name} on {dataset_name}")
+    hub_dataset = _hub_id(dataset_name, "dataset_name")
     eval_results = build_eval_results(
         parsed,
-        dataset_name=dataset_name,
+        # The Hub metadata takes dataset ids, never a local path: a local dataset is named by its folder / file name.
+        dataset_name=hub_dataset or _local_dataset_name(dataset_name),
         dataset_revision=dataset_revision,
         task_type=task_type or infer_task_type(modalities),
     )
-    hub_dataset = _hub_id(dataset_name, "dataset_name")
     hub_base_model = _hub_id(base_model, "base_model")
     card_data = ModelCardData(
         library_name="transformers",

@@ -233,8 +233,11 @@ def test_local_dataset_and_base_model_stay_out_of_the_metadata(tmp_path):
     card = build(tmp_path / "model", dataset_name=str(data), dataset_revision=None, base_model=str(tmp_path))
     metadata = metadata_load(tmp_path / "model" / "README.md")
     assert "datasets" not in metadata and "base_model" not in metadata
-    assert {result.dataset_type for result in card.data.eval_results} == {str(data)}
-    assert f"`{data}`" in card.text
+    # The model-index names the local dataset by its folder name: no path of this machine in the Hub metadata.
+    assert {(result.dataset_type, result.dataset_name) for result in card.data.eval_results} == {("data", "data")}
+    header = (tmp_path / "model" / "README.md").read_text(encoding="utf-8").split("\n---\n", 1)[0]
+    assert str(tmp_path) not in header
+    assert f"`{data}`" in card.text  # the card's text still says where it was trained
 
 
 def test_hub_base_model_goes_into_the_metadata(tmp_path):
