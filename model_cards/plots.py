@@ -29,14 +29,29 @@ PLOTTED_METRICS: dict[str, tuple[str, str, str]] = {
 }
 
 
+def _score_limits(values: list[float]) -> tuple[float, float]:
+    """y limits from 0 (or below, for a negative score) to 1.05: the whole range a score can take, so that a
+    difference of two test rows is drawn as small as it is."""
+    finite = [value for value in values if value == value]  # drops NaN
+    return min([0.0, *finite]), max([1.05, *finite])
+
+
+def _rows_label(rows: float | None) -> str:
+    return "" if rows is None else f"{int(rows)} rows"
+
+
 def _draw_missing_rates(axes: Any, missing_rates: Mapping[float, Mapping[str, float]]) -> None:
+    values = []
     for metric, (label, marker, colour) in PLOTTED_METRICS.items():
         points = [(rate, scores[metric]) for rate, scores in missing_rates.items() if metric in scores]
         if points:
             axes.plot(*zip(*points), marker=marker, color=colour, label=label)
+            values += [score for _, score in points]
+    axes.set_ylim(*_score_limits(values))
     axes.set_xlabel("missing rate η (fraction of (row, modality) entries removed)")
     axes.set_ylabel("score on the test split")
-    axes.set_title("Randomly missing modalities")
+    rows = _rows_label(missing_rates.get(0.0, {}).get("rows"))
+    axes.set_title("Randomly missing modalities" + (f" ({rows})" if rows else ""))
     axes.grid(True, alpha=0.3)
     if axes.lines:
         axes.legend()

@@ -329,3 +329,16 @@ def test_atomic_path_keeps_the_old_file_on_error(tmp_path):
         temporary.write_text("new card")
     assert target.read_text() == "new card"
     assert [path.name for path in tmp_path.iterdir()] == ["README.md"]
+
+
+def test_the_missing_rate_axis_starts_at_zero_and_names_the_rows():
+    from matplotlib.figure import Figure
+
+    from model_cards.plots import _draw_missing_rates
+
+    parsed = parse_results({"test_accuracy": 0.97, "test_rows": 400, "test_accuracy_missing_0.5": 0.95})
+    axes = Figure().subplots()
+    _draw_missing_rates(axes, parsed.missing_rates)
+    # 0.97 and 0.95 are two points on a 0-1 axis, not a cliff across the whole panel.
+    assert axes.get_ylim() == (0.0, 1.05)
+    assert "400 rows" in axes.get_title()
