@@ -530,19 +530,29 @@ def check_same_modalities(config, data) -> None:
 
 
 def robustness_sweep(model, accelerator, args, data, processor, split_name: str = "test") -> dict:
-    """Flat results: `{split}_accuracy`, `{split}_accuracy_missing_{η}`, `{split}_accuracy_without_{modality}`..."""
+    """Flat results: `{split}_accuracy`, `{split}_accuracy_missing_{η}`, `{split}_accuracy_without_{modality}`...
+
+    A removal is scored on the rows that keep another modality (`{split}_rows_without_{modality}`); every modality's
+    score on those same rows is `{split}_accuracy_with_{modality}`, the reference the model card compares it with."""
     split = data[split_name]
-    results = {}
+    results, complete = {}, None
     conditions = [(f"missing_{rate:g}" if rate else "", rate, None) for rate in args.eval_missing_rates]
     if not args.skip_modality_removal and len(data.modality_names) > 1:
         conditions += [(f"without_{name}", 0.0, index) for index, name in enumerate(data.modality_names)]
     for suffix, rate, removed in conditions:
         loader = accelerator.prepare(eval_dataloader(split, args, data, processor, missing_rate=rate))
-        metrics = compute_metrics(predict(model, loader, accelerator, removed), data.problem_type)
+        outputs = predict(model, loader, accelerator, removed)
+        metrics = compute_metrics(outputs, data.problem_type)
         for key, value in metrics.items():
             if suffix and key == "rows" and removed is None:
                 continue
             results[f"{split_name}_{key}" + (f"_{suffix}" if suffix else "")] = value
+        if rate == 0 and removed is None:
+            complete = outputs
+        elif removed is not None and complete is not None:  # the same rows, in the same order, every modality
+            same_rows = compute_metrics({**complete, "valid": outputs["valid"]}, data.problem_type)
+            name = data.modality_names[removed]
+            results.update({f"{split_name}_{k}_with_{name}": v for k, v in same_rows.items() if k != "rows"})
     return results
 
 

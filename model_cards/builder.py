@@ -333,13 +333,24 @@ def _condition_rows(groups: Mapping[Any, Mapping[str, float]], label: Any) -> tu
 
 
 def _removal_rows(parsed: RobustnessResults) -> tuple[list[str], list[dict[str, Any]]]:
+    """Per removed modality: its scores, the all-modalities scores on the same rows and the accuracy difference.
+
+    A removal is scored on the rows that keep another modality; with real missingness those are not every row of the
+    split, so it is compared with every modality's score on those same rows, never with the whole split's."""
     columns, rows = _condition_rows(parsed.removed_modalities, str)
-    complete_accuracy = parsed.complete.get("accuracy")
-    if complete_accuracy is not None and any("accuracy" in s for s in parsed.removed_modalities.values()):
-        columns.append("Δ accuracy vs all modalities")
-        for row, scores in zip(rows, parsed.removed_modalities.values()):
-            delta = scores.get("accuracy")
-            row["values"].append("–" if delta is None else f"{delta - complete_accuracy:+.4f}")
+    names = list(parsed.removed_modalities)
+    for metric in ("accuracy", "f1"):
+        references = [parsed.removal_reference(name, metric) for name in names]
+        if all(reference is None for reference in references):
+            continue
+        columns.append(f"{CONDITION_METRICS[metric]}, all modalities, same rows")
+        for row, reference in zip(rows, references):
+            row["values"].append(_score(reference, metric))
+        if metric == "accuracy":
+            columns.append("Δ accuracy (same rows)")
+            for row, name, reference in zip(rows, names, references):
+                value = parsed.removed_modalities[name].get("accuracy")
+                row["values"].append("–" if value is None or reference is None else f"{value - reference:+.4f}")
     return columns, rows
 
 

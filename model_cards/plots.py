@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._atomic import atomic_path
-from .results import parse_results
+from .results import RobustnessResults, parse_results
 
 __all__ = ["PLOTTED_METRICS", "plot_robustness"]
 
@@ -59,28 +59,40 @@ def _draw_missing_rates(axes: Any, missing_rates: Mapping[float, Mapping[str, fl
         axes.text(0.5, 0.5, "no missing-rate results", ha="center", va="center", transform=axes.transAxes)
 
 
-def _draw_removed_modalities(
-    axes: Any, removed: Mapping[str, Mapping[str, float]], complete: Mapping[str, float]
-) -> None:
+def _draw_removed_modalities(axes: Any, parsed: RobustnessResults) -> None:
+    removed = parsed.removed_modalities
     names = list(removed)
     if not names:
         axes.text(0.5, 0.5, "no modality-removal results", ha="center", va="center", transform=axes.transAxes)
         axes.set_axis_off()
         return
     width = 0.8 / len(PLOTTED_METRICS)
+    values = []
     for offset, (metric, (label, _, colour)) in enumerate(PLOTTED_METRICS.items()):
         positions = [i + (offset - (len(PLOTTED_METRICS) - 1) / 2) * width for i in range(len(names))]
         heights = [removed[name].get(metric, float("nan")) for name in names]
         axes.bar(positions, heights, width=width, color=colour, label=f"{label} without the modality")
-        if metric in complete:
-            axes.axhline(complete[metric], color=colour, linestyle="--", linewidth=1, label=f"{label}, all modalities")
-    axes.set_xticks(range(len(names)), names, rotation=30 if len(names) > 4 else 0)
-    axes.set_ylim(0.0, 1.05)  # scores lie in [0, 1]
+        # The reference of each bar is every modality's score on the rows that bar was scored on, not on the split.
+        references = [parsed.removal_reference(name, metric) for name in names]
+        drawn = [(position, reference) for position, reference in zip(positions, references) if reference is not None]
+        if drawn:
+            axes.hlines(
+                [reference for _, reference in drawn],
+                [position - width / 2 for position, _ in drawn],
+                [position + width / 2 for position, _ in drawn],
+                colors="black" if offset == 0 else "dimgray",
+                linewidth=2.5,
+                label=f"{label}, all modalities, same rows",
+            )
+        values += heights + [reference for _, reference in drawn]
+    labels = [f"{name}\n{_rows_label(removed[name].get('rows'))}".strip() for name in names]
+    axes.set_xticks(range(len(names)), labels, rotation=30 if len(names) > 4 else 0)
+    axes.set_ylim(*_score_limits(values))
     axes.set_ylabel("score on the test split")
     axes.set_title("One modality removed from every row")
     axes.grid(True, axis="y", alpha=0.3)
-    # Below the axes: inside, it would hide the bars or the dashed reference lines.
-    axes.legend(fontsize="small", ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    # Below the axes: inside, it would hide the bars or the reference marks.
+    axes.legend(fontsize="small", ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
 
 
 def plot_robustness(results: Mapping[str, Any], path: str | os.PathLike, *, title: str | None = None) -> Path | None:
@@ -111,7 +123,7 @@ def plot_robustness(results: Mapping[str, Any], path: str | os.PathLike, *, titl
     figure = Figure(figsize=(11, 4.2), dpi=110, layout="constrained")
     rate_axes, modality_axes = figure.subplots(1, 2)
     _draw_missing_rates(rate_axes, parsed.missing_rates)
-    _draw_removed_modalities(modality_axes, parsed.removed_modalities, parsed.complete)
+    _draw_removed_modalities(modality_axes, parsed)
     if title:
         figure.suptitle(title)
     path = Path(path)

