@@ -82,6 +82,7 @@ MODEL_FLAGS = {  # flag -> CLDMDFConfig field, for the explicit model flags
     "cal_interval": int,
 }
 CHECKPOINT_STATE = "early_stopping.json"
+TRACKING_PROJECT = "cldmdf"  # the trackers' project; TensorBoard writes under output_dir/cldmdf/
 BEST_WEIGHTS = "best_model.safetensors"
 
 
@@ -169,8 +170,13 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     )
     train.add_argument("--checkpointing_steps", default=None, help='"epoch" or a number of steps.')
     train.add_argument("--resume_from_checkpoint", default=None, help='A checkpoint folder, or "latest".')
-    train.add_argument("--with_tracking", action="store_true")
-    train.add_argument("--report_to", default="all")
+    train.add_argument("--with_tracking", action="store_true", help="Log to the trackers of --report_to.")
+    train.add_argument(
+        "--report_to", default="all", help='"all" (every installed tracker) or one, e.g. "tensorboard".'
+    )
+    train.add_argument(
+        "--logging_steps", type=int, default=10, help="Steps between training-loss logs (progress bar, trackers)."
+    )
     train.add_argument("--dataloader_num_workers", type=int, default=0)
 
     evaluation = parser.add_argument_group("evaluation")
@@ -211,7 +217,12 @@ def validate_args(args: argparse.Namespace) -> None:
     args.eval_missing_rates = sorted(set(rates) | {0.0})
     if not 0 <= args.train_missing_rate < 1:
         raise UserError(f"--train_missing_rate must be in [0, 1), got {args.train_missing_rate}")
-    for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
+    for name in (
+        "per_device_train_batch_size",
+        "per_device_eval_batch_size",
+        "gradient_accumulation_steps",
+        "logging_steps",
+    ):
         if getattr(args, name) < 1:
             raise UserError(f"--{name} must be >= 1, got {getattr(args, name)}")
     if args.num_train_epochs < 1 and not args.max_train_steps:
@@ -614,9 +625,63 @@ def latest_checkpoint(args) -> str:
     return str(max(candidates, key=lambda p: p.stat().st_mtime))
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# Tracking
+
+
+def tracker_config(args: argparse.Namespace) -> dict:
+    """The arguments as trackers' hyper-parameters, which take only int, float, str and bool (TensorBoard raises on
+    anything else): lists become comma-separated strings, None values are left out, the Hub token never goes."""
+    config = {}
+    for key, value in vars(args).items():
+        if key == "hub_token" or value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            value = ",".join(f"{item:g}" if isinstance(item, float) else str(item) for item in value)
+        elif not isinstance(value, (bool, int, float, str)):
+            value = str(value)
+        config[key] = value
+    return config
+
+
+def init_trackers(accelerator: Accelerator, args: argparse.Namespace) -> None:
+    """Starts the trackers of --report_to, or says in one line that none is installed (accelerate only warns once
+    per missing package, and then logs nothing)."""
+    accelerator.init_trackers(TRACKING_PROJECT, config=tracker_config(args))
+    if not accelerator.trackers:
+        logger.warning(
+            f"--with_tracking: no tracker package is installed for --report_to {args.report_to!r}, so nothing is "
+            f'logged; install one, e.g. `pip install tensorboard` (or `pip install -e ".[tracking]"`)'
+        )
+
+
+class TrainingLossLog:
+    """The mean training loss over the last `every` optimizer steps: on the progress bar and, with tracking, logged
+    as `train_loss` (with `learning_rate`). Losses add up on the device; one sync per `every` steps reads them."""
+
+    def __init__(self, every: int, accelerator: Accelerator, progress, tracking: bool):
+        self.every, self.accelerator, self.progress, self.tracking = every, accelerator, progress, tracking
+        self.total, self.count = None, 0
+
+    def add(self, loss: torch.Tensor) -> None:
+        loss = loss.detach().float()
+        self.total = loss if self.total is None else self.total + loss
+        self.count += 1
+
+    def step(self, completed_steps: int, learning_rate: float) -> None:
+        if completed_steps % self.every or not self.count:
+            return
+        mean = self.total.item() / self.count
+        self.total, self.count = None, 0
+        self.progress.set_postfix(loss=f"{mean:.4f}")
+        if self.tracking:
+            self.accelerator.log({"train_loss": mean, "learning_rate": learning_rate}, step=completed_steps)
+
+
 def save_final(model, processor, args, results: dict, data, accelerator: Accelerator) -> None:
     """Writes model + processor + card + results into a fresh folder, then swaps it in place of `output_dir`, so an
-    interrupted run never leaves a half-written model where a complete one was (checkpoints are carried over)."""
+    interrupted run never leaves a half-written model where a complete one was (checkpoints and tracker logs are
+    carried over)."""
     output = Path(args.output_dir)
     staging = output.with_name(output.name + f".tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -630,8 +695,9 @@ def save_final(model, processor, args, results: dict, data, accelerator: Acceler
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    if (output / "checkpoints").exists():
-        shutil.move(str(output / "checkpoints"), staging / "checkpoints")
+    for carried in ("checkpoints", TRACKING_PROJECT):  # the tracker's logs (e.g. TensorBoard events) stay too
+        if (output / carried).exists():
+            shutil.move(str(output / carried), staging / carried)
     previous = output.with_name(output.name + f".old-{os.getpid()}")
     if output.exists():
         output.rename(previous)
@@ -750,7 +816,7 @@ def train(args: argparse.Namespace):
         statistics_loader = accelerator.prepare(eval_dataloader(statistics_split, args, data, processor))
 
     if args.with_tracking:
-        accelerator.init_trackers("cldmdf", config={k: v for k, v in vars(args).items() if k != "hub_token"})
+        init_trackers(accelerator, args)
 
     completed_steps, starting_epoch, resume_step = 0, 0, None
     if args.resume_from_checkpoint:
@@ -773,6 +839,7 @@ def train(args: argparse.Namespace):
     logger.info(f"  Total optimization steps = {args.max_train_steps}")
     progress = tqdm(range(args.max_train_steps), disable=not accelerator.is_local_main_process)
     progress.update(completed_steps)
+    loss_log = TrainingLossLog(args.logging_steps, accelerator, progress, args.with_tracking)
 
     start, samples, history = time.time(), 0, []
     epoch = starting_epoch
@@ -791,6 +858,7 @@ def train(args: argparse.Namespace):
             with accelerator.accumulate(model):
                 loss = model(**batch).loss
                 total_loss += loss.detach().float().item()
+                loss_log.add(loss)
                 num_batches += 1
                 accelerator.backward(loss)
                 optimizer.step()
@@ -800,6 +868,7 @@ def train(args: argparse.Namespace):
             if accelerator.sync_gradients:
                 progress.update(1)
                 completed_steps += 1
+                loss_log.step(completed_steps, lr_scheduler.get_last_lr()[0])
                 if str(args.checkpointing_steps).isdigit() and completed_steps % int(args.checkpointing_steps) == 0:
                     save_checkpoint(accelerator, stopper, args, f"step_{completed_steps}")
             if completed_steps >= args.max_train_steps:
