@@ -762,8 +762,8 @@ class CLDMDFProcessor(ProcessorMixin):
         if "modalities" not in processor_dict and "modalities" not in kwargs:
             raise ValueError(
                 f"{str(pretrained_model_name_or_path)!r} has no CL-DMDF processor_config.json (with `modalities`); "
-                f"save a processor there first, or build one from the model config with "
-                f"`CLDMDFProcessor.from_config(config)`"
+                f"save a processor there first, or build one from the model config and fit it on the training split "
+                f"with `CLDMDFProcessor.from_config(config).fit(train_split)`"
             )
         modalities = _normalize_modalities(kwargs.get("modalities", processor_dict.get("modalities")))
 

@@ -623,7 +623,8 @@ def test_save_layout_and_auto_processor_round_trip(tmp_path, registered):
     assert CLDMDFProcessor.from_pretrained(tmp_path, max_length=3).max_length == 3
     # A model folder without a processor: the message says how to build one.
     CLDMDFConfig(modalities={"a": {"type": "dense", "dim": 2}}).save_pretrained(tmp_path / "model_only")
-    with pytest.raises(ValueError, match=r"has no CL-DMDF processor_config.json .*CLDMDFProcessor.from_config"):
+    expected = r"has no CL-DMDF processor_config.json .*`CLDMDFProcessor.from_config\(config\).fit\(train_split\)`"
+    with pytest.raises(ValueError, match=expected):
         AutoProcessor.from_pretrained(tmp_path / "model_only")
 
 
