@@ -85,11 +85,16 @@ def _draw_removed_modalities(axes: Any, parsed: RobustnessResults) -> None:
                 label=f"{label}, all modalities, same rows",
             )
         values += heights + [reference for _, reference in drawn]
-    labels = [f"{name}\n{_rows_label(removed[name].get('rows'))}".strip() for name in names]
-    axes.set_xticks(range(len(names)), labels, rotation=30 if len(names) > 4 else 0)
+    title, labels = "One modality removed from every row", names
+    rows = {removed[name].get("rows") for name in names}
+    if len(rows) == 1 and None not in rows:  # the same number of rows for every removal: said once, in the title
+        title += f" ({_rows_label(*rows)} each)"
+    elif len(rows) > 1:
+        labels = [f"{name}\n{_rows_label(removed[name].get('rows'))}".strip() for name in names]
+    axes.set_xticks(range(len(names)), labels, rotation=30 if len(names) > 4 and labels is names else 0)
     axes.set_ylim(*_score_limits(values))
     axes.set_ylabel("score on the test split")
-    axes.set_title("One modality removed from every row")
+    axes.set_title(title)
     axes.grid(True, axis="y", alpha=0.3)
     # Below the axes: inside, it would hide the bars or the reference marks.
     axes.legend(fontsize="small", ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))

@@ -377,12 +377,19 @@ def test_the_removal_panel_marks_each_bar_with_its_same_rows_reference():
     axes = Figure().subplots()
     _draw_removed_modalities(axes, parse_results(SUBSET_RESULTS))
     assert axes.get_ylim() == (0.0, 1.05)
-    assert [label.get_text() for label in axes.get_xticklabels()] == ["fou\n300 rows", "zer\n300 rows"]
+    assert [label.get_text() for label in axes.get_xticklabels()] == ["fou", "zer"]
+    assert axes.get_title() == "One modality removed from every row (300 rows each)"
     references = {collection.get_label(): collection.get_segments() for collection in axes.collections}
     (segment,) = references["Accuracy, all modalities, same rows"]  # zer's rows only: none is known on fou's
     assert segment[0][1] == segment[1][1] == 0.97
     assert (segment[0][0], segment[1][0]) == pytest.approx((0.6, 1.0))  # across zer's accuracy bar, x = 0.8 ± 0.2
     assert not axes.lines  # no dashed line of the whole split's score
+    # Removals scored on different rows: each bar says on how many; fou's 400 rows are the split's, its reference.
+    axes = Figure().subplots()
+    _draw_removed_modalities(axes, parse_results({**SUBSET_RESULTS, "test_rows_without_fou": 400}))
+    assert [label.get_text() for label in axes.get_xticklabels()] == ["fou\n400 rows", "zer\n300 rows"]
+    segments = {collection.get_label(): collection.get_segments() for collection in axes.collections}
+    assert [segment[0][1] for segment in segments["Accuracy, all modalities, same rows"]] == [0.90, 0.97]
 
 
 def test_the_missing_rate_axis_starts_at_zero_and_names_the_rows():
