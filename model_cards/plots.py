@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._atomic import atomic_path
-from .results import parse_results
+from .results import RobustnessResults, parse_results
 
 __all__ = ["PLOTTED_METRICS", "plot_robustness"]
 
@@ -29,14 +29,29 @@ PLOTTED_METRICS: dict[str, tuple[str, str, str]] = {
 }
 
 
+def _score_limits(values: list[float]) -> tuple[float, float]:
+    """y limits from 0 (or below, for a negative score) to 1.05: the whole range a score can take, so that a
+    difference of two test rows is drawn as small as it is."""
+    finite = [value for value in values if value == value]  # drops NaN
+    return min([0.0, *finite]), max([1.05, *finite])
+
+
+def _rows_label(rows: float | None) -> str:
+    return "" if rows is None else f"{int(rows)} rows"
+
+
 def _draw_missing_rates(axes: Any, missing_rates: Mapping[float, Mapping[str, float]]) -> None:
+    values = []
     for metric, (label, marker, colour) in PLOTTED_METRICS.items():
         points = [(rate, scores[metric]) for rate, scores in missing_rates.items() if metric in scores]
         if points:
             axes.plot(*zip(*points), marker=marker, color=colour, label=label)
+            values += [score for _, score in points]
+    axes.set_ylim(*_score_limits(values))
     axes.set_xlabel("missing rate η (fraction of (row, modality) entries removed)")
     axes.set_ylabel("score on the test split")
-    axes.set_title("Randomly missing modalities")
+    rows = _rows_label(missing_rates.get(0.0, {}).get("rows"))
+    axes.set_title("Randomly missing modalities" + (f" ({rows})" if rows else ""))
     axes.grid(True, alpha=0.3)
     if axes.lines:
         axes.legend()
@@ -44,28 +59,45 @@ def _draw_missing_rates(axes: Any, missing_rates: Mapping[float, Mapping[str, fl
         axes.text(0.5, 0.5, "no missing-rate results", ha="center", va="center", transform=axes.transAxes)
 
 
-def _draw_removed_modalities(
-    axes: Any, removed: Mapping[str, Mapping[str, float]], complete: Mapping[str, float]
-) -> None:
+def _draw_removed_modalities(axes: Any, parsed: RobustnessResults) -> None:
+    removed = parsed.removed_modalities
     names = list(removed)
     if not names:
         axes.text(0.5, 0.5, "no modality-removal results", ha="center", va="center", transform=axes.transAxes)
         axes.set_axis_off()
         return
     width = 0.8 / len(PLOTTED_METRICS)
+    values = []
     for offset, (metric, (label, _, colour)) in enumerate(PLOTTED_METRICS.items()):
         positions = [i + (offset - (len(PLOTTED_METRICS) - 1) / 2) * width for i in range(len(names))]
         heights = [removed[name].get(metric, float("nan")) for name in names]
         axes.bar(positions, heights, width=width, color=colour, label=f"{label} without the modality")
-        if metric in complete:
-            axes.axhline(complete[metric], color=colour, linestyle="--", linewidth=1, label=f"{label}, all modalities")
-    axes.set_xticks(range(len(names)), names, rotation=30 if len(names) > 4 else 0)
-    axes.set_ylim(0.0, 1.05)  # scores lie in [0, 1]
+        # The reference of each bar is every modality's score on the rows that bar was scored on, not on the split.
+        references = [parsed.removal_reference(name, metric) for name in names]
+        drawn = [(position, reference) for position, reference in zip(positions, references) if reference is not None]
+        if drawn:
+            axes.hlines(
+                [reference for _, reference in drawn],
+                [position - width / 2 for position, _ in drawn],
+                [position + width / 2 for position, _ in drawn],
+                colors="black" if offset == 0 else "dimgray",
+                linewidth=2.5,
+                label=f"{label}, all modalities, same rows",
+            )
+        values += heights + [reference for _, reference in drawn]
+    title, labels = "One modality removed from every row", names
+    rows = {removed[name].get("rows") for name in names}
+    if len(rows) == 1 and None not in rows:  # the same number of rows for every removal: said once, in the title
+        title += f" ({_rows_label(*rows)} each)"
+    elif len(rows) > 1:
+        labels = [f"{name}\n{_rows_label(removed[name].get('rows'))}".strip() for name in names]
+    axes.set_xticks(range(len(names)), labels, rotation=30 if len(names) > 4 and labels is names else 0)
+    axes.set_ylim(*_score_limits(values))
     axes.set_ylabel("score on the test split")
-    axes.set_title("One modality removed from every row")
+    axes.set_title(title)
     axes.grid(True, axis="y", alpha=0.3)
-    # Below the axes: inside, it would hide the bars or the dashed reference lines.
-    axes.legend(fontsize="small", ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    # Below the axes: inside, it would hide the bars or the reference marks.
+    axes.legend(fontsize="small", ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
 
 
 def plot_robustness(results: Mapping[str, Any], path: str | os.PathLike, *, title: str | None = None) -> Path | None:
@@ -96,7 +128,7 @@ def plot_robustness(results: Mapping[str, Any], path: str | os.PathLike, *, titl
     figure = Figure(figsize=(11, 4.2), dpi=110, layout="constrained")
     rate_axes, modality_axes = figure.subplots(1, 2)
     _draw_missing_rates(rate_axes, parsed.missing_rates)
-    _draw_removed_modalities(modality_axes, parsed.removed_modalities, parsed.complete)
+    _draw_removed_modalities(modality_axes, parsed)
     if title:
         figure.suptitle(title)
     path = Path(path)

@@ -6,7 +6,10 @@ Keys understood (η is written as Python's `f"{eta:g}"`, e.g. `0.1`, `0.3`, `0.5
 
 - `test_<metric>`: the test split as it is (missing rate η = 0);
 - `test_<metric>_missing_<η>`: a seeded evaluation-time missing pattern at rate η;
-- `test_<metric>_without_<modality>`: one modality removed from every row;
+- `test_<metric>_without_<modality>`: one modality removed from every row, scored on the rows that keep another
+  modality (`test_rows_without_<modality>` of them);
+- `test_<metric>_with_<modality>`: every modality, scored on those same rows: the reference a removal is compared
+  with (on data with real missingness these rows are not the whole split);
 
 for `<metric>` in `CONDITION_METRICS`. Every other key (`train_runtime`, `eval_accuracy`, `epoch`, ...) is kept as
 is in `RobustnessResults.other`.
@@ -37,6 +40,7 @@ _METRIC_GROUP = "|".join(sorted(CONDITION_METRICS, key=len, reverse=True))
 _COMPLETE_KEY = re.compile(rf"^test_(?P<metric>{_METRIC_GROUP})$")
 _MISSING_KEY = re.compile(rf"^test_(?P<metric>{_METRIC_GROUP})_missing_(?P<rate>.+)$")
 _WITHOUT_KEY = re.compile(rf"^test_(?P<metric>{_METRIC_GROUP})_without_(?P<modality>.+)$")
+_WITH_KEY = re.compile(rf"^test_(?P<metric>{_METRIC_GROUP})_with_(?P<modality>.+)$")
 
 
 @dataclass
@@ -48,18 +52,33 @@ class RobustnessResults:
             η -> metric -> value; η = 0.0 holds the plain `test_<metric>` keys. Sorted by η.
         removed_modalities (`dict[str, dict[str, float]]`):
             Modality name -> metric -> value, for `test_<metric>_without_<modality>`. Sorted by name.
+        removal_references (`dict[str, dict[str, float]]`):
+            Modality name -> metric -> value, for `test_<metric>_with_<modality>`: every modality, on the rows the
+            removal of that modality was scored on. Sorted by name.
         other (`dict[str, Any]`):
             Every key not parsed above, in the input order.
     """
 
     missing_rates: dict[float, dict[str, float]] = field(default_factory=dict)
     removed_modalities: dict[str, dict[str, float]] = field(default_factory=dict)
+    removal_references: dict[str, dict[str, float]] = field(default_factory=dict)
     other: dict[str, Any] = field(default_factory=dict)
 
     @property
     def complete(self) -> dict[str, float]:
         """Metrics on the test split as it is (η = 0); empty when the results have none."""
         return self.missing_rates.get(0.0, {})
+
+    def removal_reference(self, modality: str, metric: str) -> float | None:
+        """The all-modalities score on the rows the removal of `modality` was scored on: its `with_` key, else the
+        complete split's score when the removal kept every row of it, else `None` (no score on the same rows)."""
+        reference = self.removal_references.get(modality, {}).get(metric)
+        if reference is not None:
+            return reference
+        rows, all_rows = self.removed_modalities.get(modality, {}).get("rows"), self.complete.get("rows")
+        if rows is not None and rows == all_rows:
+            return self.complete.get(metric)
+        return None
 
     def has_condition_metric(self, metrics: Iterable[str] = tuple(MODEL_INDEX_METRICS)) -> bool:
         """Whether any condition holds one of `metrics`."""
@@ -127,6 +146,7 @@ def parse_results(results: Mapping[str, Any], modality_names: Iterable[str] | No
     known = None if modality_names is None else sorted(modality_names)
     missing: dict[float, dict[str, float]] = {}
     removed: dict[str, dict[str, float]] = {}
+    references: dict[str, dict[str, float]] = {}
     other: dict[str, Any] = {}
     for key, value in results.items():
         if not isinstance(key, str):
@@ -141,10 +161,16 @@ def parse_results(results: Mapping[str, Any], modality_names: Iterable[str] | No
             if known is not None and modality not in known:
                 raise ValueError(f"`results` key {key!r} names modality {modality!r}, which is not one of {known}")
             _store(removed, modality, match["metric"], key, _metric_value(key, value))
+        elif match := _WITH_KEY.match(key):
+            modality = match["modality"]
+            if known is not None and modality not in known:
+                raise ValueError(f"`results` key {key!r} names modality {modality!r}, which is not one of {known}")
+            _store(references, modality, match["metric"], key, _metric_value(key, value))
         else:
             other[key] = value
     return RobustnessResults(
         missing_rates=dict(sorted(missing.items())),
         removed_modalities=dict(sorted(removed.items())),
+        removal_references=dict(sorted(references.items())),
         other=other,
     )

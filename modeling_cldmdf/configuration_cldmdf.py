@@ -251,6 +251,24 @@ class CLDMDFConfig(PreTrainedConfig):
     """
 
     model_type = "cldmdf"
+    # What `transformers.Trainer` leaves out of evaluation predictions (it reads this from `model.config`): every
+    # output of `CLDMDFForSequenceClassification` but `loss` and `logits`, so `EvalPrediction.predictions` are the
+    # logits, as `compute_metrics` functions expect. `trainer.evaluate(ignore_keys=[...])` keeps others.
+    keys_to_ignore_at_inference = [
+        "task_loss",
+        "contrastive_loss",
+        "aux_loss",
+        "pooler_output",
+        "modality_weights",
+        "modality_mask",
+        "unimodal_logits",
+        "feature_attentions",
+        "modality_attentions",
+        "hidden_states",
+        "tuple_loss",
+        "aib_loss",
+        "uncertainty",
+    ]
 
     def __init__(
         self,

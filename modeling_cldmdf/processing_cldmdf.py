@@ -159,16 +159,21 @@ class CLDMDFProcessor(ProcessorMixin):
             `"longest"`: pad text to the longest present entry of the batch; `"max_length"`: always to `max_length`.
         dense_statistics (`dict[str, dict[str, list[float]]]`, *optional*):
             Per dense modality `{"mean": [...], "std": [...]}` (length `dim`), as written by [`~CLDMDFProcessor.fit`].
-            Dense values are standardised `(x - mean) / std` in float32; a dense modality without statistics is passed
-            through unchanged.
+            Dense values are standardised `(x - mean) / std` in float32. Processing a dense modality without
+            statistics raises a `ValueError` (call `.fit(train_split)` first), unless `allow_unfitted=True`.
         min_std (`float`, *optional*, defaults to 1e-6):
             In [`~CLDMDFProcessor.fit`], features whose standard deviation is below this are treated as constant and
             get `std = 1` (they are centred, not scaled), as scikit-learn's `StandardScaler` does.
+        allow_unfitted (`bool`, *optional*, defaults to `False`):
+            Pass the values of a dense modality without statistics through unchanged, for inputs already on a sensible
+            scale. By default such a processor refuses dense inputs: a model trained on standardised features scores
+            far worse on raw ones, without any other sign that something is wrong.
 
     Example:
 
     ```python
-    >>> processor = CLDMDFProcessor({"audio": {"type": "dense", "dim": 2}, "video": {"type": "dense", "dim": 3}})
+    >>> modalities = {"audio": {"type": "dense", "dim": 2}, "video": {"type": "dense", "dim": 3}}
+    >>> processor = CLDMDFProcessor(modalities, allow_unfitted=True)  # raw values; usually `.fit(train_split)`
     >>> batch = processor({"audio": [[1.0, 2.0], None], "video": [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]})
     >>> batch["modality_mask"].tolist()
     [[True, True], [False, True]]
@@ -189,6 +194,7 @@ class CLDMDFProcessor(ProcessorMixin):
         padding: str = "longest",
         dense_statistics: Optional[Mapping[str, Mapping[str, Sequence[float]]]] = None,
         min_std: float = 1e-6,
+        allow_unfitted: bool = False,
     ):
         # No positional sub-processor: the mixin then only sets `chat_template` to None.
         super().__init__()
@@ -201,6 +207,9 @@ class CLDMDFProcessor(ProcessorMixin):
             raise ValueError(f"`padding` must be one of {PADDING_STRATEGIES}, got {padding!r}")
         if isinstance(min_std, bool) or not isinstance(min_std, (int, float)) or not min_std >= 0:
             raise ValueError(f"`min_std` must be a non-negative number, got {min_std!r}")
+        if not isinstance(allow_unfitted, bool):
+            raise TypeError(f"`allow_unfitted` must be a bool, got {allow_unfitted!r}")
+        self.allow_unfitted = allow_unfitted
         self.max_length = max_length
         self.padding = padding
         self.min_std = float(min_std)
@@ -449,6 +458,7 @@ class CLDMDFProcessor(ProcessorMixin):
         is `entry is not None` in `modality_names` order and has a True in every row. The data collator, which has
         already built both, calls this directly."""
         batch_size = mask.shape[0]
+        self._check_fitted()
         inputs = {}
         for j, name in enumerate(self.modality_names):
             kind = self.modalities[name]["type"]
@@ -467,6 +477,17 @@ class CLDMDFProcessor(ProcessorMixin):
             inputs = _to_torch(inputs)
             mask = torch.from_numpy(mask)
         return CLDMDFBatchFeature({"modality_inputs": inputs, "modality_mask": mask})
+
+    def _check_fitted(self) -> None:
+        unfitted = [name for name in self.dense_names if name not in self.dense_statistics]
+        if unfitted and not self.allow_unfitted:
+            raise ValueError(
+                f"The dense modalities {unfitted} have no standardisation statistics: this processor is not fitted, "
+                f"and a model trained on standardised features would get raw ones. Fit it on the training split "
+                f"first, `processor.fit(train_split)` (e.g. `CLDMDFProcessor.from_config(config).fit(data['train'])`),"
+                f" or load the fitted processor saved with the model (`AutoProcessor.from_pretrained(folder)`); "
+                f"`allow_unfitted=True` passes raw values through"
+            )
 
     def _check_columns(self, modalities: Any) -> tuple[dict[str, list], int]:
         if not isinstance(modalities, Mapping):
@@ -669,6 +690,7 @@ class CLDMDFProcessor(ProcessorMixin):
             "max_length": self.max_length,
             "padding": self.padding,
             "min_std": self.min_std,
+            "allow_unfitted": self.allow_unfitted,
             "dense_statistics": {
                 name: {"mean": mean.tolist(), "std": std.tolist()}
                 for name, (mean, std) in self.dense_statistics.items()
@@ -740,8 +762,8 @@ class CLDMDFProcessor(ProcessorMixin):
         if "modalities" not in processor_dict and "modalities" not in kwargs:
             raise ValueError(
                 f"{str(pretrained_model_name_or_path)!r} has no CL-DMDF processor_config.json (with `modalities`); "
-                f"save a processor there first, or build one from the model config with "
-                f"`CLDMDFProcessor.from_config(config)`"
+                f"save a processor there first, or build one from the model config and fit it on the training split "
+                f"with `CLDMDFProcessor.from_config(config).fit(train_split)`"
             )
         modalities = _normalize_modalities(kwargs.get("modalities", processor_dict.get("modalities")))
 

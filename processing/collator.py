@@ -75,7 +75,8 @@ class CLDMDFDataCollator:
 
     ```python
     >>> from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
-    >>> processor = CLDMDFProcessor({"a": {"type": "dense", "dim": 2}, "b": {"type": "dense", "dim": 1}})
+    >>> modalities = {"a": {"type": "dense", "dim": 2}, "b": {"type": "dense", "dim": 1}}
+    >>> processor = CLDMDFProcessor(modalities, allow_unfitted=True)  # raw values; usually `.fit(train_split)`
     >>> collator = CLDMDFDataCollator(processor)
     >>> batch = collator([{"a": [1.0, 2.0], "b": None, "label": 1}, {"a": None, "b": [3.0], "label": 0}])
     >>> batch["modality_mask"].tolist(), batch["labels"].tolist()
@@ -135,6 +136,7 @@ class CLDMDFDataCollator:
         """
         rows = self._check_rows(features)
         names = list(self.processor.modality_names)
+        self._check_modality_columns(rows, names)
         columns = {name: [row.get(name) for row in rows] for name in names}
         present = np.zeros((len(rows), len(names)), dtype=bool)  # (B, M)
         for j, name in enumerate(names):
@@ -207,6 +209,20 @@ class CLDMDFDataCollator:
                 f"{type(features[wrong[0]]).__name__}"
             )
         return list(features)
+
+    @staticmethod
+    def _check_modality_columns(rows: list, names: list) -> None:
+        """Rows that hold no modality column at all (not even a `None`) lost them before the collator: what
+        `transformers.Trainer` does with its default `remove_unused_columns=True`."""
+        if any(name in row for row in rows for name in names):
+            return
+        keys = sorted({str(key) for row in rows for key in row})
+        raise ValueError(
+            f"The rows hold none of the modality columns {names} (their keys: {keys}): the columns were removed "
+            f"before the collator. With `transformers.Trainer`, pass `TrainingArguments(remove_unused_columns=False, "
+            f"...)`: by default the Trainer removes every column that is not an argument of `model.forward`, which "
+            f"the modality columns are not"
+        )
 
     def _row_ids(self, rows: list) -> np.ndarray:
         column = self.row_id_column

@@ -221,6 +221,7 @@ def test_processor_passes_precomputed_vectors_through():
     processor = CLDMDFProcessor(
         {"note": {"type": "text", "backbone": "unused"}, "x": {"type": "dense", "dim": 2}},
         sub_processors={"note": _tiny_tokenizer()},
+        allow_unfitted=True,
     )
     batch = processor({"note": [[0.5, -1.0, 2.0], None], "x": [[1.0, 2.0], [3.0, 4.0]]})
     pooled = batch["modality_inputs"]["note"]["pooled_output"]

@@ -20,7 +20,7 @@ FINITE32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
 
 
 def dense_processor(dims: dict) -> CLDMDFProcessor:
-    return CLDMDFProcessor({name: {"type": "dense", "dim": dim} for name, dim in dims.items()})
+    return CLDMDFProcessor({name: {"type": "dense", "dim": dim} for name, dim in dims.items()}, allow_unfitted=True)
 
 
 SMALL_PROCESSOR = dense_processor(SMALL_DIMS)
@@ -86,7 +86,8 @@ def test_property_collated_values_equal_inputs_under_the_mask(case):
     source = np.array([[row.get(name) is not None for name in names] for row in rows])  # (N, M)
     empty = ~source.any(axis=1)
     if empty.all() or (empty.any() and not drop_empty):
-        with pytest.raises(ValueError, match="no present modality"):
+        # (rows without any modality key at all get the message about removed columns)
+        with pytest.raises(ValueError, match="no present modality|hold none of the modality columns"):
             collator(rows)
         return
     batch = collator(rows)
@@ -365,6 +366,20 @@ def test_rows_without_modalities_raise_or_are_dropped_and_logged(caplog):
         collator([rows[1], rows[3]])
 
 
+def test_rows_whose_modality_columns_were_removed_name_remove_unused_columns():
+    """`transformers.Trainer` with its default `remove_unused_columns=True` leaves the rows only their labels."""
+    expected = (
+        r"The rows hold none of the modality columns \['w', 'x', 'y', 'z'\] \(their keys: \['label'\]\): the "
+        r"columns were removed before the collator. With `transformers.Trainer`, pass "
+        r"`TrainingArguments\(remove_unused_columns=False, ...\)`"
+    )
+    with pytest.raises(ValueError, match=expected):
+        CLDMDFDataCollator(SMALL_PROCESSOR)([{"label": 0}, {"label": 2}])
+    # A row whose modality columns are there but `None` is a row with every modality missing, as before.
+    with pytest.raises(ValueError, match=r"have no present modality"):
+        CLDMDFDataCollator(SMALL_PROCESSOR)([{"label": 0, "x": None}])
+
+
 def test_labels_dtypes():
     rows = make_rows(3, SMALL_DIMS)
     collator = CLDMDFDataCollator(SMALL_PROCESSOR)
@@ -400,6 +415,7 @@ def test_text_modality_through_the_collator():
     processor = CLDMDFProcessor(
         {"review": {"type": "text", "backbone": {"model_type": "bert"}}, "tab": {"type": "dense", "dim": 2}},
         sub_processors={"review": BertTokenizer(vocab=vocab)},
+        allow_unfitted=True,
     )
     batch = CLDMDFDataCollator(processor)(
         [{"review": "good bad good", "tab": None, "label": 1}, {"review": None, "tab": [1.0, 2.0], "label": 0}]

@@ -175,7 +175,10 @@ def test_text_sections_and_verbatim_command(card_dir):
     assert "| `review_text` | text | 32 | bert built from a config, pooled → Linear |" in text
     assert "| `learning_rate` | 0.0003 |" in text
     assert "| 0.3 | 0.8425 | 0.8378 |" in text  # missing-rate table: accuracy, F1 to 4 decimals
-    assert "| `review_text` | 0.7050 | 0.6822 | – | -0.2073 |" in text  # accuracy - complete accuracy
+    # Without a row count nor a score on the same rows, a removal is not compared with the whole split's score.
+    assert "| `review_text` | 0.7050 | 0.6822 | – | – | – | – |" in text
+    # `fou` was removed from all 400 rows: the whole split is its reference.
+    assert "| `fou` | 0.9000 | 0.8931 | 400 | 0.9123 | -0.0123 | 0.9071 |" in text
     assert "| `train_runtime` | 41.2871 |" in text
     assert "| 9 | digit 9 |" in text
     assert "arXiv" in text and "2606.02659" in text and "Li and Zhang and Han and Ding and Kou" in text
@@ -233,8 +236,11 @@ def test_local_dataset_and_base_model_stay_out_of_the_metadata(tmp_path):
     card = build(tmp_path / "model", dataset_name=str(data), dataset_revision=None, base_model=str(tmp_path))
     metadata = metadata_load(tmp_path / "model" / "README.md")
     assert "datasets" not in metadata and "base_model" not in metadata
-    assert {result.dataset_type for result in card.data.eval_results} == {str(data)}
-    assert f"`{data}`" in card.text
+    # The model-index names the local dataset by its folder name: no path of this machine in the Hub metadata.
+    assert {(result.dataset_type, result.dataset_name) for result in card.data.eval_results} == {("data", "data")}
+    header = (tmp_path / "model" / "README.md").read_text(encoding="utf-8").split("\n---\n", 1)[0]
+    assert str(tmp_path) not in header
+    assert f"`{data}`" in card.text  # the card's text still says where it was trained
 
 
 def test_hub_base_model_goes_into_the_metadata(tmp_path):
@@ -326,3 +332,74 @@ def test_atomic_path_keeps_the_old_file_on_error(tmp_path):
         temporary.write_text("new card")
     assert target.read_text() == "new card"
     assert [path.name for path in tmp_path.iterdir()] == ["README.md"]
+
+
+# Real missingness: `zer` is the only modality of 100 of the 400 rows, so its removal is scored on the other 300, whose
+# accuracy with every modality (0.97) is above the whole split's (0.90).
+SUBSET_RESULTS = {
+    "test_accuracy": 0.90,
+    "test_f1": 0.89,
+    "test_rows": 400,
+    "test_accuracy_missing_0.5": 0.85,
+    "test_accuracy_without_zer": 0.95,
+    "test_f1_without_zer": 0.94,
+    "test_rows_without_zer": 300,
+    "test_accuracy_with_zer": 0.97,
+    "test_f1_with_zer": 0.96,
+    "test_accuracy_without_fou": 0.50,
+    "test_rows_without_fou": 300,  # a run from before `with_` keys: no reference on its rows
+}
+
+
+def test_a_removal_is_compared_with_every_modality_on_the_same_rows(tmp_path):
+    parsed = parse_results(SUBSET_RESULTS, modality_names=MODALITIES)
+    assert parsed.removal_references == {"zer": {"accuracy": 0.97, "f1": 0.96}}
+    assert "test_accuracy_with_zer" not in parsed.other
+    assert parsed.removal_reference("zer", "accuracy") == 0.97
+    assert parsed.removal_reference("fou", "accuracy") is None  # 300 of 400 rows: the split is not its reference
+    text = build(tmp_path, results=SUBSET_RESULTS).text
+    columns = "| Accuracy | Macro F1 | Rows | Accuracy, all modalities, same rows | Δ accuracy (same rows) |"
+    assert columns in text
+    # -0.02 on the same 300 rows, not +0.05 against the 400 rows of the whole split.
+    assert "| `zer` | 0.9500 | 0.9400 | 300 | 0.9700 | -0.0200 | 0.9600 |" in text
+    assert "| `fou` | 0.5000 | – | 300 | – | – | – |" in text
+    assert "+0.0500" not in text
+    assert "compared with every modality's score on those same rows" in text
+    with pytest.raises(ValueError, match="names modality 'audio'"):
+        parse_results({"test_accuracy_with_audio": 0.5}, modality_names=MODALITIES)
+
+
+def test_the_removal_panel_marks_each_bar_with_its_same_rows_reference():
+    from matplotlib.figure import Figure
+
+    from model_cards.plots import _draw_removed_modalities
+
+    axes = Figure().subplots()
+    _draw_removed_modalities(axes, parse_results(SUBSET_RESULTS))
+    assert axes.get_ylim() == (0.0, 1.05)
+    assert [label.get_text() for label in axes.get_xticklabels()] == ["fou", "zer"]
+    assert axes.get_title() == "One modality removed from every row (300 rows each)"
+    references = {collection.get_label(): collection.get_segments() for collection in axes.collections}
+    (segment,) = references["Accuracy, all modalities, same rows"]  # zer's rows only: none is known on fou's
+    assert segment[0][1] == segment[1][1] == 0.97
+    assert (segment[0][0], segment[1][0]) == pytest.approx((0.6, 1.0))  # across zer's accuracy bar, x = 0.8 ± 0.2
+    assert not axes.lines  # no dashed line of the whole split's score
+    # Removals scored on different rows: each bar says on how many; fou's 400 rows are the split's, its reference.
+    axes = Figure().subplots()
+    _draw_removed_modalities(axes, parse_results({**SUBSET_RESULTS, "test_rows_without_fou": 400}))
+    assert [label.get_text() for label in axes.get_xticklabels()] == ["fou\n400 rows", "zer\n300 rows"]
+    segments = {collection.get_label(): collection.get_segments() for collection in axes.collections}
+    assert [segment[0][1] for segment in segments["Accuracy, all modalities, same rows"]] == [0.90, 0.97]
+
+
+def test_the_missing_rate_axis_starts_at_zero_and_names_the_rows():
+    from matplotlib.figure import Figure
+
+    from model_cards.plots import _draw_missing_rates
+
+    parsed = parse_results({"test_accuracy": 0.97, "test_rows": 400, "test_accuracy_missing_0.5": 0.95})
+    axes = Figure().subplots()
+    _draw_missing_rates(axes, parsed.missing_rates)
+    # 0.97 and 0.95 are two points on a 0-1 axis, not a cliff across the whole panel.
+    assert axes.get_ylim() == (0.0, 1.05)
+    assert "400 rows" in axes.get_title()

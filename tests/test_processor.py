@@ -16,6 +16,7 @@ from transformers import AutoProcessor, BertTokenizer, ViTImageProcessor
 
 from modeling_cldmdf import CLDMDFConfig
 from modeling_cldmdf.processing_cldmdf import CLDMDFBatchFeature, CLDMDFProcessor
+from processing.collator import CLDMDFDataCollator
 
 WORDS = ["hello", "world", "foo", "bar", "baz", "missing", "modality", "fusion"]
 DENSE_DIMS = {"c": 2, "a": 1, "b": 3}  # deliberately not sorted
@@ -39,6 +40,7 @@ def random_image(seed: int, size=(10, 12), mode: str = "RGB") -> Image.Image:
 
 
 def dense_processor(**kwargs) -> CLDMDFProcessor:
+    kwargs.setdefault("allow_unfitted", True)  # most tests check the batch contract on raw values
     return CLDMDFProcessor({name: {"type": "dense", "dim": dim} for name, dim in DENSE_DIMS.items()}, **kwargs)
 
 
@@ -49,6 +51,7 @@ def multimodal_processor(**kwargs) -> CLDMDFProcessor:
         "photo": {"type": "image", "backbone": {"model_type": "vit"}},
     }
     sub_processors = {"review": tiny_tokenizer(), "photo": tiny_image_processor()}
+    kwargs.setdefault("allow_unfitted", True)
     return CLDMDFProcessor(modalities, sub_processors=sub_processors, **kwargs)
 
 
@@ -366,7 +369,7 @@ def test_from_config_loads_sub_processors_from_the_checkpoint(tmp_path):
     config = CLDMDFConfig(
         modalities={"tab": {"type": "dense", "dim": 2}, "text": {"type": "text", "backbone": str(checkpoint)}}
     )
-    processor = CLDMDFProcessor.from_config(config, max_length=4)
+    processor = CLDMDFProcessor.from_config(config, max_length=4, allow_unfitted=True)
     assert processor.modality_names == config.modality_names
     assert processor.max_length == 4
     batch = processor({"text": ["hello world foo bar baz", None], "tab": [None, [1.0, 2.0]]})
@@ -381,6 +384,30 @@ def test_from_config_loads_sub_processors_from_the_checkpoint(tmp_path):
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Fitting the dense statistics
+
+
+def test_unfitted_processor_refuses_dense_inputs(tmp_path):
+    """`from_config(config)` without `.fit(...)` used to standardise nothing and silently cost accuracy."""
+    config = CLDMDFConfig(modalities={name: {"type": "dense", "dim": dim} for name, dim in DENSE_DIMS.items()})
+    processor = CLDMDFProcessor.from_config(config)
+    assert not processor.is_fitted and not processor.allow_unfitted
+    columns = {"a": [[1.0], None], "b": [None, [1.0, 2.0, 3.0]]}
+    expected = r"\['a', 'b', 'c'\] have no standardisation statistics.*`processor\.fit\(train_split\)`"
+    with pytest.raises(ValueError, match=expected):
+        processor(columns)
+    # The same through the collator, and after a save -> load of the unfitted processor.
+    with pytest.raises(ValueError, match=r"processor\.fit\(train_split\)"):
+        CLDMDFDataCollator(processor)([{"a": [1.0], "label": 0}])
+    processor.save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match=r"processor\.fit\(train_split\)"):
+        CLDMDFProcessor.from_pretrained(tmp_path)(columns)
+    # Fitted, or explicitly allowed to pass raw values, it processes them.
+    processor.fit({"a": [[0.0], [2.0]], "b": [[0.0, 0.0, 0.0]] * 2, "c": [[1.0, 1.0]] * 2})
+    assert processor(columns)["modality_inputs"]["a"].tolist() == [[0.0], [0.0]]
+    raw = CLDMDFProcessor.from_config(config, allow_unfitted=True)
+    assert raw(columns)["modality_inputs"]["b"].tolist() == [[0.0, 0.0, 0.0], [1.0, 2.0, 3.0]]
+    with pytest.raises(TypeError, match="`allow_unfitted` must be a bool, got 'yes'"):
+        CLDMDFProcessor.from_config(config, allow_unfitted="yes")
 
 
 def test_fit_ignores_missing_rows_and_matches_numpy():
@@ -561,7 +588,9 @@ def test_multimodal_batch_runs_through_the_model():
         num_attention_heads=2,
         num_labels=2,
     )
-    processor = CLDMDFProcessor.from_config(config, sub_processors={"review": tiny_tokenizer()}, max_length=8)
+    processor = CLDMDFProcessor.from_config(config, sub_processors={"review": tiny_tokenizer()}, max_length=8).fit(
+        {"tab": multimodal_columns()["tab"]}
+    )
     columns = multimodal_columns()
     batch = processor({"tab": columns["tab"], "review": columns["review"][:1] + ["fusion"] + columns["review"][2:]})
     output = CLDMDFForSequenceClassification(config).eval()(**batch, labels=torch.tensor([0, 1, 1, 0]))
@@ -594,7 +623,8 @@ def test_save_layout_and_auto_processor_round_trip(tmp_path, registered):
     assert CLDMDFProcessor.from_pretrained(tmp_path, max_length=3).max_length == 3
     # A model folder without a processor: the message says how to build one.
     CLDMDFConfig(modalities={"a": {"type": "dense", "dim": 2}}).save_pretrained(tmp_path / "model_only")
-    with pytest.raises(ValueError, match=r"has no CL-DMDF processor_config.json .*CLDMDFProcessor.from_config"):
+    expected = r"has no CL-DMDF processor_config.json .*`CLDMDFProcessor.from_config\(config\).fit\(train_split\)`"
+    with pytest.raises(ValueError, match=expected):
         AutoProcessor.from_pretrained(tmp_path / "model_only")
 
 

