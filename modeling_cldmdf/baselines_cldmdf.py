@@ -65,7 +65,8 @@ class CLDMDFEarlyFusion(nn.Module):
     def __init__(self, input_dims: list[int], config: CLDMDFConfig):
         super().__init__()
         width = sum(input_dims) + len(input_dims)
-        self.norm = nn.LayerNorm(width, eps=config.layer_norm_eps)
+        # The same choice as CL-DMDF's dense encoders (`dense_input_norm`), so that the comparison is about fusion.
+        self.norm = nn.LayerNorm(width, eps=config.layer_norm_eps) if config.dense_input_norm else nn.Identity()
         self.mlp = nn.Sequential(
             nn.Linear(width, config.hidden_size),
             nn.GELU(),

@@ -79,11 +79,11 @@ CLDMDF_AUTO_MAP = {
 
 
 class CLDMDFDenseEncoder(nn.Module):
-    """`dense` modality: LayerNorm -> Linear -> GELU -> Dropout -> Linear to `hidden_size`."""
+    """`dense` modality: [LayerNorm ->] Linear -> GELU -> Dropout -> Linear to `hidden_size`."""
 
     def __init__(self, input_dim: int, config: CLDMDFConfig):
         super().__init__()
-        self.norm = nn.LayerNorm(input_dim, eps=config.layer_norm_eps)
+        self.norm = nn.LayerNorm(input_dim, eps=config.layer_norm_eps) if config.dense_input_norm else nn.Identity()
         self.fc1 = nn.Linear(input_dim, config.hidden_size)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         self.fc2 = nn.Linear(config.hidden_size, config.hidden_size)
@@ -330,7 +330,18 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
         """
         mask = inputs.get("modality_mask")
         rows = mask.shape[0] if mask is not None else self.cldmdf_batch_size(inputs)
-        return 6 * rows * self.parameter_uses_per_row()
+        # A layer that reads the inputs themselves computes no gradient for them: 4 FLOPs a multiply-add, not 6.
+        input_layers = sum(weight.numel() for weight in self.input_layer_weights())
+        return rows * (6 * self.parameter_uses_per_row() - 2 * input_layers)
+
+    def input_layer_weights(self) -> list[nn.Parameter]:
+        """The weights of the linear layers that read a dense input directly (no input LayerNorm before them)."""
+        if self.config.dense_input_norm:
+            return []
+        base = getattr(self, self.base_model_prefix, self)
+        if base.early_fusion is not None:
+            return [base.early_fusion.mlp[0].weight]
+        return [encoder.fc1.weight for encoder in base.encoders.values() if isinstance(encoder, CLDMDFDenseEncoder)]
 
     def parameter_uses_per_row(self) -> int:
         """Multiply-adds per row of the dense path: each parameter counted once per use on one row (see

@@ -153,7 +153,8 @@ def test_set_tuple_alphas_gives_the_loss_of_a_model_built_with_those_alphas(alph
         model.cldmdf.tuple_loss(batch["modality_inputs"], batch["modality_mask"], torch.Generator().manual_seed(3))
         for model in (updated, configured)
     ]
-    assert losses[0].item() == losses[1].item()
+    # Equal up to float32 rounding: the stored ratios and the configured ones reach the loss by different casts.
+    torch.testing.assert_close(losses[0], losses[1], rtol=1e-6, atol=0)
     plain = updated.cldmdf.tuple_loss(
         batch["modality_inputs"], batch["modality_mask"], torch.Generator().manual_seed(3)
     )
