@@ -36,8 +36,16 @@ def run(tmp_path: Path, *extra: str, name: str = "out") -> dict:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("trained")
-    results = run(folder, "--num_train_epochs", "2")
+    results = run(folder, "--num_train_epochs", "8")
     return folder / "out", results
+
+
+# Accuracy floors: the 3-seed minimum of what the real model reaches in these exact runs, minus a margin of about one
+# seed-to-seed spread. Measured with `--seed 0/1/2` (torch 2.13 CPU): CL-DMDF 0.781 / 0.802 / 0.854 after 8 epochs, a
+# variant fusing only the `pix` view 0.344 / 0.292 / 0.281; TMC 0.583 / 0.604 / 0.646, its `pix`-only variant
+# 0.406 / 0.375 / 0.344. Chance (0.1) is no reference: a model that ignores five of six modalities is far above it.
+CLDMDF_ACCURACY_FLOOR = 0.70  # 0.781 - 0.08
+TMC_ACCURACY_FLOOR = 0.50  # 0.583 - 0.08
 
 
 def test_outputs_and_flat_results(trained):
@@ -51,8 +59,7 @@ def test_outputs_and_flat_results(trained):
                 "train_samples_per_second", "test_accuracy_without_fou", "test_accuracy_without_zer"):  # fmt: skip
         assert key in results, key
     assert results["test_rows"] == 96
-    assert 0 <= results["test_accuracy"] <= 1
-    assert results["test_accuracy"] > 0.3  # 10 classes: far above chance after two short epochs
+    assert results["test_accuracy"] >= CLDMDF_ACCURACY_FLOOR
 
 
 def _test_accuracy(model, processor, limit: int = 96) -> float:
@@ -77,12 +84,12 @@ def test_tmc_baseline_anneals_its_kl_term_and_its_saved_folder_reproduces_the_ac
     args = train_accelerate.parse_args([*QUICK, "--output_dir", str(tmp_path / "a"), "--num_train_epochs", "3", *tmc])
     _, model, _, _, _ = train_accelerate.train(args)
     assert model.evidential_kl_weight.item() == 0.75  # the third epoch's weight: 3 / 4
-    results = run(tmp_path, "--num_train_epochs", "2", *tmc)
+    results = run(tmp_path, "--num_train_epochs", "8", *tmc)
     folder = tmp_path / "out"
     model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
     assert model.config.baseline == "tmc" and model.evidential_kl_weight.item() == 1.0
     assert _test_accuracy(model, AutoProcessor.from_pretrained(folder)) == results["test_accuracy"]
-    assert results["test_accuracy"] > 0.3
+    assert results["test_accuracy"] >= TMC_ACCURACY_FLOOR
 
 
 REMOTE = """
