@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -145,22 +146,72 @@ def _digest(folder: Path) -> dict:
     }
 
 
-def test_resume_from_a_checkpoint_is_bit_identical(tmp_path):
-    common = ["--lr_scheduler_type", "constant", "--max_eval_samples", "32", "--skip_modality_removal"]
-    run(tmp_path, *common, "--max_train_steps", "6", name="straight")
-    run(tmp_path, *common, "--max_train_steps", "3", "--checkpointing_steps", "3", name="resumed")
-    checkpoint = tmp_path / "resumed" / "checkpoints" / "step_3"
+RUN_TIME_KEYS = {"train_runtime", "train_samples_per_second"}
+
+
+def assert_same_run(first: Path, second: Path) -> None:
+    """Bit-identical final weights and the same `all_results.json`, apart from wall-clock timings."""
+    weights, other = load_file(first / "model.safetensors"), load_file(second / "model.safetensors")
+    assert weights.keys() == other.keys()
+    for key in weights:
+        assert torch.equal(weights[key], other[key]), key
+    results, other = (json.loads((folder / "all_results.json").read_text()) for folder in (first, second))
+    for key in RUN_TIME_KEYS:
+        results.pop(key), other.pop(key)
+    assert results == other
+
+
+def interrupted_after(straight: Path, checkpoint: str, folder: Path) -> None:
+    """The output folder a run interrupted right after saving `checkpoint` leaves: the straight run's checkpoints up to
+    that one (the same bytes, as the runs are deterministic) with their modification times, and no model."""
+    saved = sorted((straight / "checkpoints").iterdir(), key=lambda path: path.stat().st_mtime)
+    names = [path.name for path in saved]
+    for path in saved[: names.index(checkpoint) + 1]:
+        shutil.copytree(path, folder / "checkpoints" / path.name)  # copies the mtimes `latest` compares
+
+
+# The resume tests run with the default cosine schedule (its learning rate differs at every step: a scheduler that is
+# not restored changes the weights) and interrupt the same command line that ran straight through.
+def test_resume_mid_epoch_from_latest_is_bit_identical_under_the_default_cosine_schedule(tmp_path, capsys):
+    common = ["--max_eval_samples", "32", "--skip_modality_removal", "--max_train_steps", "24"]
+    common += ["--checkpointing_steps", "3"]
+    run(tmp_path, *common, name="straight")  # 8 steps an epoch: step_12 is halfway through the second epoch
+    assert train_accelerate.parse_args([]).lr_scheduler_type == "cosine"
+    interrupted_after(tmp_path / "straight", "step_12", tmp_path / "resumed")  # step_3, 6, 9, 12: not by name
+    capsys.readouterr()
+    run(tmp_path, *common, "--resume_from_checkpoint", "latest", name="resumed")
+    assert f"Resumed from checkpoint: {tmp_path / 'resumed' / 'checkpoints' / 'step_12'}" in capsys.readouterr().out
+    assert_same_run(tmp_path / "straight", tmp_path / "resumed")
+    # and the checkpoint's weights really differ from the final ones
+    checkpoint = load_file(tmp_path / "straight" / "checkpoints" / "step_12" / "model.safetensors")
+    final = load_file(tmp_path / "straight" / "model.safetensors")
+    assert not torch.equal(checkpoint["classifier.weight"], final["classifier.weight"])
+
+
+# Early stopping that triggers: at this learning rate validation stops improving after a few epochs (measured: best
+# epoch 7, stopped after epoch 9 with patience 2). Resuming one epoch after the best one needs the best score, the
+# best weights and the count of epochs without improvement from the checkpoint.
+EARLY_STOPPING = [
+    "--max_eval_samples", "32", "--skip_modality_removal", "--learning_rate", "1e-2", "--num_train_epochs", "12",
+    "--early_stopping_patience", "2",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("checkpointing", ["epoch", "8"])
+def test_resume_after_the_best_epoch_restores_early_stopping_and_is_bit_identical(tmp_path, checkpointing):
+    """`epoch`: from `epoch_N`. `8`, the steps of an epoch: from `step_N` at an epoch's end, saved before that epoch's
+    validation, which the resumed run must still do."""
+    straight = run(tmp_path, *EARLY_STOPPING, "--checkpointing_steps", checkpointing, name="straight")
+    best, trained = straight["best_epoch"], straight["epochs_trained"]
+    assert 0 < best and best + 2 < trained < 12  # stopped early, more than one epoch after the best one
+    if checkpointing == "epoch":
+        checkpoint = tmp_path / "straight" / "checkpoints" / f"epoch_{best + 1}"  # one epoch without improvement
+    else:
+        checkpoint = tmp_path / "straight" / "checkpoints" / f"step_{8 * (best + 1)}"  # the best epoch's last step
     assert checkpoint.is_dir()
-    run(tmp_path, *common, "--max_train_steps", "6", "--resume_from_checkpoint", str(checkpoint), name="resumed")
-    straight = load_file(tmp_path / "straight" / "model.safetensors")
-    resumed = load_file(tmp_path / "resumed" / "model.safetensors")
-    assert straight.keys() == resumed.keys()
-    for key in straight:
-        assert torch.equal(straight[key], resumed[key]), key
-    # and the interrupted run's 3 steps really differ from 6
-    assert not torch.equal(
-        straight["classifier.weight"], load_file(checkpoint / "model.safetensors")["classifier.weight"]
-    )
+    run(tmp_path, *EARLY_STOPPING, "--checkpointing_steps", checkpointing, "--resume_from_checkpoint", str(checkpoint),
+        name="resumed")  # fmt: skip
+    assert_same_run(tmp_path / "straight", tmp_path / "resumed")
 
 
 @pytest.mark.slow
@@ -270,8 +321,6 @@ def test_fine_tuning_keeps_the_checkpoint_processor(trained, tmp_path):
 
 
 def test_an_interrupted_save_keeps_the_previous_model(trained, tmp_path, monkeypatch):
-    import shutil
-
     folder = tmp_path / "model"
     shutil.copytree(trained[0], folder)
     before = _digest(folder)
