@@ -225,7 +225,9 @@ def test_accelerate_dynamo_backend_inductor_compiles_trains_and_saves_plain_weig
     )
     accelerator, model, processor, data, results = train_accelerate.train(args)
     assert isinstance(model, torch._dynamo.eval_frame.OptimizedModule)
-    assert 0.0 <= results["test_accuracy"] <= 1.0 and torch.isfinite(torch.tensor(results["test_loss"]))
+    # The same 8 steps run eagerly reach 0.500 / 0.365 / 0.458 test accuracy with --seed 0 / 1 / 2; a model whose
+    # classification loss gets no gradient (only the contrastive term trains) 0.219 / 0.094 / 0.073.
+    assert results["test_accuracy"] >= 0.30  # 0.365 - 0.065
     train_accelerate.save_final(model, processor, args, results, data, accelerator)
     saved = load_file(tmp_path / "out" / "model.safetensors")
     trained = model._orig_mod.state_dict()
@@ -362,5 +364,9 @@ def test_transformers_trainer_trains_with_the_collator(tmp_path):
     before = trainer.evaluate()["eval_loss"]
     trainer.train()
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    assert len(losses) == 4 and losses[-1] < losses[0]
-    assert trainer.evaluate()["eval_loss"] < before
+    # Measured with torch.manual_seed(0 / 1 / 2): the logged loss of the last 5 steps is 0.60 / 0.60 / 0.54 of the
+    # first 5 steps'; with the classification loss detached from the model (only the contrastive term trains) 0.95.
+    assert len(losses) == 4 and losses[-1] <= 0.7 * losses[0]
+    # The validation loss drops by 0.158 / 0.125 / 0.121 (it holds the contrastive term too, which keeps falling in the
+    # detached variant: this bound checks that evaluation sees the trained model, the one above that it learned).
+    assert trainer.evaluate()["eval_loss"] <= before - 0.06
