@@ -912,8 +912,10 @@ def train(args: argparse.Namespace):
             completed_steps = starting_epoch * steps_per_epoch
         else:
             completed_steps = int(name.split("_")[1])
-            starting_epoch = completed_steps // steps_per_epoch
-            resume_step = (completed_steps % steps_per_epoch) * args.gradient_accumulation_steps
+            # A step checkpoint at an epoch's last step is saved before that epoch's end (the modality estimates of
+            # CAL / TupleInfoNCE, the epoch checkpoint): resume inside that epoch, every batch skipped, so they run.
+            starting_epoch = (completed_steps - 1) // steps_per_epoch
+            resume_step = (completed_steps - starting_epoch * steps_per_epoch) * args.gradient_accumulation_steps
 
     total_batch = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     logger.info(f"  Modalities = {data.modality_names}, labels = {data.num_labels} ({data.problem_type})")

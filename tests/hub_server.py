@@ -12,7 +12,7 @@ Example:
 ```python
 >>> server = HubServer(tokens=["hf_test_token"]).start()
 >>> # HF_ENDPOINT=server.url, HF_HUB_DISABLE_XET=1, HF_TOKEN=hf_test_token, then use the real clients
->>> server.fail_next_commit(status=500)  # fault injection
+>>> server.fail_next_commit(status=500)  # fault injection (also `drop_next_commit_connection`, `drop_lfs_uploads`)
 >>> server.stop()
 ```
 """
@@ -161,6 +161,7 @@ class HubServer:
         self._repos: dict[tuple[str, str], _Repo] = {}
         self._pending_lfs: set[str] = set()  # oids announced by an LFS batch call, not yet uploaded
         self._commit_faults: list[tuple[str, int]] = []
+        self._upload_drops = 0  # LFS uploads still to cut off halfway (`drop_lfs_uploads`)
         self._lock = threading.Lock()
         self._counter = 0
         self._httpd: ThreadingHTTPServer | None = None
@@ -204,6 +205,11 @@ class HubServer:
     def drop_next_commit_connection(self) -> None:
         """Close the socket of the next `/commit` request halfway through its body, without applying it."""
         self._commit_faults.append(("drop", 0))
+
+    def drop_lfs_uploads(self, count: int = 1) -> None:
+        """Close the socket of the next `count` LFS uploads (`PUT` of the bytes) halfway through their body, storing
+        nothing: a connection lost while the weights are on their way, before any commit."""
+        self._upload_drops += count
 
     def head(self, repo_id: str, repo_type: str = "model", branch: str = "main") -> str:
         """Commit sha a branch points to (server side, no HTTP)."""
@@ -569,6 +575,13 @@ class _Handler(BaseHTTPRequestHandler):
         # Like a pre-signed storage URL: no Authorization, but only for oids announced by a batch call.
         if oid not in self.hub._pending_lfs:
             raise HubError(403, f"No upload was requested for LFS object {oid}")
+        with self.hub._lock:
+            drop, self.hub._upload_drops = self.hub._upload_drops > 0, max(0, self.hub._upload_drops - 1)
+        if drop:
+            self.rfile.read(max(1, int(self.headers.get("Content-Length") or 2) // 2))
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            raise _Dropped()
         data = self._read_body()
         if hashlib.sha256(data).hexdigest() != oid:
             raise HubError(400, f"sha256 of the uploaded bytes does not match the LFS oid {oid}")

@@ -139,5 +139,9 @@ def test_bf16_autocast_forward_backward_stays_close_to_fp32(model):
     assert torch.isfinite(out.loss)
     out.loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
-    torch.testing.assert_close(out.logits.float(), reference, atol=5e-2, rtol=5e-2)
+    # Measured: the largest bf16 - fp32 logit error is 0.0034, 0.0021, 0.0022 on `multimodal_batch(0/1/2)`, while
+    # the logits reach 0.33, 0.38, 0.29 (11 of 18 under 0.05): an absolute bound of 3x the worst error, no relative
+    # part, fails a zero output or logits off by 10%.
+    assert reference.abs().max() > 0.2
+    torch.testing.assert_close(out.logits.float(), reference, atol=1e-2, rtol=0)
     assert torch.all(out.modality_weights[~batch["modality_mask"]] == 0)

@@ -449,8 +449,9 @@ def test_dataloader_over_a_dataset_with_missing_values():
         assert torch.equal(stacked, direct["modality_inputs"][name])
 
 
-def test_trainer_trains_and_evaluates_with_the_collator(tmp_path):
-    """`transformers.Trainer` with `remove_unused_columns=False`, the collator as `data_collator`."""
+def test_trainer_runs_evaluates_and_predicts_with_the_collator(tmp_path):
+    """`transformers.Trainer` with `remove_unused_columns=False`, the collator as `data_collator`: the loop runs and
+    predictions come back in row order. Whether its steps learn: the test below."""
     from transformers import Trainer, TrainingArguments
 
     from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
@@ -487,3 +488,31 @@ def test_trainer_trains_and_evaluates_with_the_collator(tmp_path):
     logits = predictions.predictions[0] if isinstance(predictions.predictions, tuple) else predictions.predictions
     assert logits.shape == (48, 3)
     assert predictions.label_ids.tolist() == list(dataset["label"])
+
+
+def test_trainer_steps_change_the_weights_with_one_feature_modalities(tmp_path):
+    # With the former input LayerNorm (`dense_input_norm=True`) a one-feature modality was a constant 0, its
+    # normalised contrastive projection sent 1e22 gradients and Trainer's clipping zeroed every step.
+    from transformers import Trainer, TrainingArguments
+
+    from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
+
+    dataset, _ = tiny_dataset()
+    config = CLDMDFConfig(
+        modalities={name: {"type": "dense", "dim": dim} for name, dim in SMALL_DIMS.items()},
+        hidden_size=16,
+        num_attention_heads=2,
+        num_labels=3,
+    )
+    torch.manual_seed(0)
+    model = CLDMDFForSequenceClassification(config)
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    args = TrainingArguments(
+        output_dir=str(tmp_path), remove_unused_columns=False, per_device_train_batch_size=8, max_steps=3,
+        logging_steps=1, report_to=[], save_strategy="no", use_cpu=True, disable_tqdm=True,
+    )  # fmt: skip
+    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=CLDMDFDataCollator(SMALL_PROCESSOR))
+    trainer.train()
+    norms = [entry["grad_norm"] for entry in trainer.state.log_history if "grad_norm" in entry]
+    assert len(norms) == 3 and all(np.isfinite(norm) for norm in norms), norms
+    assert not torch.equal(model.classifier.weight, before["classifier.weight"])

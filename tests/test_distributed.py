@@ -29,6 +29,24 @@ DRIVER = textwrap.dedent(
     save_file({k: v.contiguous() for k, v in state.items()}, os.path.join(out, f"rank{rank}.safetensors"))
     with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
         json.dump({"results": results, "num_processes": accelerator.num_processes}, f)
+
+    # Row identity of the sharded evaluation: `predict` over the prepared test loader (what the robustness sweep
+    # runs) against each row evaluated by this rank alone on the unsharded loader, with the same weights.
+    import torch
+    from evaluation.prediction import per_row_loss, predict
+
+    test = data["test"]
+    gathered = predict(model, accelerator.prepare(train_accelerate.eval_dataloader(test, args, data, processor)),
+                       accelerator)  # fmt: skip
+    single = accelerator.unwrap_model(model).eval()
+    losses, labels = [], []
+    with torch.no_grad():
+        for batch in train_accelerate.eval_dataloader(test, args, data, processor):
+            labels.append(batch.pop("labels"))
+            losses.append(per_row_loss(single(**batch).logits, labels[-1], single))
+    rows = {"gathered_loss": gathered["loss"], "gathered_labels": gathered["labels"],
+            "single_loss": torch.cat(losses), "single_labels": torch.cat(labels)}  # fmt: skip
+    save_file({k: v.contiguous() for k, v in rows.items()}, os.path.join(out, f"rows{rank}.safetensors"))
     """
 )
 
@@ -81,7 +99,13 @@ def test_two_processes_train_like_one_with_twice_the_batch(tmp_path):
         # data would differ at the scale of the learning rate (1e-3).
         torch.testing.assert_close(rank0[key], single[key], rtol=0, atol=1e-4)
 
-    # every test row is evaluated exactly once (gather_for_metrics drops the padding of the last batch)
+    # every test row is evaluated exactly once (gather_for_metrics drops the padding of the last batch), in order: the
+    # gathered per-row losses are the rows' own, so a row evaluated twice and one dropped cannot add up to 101.
+    for rank in (0, 1):
+        rows = load_file(two / f"rows{rank}.safetensors")
+        assert torch.equal(rows["gathered_labels"], rows["single_labels"])
+        torch.testing.assert_close(rows["gathered_loss"], rows["single_loss"], rtol=1e-6, atol=1e-6)
+        assert rows["single_loss"].unique().numel() == 101  # per-row losses tell the rows apart
     results = info[0]["results"]
     assert results["test_rows"] == 101
     assert results["test_accuracy"] == info[1]["results"]["test_accuracy"]

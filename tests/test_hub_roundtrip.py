@@ -351,6 +351,53 @@ def test_interrupted_push_keeps_the_remote_and_the_local_folder(hub_server, tmp_
     assert_same_weights(pulled.state_dict(), after_model.state_dict())
 
 
+@pytest.mark.parametrize("drops", [1, 6])
+def test_a_connection_lost_during_the_weights_upload_is_retried_or_changes_nothing(
+    hub_server, tmp_path, monkeypatch, drops
+):
+    """The LFS upload of model.safetensors is cut off halfway. Once: the client retries and the whole new version
+    lands. On every attempt (huggingface_hub tries 1 + 5 times): the push fails before any commit, so the remote keeps
+    the previous version whole (no new config with old weights) and no partial blob is stored; a retry lands it."""
+    import huggingface_hub.utils._http as hub_http
+
+    monkeypatch.setattr(hub_http.time, "sleep", lambda seconds: None)  # the client's backoff waits (1 + 2 + ... s)
+    repo_id = hub_server.new_repo_id(f"cldmdf-upload-drop-{drops}")
+    args = train_accelerate.parse_args(["--hub_model_id", repo_id, "--push_to_hub"])
+    before_model, after_model = tiny_model(seed=10 + drops), tiny_model(seed=20 + drops)  # weights new to the server
+    before_model.save_pretrained(tmp_path / "before")
+    train_accelerate.push_folder(args, str(tmp_path / "before"))
+    before = hub_server.head(repo_id)
+    folder = tmp_path / "after"
+    after_model.save_pretrained(folder)
+    fitted_processor(after_model.config).save_pretrained(folder)
+    files_before = digest(folder)
+    weights = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
+    assert not hub_server.blob_path(weights).exists()  # else the client skips the upload
+    calls = len(hub_server.calls)
+
+    hub_server.drop_lfs_uploads(drops)
+    if drops == 1:
+        train_accelerate.push_folder(args, str(folder))
+        assert [c for c in hub_server.calls[calls:] if c.startswith("PUT")] == [f"PUT /_lfs_upload/{weights}"] * 2
+    else:
+        with pytest.raises(RuntimeError, match="Error while uploading 'model.safetensors' to the Hub") as info:
+            train_accelerate.push_folder(args, str(folder))
+        assert isinstance(info.value.__cause__, TransportError)  # "Server disconnected without sending a response."
+        assert [c for c in hub_server.calls[calls:] if c.startswith("PUT")] == [f"PUT /_lfs_upload/{weights}"] * 6
+        assert hub_server.head(repo_id) == before
+        assert not [c for c in hub_server.calls[calls:] if "/commit/" in c]  # nothing was committed, not even in part
+        assert not hub_server.blob_path(weights).exists()  # the halves were never stored
+        pulled = AutoModelForSequenceClassification.from_pretrained(repo_id)
+        assert_same_weights(pulled.state_dict(), before_model.state_dict())
+        train_accelerate.push_folder(args, str(folder))  # the retry
+    assert digest(folder) == files_before
+    assert hashlib.sha256(hub_server.blob_path(weights).read_bytes()).hexdigest() == weights
+    assert [c.commit_id for c in HfApi().list_repo_commits(repo_id)][1] == before
+    pulled = AutoModelForSequenceClassification.from_pretrained(repo_id)
+    assert_same_weights(pulled.state_dict(), after_model.state_dict())
+    assert AutoProcessor.from_pretrained(repo_id).modality_names == fitted_processor(after_model.config).modality_names
+
+
 def test_push_without_a_token_is_refused(hub_server, tmp_path, monkeypatch):
     model = tiny_model(seed=7)
     existing = hub_server.new_repo_id("cldmdf-auth")

@@ -47,6 +47,46 @@ def test_values_under_a_false_mask_change_no_output(tester, seed, fusion_use_con
     assert outputs_equal(reference, perturbed)
 
 
+def _masked_values_replaced(batch: dict, names: list[str]) -> dict:
+    """The batch's inputs with every entry under a False mask replaced by large values and a NaN."""
+    mask, changed = batch["modality_mask"], {}
+    for index, name in enumerate(names):
+        values, missing = batch["modality_inputs"][name].clone(), ~mask[:, index]
+        values[missing] = torch.randn(int(missing.sum()), values.shape[1]) * 1e3
+        values[missing, 0] = float("nan")
+        changed[name] = values
+    return changed
+
+
+@pytest.mark.parametrize("cls", [CLDMDFForSequenceClassification, CLDMDFForPreTraining])
+@pytest.mark.parametrize("seed", range(3))
+def test_values_under_a_false_mask_change_no_gradient_in_training(tester, cls, seed):
+    """Training mode (dropout, modality dropout, the pre-training head's random reconstruction mask, all drawn from
+    the same seed): the loss and every parameter gradient are bit-identical whatever lies under a False mask, and
+    those inputs get an exact zero gradient."""
+    overrides = {"aux_weight": 0.5, "modality_dropout": 0.3} if cls is CLDMDFForSequenceClassification else {}
+    batch = tester.prepare_inputs(seed=seed, with_labels=cls is CLDMDFForSequenceClassification)
+    names = _model(tester, cls, **overrides).config.modality_names
+    runs = []
+    for inputs in (batch["modality_inputs"], _masked_values_replaced(batch, names)):
+        model = _model(tester, cls, **overrides).train()
+        inputs = {name: values.clone().requires_grad_() for name, values in inputs.items()}
+        torch.manual_seed(seed)
+        loss = model(inputs, batch["modality_mask"], batch.get("labels")).loss
+        loss.backward()
+        grads = {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
+        runs.append((loss, grads, inputs))
+    (loss, grads, inputs), (perturbed_loss, perturbed_grads, perturbed_inputs) = runs
+    assert torch.isfinite(loss) and torch.equal(loss, perturbed_loss)
+    assert grads.keys() == perturbed_grads.keys() and len(grads) > 10
+    for name in grads:
+        assert torch.equal(grads[name], perturbed_grads[name]), name
+    for index, name in enumerate(names):
+        missing = ~batch["modality_mask"][:, index]
+        for values in (inputs[name], perturbed_inputs[name]):
+            assert torch.equal(values.grad[missing], torch.zeros_like(values.grad[missing])), name
+
+
 def test_modality_dict_order_does_not_matter(tester):
     model = _model(tester)
     batch = tester.prepare_inputs()

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,8 +37,16 @@ def run(tmp_path: Path, *extra: str, name: str = "out") -> dict:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("trained")
-    results = run(folder, "--num_train_epochs", "2")
+    results = run(folder, "--num_train_epochs", "8")
     return folder / "out", results
+
+
+# Accuracy floors: the 3-seed minimum of what the real model reaches in these exact runs, minus a margin of about one
+# seed-to-seed spread. Measured with `--seed 0/1/2` (torch 2.13 CPU): CL-DMDF 0.781 / 0.802 / 0.854 after 8 epochs, a
+# variant fusing only the `pix` view 0.344 / 0.292 / 0.281; TMC 0.583 / 0.604 / 0.646, its `pix`-only variant
+# 0.406 / 0.375 / 0.344. Chance (0.1) is no reference: a model that ignores five of six modalities is far above it.
+CLDMDF_ACCURACY_FLOOR = 0.70  # 0.781 - 0.08
+TMC_ACCURACY_FLOOR = 0.50  # 0.583 - 0.08
 
 
 def test_outputs_and_flat_results(trained):
@@ -51,8 +60,7 @@ def test_outputs_and_flat_results(trained):
                 "train_samples_per_second", "test_accuracy_without_fou", "test_accuracy_without_zer"):  # fmt: skip
         assert key in results, key
     assert results["test_rows"] == 96
-    assert 0 <= results["test_accuracy"] <= 1
-    assert results["test_accuracy"] > 0.3  # 10 classes: far above chance after two short epochs
+    assert results["test_accuracy"] >= CLDMDF_ACCURACY_FLOOR
 
 
 def _test_accuracy(model, processor, limit: int = 96) -> float:
@@ -77,12 +85,12 @@ def test_tmc_baseline_anneals_its_kl_term_and_its_saved_folder_reproduces_the_ac
     args = train_accelerate.parse_args([*QUICK, "--output_dir", str(tmp_path / "a"), "--num_train_epochs", "3", *tmc])
     _, model, _, _, _ = train_accelerate.train(args)
     assert model.evidential_kl_weight.item() == 0.75  # the third epoch's weight: 3 / 4
-    results = run(tmp_path, "--num_train_epochs", "2", *tmc)
+    results = run(tmp_path, "--num_train_epochs", "8", *tmc)
     folder = tmp_path / "out"
     model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
     assert model.config.baseline == "tmc" and model.evidential_kl_weight.item() == 1.0
     assert _test_accuracy(model, AutoProcessor.from_pretrained(folder)) == results["test_accuracy"]
-    assert results["test_accuracy"] > 0.3
+    assert results["test_accuracy"] >= TMC_ACCURACY_FLOOR
 
 
 REMOTE = """
@@ -138,22 +146,73 @@ def _digest(folder: Path) -> dict:
     }
 
 
-def test_resume_from_a_checkpoint_is_bit_identical(tmp_path):
-    common = ["--lr_scheduler_type", "constant", "--max_eval_samples", "32", "--skip_modality_removal"]
-    run(tmp_path, *common, "--max_train_steps", "6", name="straight")
-    run(tmp_path, *common, "--max_train_steps", "3", "--checkpointing_steps", "3", name="resumed")
-    checkpoint = tmp_path / "resumed" / "checkpoints" / "step_3"
+RUN_TIME_KEYS = {"train_runtime", "train_samples_per_second"}
+
+
+def assert_same_run(first: Path, second: Path) -> None:
+    """Bit-identical final weights and the same `all_results.json`, apart from wall-clock timings."""
+    weights, other = load_file(first / "model.safetensors"), load_file(second / "model.safetensors")
+    assert weights.keys() == other.keys()
+    for key in weights:
+        assert torch.equal(weights[key], other[key]), key
+    results, other = (json.loads((folder / "all_results.json").read_text()) for folder in (first, second))
+    for key in RUN_TIME_KEYS:
+        results.pop(key), other.pop(key)
+    assert results == other
+
+
+def interrupted_after(straight: Path, checkpoint: str, folder: Path) -> None:
+    """The output folder a run interrupted right after saving `checkpoint` leaves: the straight run's checkpoints up to
+    that one (the same bytes, as the runs are deterministic) with their modification times, and no model."""
+    saved = sorted((straight / "checkpoints").iterdir(), key=lambda path: path.stat().st_mtime)
+    names = [path.name for path in saved]
+    for path in saved[: names.index(checkpoint) + 1]:
+        shutil.copytree(path, folder / "checkpoints" / path.name)  # copies the mtimes `latest` compares
+
+
+# The resume tests run with the default cosine schedule (its learning rate differs at every step: a scheduler that is
+# not restored changes the weights) and interrupt the same command line that ran straight through.
+def test_resume_mid_epoch_from_latest_is_bit_identical_under_the_default_cosine_schedule(tmp_path, capsys):
+    common = ["--max_eval_samples", "32", "--skip_modality_removal", "--max_train_steps", "24"]
+    common += ["--checkpointing_steps", "3"]
+    run(tmp_path, *common, name="straight")  # 8 steps an epoch: step_12 is halfway through the second epoch
+    assert train_accelerate.parse_args([]).lr_scheduler_type == "cosine"
+    interrupted_after(tmp_path / "straight", "step_12", tmp_path / "resumed")  # step_3, 6, 9, 12: not by name
+    capsys.readouterr()
+    run(tmp_path, *common, "--resume_from_checkpoint", "latest", name="resumed")
+    assert f"Resumed from checkpoint: {tmp_path / 'resumed' / 'checkpoints' / 'step_12'}" in capsys.readouterr().out
+    assert_same_run(tmp_path / "straight", tmp_path / "resumed")
+    # and the checkpoint's weights really differ from the final ones
+    checkpoint = load_file(tmp_path / "straight" / "checkpoints" / "step_12" / "model.safetensors")
+    final = load_file(tmp_path / "straight" / "model.safetensors")
+    assert not torch.equal(checkpoint["classifier.weight"], final["classifier.weight"])
+
+
+# Early stopping that triggers: at this learning rate validation stops improving after a few epochs (measured: best
+# epoch 6, stopped after epoch 8 with patience 3). Evaluated once an epoch (8 steps), allowed to stop from the start.
+# Resuming one epoch after the best one needs the best score, the best weights and the count of evaluations without
+# improvement from the checkpoint.
+EARLY_STOPPING = [
+    "--max_eval_samples", "32", "--skip_modality_removal", "--learning_rate", "1e-1", "--num_train_epochs", "12",
+    "--early_stopping_patience", "3", "--eval_steps", "8", "--min_train_steps", "0",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("checkpointing", ["epoch", "8"])
+def test_resume_after_the_best_epoch_restores_early_stopping_and_is_bit_identical(tmp_path, checkpointing):
+    """`epoch`: from `epoch_N`. `8`, the steps of an epoch: from `step_N` at an epoch's end, saved before that epoch's
+    validation, which the resumed run must still do."""
+    straight = run(tmp_path, *EARLY_STOPPING, "--checkpointing_steps", checkpointing, name="straight")
+    best, trained = straight["best_epoch"], straight["epochs_trained"]
+    assert 0 < best and best + 2 < trained < 12  # stopped early, more than one epoch after the best one
+    if checkpointing == "epoch":
+        checkpoint = tmp_path / "straight" / "checkpoints" / f"epoch_{best + 1}"  # one epoch without improvement
+    else:
+        checkpoint = tmp_path / "straight" / "checkpoints" / f"step_{8 * (best + 1)}"  # the best epoch's last step
     assert checkpoint.is_dir()
-    run(tmp_path, *common, "--max_train_steps", "6", "--resume_from_checkpoint", str(checkpoint), name="resumed")
-    straight = load_file(tmp_path / "straight" / "model.safetensors")
-    resumed = load_file(tmp_path / "resumed" / "model.safetensors")
-    assert straight.keys() == resumed.keys()
-    for key in straight:
-        assert torch.equal(straight[key], resumed[key]), key
-    # and the interrupted run's 3 steps really differ from 6
-    assert not torch.equal(
-        straight["classifier.weight"], load_file(checkpoint / "model.safetensors")["classifier.weight"]
-    )
+    run(tmp_path, *EARLY_STOPPING, "--checkpointing_steps", checkpointing, "--resume_from_checkpoint", str(checkpoint),
+        name="resumed")  # fmt: skip
+    assert_same_run(tmp_path / "straight", tmp_path / "resumed")
 
 
 @pytest.mark.slow
@@ -167,7 +226,9 @@ def test_accelerate_dynamo_backend_inductor_compiles_trains_and_saves_plain_weig
     )
     accelerator, model, processor, data, results = train_accelerate.train(args)
     assert isinstance(model, torch._dynamo.eval_frame.OptimizedModule)
-    assert 0.0 <= results["test_accuracy"] <= 1.0 and torch.isfinite(torch.tensor(results["test_loss"]))
+    # The same 8 steps run eagerly reach 0.500 / 0.365 / 0.458 test accuracy with --seed 0 / 1 / 2; a model whose
+    # classification loss gets no gradient (only the contrastive term trains) 0.219 / 0.094 / 0.073.
+    assert results["test_accuracy"] >= 0.30  # 0.365 - 0.065
     train_accelerate.save_final(model, processor, args, results, data, accelerator)
     saved = load_file(tmp_path / "out" / "model.safetensors")
     trained = model._orig_mod.state_dict()
@@ -263,8 +324,6 @@ def test_fine_tuning_keeps_the_checkpoint_processor(trained, tmp_path):
 
 
 def test_an_interrupted_save_keeps_the_previous_model(trained, tmp_path, monkeypatch):
-    import shutil
-
     folder = tmp_path / "model"
     shutil.copytree(trained[0], folder)
     before = _digest(folder)
@@ -306,8 +365,12 @@ def test_transformers_trainer_trains_with_the_collator(tmp_path):
     before = trainer.evaluate()["eval_loss"]
     trainer.train()
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    assert len(losses) == 4 and losses[-1] < losses[0]
-    assert trainer.evaluate()["eval_loss"] < before
+    # Measured with torch.manual_seed(0 / 1 / 2): the logged loss of the last 5 steps is 0.60 / 0.60 / 0.54 of the
+    # first 5 steps'; with the classification loss detached from the model (only the contrastive term trains) 0.95.
+    assert len(losses) == 4 and losses[-1] <= 0.7 * losses[0]
+    # The validation loss drops by 0.158 / 0.125 / 0.121 (it holds the contrastive term too, which keeps falling in the
+    # detached variant: this bound checks that evaluation sees the trained model, the one above that it learned).
+    assert trainer.evaluate()["eval_loss"] <= before - 0.06
 
 
 def _two_view_folder(folder: Path, views: tuple[str, ...] = ("fou", "zer"), rows: int = 120) -> Path:
