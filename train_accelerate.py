@@ -59,6 +59,8 @@ from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from processing.collator import CLDMDFDataCollator
 from processing.loading import load_multimodal_dataset
 from processing.missing import max_missing_rate
+from processing.preflight import find_data_problems, format_rows
+from processing.schema import MODALITY_TYPES
 
 logger = get_logger(__name__)
 
@@ -107,6 +109,17 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     data.add_argument("--max_train_samples", type=int, default=None)
     data.add_argument("--max_eval_samples", type=int, default=None)
     data.add_argument("--validation_fraction", type=float, default=0.1, help="When the dataset has no validation.")
+    data.add_argument(
+        "--modality_types",
+        default=None,
+        help='Declare column types, e.g. "vec=dense,notes=text": a string column declared dense is parsed from '
+        '"[0.1, 0.2]" / "0.1,0.2" strings (vectors stored in a CSV), a number column declared text is read as text.',
+    )
+    data.add_argument(
+        "--drop_rows_without_modalities",
+        action="store_true",
+        help="Drop rows with every modality missing (with a log line) instead of stopping before training.",
+    )
 
     model = parser.add_argument_group("model")
     model.add_argument("--model_name_or_path", default=None, help="Start from a saved or Hub CL-DMDF checkpoint.")
@@ -300,6 +313,7 @@ def load_data(args: argparse.Namespace):
             revision=args.revision,
             streaming=args.streaming,
             label_column=args.label_column_name,
+            modality_types=parse_modality_types(args.modality_types),
             validation_fraction=args.validation_fraction,
             seed=args.seed,
             token=args.hub_token,
@@ -310,6 +324,82 @@ def load_data(args: argparse.Namespace):
         if type(error).__name__.endswith(("NotFoundError", "DatasetNotFoundError")):
             raise UserError(f"--dataset_name {args.dataset_name!r}: {error}") from error
         raise
+
+
+def parse_modality_types(text: Optional[str]) -> dict:
+    """`"vec=dense,notes=text"` -> `{"vec": "dense", "notes": "text"}`."""
+    types = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        column, sep, kind = (part.strip() for part in item.partition("="))
+        if not sep or not column or kind not in MODALITY_TYPES:
+            raise UserError(
+                f'--modality_types items must look like "column=type" with type one of {list(MODALITY_TYPES)}, '
+                f"got {item.strip()!r}"
+            )
+        types[column] = kind
+    return types
+
+
+def preflight_check(args: argparse.Namespace, data) -> None:
+    """Scans every split before anything is fitted or trained and raises one `UserError` that lists every data
+    problem, with the row ids of the user's file or split and the flag or change that fixes it. Rows with every
+    modality missing are dropped instead (with a log line) under --drop_rows_without_modalities."""
+    if data.streaming:
+        logger.info("streaming: the data is checked batch by batch during training, not ahead of it")
+        return
+    if args.drop_rows_without_modalities:
+        drop_rows_without_modalities(data)
+    problems = find_data_problems(data, declared=parse_modality_types(args.modality_types))
+    if problems:
+        lines = "\n".join(f"  - {describe_problem(problem)}" for problem in problems)
+        raise UserError(
+            f"--dataset_name {args.dataset_name!r}: {len(problems)} data problem(s) found before training (rows are "
+            f"{data.row_id_column!r} values: a row's 0-based position in its file or split as stored, header line not "
+            f"counted, unless the data has an id column of its own); nothing was trained or written:\n{lines}"
+        )
+
+
+def describe_problem(problem) -> str:
+    """One line per problem: where, what, and the remedy."""
+    where = f"split {problem.split!r}"
+    rows = format_rows(problem.rows)
+    column = problem.column
+    if problem.kind == "no_modality":
+        return f"{where}: rows {rows} have every modality missing; pass --drop_rows_without_modalities to drop them"
+    if problem.kind == "nan":
+        return (
+            f"{where}: dense modality {column!r} has NaN or infinite values in rows {rows}; fix those values, or "
+            f"store the vector as None (missing) to use the row's other modalities"
+        )
+    if problem.kind == "unseen_label":
+        return (
+            f"{where}: label {problem.detail} (rows {rows}) never occurs in the training split, so the model cannot "
+            f"learn it and the ids of the other classes shift; add training rows of that class or remove these rows"
+        )
+    if problem.kind == "vector_strings":
+        return (
+            f"{where}: column {column!r} holds vectors stored as strings (e.g. {problem.detail}) and was read as "
+            f"text; pass --modality_types {column}=dense to parse them"
+        )
+    return (
+        f"{where}: column {column!r} holds numbers stored as strings (e.g. {problem.detail}) and was read as text; "
+        f"pass --modality_types {column}=dense to read it as one number, or {column}=text to keep it as text"
+    )
+
+
+def drop_rows_without_modalities(data) -> None:
+    for name in data.splits:
+        empty = data.rows_without_modalities(name)
+        if empty:
+            split = data[name]
+            ids = split.select(empty)[data.row_id_column]
+            data.dataset[name] = split.select(sorted(set(range(len(split))) - set(empty)))
+            logger.warning(
+                f"--drop_rows_without_modalities: dropped {len(empty)} rows of split {name!r} with every modality "
+                f"missing (row ids {format_rows(sorted(ids))})"
+            )
 
 
 def modality_specs(args: argparse.Namespace, data) -> dict:
@@ -867,6 +957,7 @@ def train(args: argparse.Namespace):
     select_splits(args, data)
     check_missing_rates(args, data)
     choose_evaluation_split(args, data)
+    preflight_check(args, data)
     model = build_model(args, data)
     processor = build_processor(args, model, data)
     if args.cache_backbone_outputs:
