@@ -1,0 +1,76 @@
+"""The `cldmdf-classification` pipeline, loaded as remote code with `pipeline(model=folder, trust_remote_code=True)`
+in a process that cannot import this repository."""
+
+import json
+import os
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from bare_process import BLOCK_LOCAL_PACKAGES, run_bare_script
+
+from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
+from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
+
+MODALITIES = {"a": {"type": "dense", "dim": 3}, "b": {"type": "dense", "dim": 2}}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    torch.manual_seed(0)
+    config = CLDMDFConfig(
+        modalities=MODALITIES,
+        hidden_size=16,
+        num_fusion_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        num_labels=3,
+        id2label={0: "low", 1: "mid", 2: "high"},
+        label2id={"low": 0, "mid": 1, "high": 2},
+    )
+    model = CLDMDFForSequenceClassification(config).eval()
+    rng = np.random.default_rng(0)
+    train = {"a": rng.normal(size=(32, 3)).tolist(), "b": rng.normal(size=(32, 2)).tolist()}
+    processor = CLDMDFProcessor.from_config(config).fit(train)
+    folder = tmp_path_factory.mktemp("saved")
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return model, processor, folder
+
+
+PIPELINE_SCRIPT = BLOCK_LOCAL_PACKAGES + textwrap.dedent(
+    """
+    import json
+    from transformers import pipeline
+
+    folder, out = sys.argv[1:3]
+    classifier = pipeline(model=folder, trust_remote_code=True)
+    assert type(classifier).__module__.startswith("transformers_modules"), type(classifier).__module__
+    one = classifier({"a": [0.1, 0.2, 0.3], "b": None}, top_k=2)
+    many = classifier([{"a": [0.1, 0.2, 0.3], "b": None}, {"a": None, "b": [1.0, -1.0]}])
+    with open(out, "w") as file:
+        json.dump({"one": one, "many": many, "task": classifier.task}, file)
+    """
+)
+
+
+def test_the_pipeline_loads_as_remote_code_in_a_bare_process(trained, tmp_path):
+    model, processor, folder = trained
+    run_bare_script(PIPELINE_SCRIPT, [folder, tmp_path / "out.json"], tmp_path, dict(os.environ, HF_HUB_OFFLINE="1"))
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert result["task"] == "cldmdf-classification"
+    batch = processor({"a": [[0.1, 0.2, 0.3], None], "b": [None, [1.0, -1.0]]})
+    with torch.no_grad():
+        outputs = model(**batch)
+    names = ["low", "mid", "high"]
+    expected = zip(result["many"], torch.softmax(outputs.logits, -1), outputs.modality_weights)
+    for answer, probabilities, weights in expected:
+        ranked = probabilities.sort(descending=True)
+        assert [entry["label"] for entry in answer] == [names[i] for i in ranked.indices]
+        assert [entry["score"] for entry in answer] == pytest.approx(ranked.values.tolist(), abs=1e-6)
+        assert sum(entry["score"] for entry in answer) == pytest.approx(1.0, abs=1e-6)
+        assert answer[0]["modality_weights"] == pytest.approx(dict(zip("ab", weights.tolist())), abs=1e-6)
+    assert len(result["one"]) == 2 and result["one"] == result["many"][0][:2]
+
+
