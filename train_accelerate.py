@@ -50,14 +50,14 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForSequenceClassification, get_scheduler
 
-from evaluation.prediction import compute_metrics, predict
+from evaluation.prediction import compute_metrics, predict, predict_dataset
 from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
 from modeling_cldmdf.baselines_cldmdf import tmc_kl_weight
 from modeling_cldmdf.configuration_cldmdf import BASELINES
 from modeling_cldmdf.method_estimates import MethodState
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from processing.collator import CLDMDFDataCollator
-from processing.loading import load_multimodal_dataset
+from processing.loading import load_multimodal_dataset, load_prediction_file
 from processing.missing import max_missing_rate
 from processing.preflight import find_data_problems, format_rows
 from processing.schema import MODALITY_TYPES
@@ -240,6 +240,20 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         "`validation` to choose settings without looking at the test set.",
     )
 
+    prediction = parser.add_argument_group("prediction")
+    prediction.add_argument(
+        "--do_predict",
+        action="store_true",
+        help="Write predictions (predicted label, class probabilities, modality weights) into the output folder.",
+    )
+    prediction.add_argument(
+        "--predict_file", default=None, help="Rows to predict: a parquet/csv/jsonl file with the modality columns."
+    )
+    prediction.add_argument(
+        "--predict_split", default=None, help="A split of the dataset to predict (default: test)."
+    )
+    prediction.add_argument("--predictions_format", choices=["jsonl", "csv"], default="jsonl")
+
     hub = parser.add_argument_group("hub")
     hub.add_argument("--push_to_hub", action="store_true")
     hub.add_argument("--hub_model_id", default=None)
@@ -340,6 +354,35 @@ def parse_modality_types(text: Optional[str]) -> dict:
             )
         types[column] = kind
     return types
+
+
+PREDICT_FILE_SPLIT = "predict_file"  # the split name of --predict_file's rows inside the loaded data
+
+
+def add_predict_split(args: argparse.Namespace, data) -> None:
+    """With --do_predict, checks the split to predict now, and loads --predict_file as the split `predict_file`, so
+    that the pre-flight check reads it too (nothing wrong is found after training)."""
+    if not args.do_predict:
+        if args.predict_file or args.predict_split:
+            raise UserError("--predict_file / --predict_split need --do_predict")
+        return
+    if args.predict_file and args.predict_split:
+        raise UserError(
+            f"--predict_file {args.predict_file!r} and --predict_split {args.predict_split!r}: give one of them"
+        )
+    if args.streaming:
+        raise UserError("--do_predict reads whole splits; it does not work with --streaming")
+    if args.predict_file:
+        try:
+            data.dataset[PREDICT_FILE_SPLIT] = load_prediction_file(
+                args.predict_file, data, parse_modality_types(args.modality_types)
+            )
+        except (ValueError, FileNotFoundError) as error:
+            raise UserError(f"--predict_file {args.predict_file!r}: {error}") from error
+        return
+    split = args.predict_split or "test"
+    if split not in data.splits:
+        raise UserError(f"--predict_split {split!r}: the dataset has the splits {data.splits}; pass one of them")
 
 
 def preflight_check(args: argparse.Namespace, data) -> None:
@@ -868,6 +911,8 @@ def save_final(model, processor, args, results: dict, data, accelerator: Acceler
         unwrapped.save_pretrained(staging, safe_serialization=True)
         processor.save_pretrained(staging)
         (staging / "all_results.json").write_text(json.dumps(results, indent=2, sort_keys=True))
+        if args.do_predict:
+            write_predictions(unwrapped, processor, args, data, staging)
         write_card(staging, args, results, data, unwrapped.config)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -880,6 +925,61 @@ def save_final(model, processor, args, results: dict, data, accelerator: Acceler
         output.rename(previous)
     staging.rename(output)
     shutil.rmtree(previous, ignore_errors=True)
+
+
+def write_predictions(model, processor: CLDMDFProcessor, args, data, folder: Path) -> Path:
+    """`predictions.jsonl` (or `.csv`) for --predict_file / --predict_split: one line per row with its row id, its
+    label when the rows have one, the predicted label, the class probabilities by label name and the modality
+    weights by modality name."""
+    name = PREDICT_FILE_SPLIT if args.predict_file else (args.predict_split or "test")
+    split = data[name]
+    records = predict_dataset(model, processor, split, batch_size=args.per_device_eval_batch_size)
+    ids = split[data.row_id_column]
+    labels = label_names_of(split, data) if data.label_column in split.column_names else None
+    lines = []
+    for index, record in enumerate(records):
+        line = {"row_id": ids[index]}
+        if labels is not None:
+            line["label"] = labels[index]
+        line["predicted_label"] = record["label"]
+        line.update({key: value for key, value in record.items() if key not in ("label", "score")})
+        lines.append(line)
+    path = folder / f"predictions.{args.predictions_format}"
+    if args.predictions_format == "jsonl":
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    else:
+        import csv
+
+        flat = [flatten_prediction(line) for line in lines]
+        with path.open("w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=list(flat[0]) if flat else ["row_id"])
+            writer.writeheader()
+            writer.writerows(flat)
+    logger.info(f"wrote {len(lines)} predictions of {args.predict_file or f'split {name!r}'} to {path.name}")
+    return path
+
+
+def label_names_of(split, data) -> list:
+    """The rows' labels as the user wrote them: class names where the data names its classes, else the values."""
+    feature = split.features[data.label_column]
+    values = split[data.label_column]
+    if isinstance(feature, datasets.ClassLabel):
+        return [None if value is None else feature.int2str(value) for value in values]
+    if data.id2label and feature == data[data.splits[0]].features.get(data.label_column):
+        return [None if value is None else data.id2label.get(value, value) for value in values]
+    return values
+
+
+def flatten_prediction(line: dict) -> dict:
+    """A CSV row: nested dicts become `probability_<label>` / `value_<target>` / `weight_<modality>` columns."""
+    prefixes = {"probabilities": "probability_", "values": "value_", "modality_weights": "weight_"}
+    flat = {}
+    for key, value in line.items():
+        if key in prefixes:
+            flat.update({prefixes[key] + str(k): v for k, v in value.items()})
+        else:
+            flat[key] = ",".join(map(str, value)) if isinstance(value, list) else value
+    return flat
 
 
 def write_card(folder: Path, args, results: dict, data, config) -> None:
@@ -957,6 +1057,7 @@ def train(args: argparse.Namespace):
     select_splits(args, data)
     check_missing_rates(args, data)
     choose_evaluation_split(args, data)
+    add_predict_split(args, data)
     preflight_check(args, data)
     model = build_model(args, data)
     processor = build_processor(args, model, data)

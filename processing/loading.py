@@ -55,6 +55,7 @@ from .schema import (
     _check_not_all_null,
     _find_label_column,
     _find_row_id_column,
+    _float_vector,
     _LabelInfo,
     _pack_scalar_columns,
     _resolve_dense_dims,
@@ -73,6 +74,7 @@ __all__ = [
     "VALIDATION_SPLIT_ALIASES",
     "MultimodalDataset",
     "load_multimodal_dataset",
+    "load_prediction_file",
     "prepare_multimodal_dataset",
     "rows_without_modalities",
 ]
@@ -306,6 +308,55 @@ def prepare_multimodal_dataset(
     if not streaming:
         _warn_rows_without_modalities(result)
     return result
+
+
+def load_prediction_file(
+    path: str | os.PathLike, data: MultimodalDataset, modality_types: Mapping[str, str] | None = None
+) -> Dataset:
+    """Rows to predict, read like the training data of `data`: the same modality columns (an absent column is missing
+    in every row), scalar columns packed as in training, the declared `modality_types` applied, a `row_id` column
+    (the file's own id column, else the 0-based row position). The label column, when present, is kept as stored
+    (names or ids): it is echoed next to the predictions, never learned from.
+
+    Args:
+        path (`str` or `os.PathLike`): a `.parquet`, `.csv`, `.tsv`, `.json` or `.jsonl` file.
+        data (`MultimodalDataset`): the training data, whose schema the file must follow.
+        modality_types (`Mapping[str, str]`, *optional*): as in `load_multimodal_dataset`.
+
+    Returns:
+        `Dataset`.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"path={os.fspath(path)!r} is not a file; pass a parquet, csv or jsonl file.")
+    split = _load_raw(path, None, None, False, None, None)["train"]
+    if modality_types:
+        declared = {column: kind for column, kind in modality_types.items() if column in split.features}
+        split = apply_modality_types(split, "predict", declared)
+    split = _pack_scalar_columns({"predict": split}, data.packed_columns, False)["predict"]
+    features = {
+        "dense": lambda spec: _float_vector(spec["dim"]),
+        "text": lambda spec: Value("string"),
+        "image": lambda spec: datasets.Image(),
+    }
+    for name, spec in data.modalities.items():
+        if name not in split.column_names:
+            split = split.add_column(name, [None] * len(split), feature=features[spec["type"]](spec))
+        elif spec["type"] == "dense":
+            try:
+                split = split.cast_column(name, _float_vector(spec["dim"]))
+            except (ValueError, TypeError) as error:  # arrow's cast errors derive from these
+                raise ValueError(
+                    f"column {name!r} of {os.fspath(path)!r} does not hold vectors of {spec['dim']} numbers like the "
+                    f"training data (feature {split.features[name]}): {error}"
+                ) from error
+    split = _cast_image_structs(split, data.modalities)
+    own_ids = _find_row_id_column(split.features)
+    if own_ids is None:
+        split = _add_row_ids(split, False)
+        own_ids = ROW_ID_COLUMN
+    if own_ids != data.row_id_column:
+        split = split.rename_column(own_ids, data.row_id_column)
+    return split
 
 
 def rows_without_modalities(dataset: Dataset, modalities: Mapping[str, Any] | Sequence[str]) -> list[int]:
