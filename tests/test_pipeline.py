@@ -4,6 +4,7 @@ in a process that cannot import this repository."""
 import json
 import os
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -74,3 +75,37 @@ def test_the_pipeline_loads_as_remote_code_in_a_bare_process(trained, tmp_path):
     assert len(result["one"]) == 2 and result["one"] == result["many"][0][:2]
 
 
+
+
+def readme_block(after: str) -> str:
+    """The first python block of README.md after the line that starts with `after`."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    start = text.index("```python\n", text.index(after)) + len("```python\n")
+    return text[start : text.index("```", start)]
+
+
+NOT_REGISTERED = textwrap.dedent(
+    """
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        AutoModelForSequenceClassification.from_pretrained("my-cldmdf")
+    except ValueError as error:  # transformers does not know model_type "cldmdf" without the import
+        assert "trust_remote_code" in str(error), error
+    else:
+        raise SystemExit("loaded without `import modeling_cldmdf`: the README's import would not be needed")
+    """
+)
+
+
+def test_the_readme_package_installed_lines_work_as_written_in_a_new_process(trained, tmp_path):
+    model, _, _ = trained
+    model.save_pretrained(tmp_path / "my-cldmdf")
+    block = readme_block("In a new Python process")
+    assert "import modeling_cldmdf" in block
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    run_bare_script(NOT_REGISTERED, [], tmp_path, env)
+    installed = block[: block.index("# package not installed")]
+    check = "\nassert type(model).__module__ == 'modeling_cldmdf.modeling_cldmdf', type(model).__module__\n"
+    run_bare_script(installed + check, [], tmp_path, env)
+    run_bare_script(block + "\nassert type(model).__name__ == 'CLDMDFForSequenceClassification'\n", [], tmp_path, env)
