@@ -505,6 +505,8 @@ def select(split, limit: Optional[int]):
 def select_splits(args: argparse.Namespace, data) -> None:
     """Applies --max_train_samples / --max_eval_samples once, before anything reads the splits."""
     for name in data.splits:
+        if name == PREDICT_FILE_SPLIT:  # every row of --predict_file is predicted
+            continue
         data.dataset[name] = select(data[name], args.max_train_samples if name == "train" else args.max_eval_samples)
 
 
@@ -1054,11 +1056,11 @@ def train(args: argparse.Namespace):
     data = load_data(args)
     if data.problem_type is None:
         raise UserError(f"--dataset_name {args.dataset_name!r}: found no label column to train on")
+    add_predict_split(args, data)
+    preflight_check(args, data)  # whole splits, before --max_*_samples: what is wrong with the file, not a sample
     select_splits(args, data)
     check_missing_rates(args, data)
     choose_evaluation_split(args, data)
-    add_predict_split(args, data)
-    preflight_check(args, data)
     model = build_model(args, data)
     processor = build_processor(args, model, data)
     if args.cache_backbone_outputs:

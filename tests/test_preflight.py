@@ -81,6 +81,13 @@ def test_a_label_only_in_the_test_split_is_named(tmp_path, capsys):
     assert "split 'test': label 'maybe' (rows [3, 11]) never occurs in the training split" in message
 
 
+def test_a_class_missing_only_from_a_training_sample_is_not_a_problem(tmp_path):
+    three = ("low", "mid", "high")
+    folder = write_folder(tmp_path / "data", rows(60, 0, three), rows(20, 1, three))
+    argv = ["--dataset_name", folder, *FAST, "--output_dir", str(tmp_path / "out"), "--max_train_samples", "2"]
+    assert train_accelerate.cli(argv) == 0  # 2 training rows cannot hold 3 classes; the file's train split does
+
+
 def test_every_problem_is_listed_in_one_message(tmp_path, capsys):
     train, test = rows(60, 0), rows(20, 1)
     train["a"][34][0] = float("nan")
