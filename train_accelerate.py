@@ -363,8 +363,12 @@ def add_predict_split(args: argparse.Namespace, data) -> None:
     """With --do_predict, checks the split to predict now, and loads --predict_file as the split `predict_file`, so
     that the pre-flight check reads it too (nothing wrong is found after training)."""
     if not args.do_predict:
-        if args.predict_file or args.predict_split:
-            raise UserError("--predict_file / --predict_split need --do_predict")
+        for flag in ("predict_file", "predict_split"):
+            if getattr(args, flag):
+                raise UserError(
+                    f"--{flag} {getattr(args, flag)!r} only applies with --do_predict; add --do_predict to write "
+                    f"predictions"
+                )
         return
     if args.predict_file and args.predict_split:
         raise UserError(

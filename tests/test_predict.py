@@ -74,6 +74,8 @@ def test_a_bad_predict_file_stops_before_training(tmp_path, capsys):
     assert not output.exists()
     assert train_accelerate.cli([*argv, "--predict_split", "nope"]) == 2
     assert "--predict_split 'nope': the dataset has the splits" in capsys.readouterr().err
+    assert train_accelerate.cli([*argv[:-1], "--predict_split", "test"]) == 2
+    assert "--predict_split 'test' only applies with --do_predict" in capsys.readouterr().err
 
 
 def test_predict_rows_takes_none_for_missing_modalities(trained):  # noqa: F811
