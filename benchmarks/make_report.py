@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bench_accuracy import metric_split, result_key  # noqa: E402
 from benchmarks.common import REPO_ROOT, RESULTS_DIR, describe_machine, growth_words, mean_std, read_json  # noqa: E402
+from benchmarks.report_suite import REFERENCES_COMMAND, SUITE_COMMAND, suite_section  # noqa: E402
 
 # The commands that regenerate every results file, in the order the report shows them.
 ACCURACY_DATASETS = {
@@ -33,6 +34,7 @@ SCALING_COMMAND = "python benchmarks/bench_scaling.py"
 COLLATOR_COMMAND = "python benchmarks/bench_collator.py"
 TMC_RECIPE_COMMAND = "python benchmarks/bench_tmc_recipe.py"
 REPORT_COMMAND = "python benchmarks/make_report.py"
+SUITE_BUILD_COMMAND = "python benchmarks/suite.py --out .cache/suite"
 
 GROUP_ORDER = ("CL-DMDF", "companion", "ablation", "baseline")
 GROUP_TITLES = {
@@ -724,7 +726,8 @@ def collator_section(record: dict) -> list[str]:
 
 
 def intro(results_dir: Path) -> list[str]:
-    commands = [command for _, command in ACCURACY_DATASETS.values()]
+    commands = [SUITE_BUILD_COMMAND, REFERENCES_COMMAND, SUITE_COMMAND]
+    commands += [command for _, command in ACCURACY_DATASETS.values()]
     commands += [TMC_RECIPE_COMMAND, SPEED_COMMAND, SCALING_COMMAND, COLLATOR_COMMAND, REPORT_COMMAND]
     shown = Path(os.path.relpath(results_dir.resolve(), REPO_ROOT)).as_posix()
     return [
@@ -763,6 +766,9 @@ def build_report(results_dir: Path, output: Path) -> str:
     losses: list[str] = []
     comparisons: list[str] = []
     missing: list[str] = []
+
+    suite_lines, losses = suite_section(results_dir)  # the headline: what a user would use instead
+    lines += suite_lines
 
     for key, (title, command) in ACCURACY_DATASETS.items():
         path = results_dir / f"accuracy_{key}.json"

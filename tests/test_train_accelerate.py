@@ -434,9 +434,9 @@ def test_a_missing_rate_typed_by_the_user_that_two_modalities_cannot_meet_is_an_
 @pytest.mark.parametrize(
     "rows, extra, expected",
     [
-        (1440, [], (1500, 66, 30)),  # UCI: 23 batches an epoch; the floor of 1500 steps is above 30 epochs (690)
+        (1440, [], (1000, 44, 20)),  # UCI: 23 batches an epoch; the floor of 1000 steps is above 30 epochs (690)
         (100_000, [], (46_890, 30, 938)),  # large data: 30 epochs, evaluated 50 times
-        (100, [], (1500, 750, 30)),  # 2 batches an epoch: 1500 steps all the same
+        (100, [], (1000, 500, 20)),  # 2 batches an epoch: 1000 steps all the same
         (1440, ["--num_train_epochs", "2"], (46, 2, 1)),  # explicit epochs: as asked
         (1440, ["--max_train_steps", "7", "--eval_steps", "3"], (7, 1, 3)),
     ],

@@ -1,0 +1,211 @@
+"""CL-DMDF with its defaults on the development suite, beside the scikit-learn references of `bench_references.py`.
+
+Every (candidate, setting, seed) is one real `train_accelerate.py` run in a subprocess (single-threaded, `--jobs` at a
+time), with only `--dataset_name`, `--output_dir`, `--seed` and the candidate's own arguments: what a user who runs
+the script on their data with no flags gets. Two splits:
+
+    python benchmarks/bench_suite.py --suite-dir .cache/suite                      # test split, seeds 0,1,2
+    python benchmarks/bench_suite.py --suite-dir .cache/suite --split selection \\
+        --candidates "epochs30=--num_train_epochs 30,defaults=" --output benchmarks/results/selection_suite.json
+
+`--split selection` chooses defaults without the test split: each setting's train split is the training data (the
+script carves its own early-stopping split out of it, as it does for a user's dataset without one) and the suite's
+validation split plays the test split. `--split test` is the report: train + validation as shipped, evaluated on the
+test split at η = 0, 0.3, 0.5 (those the setting's M modalities allow), with the collator's (seed 0, row id) missing
+patterns: the same rows and entries as the references.
+
+Build the suite first (`python benchmarks/suite.py --out .cache/suite`). Text settings need the `[text]` extra; their
+frozen MiniLM outputs are cached (`--freeze_backbones --cache_backbone_outputs`), as in `bench_accuracy.py`.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import REPO_ROOT, command_line, mean_std, provenance, read_json, run_cli, write_json  # noqa: E402
+from benchmarks.suite import SETTINGS  # noqa: E402
+
+RATES = (0.0, 0.3, 0.5)
+METRICS = ("accuracy", "f1")
+RUN_STATS = ("train_runtime", "train_steps", "best_step", "epochs_trained")
+# Settings whose modalities include text: their frozen backbone's pooled outputs are computed once per run.
+TEXT_ARGS = ["--freeze_backbones", "--cache_backbone_outputs"]
+
+
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite-dir", required=True, help="The folder `benchmarks/suite.py --out` wrote.")
+    parser.add_argument("--datasets", default=None, help=f"Comma-separated settings (default: all): {list(SETTINGS)}")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--split", choices=["test", "selection"], default="test")
+    parser.add_argument(
+        "--candidates",
+        default="defaults=",
+        help='Comma-separated "name=train_accelerate.py arguments" (empty: the defaults).',
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="Runs at a time, one CPU thread each.")
+    parser.add_argument("--output", default=None, help="Default: benchmarks/results/{split}_suite.json")
+    parser.add_argument("--fresh", action="store_true", help="Discard the runs already in --output.")
+    args = parser.parse_args(argv)
+    args.command = command_line("benchmarks/bench_suite.py", argv)
+    return args
+
+
+def parse_candidates(text: str) -> dict[str, list[str]]:
+    candidates = {}
+    for item in text.split(","):
+        name, sep, arguments = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f'--candidates items must look like "name=arguments", got {item!r}')
+        candidates[name.strip()] = shlex.split(arguments)
+    return candidates
+
+
+def selection_view(folder: Path, workdir: Path) -> Path:
+    """The setting with its train split only, and its validation split renamed test: defaults are chosen on it."""
+    view = workdir / f"selection-{folder.name}"
+    if not view.exists():
+        (view / "data").mkdir(parents=True)
+        for source, target in (("train", "train"), ("validation", "test")):
+            (files,) = [sorted((folder / "data").glob(f"{source}-*.parquet"))]
+            for index, path in enumerate(files):
+                shutil.copyfile(path, view / "data" / f"{target}-{index:05d}-of-{len(files):05d}.parquet")
+    return view
+
+
+def run_one(dataset: Path, setting: str, seed: int, arguments: list[str], workdir: Path) -> dict:
+    output_dir = Path(tempfile.mkdtemp(dir=workdir))
+    argv = ["--dataset_name", str(dataset), "--output_dir", str(output_dir), "--seed", str(seed), *arguments]
+    if "text" in SETTINGS[setting].regimes:
+        argv += TEXT_ARGS
+    environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    start = time.time()
+    process = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "train_accelerate.py"), *argv],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=REPO_ROOT,
+    )
+    wall = time.time() - start
+    if process.returncode != 0:
+        shutil.rmtree(output_dir, ignore_errors=True)
+        return {"error": process.stderr[-2000:], "argv": argv}
+    results = json.loads((output_dir / "all_results.json").read_text())
+    shutil.rmtree(output_dir, ignore_errors=True)
+    return {"results": results, "wall_time": round(wall, 2), "argv": argv}
+
+
+def summarize(runs: list[dict], split: str) -> dict:
+    """(candidate, setting) -> metric key -> mean ± std over seeds."""
+    prefix = "test"
+    summary: dict = {}
+    for run in runs:
+        if "results" not in run:
+            continue
+        entry = summary.setdefault(run["candidate"], {}).setdefault(run["setting"], {})
+        for rate in RATES:
+            for metric in METRICS:
+                key = f"{prefix}_{metric}" + (f"_missing_{rate:g}" if rate else "")
+                if key in run["results"]:
+                    entry.setdefault(key, []).append(run["results"][key])
+        for stat in RUN_STATS:
+            if run["results"].get(stat) is not None:
+                entry.setdefault(stat, []).append(run["results"][stat])
+        entry.setdefault("wall_time", []).append(run["wall_time"])
+    return {
+        candidate: {
+            setting: {key: mean_std(values) for key, values in entry.items()} for setting, entry in settings.items()
+        }
+        for candidate, settings in summary.items()
+    }
+
+
+def format_table(summary: dict) -> str:
+    lines = [
+        "| candidate | setting | η = 0 | η = 0.3 | η = 0.5 | steps (best) | wall s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for candidate, settings in summary.items():
+        for setting, entry in settings.items():
+            cells = []
+            for rate in RATES:
+                key = "test_accuracy" + (f"_missing_{rate:g}" if rate else "")
+                value = entry.get(key)
+                cells.append(f"{100 * value['mean']:.2f} ± {100 * value['std']:.2f}" if value else "–")
+            steps = (
+                f"{entry['train_steps']['mean']:.0f} ({entry['best_step']['mean']:.0f})"
+                if "best_step" in entry
+                else ""
+            )
+            lines.append(
+                f"| {candidate} | {setting} | {' | '.join(cells)} | {steps} | {entry['wall_time']['mean']:.1f} |"
+            )
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> dict:
+    suite_dir = Path(args.suite_dir)
+    names = args.datasets.split(",") if args.datasets else list(SETTINGS)
+    unknown = sorted(set(names) - set(SETTINGS))
+    if unknown:
+        raise ValueError(f"--datasets names unknown settings {unknown}; allowed: {list(SETTINGS)}")
+    missing = [name for name in names if not (suite_dir / name).is_dir()]
+    if missing:
+        raise ValueError(
+            f"--suite-dir {suite_dir} lacks {missing}: run `python benchmarks/suite.py --out {suite_dir}`"
+        )
+    candidates = parse_candidates(args.candidates)
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    output = Path(args.output or REPO_ROOT / "benchmarks" / "results" / f"{args.split}_suite.json")
+    record = None if args.fresh else read_json(output)
+    if record is None or record.get("split") != args.split:
+        record = {**provenance("bench_suite", args.command), "split": args.split, "runs": []}
+    done = {(run["candidate"], run["setting"], run["seed"]) for run in record["runs"] if "results" in run}
+    workdir = Path(tempfile.mkdtemp(prefix="cldmdf-suite-"))
+    jobs = []
+    for name in names:
+        dataset = suite_dir / name if args.split == "test" else selection_view(suite_dir / name, workdir)
+        for candidate, arguments in candidates.items():
+            for seed in seeds:
+                if (candidate, name, seed) not in done:
+                    jobs.append((candidate, name, seed, dataset, arguments))
+    record["runs"] = [run for run in record["runs"] if "results" in run]
+
+    def execute(job):
+        candidate, name, seed, dataset, arguments = job
+        run = {
+            "candidate": candidate,
+            "setting": name,
+            "seed": seed,
+            **run_one(dataset, name, seed, arguments, workdir),
+        }
+        status = "failed" if "error" in run else f"{run['results'].get('test_accuracy', float('nan')):.4f}"
+        print(f"{candidate} {name} seed {seed}: {status}", flush=True)
+        return run
+
+    try:
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            for run in pool.map(execute, jobs):
+                record["runs"].append(run)
+                record["summary"] = summarize(record["runs"], args.split)
+                write_json(output, record)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(format_table(record.get("summary", {})))
+    return record
+
+
+if __name__ == "__main__":
+    run_cli(__file__, parse_args, main)

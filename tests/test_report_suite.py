@@ -1,0 +1,69 @@
+"""The report's comparison with the references: which (setting, η) meet their bar, and what is listed as a loss."""
+
+import json
+
+from benchmarks.report_suite import comparisons, suite_section
+
+
+def _stats(mean: float, std: float = 0.0) -> dict:
+    return {"mean": mean, "std": std, "n": 3}
+
+
+REFERENCES = {
+    "summary": {
+        "two": {
+            "logreg": {"test_accuracy": _stats(0.90), "test_accuracy_missing_0.3": _stats(0.80), "wall_s": _stats(1)},
+            "hgb": {"test_accuracy": _stats(0.91), "test_accuracy_missing_0.3": _stats(0.70), "wall_s": _stats(9)},
+        },
+        "six": {"logreg": {"test_accuracy": _stats(0.990), "test_accuracy_missing_0.5": _stats(0.950)}},
+    }
+}
+CLDMDF = {
+    "summary": {
+        "defaults": {
+            # 0.4 points under the best at η = 0 (met: the bar allows 0.5), 0.1 under at η = 0.3 (not met)
+            "two": {"test_accuracy": _stats(.906), "test_accuracy_missing_0.3": _stats(0.799), "wall_time": _stats(3)},
+            # 0.6 under at η = 0 (not met), above at η = 0.5 (met)
+            "six": {"test_accuracy": _stats(.984), "test_accuracy_missing_0.5": _stats(0.951), "wall_time": _stats(4)},
+        }
+    }
+}
+
+
+def test_bars_compare_with_the_best_reference_of_each_setting_and_rate():
+    rows = {(row["setting"], row["rate"]): row for row in comparisons(REFERENCES, CLDMDF)}
+    assert set(rows) == {("two", 0.0), ("two", 0.3), ("six", 0.0), ("six", 0.5)}
+    assert rows["two", 0.0]["best"] == "hgb" and rows["two", 0.3]["best"] == "logreg"
+    assert abs(rows["two", 0.0]["margin"] - (-0.4)) < 1e-9 and rows["two", 0.0]["met"]
+    assert not rows["two", 0.3]["met"]
+    assert not rows["six", 0.0]["met"] and rows["six", 0.5]["met"]
+
+
+def test_the_section_lists_every_missed_bar_as_a_loss(tmp_path):
+    (tmp_path / "references_suite.json").write_text(json.dumps(REFERENCES))
+    (tmp_path / "test_suite.json").write_text(json.dumps(CLDMDF))
+    lines, losses = suite_section(tmp_path)
+    text = "\n".join(lines)
+    assert "Bars met: 2 of 4" in text
+    assert len(losses) == 2
+    assert any("`two` at η = 0.3" in loss and "-0.10 points" in loss for loss in losses)
+    assert any("`six` at η = 0" in loss and "-0.60 points" in loss for loss in losses)
+
+
+def test_a_missing_results_file_is_named_with_its_command(tmp_path):
+    (tmp_path / "references_suite.json").write_text(json.dumps(REFERENCES))
+    lines, losses = suite_section(tmp_path)
+    assert losses == [] and any("test_suite.json" in line and "bench_suite.py" in line for line in lines)
+
+
+def test_selection_view_never_holds_the_test_split(tmp_path):
+    from benchmarks.bench_suite import parse_candidates, selection_view
+
+    setting = tmp_path / "setting"
+    (setting / "data").mkdir(parents=True)
+    for split in ("train", "validation", "test"):
+        (setting / "data" / f"{split}-00000-of-00001.parquet").write_bytes(split.encode())
+    view = selection_view(setting, tmp_path / "work")
+    files = {path.name: path.read_bytes() for path in (view / "data").iterdir()}
+    assert files == {"train-00000-of-00001.parquet": b"train", "test-00000-of-00001.parquet": b"validation"}
+    assert parse_candidates("defaults=,small=--hidden_size 32") == {"defaults": [], "small": ["--hidden_size", "32"]}
