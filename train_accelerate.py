@@ -50,15 +50,17 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForSequenceClassification, get_scheduler
 
-from evaluation.prediction import compute_metrics, predict
+from evaluation.prediction import compute_metrics, predict, predict_dataset
 from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
 from modeling_cldmdf.baselines_cldmdf import tmc_kl_weight
 from modeling_cldmdf.configuration_cldmdf import BASELINES
 from modeling_cldmdf.method_estimates import MethodState
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from processing.collator import CLDMDFDataCollator
-from processing.loading import load_multimodal_dataset
+from processing.loading import load_multimodal_dataset, load_prediction_file
 from processing.missing import max_missing_rate
+from processing.preflight import find_data_problems, format_rows
+from processing.schema import MODALITY_TYPES
 
 logger = get_logger(__name__)
 
@@ -108,6 +110,17 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     data.add_argument("--max_train_samples", type=int, default=None)
     data.add_argument("--max_eval_samples", type=int, default=None)
     data.add_argument("--validation_fraction", type=float, default=0.1, help="When the dataset has no validation.")
+    data.add_argument(
+        "--modality_types",
+        default=None,
+        help='Declare column types, e.g. "vec=dense,notes=text": a string column declared dense is parsed from '
+        '"[0.1, 0.2]" / "0.1,0.2" strings (vectors stored in a CSV), a number column declared text is read as text.',
+    )
+    data.add_argument(
+        "--drop_rows_without_modalities",
+        action="store_true",
+        help="Drop rows with every modality missing (with a log line) instead of stopping before training.",
+    )
 
     model = parser.add_argument_group("model")
     model.add_argument("--model_name_or_path", default=None, help="Start from a saved or Hub CL-DMDF checkpoint.")
@@ -228,6 +241,20 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         "`validation` to choose settings without looking at the test set.",
     )
 
+    prediction = parser.add_argument_group("prediction")
+    prediction.add_argument(
+        "--do_predict",
+        action="store_true",
+        help="Write predictions (predicted label, class probabilities, modality weights) into the output folder.",
+    )
+    prediction.add_argument(
+        "--predict_file", default=None, help="Rows to predict: a parquet/csv/jsonl file with the modality columns."
+    )
+    prediction.add_argument(
+        "--predict_split", default=None, help="A split of the dataset to predict (default: test)."
+    )
+    prediction.add_argument("--predictions_format", choices=["jsonl", "csv"], default="jsonl")
+
     hub = parser.add_argument_group("hub")
     hub.add_argument("--push_to_hub", action="store_true")
     hub.add_argument("--hub_model_id", default=None)
@@ -301,6 +328,7 @@ def load_data(args: argparse.Namespace):
             revision=args.revision,
             streaming=args.streaming,
             label_column=args.label_column_name,
+            modality_types=parse_modality_types(args.modality_types),
             validation_fraction=args.validation_fraction,
             seed=args.seed,
             token=args.hub_token,
@@ -311,6 +339,115 @@ def load_data(args: argparse.Namespace):
         if type(error).__name__.endswith(("NotFoundError", "DatasetNotFoundError")):
             raise UserError(f"--dataset_name {args.dataset_name!r}: {error}") from error
         raise
+
+
+def parse_modality_types(text: Optional[str]) -> dict:
+    """`"vec=dense,notes=text"` -> `{"vec": "dense", "notes": "text"}`."""
+    types = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        column, sep, kind = (part.strip() for part in item.partition("="))
+        if not sep or not column or kind not in MODALITY_TYPES:
+            raise UserError(
+                f'--modality_types items must look like "column=type" with type one of {list(MODALITY_TYPES)}, '
+                f"got {item.strip()!r}"
+            )
+        types[column] = kind
+    return types
+
+
+PREDICT_FILE_SPLIT = "predict_file"  # the split name of --predict_file's rows inside the loaded data
+
+
+def add_predict_split(args: argparse.Namespace, data) -> None:
+    """With --do_predict, checks the split to predict now, and loads --predict_file as the split `predict_file`, so
+    that the pre-flight check reads it too (nothing wrong is found after training)."""
+    if not args.do_predict:
+        for flag in ("predict_file", "predict_split"):
+            if getattr(args, flag):
+                raise UserError(
+                    f"--{flag} {getattr(args, flag)!r} only applies with --do_predict; add --do_predict to write "
+                    f"predictions"
+                )
+        return
+    if args.predict_file and args.predict_split:
+        raise UserError(
+            f"--predict_file {args.predict_file!r} and --predict_split {args.predict_split!r}: give one of them"
+        )
+    if args.streaming:
+        raise UserError("--do_predict reads whole splits; it does not work with --streaming")
+    if args.predict_file:
+        try:
+            data.dataset[PREDICT_FILE_SPLIT] = load_prediction_file(
+                args.predict_file, data, parse_modality_types(args.modality_types)
+            )
+        except (ValueError, FileNotFoundError) as error:
+            raise UserError(f"--predict_file {args.predict_file!r}: {error}") from error
+        return
+    split = args.predict_split or "test"
+    if split not in data.splits:
+        raise UserError(f"--predict_split {split!r}: the dataset has the splits {data.splits}; pass one of them")
+
+
+def preflight_check(args: argparse.Namespace, data) -> None:
+    """Scans every split before anything is fitted or trained and raises one `UserError` that lists every data
+    problem, with the row ids of the user's file or split and the flag or change that fixes it. Rows with every
+    modality missing are dropped instead (with a log line) under --drop_rows_without_modalities."""
+    if data.streaming:
+        logger.info("streaming: the data is checked batch by batch during training, not ahead of it")
+        return
+    if args.drop_rows_without_modalities:
+        drop_rows_without_modalities(data)
+    problems = find_data_problems(data, declared=parse_modality_types(args.modality_types))
+    if problems:
+        lines = "\n".join(f"  - {describe_problem(problem)}" for problem in problems)
+        raise UserError(
+            f"--dataset_name {args.dataset_name!r}: {len(problems)} data problem(s) found before training (rows are "
+            f"{data.row_id_column!r} values: a row's 0-based position in its file or split as stored, header line not "
+            f"counted, unless the data has an id column of its own); nothing was trained or written:\n{lines}"
+        )
+
+
+def describe_problem(problem) -> str:
+    """One line per problem: where, what, and the remedy."""
+    where = f"split {problem.split!r}"
+    rows = format_rows(problem.rows)
+    column = problem.column
+    if problem.kind == "no_modality":
+        return f"{where}: rows {rows} have every modality missing; pass --drop_rows_without_modalities to drop them"
+    if problem.kind == "nan":
+        return (
+            f"{where}: dense modality {column!r} has NaN or infinite values in rows {rows}; fix those values, or "
+            f"store the vector as None (missing) to use the row's other modalities"
+        )
+    if problem.kind == "unseen_label":
+        return (
+            f"{where}: label {problem.detail} (rows {rows}) never occurs in the training split, so the model cannot "
+            f"learn it and the ids of the other classes shift; add training rows of that class or remove these rows"
+        )
+    if problem.kind == "vector_strings":
+        return (
+            f"{where}: column {column!r} holds vectors stored as strings (e.g. {problem.detail}) and was read as "
+            f"text; pass --modality_types {column}=dense to parse them"
+        )
+    return (
+        f"{where}: column {column!r} holds numbers stored as strings (e.g. {problem.detail}) and was read as text; "
+        f"pass --modality_types {column}=dense to read it as one number, or {column}=text to keep it as text"
+    )
+
+
+def drop_rows_without_modalities(data) -> None:
+    for name in data.splits:
+        empty = data.rows_without_modalities(name)
+        if empty:
+            split = data[name]
+            ids = split.select(empty)[data.row_id_column]
+            data.dataset[name] = split.select(sorted(set(range(len(split))) - set(empty)))
+            logger.warning(
+                f"--drop_rows_without_modalities: dropped {len(empty)} rows of split {name!r} with every modality "
+                f"missing (row ids {format_rows(sorted(ids))})"
+            )
 
 
 def modality_specs(args: argparse.Namespace, data) -> dict:
@@ -373,6 +510,8 @@ def select(split, limit: Optional[int]):
 def select_splits(args: argparse.Namespace, data) -> None:
     """Applies --max_train_samples / --max_eval_samples once, before anything reads the splits."""
     for name in data.splits:
+        if name == PREDICT_FILE_SPLIT:  # every row of --predict_file is predicted
+            continue
         data.dataset[name] = select(data[name], args.max_train_samples if name == "train" else args.max_eval_samples)
 
 
@@ -779,6 +918,8 @@ def save_final(model, processor, args, results: dict, data, accelerator: Acceler
         unwrapped.save_pretrained(staging, safe_serialization=True)
         processor.save_pretrained(staging)
         (staging / "all_results.json").write_text(json.dumps(results, indent=2, sort_keys=True))
+        if args.do_predict:
+            write_predictions(unwrapped, processor, args, data, staging)
         write_card(staging, args, results, data, unwrapped.config)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -791,6 +932,61 @@ def save_final(model, processor, args, results: dict, data, accelerator: Acceler
         output.rename(previous)
     staging.rename(output)
     shutil.rmtree(previous, ignore_errors=True)
+
+
+def write_predictions(model, processor: CLDMDFProcessor, args, data, folder: Path) -> Path:
+    """`predictions.jsonl` (or `.csv`) for --predict_file / --predict_split: one line per row with its row id, its
+    label when the rows have one, the predicted label, the class probabilities by label name and the modality
+    weights by modality name."""
+    name = PREDICT_FILE_SPLIT if args.predict_file else (args.predict_split or "test")
+    split = data[name]
+    records = predict_dataset(model, processor, split, batch_size=args.per_device_eval_batch_size)
+    ids = split[data.row_id_column]
+    labels = label_names_of(split, data) if data.label_column in split.column_names else None
+    lines = []
+    for index, record in enumerate(records):
+        line = {"row_id": ids[index]}
+        if labels is not None:
+            line["label"] = labels[index]
+        line["predicted_label"] = record["label"]
+        line.update({key: value for key, value in record.items() if key not in ("label", "score")})
+        lines.append(line)
+    path = folder / f"predictions.{args.predictions_format}"
+    if args.predictions_format == "jsonl":
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    else:
+        import csv
+
+        flat = [flatten_prediction(line) for line in lines]
+        with path.open("w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=list(flat[0]) if flat else ["row_id"])
+            writer.writeheader()
+            writer.writerows(flat)
+    logger.info(f"wrote {len(lines)} predictions of {args.predict_file or f'split {name!r}'} to {path.name}")
+    return path
+
+
+def label_names_of(split, data) -> list:
+    """The rows' labels as the user wrote them: class names where the data names its classes, else the values."""
+    feature = split.features[data.label_column]
+    values = split[data.label_column]
+    if isinstance(feature, datasets.ClassLabel):
+        return [None if value is None else feature.int2str(value) for value in values]
+    if data.id2label and feature == data[data.splits[0]].features.get(data.label_column):
+        return [None if value is None else data.id2label.get(value, value) for value in values]
+    return values
+
+
+def flatten_prediction(line: dict) -> dict:
+    """A CSV row: nested dicts become `probability_<label>` / `value_<target>` / `weight_<modality>` columns."""
+    prefixes = {"probabilities": "probability_", "values": "value_", "modality_weights": "weight_"}
+    flat = {}
+    for key, value in line.items():
+        if key in prefixes:
+            flat.update({prefixes[key] + str(k): v for k, v in value.items()})
+        else:
+            flat[key] = ",".join(map(str, value)) if isinstance(value, list) else value
+    return flat
 
 
 def write_card(folder: Path, args, results: dict, data, config) -> None:
@@ -865,6 +1061,8 @@ def train(args: argparse.Namespace):
     data = load_data(args)
     if data.problem_type is None:
         raise UserError(f"--dataset_name {args.dataset_name!r}: found no label column to train on")
+    add_predict_split(args, data)
+    preflight_check(args, data)  # whole splits, before --max_*_samples: what is wrong with the file, not a sample
     select_splits(args, data)
     check_missing_rates(args, data)
     choose_evaluation_split(args, data)

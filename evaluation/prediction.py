@@ -4,20 +4,24 @@
 
 `predict` gathers with `accelerator.gather_for_metrics`, so every row counts exactly once however many processes
 share the dataloader; `compute_metrics` turns its output into the loss, the number of rows and, for single-label
-classification, accuracy and macro-F1 through the offline `evaluate` modules of this package.
+classification, accuracy and macro-F1 through the offline `evaluate` modules of this package. `predict_rows` is the
+one-call path for new rows (dicts with `None` for missing modalities) -> labels, probabilities, modality weights.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
 
 import torch
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
+from modeling_cldmdf.pipeline_cldmdf import prediction_records, rows_to_columns
+
 from . import load_metrics
 
-__all__ = ["compute_metrics", "per_row_loss", "predict"]
+__all__ = ["compute_metrics", "per_row_loss", "predict", "predict_dataset", "predict_rows"]
 
 
 def predict(model, dataloader: DataLoader, accelerator: Accelerator, removed: Optional[int] = None) -> dict:
@@ -68,3 +72,53 @@ def compute_metrics(outputs: dict, problem_type: str) -> dict:
     elif problem_type == "regression":
         metrics["mse"] = metrics["loss"]
     return metrics
+
+
+def predict_rows(model, processor, rows: Sequence[Mapping[str, Any]], batch_size: int = 256) -> list[dict]:
+    """Predictions for rows given as dicts, `None` (or an absent key) for a missing modality.
+
+    Args:
+        model (`CLDMDFForSequenceClassification`): the trained model (its device is used; put into eval mode).
+        processor (`CLDMDFProcessor`): the fitted processor saved with it (dense values are given raw).
+        rows (`Sequence[dict]`): modality name -> value (a list of numbers, a string, an image); other keys ignored.
+        batch_size (`int`, defaults to 256): rows per forward pass.
+
+    Returns:
+        `list[dict]`, one per row: `label` (the predicted label's name), `score` (its probability), `probabilities`
+        (label name -> probability, summing to 1) and `modality_weights` (modality name -> fusion weight, 0 for a
+        missing modality); see `modeling_cldmdf.pipeline_cldmdf.prediction_records` for multi-label and regression.
+
+    Example:
+
+    >>> records = predict_rows(model, processor, [{"audio": [0.1, 0.2], "video": None}])  # doctest: +SKIP
+    >>> records[0]["label"], records[0]["probabilities"]  # doctest: +SKIP
+    ('positive', {'negative': 0.1, 'positive': 0.9})
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}")
+    columns = rows_to_columns(rows, processor.modality_names)  # checks every row once, positions in `rows`
+    count = len(rows)
+    return [
+        record
+        for start in range(0, count, batch_size)
+        for record in _predict_columns(
+            model, processor, {name: values[start : start + batch_size] for name, values in columns.items()}
+        )
+    ]
+
+
+def predict_dataset(model, processor, dataset, batch_size: int = 256) -> list[dict]:
+    """`predict_rows` over a `datasets.Dataset` whose modality columns hold `None` where missing, batch by batch."""
+    records = []
+    for batch in dataset.iter(batch_size=batch_size):
+        columns = {name: batch[name] for name in processor.modality_names if name in batch}
+        records += _predict_columns(model, processor, columns)
+    return records
+
+
+def _predict_columns(model, processor, columns: dict) -> list[dict]:
+    model.eval()
+    batch = processor(columns, return_tensors="pt").to(model.device)
+    with torch.no_grad():
+        outputs = model(**batch)
+    return prediction_records(model.config, outputs.logits, outputs.modality_weights)

@@ -320,6 +320,19 @@ def _usage_code(model_id: str, modalities: Mapping[str, Mapping[str, Any]], has_
     ]
     if has_labels:
         lines.append("print([model.config.id2label[int(i)] for i in predictions])")
+    # The same in one call: a row is a dict, None (or an absent key) for a missing modality.
+    row = ", ".join(
+        f'"{name}": {_example_entry(modalities[name], not (index == 0 and len(names) > 1))}'
+        for index, name in enumerate(names)
+    )
+    lines += [
+        "",
+        "# Or one call per row (or list of rows): labels sorted by score, with the row's modality weights",
+        "from transformers import pipeline",
+        "",
+        "classifier = pipeline(model=checkpoint, trust_remote_code=True)",
+        f"print(classifier({{{row}}}, top_k=3))",
+    ]
     return "\n".join(lines)
 
 

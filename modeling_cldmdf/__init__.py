@@ -26,13 +26,16 @@ from .modeling_cldmdf import (
     CLDMDFSequenceClassifierOutput,
     entity_centroid_loss,
 )
+from .pipeline_cldmdf import CLDMDF_PIPELINE_TASK, CLDMDFClassificationPipeline
 from .processing_cldmdf import CLDMDFBatchFeature, CLDMDFProcessor
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CLDMDF_AUTO_MAP",
+    "CLDMDF_PIPELINE_TASK",
     "CLDMDFBatchFeature",
+    "CLDMDFClassificationPipeline",
     "CLDMDFConfig",
     "CLDMDFForPreTraining",
     "CLDMDFForSequenceClassification",

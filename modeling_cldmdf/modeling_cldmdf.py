@@ -51,6 +51,9 @@ from .methods_cldmdf import (
 )
 from .modeling_outputs_cldmdf import CLDMDFModelOutput, CLDMDFPreTrainingOutput, CLDMDFSequenceClassifierOutput
 
+# Imported here so that `save_pretrained` copies the pipeline file too (remote code follows relative imports).
+from .pipeline_cldmdf import CLDMDF_CUSTOM_PIPELINES
+
 logger = logging.get_logger(__name__)
 
 __all__ = [
@@ -303,6 +306,8 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
     main_input_name = "modality_mask"
     supports_gradient_checkpointing = False
     _no_split_modules = ["CLDMDFFusionLayer"]
+    # Written into the saved config's `custom_pipelines` (the classifier's pipeline; none for the other heads).
+    _custom_pipelines: Optional[dict] = None
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module):
@@ -375,6 +380,8 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
     def save_pretrained(self, save_directory, *args, **kwargs):
         # Write every Auto class into auto_map (transformers only adds the class being saved).
         self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **CLDMDF_AUTO_MAP}
+        if self._custom_pipelines:  # `pipeline(model=folder, trust_remote_code=True)` finds its pipeline there
+            self.config.custom_pipelines = dict(self._custom_pipelines)
         return super().save_pretrained(save_directory, *args, **kwargs)
 
 
@@ -731,6 +738,8 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
 
 class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
     """CL-DMDF with a linear head on the fused entity embedding (classification, multi-label or regression)."""
+
+    _custom_pipelines = CLDMDF_CUSTOM_PIPELINES
 
     def __init__(self, config: CLDMDFConfig):
         super().__init__(config)

@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 from datasets import Dataset, DatasetDict, IterableDataset, IterableDatasetDict, Value
 from datasets.exceptions import DatasetGenerationError
 
+from .column_types import apply_modality_types
 from .schema import (
     FILE_BUILDERS,
     ID_COLUMN_NAMES,
@@ -54,6 +55,7 @@ from .schema import (
     _check_not_all_null,
     _find_label_column,
     _find_row_id_column,
+    _float_vector,
     _LabelInfo,
     _pack_scalar_columns,
     _resolve_dense_dims,
@@ -72,6 +74,7 @@ __all__ = [
     "VALIDATION_SPLIT_ALIASES",
     "MultimodalDataset",
     "load_multimodal_dataset",
+    "load_prediction_file",
     "prepare_multimodal_dataset",
     "rows_without_modalities",
 ]
@@ -105,6 +108,8 @@ class MultimodalDataset:
             Whether the splits are `IterableDataset`s.
         packed_columns (`dict[str, list[str]]`, defaults to `{}`):
             For dense modalities packed from scalar columns: the source columns, in vector order.
+        validation_from_train (`bool`, defaults to `False`):
+            Whether `validation` was carved out of `train` (its rows keep their train row ids).
     """
 
     dataset: AnyDatasetDict
@@ -117,6 +122,7 @@ class MultimodalDataset:
     row_id_column: str = ROW_ID_COLUMN
     streaming: bool = False
     packed_columns: dict[str, list[str]] = field(default_factory=dict)
+    validation_from_train: bool = False
 
     @property
     def modality_names(self) -> list[str]:
@@ -143,6 +149,7 @@ def load_multimodal_dataset(
     streaming: bool = False,
     label_column: str | None = None,
     modalities: Mapping[str, Mapping[str, Any]] | Sequence[str] | None = None,
+    modality_types: Mapping[str, str] | None = None,
     problem_type: str | None = None,
     num_labels: int | None = None,
     require_labels: bool = True,
@@ -170,6 +177,10 @@ def load_multimodal_dataset(
             Modality specs by name (`{"type": "dense"|"text"|"image", ...}`; `dim` is filled in and checked; a dense
             spec may give `"columns": [...]` to pack scalar columns into one vector), or just the column names to use.
             Default: every column that is neither label nor id.
+        modality_types (`Mapping[str, str]`, *optional*):
+            Column -> declared modality type, applied before inference (see `processing.column_types`): a string
+            column declared `"dense"` is parsed from `"[0.1, 0.2]"` / `"0.1,0.2"` strings into float lists, a scalar
+            column declared `"dense"` becomes a one-feature modality, a number column declared `"text"` strings.
         problem_type (`str`, *optional*):
             Overrides the inferred problem type; one of `PROBLEM_TYPES`.
         num_labels (`int`, *optional*):
@@ -200,6 +211,7 @@ def load_multimodal_dataset(
         raw,
         label_column=label_column,
         modalities=modalities,
+        modality_types=modality_types,
         problem_type=problem_type,
         num_labels=num_labels,
         require_labels=require_labels,
@@ -213,6 +225,7 @@ def prepare_multimodal_dataset(
     *,
     label_column: str | None = None,
     modalities: Mapping[str, Mapping[str, Any]] | Sequence[str] | None = None,
+    modality_types: Mapping[str, str] | None = None,
     problem_type: str | None = None,
     num_labels: int | None = None,
     require_labels: bool = True,
@@ -225,7 +238,7 @@ def prepare_multimodal_dataset(
     Args:
         dataset (`DatasetDict`, `IterableDatasetDict`, `Dataset` or `IterableDataset`):
             The splits.
-        label_column, modalities, problem_type, num_labels, require_labels, validation_fraction, seed:
+        label_column, modalities, modality_types, problem_type, num_labels, require_labels, validation_fraction, seed:
             As in `load_multimodal_dataset`.
 
     Returns:
@@ -240,6 +253,8 @@ def prepare_multimodal_dataset(
     splits, streaming = _normalize_splits(dataset)
     if streaming:
         splits = {name: _resolve_streaming_features(split, name, modalities) for name, split in splits.items()}
+    if modality_types:
+        splits = {name: apply_modality_types(split, name, modality_types) for name, split in splits.items()}
     ref_name = "train" if "train" in splits else next(iter(splits))
     ref_features = splits[ref_name].features
 
@@ -272,7 +287,8 @@ def prepare_multimodal_dataset(
     else:
         _check_row_ids(splits, row_id_column, streaming)
 
-    if "train" in splits and "validation" not in splits and validation_fraction > 0:
+    validation_from_train = "train" in splits and "validation" not in splits and validation_fraction > 0
+    if validation_from_train:
         splits = _add_validation_split(
             splits, validation_fraction, seed, label_column, label_info.problem_type, row_id_column, streaming
         )
@@ -287,10 +303,60 @@ def prepare_multimodal_dataset(
         row_id_column=row_id_column,
         streaming=streaming,
         packed_columns={name: list(cols) for name, cols in packed.items()},
+        validation_from_train=validation_from_train,
     )
     if not streaming:
         _warn_rows_without_modalities(result)
     return result
+
+
+def load_prediction_file(
+    path: str | os.PathLike, data: MultimodalDataset, modality_types: Mapping[str, str] | None = None
+) -> Dataset:
+    """Rows to predict, read like the training data of `data`: the same modality columns (an absent column is missing
+    in every row), scalar columns packed as in training, the declared `modality_types` applied, a `row_id` column
+    (the file's own id column, else the 0-based row position). The label column, when present, is kept as stored
+    (names or ids): it is echoed next to the predictions, never learned from.
+
+    Args:
+        path (`str` or `os.PathLike`): a `.parquet`, `.csv`, `.tsv`, `.json` or `.jsonl` file.
+        data (`MultimodalDataset`): the training data, whose schema the file must follow.
+        modality_types (`Mapping[str, str]`, *optional*): as in `load_multimodal_dataset`.
+
+    Returns:
+        `Dataset`.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"path={os.fspath(path)!r} is not a file; pass a parquet, csv or jsonl file.")
+    split = _load_raw(path, None, None, False, None, None)["train"]
+    if modality_types:
+        declared = {column: kind for column, kind in modality_types.items() if column in split.features}
+        split = apply_modality_types(split, "predict", declared)
+    split = _pack_scalar_columns({"predict": split}, data.packed_columns, False)["predict"]
+    features = {
+        "dense": lambda spec: _float_vector(spec["dim"]),
+        "text": lambda spec: Value("string"),
+        "image": lambda spec: datasets.Image(),
+    }
+    for name, spec in data.modalities.items():
+        if name not in split.column_names:
+            split = split.add_column(name, [None] * len(split), feature=features[spec["type"]](spec))
+        elif spec["type"] == "dense":
+            try:
+                split = split.cast_column(name, _float_vector(spec["dim"]))
+            except (ValueError, TypeError) as error:  # arrow's cast errors derive from these
+                raise ValueError(
+                    f"column {name!r} of {os.fspath(path)!r} does not hold vectors of {spec['dim']} numbers like the "
+                    f"training data (feature {split.features[name]}): {error}"
+                ) from error
+    split = _cast_image_structs(split, data.modalities)
+    own_ids = _find_row_id_column(split.features)
+    if own_ids is None:
+        split = _add_row_ids(split, False)
+        own_ids = ROW_ID_COLUMN
+    if own_ids != data.row_id_column:
+        split = split.rename_column(own_ids, data.row_id_column)
+    return split
 
 
 def rows_without_modalities(dataset: Dataset, modalities: Mapping[str, Any] | Sequence[str]) -> list[int]:
