@@ -641,10 +641,13 @@ def build_model(args: argparse.Namespace, data) -> CLDMDFForSequenceClassificati
             ) from None
     if args.config_overrides:
         overrides.update(parse_config_overrides(args.config_overrides))
+    id2label = data.id2label
+    if id2label is None and data.problem_type == "single_label_classification":
+        id2label = {i: str(i) for i in range(data.num_labels)}  # integer labels name themselves, not "LABEL_i"
     label_info = {
         "num_labels": data.num_labels,
         "problem_type": data.problem_type,
-        **({"id2label": data.id2label, "label2id": data.label2id} if data.id2label else {}),
+        **({"id2label": id2label, "label2id": {name: i for i, name in id2label.items()}} if id2label else {}),
     }
     try:
         if args.model_name_or_path:

@@ -153,5 +153,6 @@ def _text_problems(data: MultimodalDataset, reference: str, declared: Collection
         else:
             if lengths:
                 kind = "vector_strings" if max(lengths) > 1 else "numeric_strings"
-                problems.append(DataProblem(kind, reference, column, [], repr(example)))
+                shown = example if len(example) <= 40 else example[:40] + "..."  # a vector's start is enough
+                problems.append(DataProblem(kind, reference, column, [], repr(shown)))
     return problems
