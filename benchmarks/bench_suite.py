@@ -172,6 +172,8 @@ def main(args: argparse.Namespace) -> dict:
     record = None if args.fresh else read_json(output)
     if record is None or record.get("split") != args.split:
         record = {**provenance("bench_suite", args.command), "split": args.split, "runs": []}
+    # Every invocation that added runs to the file, with its commit (the header names the first one).
+    record.setdefault("invocations", []).append(provenance("bench_suite", args.command))
     done = {(run["candidate"], run["setting"], run["seed"]) for run in record["runs"] if "results" in run}
     workdir = Path(tempfile.mkdtemp(prefix="cldmdf-suite-"))
     jobs = []

@@ -55,6 +55,8 @@ FASTER_THAN_LINEAR = 1.3  # growth_words' upper bound of "about linear"
 DEFAULT_CHANGES = (
     ("modality_dropout", "0.1", "0.3", "0976738", "on the validation split"),
     ("hidden_dropout_prob", "0.3", "0.5", "cad4359", "by 5-fold cross-validation"),
+    ("dense_input_norm", "LayerNorm first", "False", "4ed5289", "on the development suite's validation splits"),
+    ("training budget", "30 epochs", "max(1000 steps, 30 epochs)", "ae3164e", "on the suite's validation splits"),
 )
 
 

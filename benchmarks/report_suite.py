@@ -123,7 +123,12 @@ def suite_section(results_dir: Path) -> tuple[list[str], list[str]]:
 
 
 def _wall_times(references: dict, cldmdf: dict) -> list[str]:
-    lines = ["Wall time of one run, seconds (mean over seeds; CL-DMDF: the whole `train_accelerate.py` process).", ""]
+    lines = [
+        "Wall time of one run, seconds (mean over seeds). CL-DMDF: the whole `train_accelerate.py` process, two runs "
+        "at a time on the 2 cores, one thread each, with other work on the machine (the load averages below); the "
+        "references one at a time.",
+        "",
+    ]
     header = ["setting", "CL-DMDF", *sorted(next(iter(references["summary"].values())).keys())]
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for setting, by_reference in references["summary"].items():
@@ -136,16 +141,20 @@ def _wall_times(references: dict, cldmdf: dict) -> list[str]:
 
 
 def _provenance(record: dict, label: str) -> list[str]:
-    machine = record.get("machine") or {}
-    load = machine.get("load_average_1m")
-    return [
-        f"{label}: `{record.get('command')}` at commit `{record.get('git_commit')}`"
-        + (" (+ uncommitted changes)" if record.get("git_dirty") else "")
-        + f", {machine.get('cpu_count', '?')} CPU cores"
-        + (f", load average {load:.1f} when it started" if load is not None else "")
-        + f", written {record.get('created', '?')}.",
-        "",
-    ]
+    lines = []
+    for invocation in record.get("invocations") or [record]:
+        machine = invocation.get("machine") or {}
+        load = machine.get("load_average_1m")
+        lines += [
+            f"{label}: `{invocation.get('command')}` at commit `{invocation.get('git_commit')}`"
+            + (" (+ uncommitted changes)" if invocation.get("git_dirty") else "")
+            + f", {machine.get('cpu_count', '?')} CPU cores"
+            + (f", load average {load:.1f} when it started" if load is not None else "")
+            + f", written {invocation.get('created', '?')}."
+            + (f" {invocation['note']}" if invocation.get("note") else ""),
+            "",
+        ]
+    return lines
 
 
 def _selection(path: Path) -> list[str]:
@@ -171,5 +180,6 @@ def _selection(path: Path) -> list[str]:
         own = " ".join(arguments.get(candidate, [])[6:]) or "(defaults)"
         overall = f"{100 * sum(means) / len(means):.2f}" if len(means) == len(settings) else "–"
         lines.append("| " + " | ".join([candidate, f"`{own}`", *cells, overall]) + " |")
-    lines += ["", f"Command: `{record.get('command')}` at commit `{record.get('git_commit')}`.", ""]
+    dirty = " (+ uncommitted changes)" if record.get("git_dirty") else ""
+    lines += ["", f"Command: `{record.get('command')}` at commit `{record.get('git_commit')}`{dirty}.", ""]
     return lines
