@@ -111,6 +111,7 @@ def suite_section(results_dir: Path) -> tuple[list[str], list[str]]:
     lines += ["", f"Bars met: {met} of {len(rows)} (setting, η) pairs.", ""]
     lines += _wall_times(references, cldmdf)
     lines += _provenance(references, "references") + _provenance(cldmdf, "CL-DMDF")
+    lines += _main_job(results_dir)
     for path in sorted(results_dir.glob("selection_suite*.json")):
         lines += _selection(path)
     losses = [
@@ -119,7 +120,22 @@ def suite_section(results_dir: Path) -> tuple[list[str], list[str]]:
         for row in rows
         if not row["met"]
     ]
+    timed = {
+        record.get("label", "this checkout"): record["summary"]["wall_time"]["mean"]
+        for record in _main_jobs(results_dir)
+    }
+    ours = timed.pop("this checkout", None)
+    losses += [
+        f"- the README main job takes {ours:.1f} s end to end, against {theirs:.1f} s with {label}."
+        for label, theirs in timed.items()
+        if ours is not None and ours > theirs
+    ]
     return lines, losses
+
+
+def _main_jobs(results_dir: Path) -> list[dict]:
+    records = [read_json(path) for path in sorted(results_dir.glob("main_job*.json"))]
+    return [record for record in records if record]
 
 
 def _wall_times(references: dict, cldmdf: dict) -> list[str]:
@@ -183,3 +199,30 @@ def _selection(path: Path) -> list[str]:
     dirty = " (+ uncommitted changes)" if record.get("git_dirty") else ""
     lines += ["", f"Command: `{record.get('command')}` at commit `{record.get('git_commit')}`{dirty}.", ""]
     return lines
+
+
+def _main_job(results_dir: Path) -> list[str]:
+    """The README main job's wall time, for this checkout and any other timed on the same machine."""
+    records = _main_jobs(results_dir)
+    if not records:
+        return []
+    lines = [
+        "### The README main job",
+        "",
+        "`accelerate launch train_accelerate.py` end to end (start-up, pre-flight check, training, sweep, card), one "
+        "run at a time on an otherwise idle machine (`python benchmarks/bench_main_job.py`).",
+        "",
+        "| code | wall time, s | of which training, s | optimizer steps | test accuracy % | runs |",
+        "|---|---|---|---|---|---|",
+    ]
+    for record in records:
+        summary = record["summary"]
+        label = record.get("label", "this checkout")
+        if label == "this checkout":
+            label = f"`{str(record.get('git_commit'))[:7]}`"
+        lines.append(
+            f"| {label} | {summary['wall_time']['mean']:.1f} ± {summary['wall_time']['std']:.1f} | "
+            f"{summary['train_runtime']['mean']:.1f} | {summary['train_steps']['mean']:.0f} | "
+            f"{_pct(summary['test_accuracy'])} | {len(record['runs'])} |"
+        )
+    return [*lines, ""]
