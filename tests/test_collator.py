@@ -449,20 +449,23 @@ def test_dataloader_over_a_dataset_with_missing_values():
         assert torch.equal(stacked, direct["modality_inputs"][name])
 
 
+def small_config():
+    """A tiny classifier of the SMALL_DIMS modalities (two of them one-feature), 3 classes."""
+    from modeling_cldmdf import CLDMDFConfig
+
+    modalities = {name: {"type": "dense", "dim": dim} for name, dim in SMALL_DIMS.items()}
+    return CLDMDFConfig(modalities=modalities, hidden_size=16, num_attention_heads=2, num_labels=3)
+
+
 def test_trainer_runs_evaluates_and_predicts_with_the_collator(tmp_path):
     """`transformers.Trainer` with `remove_unused_columns=False`, the collator as `data_collator`: the loop runs and
     predictions come back in row order. Whether its steps learn: the test below."""
     from transformers import Trainer, TrainingArguments
 
-    from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
+    from modeling_cldmdf import CLDMDFForSequenceClassification
 
     dataset, _ = tiny_dataset()
-    config = CLDMDFConfig(
-        modalities={name: {"type": "dense", "dim": dim} for name, dim in SMALL_DIMS.items()},
-        hidden_size=16,
-        num_attention_heads=2,
-        num_labels=3,
-    )
+    config = small_config()
     args = TrainingArguments(
         output_dir=str(tmp_path),
         remove_unused_columns=False,
@@ -495,15 +498,10 @@ def test_trainer_steps_change_the_weights_with_one_feature_modalities(tmp_path):
     # normalised contrastive projection sent 1e22 gradients and Trainer's clipping zeroed every step.
     from transformers import Trainer, TrainingArguments
 
-    from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
+    from modeling_cldmdf import CLDMDFForSequenceClassification
 
     dataset, _ = tiny_dataset()
-    config = CLDMDFConfig(
-        modalities={name: {"type": "dense", "dim": dim} for name, dim in SMALL_DIMS.items()},
-        hidden_size=16,
-        num_attention_heads=2,
-        num_labels=3,
-    )
+    config = small_config()
     torch.manual_seed(0)
     model = CLDMDFForSequenceClassification(config)
     before = {name: value.clone() for name, value in model.state_dict().items()}
