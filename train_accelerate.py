@@ -1140,6 +1140,8 @@ def train(args: argparse.Namespace):
         if resume_step is not None and epoch == starting_epoch:
             loader = accelerator.skip_first_batches(train_dataloader, resume_step)
         for batch in loader:
+            if completed_steps >= args.max_train_steps:  # resumed from the final step's checkpoint: nothing left
+                break
             with accelerator.accumulate(model):
                 loss = model(**batch).loss
                 loss_log.add(loss)

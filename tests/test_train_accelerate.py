@@ -188,6 +188,17 @@ def test_resume_mid_epoch_from_latest_is_bit_identical_under_the_default_cosine_
     assert not torch.equal(checkpoint["classifier.weight"], final["classifier.weight"])
 
 
+def test_resume_from_the_last_step_checkpoint_trains_no_further_step(tmp_path):
+    """A run interrupted after saving its final step (mid-epoch: 8 steps an epoch) and resumed from it is done."""
+    common = ["--max_eval_samples", "32", "--skip_modality_removal", "--max_train_steps", "5"]
+    common += ["--checkpointing_steps", "5"]
+    straight = run(tmp_path, *common, name="straight")
+    interrupted_after(tmp_path / "straight", "step_5", tmp_path / "resumed")
+    resumed = run(tmp_path, *common, "--resume_from_checkpoint", "latest", name="resumed")
+    assert straight["train_steps"] == resumed["train_steps"] == 5
+    assert_same_run(tmp_path / "straight", tmp_path / "resumed")
+
+
 # Early stopping that triggers: at this learning rate validation stops improving after a few epochs (measured: best
 # epoch 6, stopped after epoch 8 with patience 3). Evaluated once an epoch (8 steps), allowed to stop from the start.
 # Resuming one epoch after the best one needs the best score, the best weights and the count of evaluations without
