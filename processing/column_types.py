@@ -20,7 +20,7 @@ from datasets import Features, Value
 
 from .schema import MODALITY_TYPES, NUMERIC_DTYPES, STRING_DTYPES, AnyDataset, _float_vector, _list_parts, _value_dtype
 
-__all__ = ["MISSING_MARKERS", "apply_modality_types", "parse_number", "parse_number_list"]
+__all__ = ["MISSING_MARKERS", "apply_modality_types", "is_missing_marker", "parse_number", "parse_number_list"]
 
 MISSING_MARKERS = ("", "?", "na", "n/a", "nan", "null", "none", "-")
 _SEPARATORS = re.compile(r"[,;\s]+")
@@ -49,14 +49,15 @@ def parse_number_list(text: Any) -> list[float] | None:
     return None if any(value is None for value in values) else values
 
 
-def _is_missing_marker(value: Any) -> bool:
+def is_missing_marker(value: Any) -> bool:
+    """None, or a string that spreadsheets and CSV exports write for a missing value (`MISSING_MARKERS`)."""
     return value is None or (isinstance(value, str) and value.strip().lower() in MISSING_MARKERS)
 
 
 def _parse_dense_batch(batch: dict[str, list], column: str, split: str) -> dict[str, list]:
     vectors = []
     for value in batch[column]:
-        if _is_missing_marker(value):
+        if is_missing_marker(value):
             vectors.append(None)
             continue
         parsed = parse_number_list(value)

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .column_types import MISSING_MARKERS, parse_number_list
+from .column_types import is_missing_marker, parse_number_list
 from .loading import MultimodalDataset, rows_without_modalities
 from .schema import _arrow_table
 
@@ -143,7 +143,7 @@ def _text_problems(data: MultimodalDataset, reference: str, declared: Collection
         values = _arrow_table(data[reference], [column]).column(column)
         lengths, example = set(), None
         for value in pc.drop_null(values).to_pylist()[:MAX_TEXT_VALUES]:
-            if value.strip().lower() in MISSING_MARKERS:
+            if is_missing_marker(value):
                 continue
             parsed = parse_number_list(value)
             if parsed is None:
