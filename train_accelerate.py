@@ -843,6 +843,17 @@ def training_budget(args: argparse.Namespace, steps_per_epoch: Optional[int]) ->
     return steps, epochs, eval_steps
 
 
+def validate(model, loader, accelerator: Accelerator, stopper: EarlyStopping, args, data, step: int, epoch: int):
+    """Evaluates on the validation split, logs it, records it for early stopping; True when training should stop."""
+    validation = compute_metrics(predict(model, loader, accelerator), data.problem_type)
+    should_stop = stopper.update(validation, step, epoch, accelerator.unwrap_model(model))
+    logger.info(f"step {step} (epoch {epoch}): validation {validation}")
+    if args.with_tracking:
+        accelerator.log({f"validation_{k}": v for k, v in validation.items()} | {"epoch": epoch}, step=step)
+    model.train()
+    return should_stop
+
+
 def checkpoint_dir(args, name: str) -> str:
     return os.path.join(args.output_dir, "checkpoints", name)
 
@@ -1155,15 +1166,9 @@ def train(args: argparse.Namespace):
                 completed_steps += 1
                 loss_log.step(completed_steps, lr_scheduler.get_last_lr()[0])
                 if completed_steps % args.eval_steps == 0 or completed_steps >= args.max_train_steps:
-                    validation = compute_metrics(predict(model, validation_loader, accelerator), data.problem_type)
-                    should_stop = stopper.update(validation, completed_steps, epoch, accelerator.unwrap_model(model))
-                    logger.info(f"step {completed_steps} (epoch {epoch}): validation {validation}")
-                    if args.with_tracking:
-                        accelerator.log(
-                            {f"validation_{k}": v for k, v in validation.items()} | {"epoch": epoch},
-                            step=completed_steps,
-                        )
-                    model.train()
+                    should_stop = validate(
+                        model, validation_loader, accelerator, stopper, args, data, completed_steps, epoch
+                    )
                 # After the evaluation of this step, so that a resumed run has its early-stopping state.
                 if str(args.checkpointing_steps).isdigit() and completed_steps % int(args.checkpointing_steps) == 0:
                     save_checkpoint(accelerator, stopper, args, f"step_{completed_steps}")
