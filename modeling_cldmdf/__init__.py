@@ -14,7 +14,15 @@ from transformers import (
     AutoProcessor,
 )
 
+from .configuration_baselines import EarlyFusionConfig, FusionBaselineConfig, LateFusionConfig, TMCConfig
 from .configuration_cldmdf import CLDMDFConfig
+from .modeling_baselines import (
+    BASELINE_MODELS,
+    EarlyFusionForSequenceClassification,
+    FusionBaselineOutput,
+    LateFusionForSequenceClassification,
+    TMCForSequenceClassification,
+)
 from .modeling_cldmdf import (
     CLDMDF_AUTO_MAP,
     CLDMDFForPreTraining,
@@ -32,6 +40,15 @@ from .processing_cldmdf import CLDMDFBatchFeature, CLDMDFProcessor
 __version__ = "0.1.0"
 
 __all__ = [
+    "BASELINE_MODELS",
+    "EarlyFusionConfig",
+    "EarlyFusionForSequenceClassification",
+    "FusionBaselineConfig",
+    "FusionBaselineOutput",
+    "LateFusionConfig",
+    "LateFusionForSequenceClassification",
+    "TMCConfig",
+    "TMCForSequenceClassification",
     "CLDMDF_AUTO_MAP",
     "CLDMDF_PIPELINE_TASK",
     "CLDMDFBatchFeature",
@@ -53,6 +70,13 @@ AutoModel.register(CLDMDFConfig, CLDMDFModel, exist_ok=True)
 AutoModelForSequenceClassification.register(CLDMDFConfig, CLDMDFForSequenceClassification, exist_ok=True)
 AutoModelForPreTraining.register(CLDMDFConfig, CLDMDFForPreTraining, exist_ok=True)
 AutoProcessor.register(CLDMDFConfig, CLDMDFProcessor, exist_ok=True)
+# The reference methods: each its own config (model_type) and model, loadable by name.
+for _model_class in BASELINE_MODELS.values():
+    AutoConfig.register(_model_class.config_class.model_type, _model_class.config_class, exist_ok=True)
+    AutoModelForSequenceClassification.register(_model_class.config_class, _model_class, exist_ok=True)
+    AutoProcessor.register(_model_class.config_class, CLDMDFProcessor, exist_ok=True)
+    _model_class.config_class.register_for_auto_class("AutoConfig")
+    _model_class.register_for_auto_class("AutoModelForSequenceClassification")
 
 # With `_auto_class` set, `save_pretrained` copies the defining files next to the weights (remote code).
 CLDMDFConfig.register_for_auto_class("AutoConfig")

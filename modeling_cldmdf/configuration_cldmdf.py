@@ -22,15 +22,13 @@ from typing import Any, Optional
 
 from transformers import PreTrainedConfig
 
-__all__ = ["CLDMDFConfig", "MODALITY_TYPES", "FUSION_MODES", "BASELINES"]
+__all__ = ["CLDMDFConfig", "MODALITY_TYPES", "FUSION_MODES", "normalize_modalities", "upgrade_legacy_config"]
 
 MODALITY_TYPES = ("dense", "text", "image")
 FUSION_MODES = ("adaptive", "mean")
 POOLING_MODES = ("mean", "cls", "pooler")
 SINGLE_LABEL = "single_label_classification"
 PROBLEM_TYPES = ("regression", SINGLE_LABEL, "multi_label_classification")
-CONTRASTIVE_SOURCES = ("encoder", "fusion")
-BASELINES = ("early_fusion", "late_fusion", "tmc")
 
 
 def _normalize_modality_spec(name: Any, spec: Any) -> dict:
@@ -97,11 +95,41 @@ def _check_positive_int(name: str, value: Any):
         raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
 
 
+# Fields of configs saved before 0.2 that belong to the training recipe now (`train_accelerate.py` flags and the
+# objectives of `training/objectives.py`): dropped when such a config is read.
+RECIPE_FIELDS = (
+    "tmc_annealing_epochs",
+    "tuple_weight",
+    "tuple_temperature",
+    "tuple_alphas",
+    "tuple_alpha_total",
+    "tuple_modality_dropout",
+    "tuple_feature_noise",
+    "tuple_feature_dropout",
+    "cal",
+    "cal_lambda",
+    "cal_temperature",
+    "cal_k_max",
+    "cal_potential_weight",
+    "cal_interval",
+    "aib_beta",
+)
+# Variants of the contrastive loss that configs saved before 0.2 could select; only the value on the right is built.
+REMOVED_VARIANTS = {
+    "centroid_leave_one_out": True,
+    "supervised_centroids": False,
+    "contrastive_source": "encoder",
+    "fusion_confidence_scale": 1.0,
+}
+
+
 class CLDMDFConfig(PreTrainedConfig):
     r"""
     This is the configuration class to store the configuration of a [`CLDMDFModel`]. It is used to instantiate a
     CL-DMDF model (Contrastive-Learning Dynamic Multimodal Data Fusion, Li et al., AAAI 2026) according to the
-    specified arguments, defining the modalities and the fusion architecture.
+    specified arguments, defining the modalities and the fusion architecture. It holds the architecture and the
+    weights of the losses the model computes itself; the training recipe (budget, TupleInfoNCE, CAL) lives in the
+    training script.
 
     Configuration objects inherit from [`PreTrainedConfig`] and can be used to control the model outputs. Read the
     documentation from [`PreTrainedConfig`] for more information.
@@ -120,7 +148,8 @@ class CLDMDFConfig(PreTrainedConfig):
         hidden_size (`int`, *optional*, defaults to 128):
             Dimension D of the modality tokens and of the fused entity embedding.
         num_fusion_layers (`int`, *optional*, defaults to 2):
-            Number of stacked dual-attention (feature attention, then modality attention) layers.
+            Number of stacked dual-attention (feature attention, then modality attention) layers; 0 leaves encoders
+            and adaptive fusion only.
         num_attention_heads (`int`, *optional*, defaults to 4):
             Heads of the modality attention; must divide `hidden_size`.
         intermediate_size (`int`, *optional*, defaults to 256):
@@ -128,19 +157,17 @@ class CLDMDFConfig(PreTrainedConfig):
         feature_attention_hidden_size (`int`, *optional*, defaults to 64):
             Width of the feature-attention scorer `sigmoid(W2 gelu(W1 [h; c]))`.
         hidden_dropout_prob (`float`, *optional*, defaults to 0.5):
-            Dropout in the modality encoders, the feed-forward blocks and before the classifier. 0.5 had the highest
-            accuracy averaged over missing rates 0-0.5 in 5-fold cross-validation on UCI Multiple Features (3 seeds;
-            CL-DMDF 98.07 ± 0.18 % against 97.81 ± 0.05 % with 0.3 and 97.66 ± 0.19 % with 0.1; early and late
-            fusion did as well or better with it too): `benchmarks/results/cv_uci*.json`.
+            Dropout in the modality encoders, the feed-forward blocks and before the classifier (chosen by
+            cross-validation on UCI Multiple Features, see BENCHMARKS.md).
         attention_dropout_prob (`float`, *optional*, defaults to 0.0):
             Dropout on the modality-attention probabilities.
+        classifier_dropout (`float`, *optional*):
+            Dropout before the classifier; defaults to `hidden_dropout_prob`.
         dense_input_norm (`bool`, *optional*, defaults to `False`):
             Whether a dense encoder starts with a LayerNorm over its input features. Off by default: the processor
             already standardises each feature with training statistics, and a LayerNorm across the features of a row
-            removes what a narrow tabular view says by its overall level (a tumour whose radius, perimeter and area
-            are all large). On the development suite's breast-cancer setting (three views of 10 features) it cost 9
-            points of validation accuracy. Checkpoints saved before this field existed load with `True`, the encoder
-            they were trained with.
+            removes what a narrow tabular view says by its overall level (see BENCHMARKS.md). Checkpoints saved
+            before this field existed load with `True`, the encoder they were trained with.
         layer_norm_eps (`float`, *optional*, defaults to 1e-5):
             Epsilon of every LayerNorm.
         initializer_range (`float`, *optional*, defaults to 0.02):
@@ -157,87 +184,29 @@ class CLDMDFConfig(PreTrainedConfig):
         fusion_mode (`str`, *optional*, defaults to `"adaptive"`):
             `"adaptive"`: per-row softmax of gate logits over present modalities; `"mean"`: uniform weights over
             present modalities (ablation).
-        fusion_use_confidence (`bool`, *optional*, defaults to `False`):
-            Adds `fusion_confidence_scale * conf[b, m]` to the gate logits, where `conf` is the max softmax
-            probability of the auxiliary unimodal head of modality m. Enables the auxiliary heads.
-        fusion_confidence_scale (`float`, *optional*, defaults to 1.0):
-            The scale γ of the confidence term.
         use_auxiliary_heads (`bool`, *optional*, defaults to `False`):
-            Adds one unimodal classifier per modality on its encoder token; their loss is added with `aux_weight`.
+            Adds one unimodal classifier per modality on its encoder token (`unimodal_logits`).
         aux_weight (`float`, *optional*, defaults to 0.0):
-            Weight of the mean unimodal task loss of the auxiliary heads. With 0, heads that exist (asked for, or
-            needed by the confidence gate or CAL) are *probes*: trained on detached tokens, so they give trained
-            confidences without changing any other parameter's gradient.
+            Weight of the mean unimodal task loss of the auxiliary heads. With 0, the heads are *probes*: trained on
+            detached tokens, so they give trained confidences without changing any other parameter's gradient.
+        fusion_use_confidence (`bool`, *optional*, defaults to `False`):
+            Adds `conf[b, m]`, the max softmax probability of the unimodal head of modality m, to the gate logits.
+            Enables the auxiliary heads.
+        token_bottleneck (`bool`, *optional*, defaults to `False`):
+            Passes each present modality token through a variational bottleneck (`μ(h)`, `log σ²(h)`; a sample in
+            training, `μ` in evaluation) and returns its KL divergence per row and modality (`bottleneck_kl`). CAL's
+            asymmetric information bottleneck weights those divergences (`training/objectives.py`).
+        projection_dim (`int`, *optional*, defaults to 64):
+            Output dimension of the 2-layer projection head of the entity-centroid contrastive loss.
         contrastive_weight (`float`, *optional*, defaults to 0.1):
             Weight λ_ec of the entity-centroid contrastive loss in the total loss (0 disables it).
         contrastive_temperature (`float`, *optional*, defaults to 0.1):
             Temperature τ of the entity-centroid InfoNCE.
-        projection_dim (`int`, *optional*, defaults to 64):
-            Output dimension of the 2-layer projection head used by the contrastive losses.
-        centroid_leave_one_out (`bool`, *optional*, defaults to `True`):
-            Whether the centroid seen from modality m leaves m out (each modality learns to agree with the consensus
-            of the others; rows with one present modality then give no term).
-        supervised_centroids (`bool`, *optional*, defaults to `False`):
-            Whether the positives of an anchor are the centroids of all entities with the same label (needs
-            single-label classification labels).
-        contrastive_source (`str`, *optional*, defaults to `"encoder"`):
-            Which tokens are projected for the contrastive loss: `"encoder"` (the unimodal encoder outputs, before
-            any cross-modal mixing) or `"fusion"` (the tokens after the fusion layers).
         modality_dropout (`float`, *optional*, defaults to 0.3):
             Training-time probability of dropping each present modality of a row (one is always kept). Ignored in
-            evaluation mode.
+            evaluation mode and for precomputed `modality_embeddings`.
         reconstruction_weight (`float`, *optional*, defaults to 1.0):
             Weight of the masked-modality reconstruction loss of [`CLDMDFForPreTraining`].
-        baseline (`str`, *optional*):
-            Replaces CL-DMDF's dual attention and adaptive fusion by a reference method, for comparisons on the same
-            data path: `"early_fusion"` (zero-filled modality features concatenated with the mask indicators, then an
-            MLP of width `hidden_size`), `"late_fusion"` (one classifier per modality on its encoder token, logits
-            averaged over the present modalities) or `"tmc"` (trusted multi-view classification, Han et al., ICLR
-            2021: the same per-modality heads give Dirichlet evidence, combined over the present modalities by
-            Dempster's rule and trained with the evidential loss; single-label classification only). `None`
-            (default) is CL-DMDF.
-        tmc_annealing_epochs (`int`, *optional*, defaults to 10):
-            With `baseline="tmc"`: the weight of the KL term of the evidential loss grows as `min(1, epoch /
-            tmc_annealing_epochs)` (epochs counted from 1; set by the training script). 0: full weight from the
-            start. TMC's code anneals over 50 of its 500 epochs; `train_accelerate.py` trains at most 30 by default.
-        tuple_weight (`float`, *optional*, defaults to 0.0):
-            Weight of the TupleInfoNCE loss (Liu et al., ICCV 2021), computed in training mode on two augmented views
-            of each batch; 0 disables it. [`CLDMDFForPreTraining`] adds it to its objective (with
-            `reconstruction_weight=0` and `contrastive_weight=0` it is pure TupleInfoNCE pre-training). Not available
-            with `baseline="early_fusion"` (no modality tokens to swap).
-        tuple_temperature (`float`, *optional*, defaults to 0.1):
-            Temperature of TupleInfoNCE.
-        tuple_alphas (`list[float]` or `"auto"`, *optional*):
-            Share α_k of the negatives that are disturbed in modality k (sorted names); `sum α_k < 1`. Defaults to
-            `0.5 / M` each. `"auto"` recomputes them each epoch from the modalities' weakness (training script).
-        tuple_alpha_total (`float`, *optional*, defaults to 0.5):
-            `sum α_k` used by `tuple_alphas="auto"`.
-        tuple_modality_dropout (`float`, *optional*, defaults to 0.2):
-            Modality dropout of the two augmented views of TupleInfoNCE.
-        tuple_feature_noise (`float`, *optional*, defaults to 0.1):
-            Std of the Gaussian noise added to dense features in the augmented views.
-        tuple_feature_dropout (`float`, *optional*, defaults to 0.1):
-            Feature dropout on dense features in the augmented views.
-        cal (`bool`, *optional*, defaults to `False`):
-            Contribution-guided asymmetric learning (Xu et al., 2025): per-modality contributions W^m scale the
-            gradient reaching each modality encoder (by `clamp(W^m, 1, cal_k_max)`) and set the weights of the
-            asymmetric information bottleneck. The contributions are estimated by the training script (every
-            `cal_interval` epochs; until then all are 1, which is symmetric training). Not available with
-            `baseline="early_fusion"` (no modality encoders for dense inputs).
-        cal_lambda (`float`, *optional*, defaults to 0.5):
-            Mix λ of information quantity (Shapley value) and confidence in the contribution score.
-        cal_temperature (`float`, *optional*, defaults to 1.0):
-            Softmax temperature of the contributions.
-        cal_k_max (`float`, *optional*, defaults to 2.0):
-            Upper bound of the gradient acceleration.
-        cal_potential_weight (`float`, *optional*, defaults to 1.0):
-            Weight of the confidence increase ("dynamic potential") in D(m).
-        cal_interval (`int`, *optional*, defaults to 1):
-            Epochs between contribution estimates.
-        aib_beta (`float`, *optional*, defaults to 1e-3):
-            Scale β of the asymmetric information bottleneck (used when `cal` is on; 0 disables the bottleneck loss).
-        classifier_dropout (`float`, *optional*):
-            Dropout before the classifier; defaults to `hidden_dropout_prob`.
         num_labels (`int`, *optional*, defaults to 2):
             Number of labels of the classification head (1 for regression).
         problem_type (`str`, *optional*):
@@ -268,13 +237,12 @@ class CLDMDFConfig(PreTrainedConfig):
         "pooler_output",
         "modality_weights",
         "modality_mask",
+        "modality_embeddings",
         "unimodal_logits",
         "feature_attentions",
         "modality_attentions",
         "hidden_states",
-        "tuple_loss",
-        "aib_loss",
-        "uncertainty",
+        "bottleneck_kl",
     ]
 
     def __init__(
@@ -287,6 +255,7 @@ class CLDMDFConfig(PreTrainedConfig):
         feature_attention_hidden_size: int = 64,
         hidden_dropout_prob: float = 0.5,
         attention_dropout_prob: float = 0.0,
+        classifier_dropout: Optional[float] = None,
         dense_input_norm: bool = False,
         layer_norm_eps: float = 1e-5,
         initializer_range: float = 0.02,
@@ -294,54 +263,29 @@ class CLDMDFConfig(PreTrainedConfig):
         use_modality_attention: bool = True,
         context_sees_missing: bool = True,
         fusion_mode: str = "adaptive",
-        fusion_use_confidence: bool = False,
-        fusion_confidence_scale: float = 1.0,
         use_auxiliary_heads: bool = False,
         aux_weight: float = 0.0,
+        fusion_use_confidence: bool = False,
+        token_bottleneck: bool = False,
+        projection_dim: int = 64,
         contrastive_weight: float = 0.1,
         contrastive_temperature: float = 0.1,
-        projection_dim: int = 64,
-        centroid_leave_one_out: bool = True,
-        supervised_centroids: bool = False,
-        contrastive_source: str = "encoder",
         modality_dropout: float = 0.3,
         reconstruction_weight: float = 1.0,
-        baseline: Optional[str] = None,
-        tmc_annealing_epochs: int = 10,
-        tuple_weight: float = 0.0,
-        tuple_temperature: float = 0.1,
-        tuple_alphas: Optional[Any] = None,
-        tuple_alpha_total: float = 0.5,
-        tuple_modality_dropout: float = 0.2,
-        tuple_feature_noise: float = 0.1,
-        tuple_feature_dropout: float = 0.1,
-        cal: bool = False,
-        cal_lambda: float = 0.5,
-        cal_temperature: float = 1.0,
-        cal_k_max: float = 2.0,
-        cal_potential_weight: float = 1.0,
-        cal_interval: int = 1,
-        aib_beta: float = 1e-3,
-        classifier_dropout: Optional[float] = None,
         **kwargs,
     ):
-        if modalities is None:
-            modalities = {"a": {"type": "dense", "dim": 16}, "b": {"type": "dense", "dim": 16}}
-        if not isinstance(modalities, Mapping) or len(modalities) == 0:
-            raise ValueError(f"`modalities` must be a non-empty dict name -> spec, got {modalities!r}.")
-        self.modalities = {name: _normalize_modality_spec(name, modalities[name]) for name in sorted(modalities)}
-
+        check_no_recipe(kwargs)
+        self.modalities = normalize_modalities(modalities)
         for name, value in (
             ("hidden_size", hidden_size),
-            ("num_fusion_layers", num_fusion_layers),
             ("num_attention_heads", num_attention_heads),
             ("intermediate_size", intermediate_size),
             ("feature_attention_hidden_size", feature_attention_hidden_size),
             ("projection_dim", projection_dim),
         ):
-            if name == "num_fusion_layers" and value == 0:
-                continue  # zero fusion layers is a valid ablation: encoders + fusion only
             _check_positive_int(name, value)
+        if num_fusion_layers != 0:  # zero fusion layers is a valid ablation: encoders + fusion only
+            _check_positive_int("num_fusion_layers", num_fusion_layers)
         if hidden_size % num_attention_heads != 0:
             raise ValueError(
                 f"`hidden_size` ({hidden_size}) must be divisible by `num_attention_heads` ({num_attention_heads})."
@@ -349,11 +293,11 @@ class CLDMDFConfig(PreTrainedConfig):
         for name, value in (
             ("hidden_dropout_prob", hidden_dropout_prob),
             ("attention_dropout_prob", attention_dropout_prob),
+            ("modality_dropout", modality_dropout),
         ):
             _check_range(name, value, 0.0, 1.0, high_open=True)
         if classifier_dropout is not None:
             _check_range("classifier_dropout", classifier_dropout, 0.0, 1.0, high_open=True)
-        _check_range("modality_dropout", modality_dropout, 0.0, 1.0, high_open=True)
         _check_range("layer_norm_eps", layer_norm_eps, 0.0, 1.0, low_open=True)
         _check_range("initializer_range", initializer_range, 0.0, 10.0, low_open=True)
         _check_range("contrastive_temperature", contrastive_temperature, 0.0, 100.0, low_open=True)
@@ -361,75 +305,21 @@ class CLDMDFConfig(PreTrainedConfig):
             ("contrastive_weight", contrastive_weight),
             ("aux_weight", aux_weight),
             ("reconstruction_weight", reconstruction_weight),
-            ("fusion_confidence_scale", fusion_confidence_scale),
         ):
             _check_range(name, value, 0.0, float("inf"))
         if fusion_mode not in FUSION_MODES:
             raise ValueError(f"`fusion_mode` must be one of {FUSION_MODES}, got {fusion_mode!r}.")
-        if contrastive_source not in CONTRASTIVE_SOURCES:
-            raise ValueError(f"`contrastive_source` must be one of {CONTRASTIVE_SOURCES}, got {contrastive_source!r}.")
-        if baseline is not None and baseline not in BASELINES:
-            raise ValueError(f"`baseline` must be None (CL-DMDF) or one of {BASELINES}, got {baseline!r}.")
         for name, value in (
-            ("tuple_weight", tuple_weight),
-            ("tuple_alpha_total", tuple_alpha_total),
-            ("tuple_feature_noise", tuple_feature_noise),
-            ("aib_beta", aib_beta),
-            ("cal_potential_weight", cal_potential_weight),
-        ):
-            _check_range(name, value, 0.0, float("inf"))
-        _check_range("tuple_temperature", tuple_temperature, 0.0, 100.0, low_open=True)
-        _check_range("cal_temperature", cal_temperature, 0.0, 100.0, low_open=True)
-        _check_range("cal_lambda", cal_lambda, 0.0, 1.0)
-        _check_range("cal_k_max", cal_k_max, 1.0, float("inf"))
-        _check_range("tuple_modality_dropout", tuple_modality_dropout, 0.0, 1.0, high_open=True)
-        _check_range("tuple_feature_dropout", tuple_feature_dropout, 0.0, 1.0, high_open=True)
-        _check_positive_int("cal_interval", cal_interval)
-        num_modalities = len(self.modalities)
-        if tuple_alphas is None:
-            tuple_alphas = [0.5 / num_modalities] * num_modalities
-        if tuple_alphas != "auto":
-            if (
-                not isinstance(tuple_alphas, (list, tuple))
-                or len(tuple_alphas) != num_modalities
-                or any(isinstance(a, bool) or not isinstance(a, (int, float)) or a < 0 for a in tuple_alphas)
-                or sum(tuple_alphas) >= 1
-            ):
-                raise ValueError(
-                    f"`tuple_alphas` must be 'auto' or {num_modalities} non-negative numbers (one per modality, "
-                    f"sorted names) summing to less than 1, got {tuple_alphas!r}."
-                )
-            tuple_alphas = [float(a) for a in tuple_alphas]
-        _check_range("tuple_alpha_total", tuple_alpha_total, 0.0, 1.0, high_open=True)
-        for name, value in (
-            ("cal", cal),
+            ("dense_input_norm", dense_input_norm),
             ("use_feature_attention", use_feature_attention),
             ("use_modality_attention", use_modality_attention),
             ("context_sees_missing", context_sees_missing),
-            ("fusion_use_confidence", fusion_use_confidence),
             ("use_auxiliary_heads", use_auxiliary_heads),
-            ("centroid_leave_one_out", centroid_leave_one_out),
-            ("supervised_centroids", supervised_centroids),
+            ("fusion_use_confidence", fusion_use_confidence),
+            ("token_bottleneck", token_bottleneck),
         ):
             if not isinstance(value, bool):
                 raise ValueError(f"`{name}` must be a bool, got {value!r}.")
-        if baseline == "early_fusion" and (tuple_weight > 0 or cal):
-            raise ValueError(
-                f"`baseline='early_fusion'` has no per-modality tokens, so it cannot use TupleInfoNCE or CAL (got "
-                f"tuple_weight={tuple_weight!r}, cal={cal!r}); allowed with CL-DMDF or `baseline='late_fusion'`."
-            )
-        if baseline == "tmc" and (tuple_weight > 0 or cal):
-            raise ValueError(
-                f"`baseline='tmc'` is the published method with its own evidential loss, so it takes no "
-                f"TupleInfoNCE or CAL (got tuple_weight={tuple_weight!r}, cal={cal!r}); allowed with CL-DMDF or "
-                "`baseline='late_fusion'`."
-            )
-        if (
-            isinstance(tmc_annealing_epochs, bool)
-            or not isinstance(tmc_annealing_epochs, int)
-            or tmc_annealing_epochs < 0
-        ):
-            raise ValueError(f"`tmc_annealing_epochs` must be a non-negative int, got {tmc_annealing_epochs!r}.")
 
         self.hidden_size = hidden_size
         self.num_fusion_layers = num_fusion_layers
@@ -438,50 +328,25 @@ class CLDMDFConfig(PreTrainedConfig):
         self.feature_attention_hidden_size = feature_attention_hidden_size
         self.hidden_dropout_prob = hidden_dropout_prob
         self.attention_dropout_prob = attention_dropout_prob
-        self.dense_input_norm = bool(dense_input_norm)
+        self.classifier_dropout = classifier_dropout
+        self.dense_input_norm = dense_input_norm
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
         self.use_feature_attention = use_feature_attention
         self.use_modality_attention = use_modality_attention
         self.context_sees_missing = context_sees_missing
         self.fusion_mode = fusion_mode
-        self.fusion_use_confidence = fusion_use_confidence
-        self.fusion_confidence_scale = fusion_confidence_scale
         self.use_auxiliary_heads = use_auxiliary_heads
         self.aux_weight = aux_weight
+        self.fusion_use_confidence = fusion_use_confidence
+        self.token_bottleneck = token_bottleneck
+        self.projection_dim = projection_dim
         self.contrastive_weight = contrastive_weight
         self.contrastive_temperature = contrastive_temperature
-        self.projection_dim = projection_dim
-        self.centroid_leave_one_out = centroid_leave_one_out
-        self.supervised_centroids = supervised_centroids
-        self.contrastive_source = contrastive_source
         self.modality_dropout = modality_dropout
         self.reconstruction_weight = reconstruction_weight
-        self.baseline = baseline
-        self.tmc_annealing_epochs = tmc_annealing_epochs
-        self.tuple_weight = tuple_weight
-        self.tuple_temperature = tuple_temperature
-        self.tuple_alphas = tuple_alphas
-        self.tuple_alpha_total = tuple_alpha_total
-        self.tuple_modality_dropout = tuple_modality_dropout
-        self.tuple_feature_noise = tuple_feature_noise
-        self.tuple_feature_dropout = tuple_feature_dropout
-        self.cal = cal
-        self.cal_lambda = cal_lambda
-        self.cal_temperature = cal_temperature
-        self.cal_k_max = cal_k_max
-        self.cal_potential_weight = cal_potential_weight
-        self.cal_interval = cal_interval
-        self.aib_beta = aib_beta
-        self.classifier_dropout = classifier_dropout
         super().__init__(**kwargs)
-        if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
-            raise ValueError(f"`problem_type` must be one of {PROBLEM_TYPES} or None, got {self.problem_type!r}.")
-        if self.baseline == "tmc" and (self.num_labels < 2 or self.problem_type not in (None, SINGLE_LABEL)):
-            raise ValueError(
-                f"`baseline='tmc'` is for single-label classification with at least 2 labels (Dirichlet evidence over "
-                f"classes), got num_labels={self.num_labels}, problem_type={self.problem_type!r}."
-            )
+        check_problem_type(self)
 
     @property
     def modality_names(self) -> list[str]:
@@ -500,20 +365,8 @@ class CLDMDFConfig(PreTrainedConfig):
 
     @property
     def uses_auxiliary_heads(self) -> bool:
-        """Unimodal heads exist when asked for, or needed by the confidence gate, late fusion, TMC or CAL's
-        confidence."""
-        return self.use_auxiliary_heads or self.fusion_use_confidence or self.heads_are_the_classifier or self.cal
-
-    @property
-    def auxiliary_heads_are_probes(self) -> bool:
-        """Heads trained on detached tokens: `aux_weight` 0 and not late fusion or TMC (whose heads are the
-        classifier)."""
-        return self.aux_weight == 0 and not self.heads_are_the_classifier
-
-    @property
-    def heads_are_the_classifier(self) -> bool:
-        """Late fusion and TMC classify with the unimodal heads alone."""
-        return self.baseline in ("late_fusion", "tmc")
+        """Unimodal heads exist when asked for, or needed by the confidence gate."""
+        return self.use_auxiliary_heads or self.fusion_use_confidence
 
     def to_diff_dict(self) -> dict[str, Any]:
         # `modalities` must always be written out: its default depends on nothing the reader can see; and
@@ -524,8 +377,79 @@ class CLDMDFConfig(PreTrainedConfig):
         return output
 
     @classmethod
-    def from_dict(cls, config_dict: dict[str, Any], **kwargs) -> "CLDMDFConfig":
-        # A saved config without `dense_input_norm` predates the field: its dense encoders had the input LayerNorm.
-        if "modalities" in config_dict and "dense_input_norm" not in config_dict:
-            config_dict = {**config_dict, "dense_input_norm": True}
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs) -> PreTrainedConfig:
+        """Reads a saved config, including those of earlier releases: a reference method saved as
+        `baseline="early_fusion"` etc. comes back as its own config class (see `configuration_baselines.py`), and the
+        training recipe they carried is dropped (see `upgrade_legacy_config`)."""
+        config_dict = upgrade_legacy_config(config_dict)
+        baseline = config_dict.pop("baseline", None)
+        if baseline is not None:
+            from .configuration_baselines import BASELINE_CONFIGS
+
+            if baseline not in BASELINE_CONFIGS:
+                raise ValueError(
+                    f"This config names `baseline={baseline!r}`; the known reference methods are "
+                    f"{sorted(BASELINE_CONFIGS)}."
+                )
+            return BASELINE_CONFIGS[baseline].from_legacy_dict(config_dict, **kwargs)
         return super().from_dict(config_dict, **kwargs)
+
+
+def upgrade_legacy_config(config_dict: dict[str, Any]) -> dict[str, Any]:
+    """
+    A config dict of an earlier release in today's fields:
+    - without `dense_input_norm`, it predates the field: its dense encoders had the input LayerNorm;
+    - with `cal` and `aib_beta > 0`, its tokens passed the information bottleneck (`token_bottleneck`) and it had
+      the unimodal heads CAL measures confidence with;
+    - the training recipe (`RECIPE_FIELDS`) is dropped; a contrastive-loss variant that is no longer built is an
+      error rather than a silently different model.
+    """
+    if "modalities" not in config_dict:
+        return config_dict
+    config_dict = dict(config_dict)
+    config_dict.setdefault("dense_input_norm", True)
+    if config_dict.get("cal") and config_dict.get("aib_beta", 1e-3) > 0 and config_dict.get("baseline") is None:
+        config_dict.setdefault("token_bottleneck", True)
+    if config_dict.get("cal"):
+        config_dict["use_auxiliary_heads"] = True
+    for name in RECIPE_FIELDS:
+        config_dict.pop(name, None)
+    for name, built in REMOVED_VARIANTS.items():
+        value = config_dict.pop(name, built)
+        if value != built:
+            raise ValueError(
+                f"This config sets `{name}={value!r}`, a contrastive-loss variant of CL-DMDF releases before 0.2 that "
+                f"is no longer built (only `{name}={built!r}`); train it again, or load it with the release that "
+                f"saved it."
+            )
+    return config_dict
+
+
+def check_no_recipe(kwargs: Mapping[str, Any]) -> None:
+    """A field that moved out of the config since 0.2 is an error, not an attribute that nothing reads."""
+    if "baseline" in kwargs:
+        raise ValueError(
+            f"`baseline={kwargs['baseline']!r}`: the reference methods are models of their own since 0.2 "
+            f"(`EarlyFusionConfig`, `LateFusionConfig`, `TMCConfig`; `--baseline` in train_accelerate.py)."
+        )
+    moved = sorted(set(kwargs) & (set(RECIPE_FIELDS) | set(REMOVED_VARIANTS)))
+    if moved:
+        raise ValueError(
+            f"{moved} are not `CLDMDFConfig` fields since 0.2: TupleInfoNCE, CAL and TMC's annealing are training "
+            f"objectives (train_accelerate.py flags, `training/objectives.py`), and only the default contrastive loss "
+            f"is built."
+        )
+
+
+def normalize_modalities(modalities: Optional[Mapping[str, Any]]) -> dict[str, dict]:
+    """The `modalities` argument of a config, checked, with defaults filled in and names sorted."""
+    if modalities is None:
+        modalities = {"a": {"type": "dense", "dim": 16}, "b": {"type": "dense", "dim": 16}}
+    if not isinstance(modalities, Mapping) or len(modalities) == 0:
+        raise ValueError(f"`modalities` must be a non-empty dict name -> spec, got {modalities!r}.")
+    return {name: _normalize_modality_spec(name, modalities[name]) for name in sorted(modalities)}
+
+
+def check_problem_type(config: PreTrainedConfig) -> None:
+    if config.problem_type is not None and config.problem_type not in PROBLEM_TYPES:
+        raise ValueError(f"`problem_type` must be one of {PROBLEM_TYPES} or None, got {config.problem_type!r}.")

@@ -11,7 +11,8 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""The checks of a CL-DMDF forward's inputs: every error names what was wrong and what is allowed.
+"""The inputs of a CL-DMDF forward: their checks (every error names what was wrong and what is allowed), the labels'
+checks, and modality dropout on the mask.
 
 This file travels to the Hub as remote code with the modeling file.
 """
@@ -20,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any, Optional, Union
 
 import torch
+import torch.nn.functional as F
 
 from .configuration_cldmdf import CLDMDFConfig
 
@@ -184,3 +186,62 @@ def _check_dense(config: CLDMDFConfig, name: str, values: torch.Tensor) -> None:
         )
     if not values.is_floating_point():
         raise TypeError(f"`modality_inputs[{name!r}]` must be a float tensor, got dtype {values.dtype}.")
+
+
+def drop_modalities(
+    modality_mask: torch.Tensor, probability: float, generator: Optional[torch.Generator] = None
+) -> torch.Tensor:
+    """Modality dropout, the one definition: drops each present entry of a `(B, M)` mask with `probability` and gives
+    a row that lost every modality back one of its present ones, chosen at random."""
+    if probability <= 0:
+        return modality_mask
+    noise = torch.rand(modality_mask.shape, generator=generator, device=modality_mask.device)
+    kept = modality_mask & (noise >= probability)
+    lost_all = ~kept.any(dim=1)
+    # A row that lost everything gets back one of its present modalities, chosen at random.
+    scores = torch.rand(modality_mask.shape, generator=generator, device=modality_mask.device)
+    scores = scores.masked_fill(~modality_mask, -1.0)
+    restore = F.one_hot(scores.argmax(dim=1), modality_mask.shape[1]).bool() & lost_all.unsqueeze(1)
+    return kept | restore
+
+
+def check_labels(labels: torch.Tensor, config: CLDMDFConfig, batch_size: int) -> str:
+    """Validates `labels` against `config` and returns the problem type (inferred as transformers does)."""
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"`labels` must be a torch.Tensor, got {type(labels).__name__}.")
+    problem_type = config.problem_type
+    if problem_type is None:
+        if config.num_labels == 1:
+            problem_type = "regression"
+        elif labels.dtype in (torch.long, torch.int, torch.int16, torch.int8, torch.uint8):
+            problem_type = "single_label_classification"
+        else:
+            problem_type = "multi_label_classification"
+    if problem_type == "single_label_classification":
+        if labels.is_floating_point() or labels.dtype == torch.bool:
+            raise TypeError(f"`labels` must be integer class ids for single-label classification, got {labels.dtype}.")
+        if labels.shape != (batch_size,):
+            raise ValueError(
+                f"`labels` must have shape ({batch_size},) for single-label classification, got {tuple(labels.shape)}."
+            )
+        # Reading the values needs a device sync (one) and breaks a torch.compile graph: checked in eager mode only.
+        if (
+            not torch.compiler.is_compiling()
+            and labels.numel()
+            and bool(((labels < 0) | (labels >= config.num_labels)).any())
+        ):
+            raise ValueError(
+                f"`labels` must be class ids in [0, {config.num_labels}), got values in "
+                f"[{labels.min().item()}, {labels.max().item()}]."
+            )
+    elif problem_type == "multi_label_classification":
+        if labels.shape != (batch_size, config.num_labels):
+            raise ValueError(
+                f"`labels` must have shape ({batch_size}, {config.num_labels}) for multi-label classification, got "
+                f"{tuple(labels.shape)}."
+            )
+    elif labels.shape not in ((batch_size,), (batch_size, 1)):
+        raise ValueError(f"`labels` must have shape ({batch_size},) for regression, got {tuple(labels.shape)}.")
+    if labels.is_floating_point() and not torch.compiler.is_compiling() and not torch.isfinite(labels).all():
+        raise ValueError("`labels` contain NaN/inf; every label must be finite.")
+    return problem_type

@@ -11,7 +11,7 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Losses and mask helpers of CL-DMDF: pure functions, unit-tested against values computed by hand (METHODS.md).
+"""The losses of CL-DMDF: pure functions, unit-tested against values computed by hand (METHODS.md).
 
 This file travels to the Hub as remote code with the modeling file.
 """
@@ -21,9 +21,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .configuration_cldmdf import CLDMDFConfig
-
-__all__ = ["entity_centroid_loss", "drop_modalities", "task_loss", "check_labels"]
+__all__ = ["entity_centroid_loss", "task_loss"]
 
 
 def entity_centroid_loss(
@@ -85,19 +83,6 @@ def entity_centroid_loss(
     return loss, num_anchors
 
 
-def drop_modalities(modality_mask: torch.Tensor, probability: float) -> torch.Tensor:
-    """Training-time modality dropout: drops each present entry with `probability`, keeps >= 1 per row."""
-    if probability <= 0:
-        return modality_mask
-    noise = torch.rand(modality_mask.shape, device=modality_mask.device)
-    kept = modality_mask & (noise >= probability)
-    lost_all = ~kept.any(dim=1)
-    # A row that lost everything gets back one of its present modalities, chosen at random.
-    scores = torch.rand(modality_mask.shape, device=modality_mask.device).masked_fill(~modality_mask, -1.0)
-    restore = F.one_hot(scores.argmax(dim=1), modality_mask.shape[1]).bool() & lost_all.unsqueeze(1)
-    return kept | restore
-
-
 def task_loss(logits: torch.Tensor, labels: torch.Tensor, problem_type: str, reduction: str = "mean") -> torch.Tensor:
     """The supervised loss of `problem_type`, as transformers' sequence-classification heads compute it; with
     `reduction="none"`, one loss per row `(N,)` (multi-label: the mean over the labels), whose mean is that loss."""
@@ -108,50 +93,3 @@ def task_loss(logits: torch.Tensor, labels: torch.Tensor, problem_type: str, red
     else:
         losses = F.binary_cross_entropy_with_logits(logits.float(), labels.float(), reduction="none").mean(dim=-1)
     return losses.mean() if reduction == "mean" else losses
-
-
-def check_labels(labels: torch.Tensor, config: CLDMDFConfig, batch_size: int) -> str:
-    """Validates `labels` against `config` and returns the problem type (inferred as transformers does)."""
-    if not isinstance(labels, torch.Tensor):
-        raise TypeError(f"`labels` must be a torch.Tensor, got {type(labels).__name__}.")
-    problem_type = config.problem_type
-    if problem_type is None:
-        if config.num_labels == 1:
-            problem_type = "regression"
-        elif labels.dtype in (torch.long, torch.int, torch.int16, torch.int8, torch.uint8):
-            problem_type = "single_label_classification"
-        else:
-            problem_type = "multi_label_classification"
-    if config.baseline == "tmc" and problem_type != "single_label_classification":
-        raise ValueError(
-            f"`baseline='tmc'` takes single-label class ids (Dirichlet evidence over classes), got {labels.dtype} "
-            f"labels of shape {tuple(labels.shape)} ({problem_type})."
-        )
-    if problem_type == "single_label_classification":
-        if labels.is_floating_point() or labels.dtype == torch.bool:
-            raise TypeError(f"`labels` must be integer class ids for single-label classification, got {labels.dtype}.")
-        if labels.shape != (batch_size,):
-            raise ValueError(
-                f"`labels` must have shape ({batch_size},) for single-label classification, got {tuple(labels.shape)}."
-            )
-        # Reading the values needs a device sync (one) and breaks a torch.compile graph: checked in eager mode only.
-        if (
-            not torch.compiler.is_compiling()
-            and labels.numel()
-            and bool(((labels < 0) | (labels >= config.num_labels)).any())
-        ):
-            raise ValueError(
-                f"`labels` must be class ids in [0, {config.num_labels}), got values in "
-                f"[{labels.min().item()}, {labels.max().item()}]."
-            )
-    elif problem_type == "multi_label_classification":
-        if labels.shape != (batch_size, config.num_labels):
-            raise ValueError(
-                f"`labels` must have shape ({batch_size}, {config.num_labels}) for multi-label classification, got "
-                f"{tuple(labels.shape)}."
-            )
-    elif labels.shape not in ((batch_size,), (batch_size, 1)):
-        raise ValueError(f"`labels` must have shape ({batch_size},) for regression, got {tuple(labels.shape)}.")
-    if labels.is_floating_point() and not torch.compiler.is_compiling() and not torch.isfinite(labels).all():
-        raise ValueError("`labels` contain NaN/inf; every label must be finite.")
-    return problem_type

@@ -18,6 +18,10 @@ CL-DMDF: A Contrastive Learning-Based Framework for Dynamic Multimodal Data Fusi
 modality encoders -> learned missing-modality embeddings -> stacked dual (feature x modality) attention -> adaptive
 per-row fusion over present modalities, trained with an entity-centroid InfoNCE.
 
+The forward pass of [`CLDMDFModel`] reads top to bottom in the order the data flows; the heads call it. Training
+recipes (TupleInfoNCE, CAL, the budget) live on the training side (`training/`), reference fusion methods in
+`modeling_baselines.py`.
+
 Shapes: B rows, M modalities (sorted names), D `hidden_size`, P `projection_dim`, C labels, L fusion layers.
 This file travels to the Hub as remote code: it imports only torch, public transformers APIs and its siblings.
 """
@@ -33,22 +37,9 @@ from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import logging
 
-from .baselines_cldmdf import CLDMDFEarlyFusion, late_fusion_logits, tmc_fusion, tmc_loss, uniform_weights
 from .configuration_cldmdf import CLDMDFConfig
-from .inputs_cldmdf import ModalityInputs, check_inputs, input_batch_size
-from .losses_cldmdf import check_labels, drop_modalities, entity_centroid_loss, task_loss
-from .methods_cldmdf import (
-    CLDMDFInformationBottleneck,
-    augment_view,
-    bottleneck_betas,
-    derangement,
-    disturbance_ratio_tensor,
-    gradient_scales,
-    modalities_to_disturb,
-    scale_gradient,
-    swap_modality,
-    tuple_infonce_loss,
-)
+from .inputs_cldmdf import ModalityInputs, check_inputs, check_labels, drop_modalities, input_batch_size
+from .losses_cldmdf import entity_centroid_loss, task_loss
 from .modeling_outputs_cldmdf import CLDMDFModelOutput, CLDMDFPreTrainingOutput, CLDMDFSequenceClassifierOutput
 
 # Imported here so that `save_pretrained` copies the pipeline file too (remote code follows relative imports).
@@ -250,14 +241,13 @@ class CLDMDFFusionLayer(nn.Module):
 
 class CLDMDFAdaptiveFusion(nn.Module):
     """
-    Adaptive fusion: gate logits `g[b, m] = v . tanh(U [h[b, m]; c[b]])` (+ γ conf[b, m]), softmax over the present
+    Adaptive fusion: gate logits `g[b, m] = v . tanh(U [h[b, m]; c[b]])` (+ conf[b, m] with `fusion_use_confidence`), softmax over the present
     modalities of each row; the fused embedding is the weighted sum of the present tokens.
     """
 
     def __init__(self, config: CLDMDFConfig):
         super().__init__()
         self.mode = config.fusion_mode
-        self.confidence_scale = config.fusion_confidence_scale
         self.gate = nn.Linear(2 * config.hidden_size, config.hidden_size)
         self.gate_vector = nn.Linear(config.hidden_size, 1, bias=False)
 
@@ -274,10 +264,55 @@ class CLDMDFAdaptiveFusion(nn.Module):
             context = row_context(hidden, mask, absence).unsqueeze(1).expand_as(hidden)
             logits = self.gate_vector(torch.tanh(self.gate(torch.cat([hidden, context], dim=-1)))).squeeze(-1)
             if confidence is not None:
-                logits = logits + self.confidence_scale * confidence.to(logits.dtype)
+                logits = logits + confidence.to(logits.dtype)
         weights = logits.float().masked_fill(~mask, float("-inf")).softmax(dim=-1)  # (B, M), exact 0 where missing
         fused = (weights.to(hidden.dtype).unsqueeze(-1) * hidden).sum(dim=1)  # (B, D)
         return fused, weights
+
+
+def build_backbone(spec: dict) -> PreTrainedModel:
+    """Builds a text/image backbone from a config dict, or loads it by checkpoint name and records its config."""
+    backbone = spec["backbone"]
+    if isinstance(backbone, str):
+        model = AutoModel.from_pretrained(backbone)
+        # Keep the resolved config so a saved model rebuilds the backbone offline, weights coming from its own file.
+        spec["pretrained_name"] = backbone
+        spec["backbone"] = model.config.to_dict()
+        return model
+    return AutoModel.from_config(AutoConfig.for_model(**backbone))
+
+
+def build_encoder(spec: dict, config) -> nn.Module:
+    """The encoder of one modality spec: a dense MLP, or a transformers backbone with a projection."""
+    if spec["type"] == "dense":
+        return CLDMDFDenseEncoder(spec["dim"], config)
+    return CLDMDFBackboneEncoder(spec, build_backbone(spec), config)
+
+
+class CLDMDFTokenBottleneck(nn.Module):
+    """
+    A variational bottleneck on one modality's token (`config.token_bottleneck`; CAL's asymmetric information
+    bottleneck, METHODS.md section 3): `μ(h)`, `log σ²(h)`; `h~ = μ + σ ε` in training, `μ` in evaluation; returns
+    `KL(N(μ, σ²) || N(0, I))` per row (summed over features). The variance starts small (`log σ²` bias at -6) so a
+    fresh bottleneck barely perturbs the tokens.
+    """
+
+    initial_log_variance = -6.0
+
+    def __init__(self, hidden_size: int):
+        super().__init__()
+        self.mean = nn.Linear(hidden_size, hidden_size)
+        self.log_variance = nn.Linear(hidden_size, hidden_size, bias=False)
+        # A parameter of this module (not of a Linear) so that weight initialisation can give it its own value.
+        self.log_variance_bias = nn.Parameter(torch.full((hidden_size,), self.initial_log_variance))
+
+    def forward(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = self.mean(hidden)
+        log_variance = (self.log_variance(hidden) + self.log_variance_bias).float().clamp(-20.0, 10.0)
+        kl = 0.5 * (mean.float().pow(2) + log_variance.exp() - log_variance - 1.0).sum(dim=-1)  # (B,)
+        if self.training:
+            return mean + (0.5 * log_variance).exp().to(mean.dtype) * torch.randn_like(mean), kl
+        return mean, kl
 
 
 def row_context(hidden: torch.Tensor, mask: torch.Tensor, absence: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -308,34 +343,27 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
     _no_split_modules = ["CLDMDFFusionLayer"]
     # Written into the saved config's `custom_pipelines` (the classifier's pipeline; none for the other heads).
     _custom_pipelines: Optional[dict] = None
+    _auto_map = CLDMDF_AUTO_MAP
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module):
         super()._init_weights(module)
         if isinstance(module, CLDMDFModel):
             init.normal_(module.missing_embeddings, mean=0.0, std=self.config.initializer_range)
-            # Non-persistent buffers are not in the weights file: `from_pretrained` builds them on the meta device, so
-            # they are rebuilt here (CAL's contributions all 1 = symmetric training until the next estimate).
-            init.ones_(module.modality_contributions)
-            init.copy_(module.tuple_ratio_values, disturbance_ratio_tensor(module.tuple_alphas_in_use))
-        if isinstance(module, CLDMDFForSequenceClassification):
-            init.ones_(module.evidential_kl_weight)
-        if isinstance(module, CLDMDFInformationBottleneck):
+        if isinstance(module, CLDMDFTokenBottleneck):
             # A fresh bottleneck starts nearly deterministic (σ ≈ 0.05) so it does not drown the tokens in noise.
             init.constant_(module.log_variance_bias, module.initial_log_variance)
 
     def floating_point_ops(self, inputs: dict, exclude_embeddings: bool = True) -> int:
         """
         Forward + backward FLOPs of a training batch, for `Trainer`'s `total_flos`: 6 x rows x the parameter uses of
-        one row. The fusion layers, the fusion gate and the contrastive projection run once per modality token (M
-        times a row), everything else once; the missing embeddings and unused modules (the projection without the
-        contrastive loss) do no multiply-adds. Within a few % of `torch.utils.flop_counter` for dense modalities; it
-        leaves out the attention scores (`M^2` per head), TupleInfoNCE's extra views and the sequence length of text
-        and image backbones (counted once a row, as if pooled).
+        one row (`parameter_uses_per_row`). A layer that reads the inputs themselves computes no gradient for them:
+        4 FLOPs a multiply-add there, not 6. Within a few % of `torch.utils.flop_counter` for dense modalities; it
+        leaves out the attention scores (`M^2` per head) and the sequence length of text and image backbones (counted
+        once a row, as if pooled).
         """
         mask = inputs.get("modality_mask")
-        rows = mask.shape[0] if mask is not None else self.cldmdf_batch_size(inputs)
-        # A layer that reads the inputs themselves computes no gradient for them: 4 FLOPs a multiply-add, not 6.
+        rows = mask.shape[0] if mask is not None else input_batch_size(self.config, inputs["modality_inputs"])
         input_layers = sum(weight.numel() for weight in self.input_layer_weights())
         return rows * (6 * self.parameter_uses_per_row() - 2 * input_layers)
 
@@ -343,28 +371,18 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
         """The weights of the linear layers that read a dense input directly (no input LayerNorm before them)."""
         if self.config.dense_input_norm:
             return []
-        base = getattr(self, self.base_model_prefix, self)
-        if base.early_fusion is not None:
-            return [base.early_fusion.mlp[0].weight]
-        return [encoder.fc1.weight for encoder in base.encoders.values() if isinstance(encoder, CLDMDFDenseEncoder)]
+        encoders = getattr(self, self.base_model_prefix, self).encoders.values()
+        return [encoder.fc1.weight for encoder in encoders if isinstance(encoder, CLDMDFDenseEncoder)]
 
     def parameter_uses_per_row(self) -> int:
-        """Multiply-adds per row of the dense path: each parameter counted once per use on one row (see
-        `floating_point_ops`)."""
+        """Multiply-adds per row: the fusion layers, the fusion gate and the contrastive projection run once per
+        modality token (M times a row), the missing embeddings do none, everything else runs once."""
         base = getattr(self, self.base_model_prefix, self)
-        tokens = self.config.num_modalities
-        per_token = [base.layers, base.fusion]
-        per_token.append(base.projection if self.config.contrastive_weight > 0 else None)
-        uses = {id(p): tokens for module in per_token if module is not None for p in module.parameters()}
-        unused = [base.missing_embeddings, *(base.tuple_projection.parameters() if base.tuple_projection else [])]
-        if self.config.contrastive_weight == 0:
-            unused += list(base.projection.parameters())
-        uses.update({id(p): 0 for p in unused})
+        contrastive = self.config.contrastive_weight > 0
+        uses = {id(p): self.config.num_modalities for module in (base.layers, base.fusion) for p in module.parameters()}
+        uses.update({id(p): self.config.num_modalities if contrastive else 0 for p in base.projection.parameters()})
+        uses[id(base.missing_embeddings)] = 0
         return sum(uses.get(id(p), 1) * p.numel() for p in self.parameters())
-
-    def cldmdf_batch_size(self, inputs: dict) -> int:
-        base = getattr(self, self.base_model_prefix, self)
-        return base.batch_size(inputs["modality_inputs"])
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
@@ -379,23 +397,10 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         # Write every Auto class into auto_map (transformers only adds the class being saved).
-        self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **CLDMDF_AUTO_MAP}
+        self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **self._auto_map}
         if self._custom_pipelines:  # `pipeline(model=folder, trust_remote_code=True)` finds its pipeline there
             self.config.custom_pipelines = dict(self._custom_pipelines)
         return super().save_pretrained(save_directory, *args, **kwargs)
-
-
-def _build_backbone(name: str, spec: dict) -> PreTrainedModel:
-    """Builds a text/image backbone from a config dict, or loads it by checkpoint name and records its config."""
-    backbone = spec["backbone"]
-    if isinstance(backbone, str):
-        model = AutoModel.from_pretrained(backbone)
-        # Keep the resolved config so a saved CL-DMDF rebuilds the backbone offline, weights coming from our file.
-        spec["pretrained_name"] = backbone
-        spec["backbone"] = model.config.to_dict()
-        return model
-    backbone_config = AutoConfig.for_model(**backbone)
-    return AutoModel.from_config(backbone_config)
 
 
 class CLDMDFModel(CLDMDFPreTrainedModel):
@@ -408,271 +413,66 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
     def __init__(self, config: CLDMDFConfig):
         super().__init__(config)
         self.modality_names = config.modality_names
-        early = config.baseline == "early_fusion"
-        encoders = {}
-        for name in self.modality_names:
-            spec = config.modalities[name]
-            if spec["type"] != "dense":
-                encoders[name] = CLDMDFBackboneEncoder(spec, _build_backbone(name, spec), config)
-            elif not early:  # early fusion reads dense features raw
-                encoders[name] = CLDMDFDenseEncoder(spec["dim"], config)
-        self.encoders = nn.ModuleDict(encoders)
+        self.encoders = nn.ModuleDict(
+            {name: build_encoder(config.modalities[name], config) for name in self.modality_names}
+        )
         self.missing_embeddings = nn.Parameter(torch.zeros(config.num_modalities, config.hidden_size))
-        num_layers = 0 if config.baseline else config.num_fusion_layers
-        self.layers = nn.ModuleList(CLDMDFFusionLayer(config) for _ in range(num_layers))
-        self.fusion = None if config.baseline else CLDMDFAdaptiveFusion(config)
-        self.early_fusion = None
-        if early:
-            dims = [
-                config.modalities[name]["dim"] if config.modalities[name]["type"] == "dense" else config.hidden_size
-                for name in self.modality_names
-            ]
-            self.early_fusion = CLDMDFEarlyFusion(dims, config)
+        self.bottlenecks = None
+        if config.token_bottleneck:
+            self.bottlenecks = nn.ModuleDict(
+                {name: CLDMDFTokenBottleneck(config.hidden_size) for name in self.modality_names}
+            )
+        self.unimodal_heads = None
+        if config.uses_auxiliary_heads:
+            self.unimodal_heads = nn.ModuleDict(
+                {name: nn.Linear(config.hidden_size, config.num_labels) for name in self.modality_names}
+            )
+        self.layers = nn.ModuleList(CLDMDFFusionLayer(config) for _ in range(config.num_fusion_layers))
+        self.fusion = CLDMDFAdaptiveFusion(config)
         self.projection = nn.Sequential(
             nn.Linear(config.hidden_size, config.hidden_size),
             nn.GELU(),
             nn.Linear(config.hidden_size, config.projection_dim),
         )
-        self.unimodal_heads = (
-            nn.ModuleDict({name: nn.Linear(config.hidden_size, config.num_labels) for name in self.modality_names})
-            if config.uses_auxiliary_heads
-            else None
-        )
-        # TupleInfoNCE: a projection g of the fused embedding, and the ratios α_k in use (the training script updates
-        # them when `tuple_alphas="auto"`).
-        self.tuple_projection = None
-        if config.tuple_weight > 0:
-            self.tuple_projection = nn.Sequential(
-                nn.Linear(config.hidden_size, config.hidden_size),
-                nn.GELU(),
-                nn.Linear(config.hidden_size, config.projection_dim),
-            )
-        # TupleInfoNCE's α_k in use. The loss reads which modalities are disturbed as Python ints (they change only
-        # when an α_k becomes 0 or stops being 0) and the ratios r_k from a buffer: no device sync, and no
-        # torch.compile recompilation each time "auto" updates the values.
-        self.register_buffer("tuple_ratio_values", torch.zeros(config.num_modalities), persistent=False)
-        self._use_tuple_alphas(self.initial_tuple_alphas())
-        # CAL: the contributions W^m (mean 1; all 1 = symmetric training until the training script measures them)
-        # and the per-modality information bottlenecks.
-        self.register_buffer("modality_contributions", torch.ones(config.num_modalities), persistent=False)
-        self.bottlenecks = None
-        if config.cal and config.aib_beta > 0 and not config.baseline:
-            self.bottlenecks = nn.ModuleDict(
-                {name: CLDMDFInformationBottleneck(config.hidden_size) for name in self.modality_names}
-            )
         self.post_init()
-
-    def initial_tuple_alphas(self) -> list[float]:
-        """The TupleInfoNCE ratios α_k before any update: the config's, or `tuple_alpha_total / M` each for "auto"."""
-        alphas = self.config.tuple_alphas
-        if alphas == "auto":
-            alphas = [self.config.tuple_alpha_total / self.config.num_modalities] * self.config.num_modalities
-        return [float(alpha) for alpha in alphas]
-
-    def set_modality_contributions(self, contributions) -> None:
-        """Sets CAL's `W^m` (one positive number per modality, sorted names), which drive the gradient scales and
-        the bottleneck weights from the next step on."""
-        values = torch.as_tensor(contributions, dtype=torch.float32).flatten()
-        if values.numel() != self.config.num_modalities or not bool((values > 0).all() & values.isfinite().all()):
-            raise ValueError(
-                f"CAL contributions must be {self.config.num_modalities} positive finite numbers (modalities "
-                f"{self.modality_names}), got {values.tolist()}."
-            )
-        self.modality_contributions.copy_(values.to(self.modality_contributions.device))
-
-    def set_tuple_alphas(self, alphas) -> None:
-        """Sets the TupleInfoNCE ratios α_k in use (one per modality, non-negative, summing to less than 1)."""
-        values = torch.as_tensor(alphas, dtype=torch.float32).flatten()
-        if values.numel() != self.config.num_modalities or bool((values < 0).any()) or float(values.sum()) >= 1:
-            raise ValueError(
-                f"TupleInfoNCE ratios must be {self.config.num_modalities} non-negative numbers summing to less than "
-                f"1 (modalities {self.modality_names}), got {values.tolist()}."
-            )
-        self._use_tuple_alphas(values.tolist())
-
-    def _use_tuple_alphas(self, alphas: list[float]) -> None:
-        """The α_k in use, the modalities they disturb and their ratios r_k (all three always set together)."""
-        self.tuple_alphas_in_use = alphas
-        self.disturbed_modalities = modalities_to_disturb(alphas)
-        self.tuple_ratio_values.copy_(disturbance_ratio_tensor(alphas).to(self.tuple_ratio_values.device))
-
-    # ---- input checking (inputs_cldmdf.py) -----------------------------------------------------------------------
 
     def check_inputs(self, modality_inputs: ModalityInputs, modality_mask: Optional[torch.Tensor]) -> torch.Tensor:
         """Validates the inputs and returns the boolean `(B, M)` mask on the model's device (see `check_inputs`)."""
         return check_inputs(self.config, modality_inputs, modality_mask, self.device)
 
-    def batch_size(self, modality_inputs: ModalityInputs) -> int:
-        """Checks names, types and ranks of `modality_inputs` and returns the (common) number of rows."""
-        return input_batch_size(self.config, modality_inputs)
-
-    # ---- forward pieces ------------------------------------------------------------------------------------------
-
-    def encode_modalities(self, modality_inputs: ModalityInputs, modality_mask: torch.Tensor) -> torch.Tensor:
+    def embed_modalities(
+        self, modality_inputs: ModalityInputs, modality_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """
-        Runs every modality encoder: `(B, M, D)`; rows where a modality is missing hold its missing embedding. With
-        CAL, the gradient flowing back into encoder m is multiplied by `clamp(W^m, 1, cal_k_max)` (forward unchanged).
+        The modality tokens `(B, M, D)`: each encoder's output where its modality is present, its learned missing
+        embedding elsewhere; then the token bottleneck (`config.token_bottleneck`), whose KL `(B, M)` comes second
+        (None without it). What [`CLDMDFModel.forward`] fuses; also its `modality_embeddings` argument.
         """
         batch_size = modality_mask.shape[0]
-        scales = None
-        if self.config.cal and torch.is_grad_enabled():
-            scales = gradient_scales(self.modality_contributions, self.config.cal_k_max)
         tokens = []
         for index, name in enumerate(self.modality_names):
-            present = modality_mask[:, index]
-            missing = self.missing_embeddings[index].expand(batch_size, -1)
+            present = modality_mask[:, index]  # (B,)
+            missing = self.missing_embeddings[index].expand(batch_size, -1)  # (B, D)
             if name not in modality_inputs:
                 tokens.append(missing)
                 continue
             encoded = self.encoders[name](modality_inputs[name], present)  # (B, D)
-            if scales is not None:
-                encoded = scale_gradient(encoded, scales[index])
             tokens.append(torch.where(present.unsqueeze(-1), encoded, missing.to(encoded.dtype)))
-        return torch.stack(tokens, dim=1)  # (B, M, D)
-
-    def bottleneck(
-        self, tokens: torch.Tensor, modality_mask: torch.Tensor
-    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """
-        CAL's contribution-aware asymmetric information bottleneck on the present tokens: `(tokens, L_aib)` with
-        `L_aib = sum_m β_m mean_{present b} KL_m[b]`, `β_m = aib_beta (1 - W^m / max W)`. Identity without it.
-        """
         if self.bottlenecks is None:
-            return tokens, None
+            return torch.stack(tokens, dim=1), None
         compressed, divergences = [], []
         for index, name in enumerate(self.modality_names):
-            token, kl = self.bottlenecks[name](tokens[:, index])
-            compressed.append(torch.where(modality_mask[:, index].unsqueeze(-1), token, tokens[:, index]))
-            divergences.append(kl)
-        kl = torch.stack(divergences, dim=1)  # (B, M)
-        present = modality_mask.to(kl.dtype)
-        mean_kl = (kl * present).sum(dim=0) / present.sum(dim=0).clamp(min=1.0)  # (M,)
-        betas = bottleneck_betas(self.modality_contributions, self.config.aib_beta).to(mean_kl.dtype)
-        return torch.stack(compressed, dim=1), (betas * mean_kl).sum()
-
-    def tuple_loss(
-        self,
-        modality_inputs: ModalityInputs,
-        modality_mask: torch.Tensor,
-        generator: Optional[torch.Generator] = None,
-    ) -> torch.Tensor:
-        """
-        TupleInfoNCE on a batch (METHODS.md section 2): two augmented views of the same rows; view-1 tuples are
-        contrasted with their view-2 tuple (positive), the other rows' view-2 tuples (ordinary negatives) and, for
-        each modality k with α_k > 0, the view-2 tuple with modality k swapped in from another row (disturbed
-        negatives, importance weight `r_k = α_k / α_0`). Needs `config.tuple_weight > 0` (the projection g).
-        """
-        config = self.config
-        if self.tuple_projection is None:
-            raise ValueError("`tuple_loss` needs a model built with `tuple_weight > 0` (it owns the projection g).")
-        dense = [name for name in self.modality_names if config.modalities[name]["type"] == "dense"]
-        projections, views = [], []
-        for _ in range(2):
-            inputs, mask = augment_view(
-                modality_inputs,
-                modality_mask,
-                dense,
-                config.tuple_modality_dropout,
-                config.tuple_feature_noise,
-                config.tuple_feature_dropout,
-                generator,
-            )
-            tokens, _ = self.bottleneck(self.encode_modalities(inputs, mask), mask)
-            fused = self.fuse(tokens, mask, contrastive=False).pooler_output
-            projections.append(self.tuple_projection(fused))
-            views.append((tokens, mask))
-        batch_size = modality_mask.shape[0]
-        disturbed = []
-        if batch_size >= 2:
-            tokens, mask = views[1]
-            chosen = self.disturbed_modalities
-            if chosen:
-                # All disturbed batches go through the fusion in one call (rows are independent there).
-                swaps = []
-                for k in chosen:
-                    permutation = derangement(batch_size, generator, device=tokens.device)
-                    swaps.append(swap_modality(tokens, mask, k, permutation))
-                stacked = torch.cat([swapped_tokens for swapped_tokens, _ in swaps])
-                fused = self.fuse(stacked, mask.repeat(len(chosen), 1), contrastive=False).pooler_output
-                d = self.tuple_projection(fused).split(batch_size)
-                disturbed = [(d[i], swaps[i][1], self.tuple_ratio_values[k]) for i, k in enumerate(chosen)]
-        return tuple_infonce_loss(projections[0], projections[1], config.tuple_temperature, disturbed)
-
-    def fuse(
-        self,
-        tokens: torch.Tensor,
-        modality_mask: torch.Tensor,
-        labels: Optional[torch.Tensor] = None,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
-        contrastive: bool = True,
-    ) -> CLDMDFModelOutput:
-        """Dual attention, adaptive fusion and (unless `contrastive=False`) the contrastive loss on already-encoded
-        tokens `(B, M, D)`."""
-        config = self.config
-        unimodal_logits = confidence = None
-        if self.unimodal_heads is not None:
-            # With aux_weight 0 the heads are probes (trained on detached tokens: the encoders' gradients are those
-            # of the model without heads); late fusion's heads are its classifier and train the encoders.
-            head_inputs = tokens.detach() if config.auxiliary_heads_are_probes else tokens
-            unimodal_logits = torch.stack(
-                [self.unimodal_heads[name](head_inputs[:, i]) for i, name in enumerate(self.modality_names)], dim=1
-            )  # (B, M, C)
-            if config.fusion_use_confidence:
-                # A modality's own predictive confidence; detached so the gate cannot inflate it.
-                confidence = unimodal_logits.detach().float().softmax(dim=-1).amax(dim=-1)
-
-        absence = absence_summary(modality_mask, self.missing_embeddings) if config.context_sees_missing else None
-        hidden = tokens
-        all_hidden = [hidden] if output_hidden_states else None
-        feature_scores, modality_scores = [], []
-        for layer in self.layers:
-            hidden, feature, modality = layer(hidden, modality_mask, absence)
-            if feature is not None:
-                feature_scores.append(feature)
-            if modality is not None:
-                modality_scores.append(modality)
-            if output_hidden_states:
-                all_hidden.append(hidden)
-
-        if self.fusion is not None:
-            fused, weights = self.fusion(hidden, modality_mask, absence, confidence)
-        else:  # baselines: uniform weights over present modalities (late fusion averages its heads with them)
-            weights = uniform_weights(modality_mask)
-            fused = (weights.to(hidden.dtype).unsqueeze(-1) * hidden).sum(dim=1)
-
-        contrastive_loss = num_anchors = None
-        if contrastive and config.contrastive_weight > 0:
-            source = tokens if config.contrastive_source == "encoder" else hidden
-            supervised = labels if (config.supervised_centroids and labels is not None) else None
-            contrastive_loss, num_anchors = entity_centroid_loss(
-                self.projection(source),
-                modality_mask,
-                config.contrastive_temperature,
-                leave_one_out=config.centroid_leave_one_out,
-                labels=supervised,
-            )
-
-        return CLDMDFModelOutput(
-            loss=contrastive_loss,
-            last_hidden_state=hidden,
-            pooler_output=fused,
-            modality_weights=weights,
-            modality_mask=modality_mask,
-            modality_embeddings=tokens,
-            contrastive_loss=contrastive_loss,
-            num_contrastive_anchors=num_anchors,
-            unimodal_logits=unimodal_logits,
-            feature_attentions=torch.stack(feature_scores) if output_attentions and feature_scores else None,
-            modality_attentions=torch.stack(modality_scores) if output_attentions and modality_scores else None,
-            hidden_states=tuple(all_hidden) if output_hidden_states else None,
-        )
+            present = modality_mask[:, index]
+            token, kl = self.bottlenecks[name](tokens[index])
+            compressed.append(torch.where(present.unsqueeze(-1), token, tokens[index]))
+            divergences.append(kl * present)
+        return torch.stack(compressed, dim=1), torch.stack(divergences, dim=1)
 
     def forward(
         self,
-        modality_inputs: ModalityInputs,
+        modality_inputs: Optional[ModalityInputs] = None,
         modality_mask: Optional[torch.Tensor] = None,
-        labels: Optional[torch.Tensor] = None,
+        modality_embeddings: Optional[torch.Tensor] = None,
         output_attentions: Optional[bool] = None,
         output_hidden_states: Optional[bool] = None,
         return_dict: Optional[bool] = None,
@@ -686,8 +486,11 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
                 included). A modality absent from the dict is missing in every row.
             modality_mask (`torch.BoolTensor` of shape `(B, M)`, *optional*):
                 True where the modality (sorted name order) is present. Defaults to "present" for every given modality.
-            labels (`torch.LongTensor` of shape `(B,)`, *optional*):
-                Only used by the supervised-centroid variant of the contrastive loss.
+                In training mode each present entry is dropped with `config.modality_dropout` first.
+            modality_embeddings (`torch.FloatTensor` of shape `(B, M, D)`, *optional*):
+                Tokens from [`CLDMDFModel.embed_modalities`] to fuse instead of `modality_inputs` (like
+                `inputs_embeds` in transformers; TupleInfoNCE fuses tuples with a modality swapped in from another
+                row). They are fused under `modality_mask` exactly as given: no modality dropout.
             output_attentions (`bool`, *optional*):
                 Return `feature_attentions` and `modality_attentions`.
             output_hidden_states (`bool`, *optional*):
@@ -698,42 +501,74 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
                 Compute the entity-centroid contrastive loss (`loss`, `contrastive_loss`). The classification head
                 asks for it only with labels: plain inference skips its `(B, B)` similarities per modality.
         """
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        config = self.config
+        output_attentions = output_attentions if output_attentions is not None else config.output_attentions
         output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+            output_hidden_states if output_hidden_states is not None else config.output_hidden_states
         )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        given_mask = self.check_inputs(modality_inputs, modality_mask)
-        mask = drop_modalities(given_mask, self.config.modality_dropout) if self.training else given_mask
-        if self.early_fusion is not None:
-            outputs = self.early_fuse(modality_inputs, mask)
-        else:
-            tokens, aib_loss = self.bottleneck(self.encode_modalities(modality_inputs, mask), mask)
-            outputs = self.fuse(tokens, mask, labels, output_attentions, output_hidden_states, contrastive=return_loss)
-            outputs.aib_loss = aib_loss
-        if self.training and self.tuple_projection is not None:
-            # The views come from the rows as given (before this pass's modality dropout): their own augmentations.
-            outputs.tuple_loss = self.tuple_loss(modality_inputs, given_mask)
-        return outputs if return_dict else outputs.to_tuple()
+        return_dict = return_dict if return_dict is not None else config.return_dict
 
-    def early_fuse(self, modality_inputs: ModalityInputs, modality_mask: torch.Tensor) -> CLDMDFModelOutput:
-        """The early-fusion baseline: raw dense features and backbone outputs, concatenated with the mask."""
-        batch_size = modality_mask.shape[0]
-        features = []
-        for index, name in enumerate(self.modality_names):
-            spec = self.config.modalities[name]
-            present = modality_mask[:, index]
-            width = spec["dim"] if spec["type"] == "dense" else self.config.hidden_size
-            if name not in modality_inputs:
-                features.append(self.missing_embeddings.new_zeros(batch_size, width))
-            elif spec["type"] == "dense":
-                features.append(modality_inputs[name])
-            else:
-                features.append(self.encoders[name](modality_inputs[name], present))
-        fused = self.early_fusion(features, modality_mask)
-        return CLDMDFModelOutput(
-            pooler_output=fused, modality_weights=uniform_weights(modality_mask), modality_mask=modality_mask
+        # 1. Which modalities each row has: (B, M) bool, minus training-time modality dropout.
+        bottleneck_kl = None
+        if modality_embeddings is None:
+            mask = self.check_inputs(modality_inputs, modality_mask)
+            if self.training:
+                mask = drop_modalities(mask, config.modality_dropout)
+            # 2. Modality tokens: encoders where present, learned missing embeddings elsewhere. (B, M, D)
+            tokens, bottleneck_kl = self.embed_modalities(modality_inputs, mask)
+        elif modality_mask is None:
+            raise ValueError("`modality_embeddings` need the `modality_mask` they are to be fused under.")
+        else:
+            tokens, mask = modality_embeddings, modality_mask.to(modality_embeddings.device).bool()
+
+        # 3. Unimodal heads on the tokens (probes on detached tokens when aux_weight is 0). (B, M, C)
+        unimodal_logits = confidence = None
+        if self.unimodal_heads is not None:
+            head_inputs = tokens.detach() if config.aux_weight == 0 else tokens
+            unimodal_logits = torch.stack(
+                [self.unimodal_heads[name](head_inputs[:, i]) for i, name in enumerate(self.modality_names)], dim=1
+            )
+            if config.fusion_use_confidence:  # a modality's own confidence; detached so the gate cannot inflate it
+                confidence = unimodal_logits.detach().float().softmax(dim=-1).amax(dim=-1)  # (B, M)
+
+        # 4. Dual attention: feature re-weighting and cross-modal self-attention, L times. (B, M, D)
+        absence = absence_summary(mask, self.missing_embeddings) if config.context_sees_missing else None  # (B, D)
+        hidden = tokens
+        all_hidden = [hidden] if output_hidden_states else None
+        feature_scores, modality_scores = [], []
+        for layer in self.layers:
+            hidden, feature, modality = layer(hidden, mask, absence)
+            feature_scores += [feature] if feature is not None else []
+            modality_scores += [modality] if modality is not None else []
+            if output_hidden_states:
+                all_hidden.append(hidden)
+
+        # 5. Adaptive fusion over the present modalities of each row. (B, D), weights (B, M)
+        fused, weights = self.fusion(hidden, mask, absence, confidence)
+
+        # 6. Entity-centroid contrastive loss on the projected encoder tokens. ()
+        contrastive_loss = num_anchors = None
+        if return_loss and config.contrastive_weight > 0:
+            contrastive_loss, num_anchors = entity_centroid_loss(
+                self.projection(tokens), mask, config.contrastive_temperature
+            )
+
+        outputs = CLDMDFModelOutput(
+            loss=contrastive_loss,
+            last_hidden_state=hidden,
+            pooler_output=fused,
+            modality_weights=weights,
+            modality_mask=mask,
+            modality_embeddings=tokens,
+            contrastive_loss=contrastive_loss,
+            num_contrastive_anchors=num_anchors,
+            unimodal_logits=unimodal_logits,
+            feature_attentions=torch.stack(feature_scores) if output_attentions and feature_scores else None,
+            modality_attentions=torch.stack(modality_scores) if output_attentions and modality_scores else None,
+            hidden_states=tuple(all_hidden) if output_hidden_states else None,
+            bottleneck_kl=bottleneck_kl,
         )
+        return outputs if return_dict else outputs.to_tuple()
 
 
 class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
@@ -748,16 +583,7 @@ class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
         dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        # TMC: the weight of the KL term of the evidential loss (1 unless the training script anneals it).
-        self.register_buffer("evidential_kl_weight", torch.ones(()), persistent=False)
         self.post_init()
-
-    def set_evidential_kl_weight(self, weight: float) -> None:
-        """Sets the weight of TMC's KL term (`baseline="tmc"`); the training script anneals it over
-        `config.tmc_annealing_epochs` epochs."""
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < float("inf"):
-            raise ValueError(f"The evidential KL weight must be a finite number >= 0, got {weight!r}.")
-        self.evidential_kl_weight.fill_(float(weight))
 
     def forward(
         self,
@@ -779,46 +605,37 @@ class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         problem_type = None
         if labels is not None:
-            problem_type = check_labels(labels, self.config, self.cldmdf.batch_size(modality_inputs))
+            problem_type = check_labels(labels, self.config, input_batch_size(self.config, modality_inputs))
             if self.config.problem_type is None:
                 self.config.problem_type = problem_type
         outputs = self.cldmdf(
             modality_inputs,
             modality_mask=modality_mask,
-            labels=labels if problem_type == "single_label_classification" else None,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
             return_loss=labels is not None,  # without labels no loss is returned: its contrastive term is not needed
         )
-        unimodal_logits, uncertainty = outputs.unimodal_logits, None
-        if self.config.baseline == "late_fusion":
-            logits = late_fusion_logits(unimodal_logits, outputs.modality_mask)  # (B, C)
-        elif self.config.baseline == "tmc":
-            view_alphas, alphas, uncertainty = tmc_fusion(unimodal_logits, outputs.modality_mask)
-            # Log expected class probabilities of the Dirichlets: softmax gives back alpha / S.
-            logits = (alphas / alphas.sum(dim=-1, keepdim=True)).log()
-            unimodal_logits = (view_alphas / view_alphas.sum(dim=-1, keepdim=True)).log()
-        else:
-            logits = self.classifier(self.dropout(outputs.pooler_output))  # (B, C)
+        logits = self.classifier(self.dropout(outputs.pooler_output))  # (B, C)
 
         loss = main_loss = aux_loss = None
         if labels is not None:
-            if self.config.baseline == "tmc":
-                main_loss = tmc_loss(view_alphas, alphas, labels, outputs.modality_mask, self.evidential_kl_weight)
-            else:
-                main_loss = task_loss(logits, labels, problem_type)
+            main_loss = task_loss(logits, labels, problem_type)
             loss = main_loss
             if outputs.contrastive_loss is not None:
                 loss = loss + self.config.contrastive_weight * outputs.contrastive_loss
-            if outputs.unimodal_logits is not None and not self.config.heads_are_the_classifier:
-                aux_loss = self._auxiliary_loss(outputs.unimodal_logits, labels, outputs.modality_mask, problem_type)
+            if outputs.unimodal_logits is not None:
+                # One task loss per (row, modality), averaged over the present entries.
+                batch_size, num_modalities = outputs.modality_mask.shape
+                per_entry = task_loss(
+                    outputs.unimodal_logits.flatten(0, 1),
+                    labels.repeat_interleave(num_modalities, dim=0),
+                    problem_type,
+                    reduction="none",
+                ).view(batch_size, num_modalities)
+                aux_loss = masked_mean(per_entry, outputs.modality_mask)
                 # Probes (aux_weight 0) learn from their loss at weight 1; it reaches no other parameter.
                 loss = loss + (self.config.aux_weight or 1.0) * aux_loss
-            if outputs.tuple_loss is not None:
-                loss = loss + self.config.tuple_weight * outputs.tuple_loss
-            if outputs.aib_loss is not None:
-                loss = loss + outputs.aib_loss
 
         result = CLDMDFSequenceClassifierOutput(
             loss=loss,
@@ -829,31 +646,13 @@ class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
             pooler_output=outputs.pooler_output,
             modality_weights=outputs.modality_weights,
             modality_mask=outputs.modality_mask,
-            unimodal_logits=unimodal_logits,
+            unimodal_logits=outputs.unimodal_logits,
             feature_attentions=outputs.feature_attentions,
             modality_attentions=outputs.modality_attentions,
             hidden_states=outputs.hidden_states,
-            tuple_loss=outputs.tuple_loss,
-            aib_loss=outputs.aib_loss,
-            uncertainty=uncertainty,
+            bottleneck_kl=outputs.bottleneck_kl,
         )
         return result if return_dict else result.to_tuple()
-
-    @staticmethod
-    def _auxiliary_loss(
-        unimodal_logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, problem_type: str
-    ) -> torch.Tensor:
-        """Mean task loss of the unimodal heads over present (row, modality) entries: a masked mean, not an index of
-        the present entries, whose data-dependent shape would break a torch.compile graph."""
-        batch_size, num_modalities = mask.shape
-        losses = task_loss(
-            unimodal_logits.reshape(batch_size * num_modalities, -1),
-            labels.repeat_interleave(num_modalities, dim=0),
-            problem_type,
-            reduction="none",
-        ).view(batch_size, num_modalities)
-        present = mask.to(losses.dtype)
-        return (losses * present).sum() / present.sum().clamp(min=1.0)
 
 
 class CLDMDFForPreTraining(CLDMDFPreTrainedModel):
@@ -905,24 +704,16 @@ class CLDMDFForPreTraining(CLDMDFPreTrainedModel):
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         model = self.cldmdf
-        given_mask = model.check_inputs(modality_inputs, modality_mask)
-        mask = drop_modalities(given_mask, self.config.modality_dropout) if model.training else given_mask
-        if reconstruction_mask is None:
-            hidden_entries = self.choose_hidden_modalities(mask)
-        else:
-            hidden_entries = reconstruction_mask.to(mask.device).bool()
-            if hidden_entries.shape != mask.shape or (hidden_entries & ~mask).any():
-                raise ValueError(
-                    f"`reconstruction_mask` must have shape {tuple(mask.shape)} and mark only present modalities."
-                )
-            if (~(mask & ~hidden_entries).any(dim=1)).any():
-                raise ValueError("`reconstruction_mask` hides every present modality of some row; keep one visible.")
+        mask = model.check_inputs(modality_inputs, modality_mask)  # (B, M)
+        if self.training:
+            mask = drop_modalities(mask, self.config.modality_dropout)
+        hidden_entries = self._hidden_entries(mask, reconstruction_mask)  # (B, M)
         visible = mask & ~hidden_entries
 
-        encoded = model.encode_modalities(modality_inputs, mask)  # targets need the hidden modalities' tokens
+        # The encoder tokens of every present modality (the hidden ones are targets), the visible ones fused.
+        encoded, bottleneck_kl = model.embed_modalities(modality_inputs, mask)  # (B, M, D)
         tokens = torch.where(visible.unsqueeze(-1), encoded, model.missing_embeddings.unsqueeze(0).to(encoded.dtype))
-        tokens, aib_loss = model.bottleneck(tokens, visible)
-        outputs = model.fuse(tokens, visible)
+        outputs = model(modality_embeddings=tokens, modality_mask=visible, return_dict=True)
 
         squared_errors = []
         for index, name in enumerate(model.modality_names):
@@ -943,12 +734,6 @@ class CLDMDFForPreTraining(CLDMDFPreTrainedModel):
         loss = self.config.reconstruction_weight * reconstruction_loss
         if outputs.contrastive_loss is not None:
             loss = loss + self.config.contrastive_weight * outputs.contrastive_loss
-        tuple_loss = None
-        if model.tuple_projection is not None:  # the TupleInfoNCE objective sees the whole (incomplete) rows
-            tuple_loss = model.tuple_loss(modality_inputs, given_mask)
-            loss = loss + self.config.tuple_weight * tuple_loss
-        if aib_loss is not None:
-            loss = loss + aib_loss
         result = CLDMDFPreTrainingOutput(
             loss=loss,
             reconstruction_loss=reconstruction_loss,
@@ -956,7 +741,26 @@ class CLDMDFForPreTraining(CLDMDFPreTrainedModel):
             reconstruction_mask=hidden_entries,
             pooler_output=outputs.pooler_output,
             modality_weights=outputs.modality_weights,
-            tuple_loss=tuple_loss,
-            aib_loss=aib_loss,
+            modality_mask=visible,
+            bottleneck_kl=None if bottleneck_kl is None else bottleneck_kl * visible,
         )
         return result if return_dict else result.to_tuple()
+
+    def _hidden_entries(self, mask: torch.Tensor, reconstruction_mask: Optional[torch.Tensor]) -> torch.Tensor:
+        if reconstruction_mask is None:
+            return self.choose_hidden_modalities(mask)
+        hidden_entries = reconstruction_mask.to(mask.device).bool()
+        if hidden_entries.shape != mask.shape or (hidden_entries & ~mask).any():
+            raise ValueError(
+                f"`reconstruction_mask` must have shape {tuple(mask.shape)} and mark only present modalities."
+            )
+        if (~(mask & ~hidden_entries).any(dim=1)).any():
+            raise ValueError("`reconstruction_mask` hides every present modality of some row; keep one visible.")
+        return hidden_entries
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of `(B, M)` values over the True entries of `mask`: a masked mean, not an index of the present entries,
+    whose data-dependent shape would break a torch.compile graph."""
+    present = mask.to(values.dtype)
+    return (values * present).sum() / present.sum().clamp(min=1.0)

@@ -60,11 +60,9 @@ class CLDMDFModelOutput(ModelOutput):
             keys), returned when `output_attentions=True`.
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
             The tokens after the encoders and after each fusion layer, when `output_hidden_states=True`.
-        tuple_loss (`torch.FloatTensor` of shape `()`, *optional*):
-            The unweighted TupleInfoNCE loss (training mode with `config.tuple_weight > 0`).
-        aib_loss (`torch.FloatTensor` of shape `()`, *optional*):
-            CAL's asymmetric information-bottleneck loss, already weighted by the per-modality `β_m` (`config.cal`
-            with `config.aib_beta > 0`).
+        bottleneck_kl (`torch.FloatTensor` of shape `(batch_size, num_modalities)`, *optional*):
+            With `config.token_bottleneck`: the KL divergence of each token's bottleneck distribution from `N(0, I)`
+            (0 where the modality is missing). CAL's objective weights it per modality.
     """
 
     loss: Optional[torch.FloatTensor] = None
@@ -79,8 +77,7 @@ class CLDMDFModelOutput(ModelOutput):
     feature_attentions: Optional[torch.FloatTensor] = None
     modality_attentions: Optional[torch.FloatTensor] = None
     hidden_states: Optional[tuple[torch.FloatTensor, ...]] = None
-    tuple_loss: Optional[torch.FloatTensor] = None
-    aib_loss: Optional[torch.FloatTensor] = None
+    bottleneck_kl: Optional[torch.FloatTensor] = None
 
 
 @dataclass
@@ -90,14 +87,12 @@ class CLDMDFSequenceClassifierOutput(ModelOutput):
 
     Args:
         loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `labels` are given):
-            `task_loss + contrastive_weight * contrastive_loss + aux_weight * aux_loss + tuple_weight * tuple_loss +
-            aib_loss` (each term when enabled).
+            `task_loss + contrastive_weight * contrastive_loss + aux_weight * aux_loss` (each term when enabled;
+            probes' `aux_loss` counts with weight 1 and reaches only the heads).
         logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`):
-            Classification (or regression when `num_labels == 1`) scores. With `baseline="tmc"`: the log expected
-            class probabilities `log(alpha / S)` of the combined Dirichlet.
+            Classification (or regression when `num_labels == 1`) scores.
         task_loss (`torch.FloatTensor` of shape `()`, *optional*):
-            The supervised loss alone (cross-entropy, BCE-with-logits or MSE by `problem_type`; TMC's evidential
-            loss with `baseline="tmc"`).
+            The supervised loss alone (cross-entropy, BCE-with-logits or MSE by `problem_type`).
         contrastive_loss (`torch.FloatTensor` of shape `()`, *optional*):
             The unweighted entity-centroid loss.
         aux_loss (`torch.FloatTensor` of shape `()`, *optional*):
@@ -109,20 +104,15 @@ class CLDMDFSequenceClassifierOutput(ModelOutput):
         modality_mask (`torch.BoolTensor` of shape `(batch_size, num_modalities)`):
             The mask that was used.
         unimodal_logits (`torch.FloatTensor` of shape `(batch_size, num_modalities, num_labels)`, *optional*):
-            Logits of the auxiliary unimodal heads (TMC: the log expected class probabilities of each modality's
-            Dirichlet; uniform where the modality is missing).
+            Logits of the auxiliary unimodal heads (when enabled).
         feature_attentions (`torch.FloatTensor`, *optional*):
             See [`CLDMDFModelOutput`].
         modality_attentions (`torch.FloatTensor`, *optional*):
             See [`CLDMDFModelOutput`].
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
             See [`CLDMDFModelOutput`].
-        tuple_loss (`torch.FloatTensor` of shape `()`, *optional*):
+        bottleneck_kl (`torch.FloatTensor` of shape `(batch_size, num_modalities)`, *optional*):
             See [`CLDMDFModelOutput`].
-        aib_loss (`torch.FloatTensor` of shape `()`, *optional*):
-            See [`CLDMDFModelOutput`].
-        uncertainty (`torch.FloatTensor` of shape `(batch_size,)`, *optional*):
-            With `baseline="tmc"`: the uncertainty `u = C / S` in (0, 1] of the combined opinion (1: no evidence).
     """
 
     loss: Optional[torch.FloatTensor] = None
@@ -137,9 +127,7 @@ class CLDMDFSequenceClassifierOutput(ModelOutput):
     feature_attentions: Optional[torch.FloatTensor] = None
     modality_attentions: Optional[torch.FloatTensor] = None
     hidden_states: Optional[tuple[torch.FloatTensor, ...]] = None
-    tuple_loss: Optional[torch.FloatTensor] = None
-    aib_loss: Optional[torch.FloatTensor] = None
-    uncertainty: Optional[torch.FloatTensor] = None
+    bottleneck_kl: Optional[torch.FloatTensor] = None
 
 
 @dataclass
@@ -149,8 +137,7 @@ class CLDMDFPreTrainingOutput(ModelOutput):
 
     Args:
         loss (`torch.FloatTensor` of shape `()`):
-            `reconstruction_weight * reconstruction_loss + contrastive_weight * contrastive_loss +
-            tuple_weight * tuple_loss` (+ `aib_loss` with CAL).
+            `reconstruction_weight * reconstruction_loss + contrastive_weight * contrastive_loss`.
         reconstruction_loss (`torch.FloatTensor` of shape `()`):
             Mean squared error of the hidden modalities predicted from the fused embedding of the visible ones
             (0 when no row had two present modalities).
@@ -162,10 +149,10 @@ class CLDMDFPreTrainingOutput(ModelOutput):
             The fused embedding of the visible modalities.
         modality_weights (`torch.FloatTensor` of shape `(batch_size, num_modalities)`):
             Adaptive fusion weights over the visible modalities.
-        tuple_loss (`torch.FloatTensor` of shape `()`, *optional*):
-            The unweighted TupleInfoNCE loss on the whole incomplete rows (when `config.tuple_weight > 0`).
-        aib_loss (`torch.FloatTensor` of shape `()`, *optional*):
-            CAL's weighted information-bottleneck loss (when enabled).
+        modality_mask (`torch.BoolTensor` of shape `(batch_size, num_modalities)`):
+            The visible modalities: present (after training-time modality dropout) and not hidden.
+        bottleneck_kl (`torch.FloatTensor` of shape `(batch_size, num_modalities)`, *optional*):
+            See [`CLDMDFModelOutput`] (on the visible modalities).
     """
 
     loss: Optional[torch.FloatTensor] = None
@@ -174,5 +161,5 @@ class CLDMDFPreTrainingOutput(ModelOutput):
     reconstruction_mask: Optional[torch.BoolTensor] = None
     pooler_output: Optional[torch.FloatTensor] = None
     modality_weights: Optional[torch.FloatTensor] = None
-    tuple_loss: Optional[torch.FloatTensor] = None
-    aib_loss: Optional[torch.FloatTensor] = None
+    modality_mask: Optional[torch.BoolTensor] = None
+    bottleneck_kl: Optional[torch.FloatTensor] = None

@@ -4,7 +4,7 @@ from typing import Optional
 
 import torch
 
-from modeling_cldmdf import CLDMDFConfig
+from modeling_cldmdf import BASELINE_MODELS, CLDMDFConfig
 
 
 class CLDMDFModelTester:
@@ -31,6 +31,17 @@ class CLDMDFModelTester:
         )
         kwargs.update(overrides)
         return CLDMDFConfig(**kwargs)
+
+    def get_baseline_config(self, baseline: str, **overrides):
+        """The config of a reference model (`"early_fusion"`, `"late_fusion"`, `"tmc"`) on the same modalities."""
+        kwargs = dict(
+            modalities={name: {"type": "dense", "dim": dim} for name, dim in self.dims.items()},
+            hidden_size=32,
+            num_labels=self.num_labels,
+            modality_dropout=0.0,
+        )
+        kwargs.update(overrides)
+        return BASELINE_MODELS[baseline].config_class(**kwargs)
 
     def random_mask(self, generator: torch.Generator, batch_size: Optional[int] = None) -> torch.Tensor:
         """Random (B, M) mask with at least one present modality per row."""

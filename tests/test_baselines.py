@@ -1,7 +1,6 @@
-"""Baselines behind `config.baseline`, and frozen backbones fed with cached pooled outputs."""
+"""The reference models (early fusion, late fusion, TMC), and frozen backbones fed with cached pooled outputs."""
 
 import itertools
-import math
 
 import pytest
 import torch
@@ -9,14 +8,16 @@ import torch.nn.functional as F
 from model_tester import CLDMDFModelTester, outputs_equal
 from test_backbones import multimodal_batch, multimodal_config
 
-from modeling_cldmdf import CLDMDFForSequenceClassification
-from modeling_cldmdf.baselines_cldmdf import (
-    combine_opinions,
-    dirichlet_kl_to_uniform,
-    evidential_loss,
-    tmc_fusion,
-    tmc_kl_weight,
+from modeling_cldmdf import (
+    BASELINE_MODELS,
+    CLDMDFForSequenceClassification,
+    EarlyFusionForSequenceClassification,
+    LateFusionForSequenceClassification,
+    TMCConfig,
+    TMCForSequenceClassification,
 )
+from modeling_cldmdf.modeling_baselines import combine_opinions, dirichlet_kl_to_uniform, evidential_loss, tmc_fusion
+from training.objectives import TrainingObjectives, tmc_kl_weight
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def tester():
 @pytest.mark.parametrize("baseline", ["early_fusion", "late_fusion", "tmc"])
 def test_baselines_ignore_values_under_a_false_mask(tester, baseline):
     torch.manual_seed(0)
-    model = CLDMDFForSequenceClassification(tester.get_config(baseline=baseline)).eval()
+    model = BASELINE_MODELS[baseline](tester.get_baseline_config(baseline)).eval()
     batch = tester.prepare_inputs()
     mask = batch["modality_mask"]
     changed = {name: values.clone() for name, values in batch["modality_inputs"].items()}
@@ -39,15 +40,13 @@ def test_baselines_ignore_values_under_a_false_mask(tester, baseline):
 
 def test_early_fusion_is_an_mlp_of_the_concatenated_features_and_mask(tester):
     torch.manual_seed(0)
-    model = CLDMDFForSequenceClassification(tester.get_config(baseline="early_fusion")).eval()
-    assert len(model.cldmdf.layers) == 0 and model.cldmdf.fusion is None
-    assert set(model.cldmdf.encoders) == set()  # dense modalities are read raw
+    model = EarlyFusionForSequenceClassification(tester.get_baseline_config("early_fusion")).eval()
+    assert set(model.encoders) == set()  # dense modalities are read raw
     batch = tester.prepare_inputs()
     mask = batch["modality_mask"]
     inputs = [batch["modality_inputs"][name] * mask[:, i : i + 1] for i, name in enumerate(["audio", "tab", "video"])]
     by_hand = torch.cat([*inputs, mask.float()], dim=-1)
-    fusion = model.cldmdf.early_fusion
-    expected = model.classifier(fusion.mlp(fusion.norm(by_hand)))
+    expected = model.classifier(model.mlp(model.norm(by_hand)))
     with torch.no_grad():
         out = model(**batch)
         torch.testing.assert_close(out.logits, expected)
@@ -56,7 +55,7 @@ def test_early_fusion_is_an_mlp_of_the_concatenated_features_and_mask(tester):
 
 def test_late_fusion_averages_the_unimodal_heads_over_present_modalities(tester):
     torch.manual_seed(0)
-    model = CLDMDFForSequenceClassification(tester.get_config(baseline="late_fusion", contrastive_weight=0.0)).eval()
+    model = LateFusionForSequenceClassification(tester.get_baseline_config("late_fusion")).eval()
     batch = tester.prepare_inputs()
     with torch.no_grad():
         out = model(**batch)
@@ -119,24 +118,22 @@ def test_the_combination_ignores_order_and_missing_modalities_are_its_identity()
     torch.testing.assert_close(nested_belief[0] * 3 / nested_uncertainty + 1, alphas[0])
 
 
-def test_evidential_loss_is_the_expected_cross_entropy_plus_the_weighted_kl():
+def test_evidential_loss_is_the_expected_cross_entropy_and_the_kl_of_the_misleading_evidence():
     alphas = torch.tensor([[3.0, 1.5, 2.0], [1.0, 1.0, 7.0]], dtype=torch.float64)
     labels = torch.tensor([0, 2])
     # Expected cross-entropy E_{p ~ Dir(alpha)}[-log p_y], by sampling.
     torch.manual_seed(0)
     samples = torch.distributions.Dirichlet(alphas).sample((400_000,))  # (N, 2, 3)
     sampled = -samples.gather(-1, labels.view(1, 2, 1).expand(len(samples), 2, 1)).log().mean(0).squeeze(-1)
-    torch.testing.assert_close(evidential_loss(alphas, labels, 0.0), sampled, atol=5e-3, rtol=0)
+    expected_ce, kl_term = evidential_loss(alphas, labels)
+    torch.testing.assert_close(expected_ce, sampled, atol=5e-3, rtol=0)
     # KL of the parameters without the true class's evidence against the uniform Dirichlet (torch's own KL).
     removed = torch.tensor([[1.0, 1.5, 2.0], [1.0, 1.0, 1.0]], dtype=torch.float64)
     uniform = torch.distributions.Dirichlet(torch.ones(3, dtype=torch.float64))
     kl = torch.distributions.kl_divergence(torch.distributions.Dirichlet(removed), uniform)
     torch.testing.assert_close(dirichlet_kl_to_uniform(removed), kl)
-    weighted = evidential_loss(alphas, labels, 0.7) - evidential_loss(alphas, labels, 0.0)
-    torch.testing.assert_close(weighted, 0.7 * kl)
-    assert (
-        abs(weighted[1].item()) < 1e-12
-    )  # all of row 1's evidence is on its true class: nothing misleading to push down
+    torch.testing.assert_close(kl_term, kl)
+    assert abs(kl_term[1].item()) < 1e-12  # all of row 1's evidence is on its true class: nothing misleading
 
 
 def test_kl_annealing_schedule():
@@ -146,16 +143,19 @@ def test_kl_annealing_schedule():
 
 def test_tmc_model_outputs_and_loss_by_hand(tester):
     torch.manual_seed(0)
-    model = CLDMDFForSequenceClassification(tester.get_config(baseline="tmc", contrastive_weight=0.0)).eval()
-    model.set_evidential_kl_weight(0.3)
+    model = TMCForSequenceClassification(tester.get_baseline_config("tmc")).eval()
     batch = tester.prepare_inputs()
     mask, labels = batch["modality_mask"], batch["labels"]
     with torch.no_grad():
         out = model(**batch)
-        tokens = model.cldmdf.encode_modalities(batch["modality_inputs"], mask)
-        heads = torch.stack(
-            [model.cldmdf.unimodal_heads[n](tokens[:, i]) for i, n in enumerate(["audio", "tab", "video"])], 1
-        )
+        tokens = model.encode(batch["modality_inputs"], mask)
+        heads = torch.stack([model.heads[n](tokens[:, i]) for i, n in enumerate(["audio", "tab", "video"])], 1)
+    weight = 0.3  # TMC's annealed KL weight, as the training objective applies it
+
+    def loss_of(alpha, b):
+        expected_ce, kl = evidential_loss(alpha.unsqueeze(0), labels[b : b + 1])
+        return (expected_ce + weight * kl).item()
+
     total = 0.0
     views = [[] for _ in range(3)]
     for b in range(tester.batch_size):  # row by row: combine the present modalities' opinions in turn
@@ -167,33 +167,33 @@ def test_tmc_model_outputs_and_loss_by_hand(tester):
         alpha = torch.tensor([x * strength + 1 for x in belief])
         torch.testing.assert_close(out.logits[b].exp(), alpha / alpha.sum())
         assert out.uncertainty[b].item() == pytest.approx(uncertainty, rel=1e-5)
-        total += evidential_loss(alpha.unsqueeze(0), labels[b : b + 1], 0.3).item() / tester.batch_size
+        total += loss_of(alpha, b) / tester.batch_size
         for m in range(3):
             if mask[b, m]:
                 view_alpha = F.softplus(heads[b, m]) + 1
-                views[m].append(evidential_loss(view_alpha.unsqueeze(0), labels[b : b + 1], 0.3).item())
+                views[m].append(loss_of(view_alpha, b))
                 torch.testing.assert_close(out.unimodal_logits[b, m].exp(), view_alpha / view_alpha.sum())
     total += sum(sum(v) / len(v) for v in views if v)
-    assert out.loss.item() == pytest.approx(total, rel=1e-5)
-    assert out.loss.item() == out.task_loss.item()
+    assert (out.evidential_loss + weight * out.kl_loss).item() == pytest.approx(total, rel=1e-5)
+    assert out.loss.item() == pytest.approx((out.evidential_loss + out.kl_loss).item())  # the KL at full weight
+    # The annealing objective weighs the KL term by epoch: 0.3 is its weight in epoch 2 of 10 (0-based).
+    annealed, _ = TrainingObjectives.build(model, tmc_annealing_epochs=10).loss(model, batch, out, epoch=2)
+    assert annealed.item() == pytest.approx(total, rel=1e-5)
 
 
 def test_tmc_refuses_what_it_cannot_do(tester):
-    for overrides in ({"tuple_weight": 0.1}, {"cal": True}):
-        with pytest.raises(ValueError, match="`baseline='tmc'` is the published method"):
-            tester.get_config(baseline="tmc", **overrides)
+    model = TMCForSequenceClassification(tester.get_baseline_config("tmc"))
+    for objectives in ({"tuple_weight": 0.1}, {"cal": True}):
+        with pytest.raises(ValueError, match="TupleInfoNCE and CAL work on CL-DMDF's modality tokens"):
+            TrainingObjectives.build(model, **objectives)
     with pytest.raises(ValueError, match="single-label classification with at least 2 labels"):
-        tester.get_config(baseline="tmc", num_labels=1)
+        tester.get_baseline_config("tmc", num_labels=1)
     with pytest.raises(ValueError, match="single-label classification with at least 2 labels"):
-        tester.get_config(baseline="tmc", problem_type="multi_label_classification")
-    model = CLDMDFForSequenceClassification(tester.get_config(baseline="tmc"))
+        tester.get_baseline_config("tmc", problem_type="multi_label_classification")
     batch = tester.prepare_inputs()
     with pytest.raises(ValueError, match="takes single-label class ids"):
         model(batch["modality_inputs"], batch["modality_mask"], torch.ones(tester.batch_size, 3))
-    for bad in (-0.1, float("nan"), float("inf"), True):
-        with pytest.raises(ValueError, match="finite number >= 0"):
-            model.set_evidential_kl_weight(bad)
-    assert math.isclose(model.evidential_kl_weight.item(), 1.0)
+    assert TMCConfig.model_type == "cldmdf_tmc"
 
 
 def test_cached_pooled_outputs_give_the_same_logits_as_the_frozen_backbone():

@@ -9,6 +9,7 @@ from model_tester import CLDMDFModelTester, outputs_equal
 from transformers import AutoModel, AutoModelForPreTraining, AutoModelForSequenceClassification
 
 from modeling_cldmdf import (
+    BASELINE_MODELS,
     CLDMDFConfig,
     CLDMDFForPreTraining,
     CLDMDFForSequenceClassification,
@@ -297,14 +298,6 @@ def test_auxiliary_loss_is_the_mean_over_present_entries(tester, problem_type):
     torch.testing.assert_close(out.loss, out.task_loss + 0.5 * out.aux_loss)
 
 
-def test_supervised_centroids_use_labels(tester):
-    batch = tester.prepare_inputs()
-    with torch.no_grad():
-        plain = _model(tester)(**batch).contrastive_loss
-        supervised = _model(tester, supervised_centroids=True)(**batch).contrastive_loss
-    assert not torch.equal(plain, supervised)
-
-
 def test_pretraining_head(tester):
     model = _model(tester, cls=CLDMDFForPreTraining)
     batch = tester.prepare_inputs(with_labels=False)
@@ -359,8 +352,11 @@ def test_save_load_equality_for_every_head(tester, tmp_path, cls, auto_class):
     model.save_pretrained(tmp_path)
     files = {p.name for p in tmp_path.iterdir()}
     remote_code = {"modeling_cldmdf.py", "configuration_cldmdf.py", "losses_cldmdf.py", "modeling_outputs_cldmdf.py"}
-    remote_code |= {"inputs_cldmdf.py", "methods_cldmdf.py"}
-    assert {"model.safetensors", "config.json", "baselines_cldmdf.py", *remote_code} <= files
+    remote_code |= {"inputs_cldmdf.py", "pipeline_cldmdf.py"}
+    assert {"model.safetensors", "config.json", *remote_code} <= files
+    # The remote code is the model's own files and what they import: no reference model, no training recipe (the
+    # baselines' configs travel: the config reads a reference model saved by 0.1 into its own config class).
+    assert "modeling_baselines.py" not in files and not any(name.startswith(("methods", "method_")) for name in files)
     assert not any(name.endswith((".bin", ".pt", ".pkl")) for name in files)
     reloaded = auto_class.from_pretrained(tmp_path).eval()
     assert type(reloaded) is cls
@@ -499,19 +495,26 @@ def test_missing_modality_entry_defaults_to_missing(tester):
 
 
 @pytest.mark.parametrize(
-    "overrides",
-    [{}, {"contrastive_weight": 0.0}, {"baseline": "early_fusion", "contrastive_weight": 0.0}, {"cal": True}],
-    ids=["cldmdf", "no_contrastive", "early_fusion", "cal"],
+    "baseline, overrides",
+    [
+        (None, {}),
+        (None, {"contrastive_weight": 0.0}),
+        (None, {"token_bottleneck": True, "use_auxiliary_heads": True}),
+        ("early_fusion", {}),
+        ("late_fusion", {}),
+    ],
+    ids=["cldmdf", "no_contrastive", "bottleneck_heads", "early_fusion", "late_fusion"],
 )
-def test_floating_point_ops_match_the_flop_counter(overrides):
+def test_floating_point_ops_match_the_flop_counter(baseline, overrides):
     from torch.utils.flop_counter import FlopCounterMode
 
     dims = {"a": 40, "b": 7, "c": 64}
-    config = CLDMDFConfig(
-        modalities={name: {"type": "dense", "dim": dim} for name, dim in dims.items()},
-        hidden_size=32, num_attention_heads=4, intermediate_size=64, num_labels=5, **overrides,
-    )  # fmt: skip
-    model = CLDMDFForSequenceClassification(config).train()
+    common = dict(modalities={name: {"type": "dense", "dim": dim} for name, dim in dims.items()}, hidden_size=32)
+    if baseline is None:
+        config = CLDMDFConfig(**common, num_attention_heads=4, intermediate_size=64, num_labels=5, **overrides)
+        model = CLDMDFForSequenceClassification(config).train()
+    else:
+        model = BASELINE_MODELS[baseline](BASELINE_MODELS[baseline].config_class(**common, num_labels=5)).train()
     inputs = {name: torch.randn(16, dim) for name, dim in dims.items()}
     mask = torch.ones(16, 3, dtype=torch.bool)
     with FlopCounterMode(display=False) as counter:
@@ -522,27 +525,35 @@ def test_floating_point_ops_match_the_flop_counter(overrides):
 
 
 @pytest.mark.parametrize(
-    "overrides",
+    "baseline, overrides, objectives",
     [
-        {},
-        {"baseline": "early_fusion", "contrastive_weight": 0.0},
-        {"baseline": "late_fusion", "contrastive_weight": 0.0},
-        {"baseline": "tmc", "contrastive_weight": 0.0},
-        {"cal": True, "use_auxiliary_heads": True, "aux_weight": 0.3, "fusion_use_confidence": True},
-        {"tuple_weight": 0.1},
+        (None, {}, {}),
+        ("early_fusion", {}, {}),
+        ("late_fusion", {}, {}),
+        ("tmc", {}, {}),
+        (None, {"token_bottleneck": True, "use_auxiliary_heads": True, "aux_weight": 0.3}, {"cal": True}),
+        (None, {"fusion_use_confidence": True}, {"tuple_weight": 0.1}),
     ],
-    ids=["cldmdf", "early_fusion", "late_fusion", "tmc", "cal_aux_heads_confidence", "tuple_infonce"],
+    ids=["cldmdf", "early_fusion", "late_fusion", "tmc", "cal_bottleneck_aux_heads", "tuple_infonce_confidence"],
 )
-def test_training_and_inference_trace_as_one_torch_compile_graph(tester, overrides):
+def test_training_and_inference_trace_as_one_torch_compile_graph(tester, baseline, overrides, objectives):
     # The checks that read values (NaN, empty rows, label range) need a device sync each; under torch.compile they are
     # skipped, so nothing in a step breaks the graph (which would split it and cost a recompile per module instance).
+    # The training objectives (TupleInfoNCE, CAL's hooks and bottleneck loss, TMC's annealing) are in the graph too.
     import torch._dynamo
 
-    model = _model(tester, **overrides)
+    from training.objectives import TrainingObjectives
+
+    torch.manual_seed(0)
+    if baseline is None:
+        model = CLDMDFForSequenceClassification(tester.get_config(**overrides))
+    else:
+        model = BASELINE_MODELS[baseline](tester.get_baseline_config(baseline))
+    training = TrainingObjectives.build(model, **objectives)
     batch = tester.prepare_inputs()
     inputs = {"modality_inputs": batch["modality_inputs"], "modality_mask": batch["modality_mask"]}
     torch._dynamo.reset()
-    train = torch._dynamo.explain(lambda: model.train()(**batch).loss)()
+    train = torch._dynamo.explain(lambda: training.loss(model.train(), batch, model(**batch), epoch=0)[0])()
     infer = torch._dynamo.explain(lambda: model.eval()(**inputs).logits)()
     assert (train.graph_break_count, infer.graph_break_count) == (0, 0), train.break_reasons + infer.break_reasons
     assert (train.graph_count, infer.graph_count) == (1, 1)
