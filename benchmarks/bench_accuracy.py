@@ -60,38 +60,38 @@ from benchmarks.common import (  # noqa: E402
     write_json,
 )
 
-# name -> (group, --config_overrides of train_accelerate.py, what it is)
+# name -> (group, arguments of train_accelerate.py, what it is)
 VARIANTS: dict[str, tuple[str, Optional[str], str]] = {
     "cldmdf": ("CL-DMDF", None, "CL-DMDF, default configuration"),
-    "cldmdf_aux": ("CL-DMDF", "use_auxiliary_heads=true,aux_weight=0.3", "CL-DMDF + unimodal auxiliary heads"),
+    "cldmdf_aux": ("CL-DMDF", "--config_overrides use_auxiliary_heads=true,aux_weight=0.3", "CL-DMDF + unimodal auxiliary heads"),
     "cldmdf_aux_confidence": (
         "CL-DMDF",
-        "use_auxiliary_heads=true,aux_weight=0.3,fusion_use_confidence=true",
+        "--config_overrides use_auxiliary_heads=true,aux_weight=0.3,fusion_use_confidence=true",
         "CL-DMDF + unimodal auxiliary heads whose confidence enters the fusion gate",
     ),
-    "no_feature_attention": ("ablation", "use_feature_attention=false", "without feature attention"),
-    "no_modality_attention": ("ablation", "use_modality_attention=false", "without modality attention"),
-    "mean_fusion": ("ablation", "fusion_mode=mean", "mean instead of adaptive fusion"),
-    "no_contrastive": ("ablation", "contrastive_weight=0", "without the entity-centroid contrastive loss"),
-    "one_fusion_layer": ("ablation", "num_fusion_layers=1", "one dual-attention layer instead of two"),
-    "no_fusion_layers": ("ablation", "num_fusion_layers=0", "no dual-attention layer (encoders + adaptive fusion)"),
-    "early_fusion": ("baseline", "baseline=early_fusion,contrastive_weight=0", "early fusion (concatenation + MLP)"),
-    "late_fusion": ("baseline", "baseline=late_fusion,contrastive_weight=0", "late fusion (mean of unimodal logits)"),
+    "no_feature_attention": ("ablation", "--config_overrides use_feature_attention=false", "without feature attention"),
+    "no_modality_attention": ("ablation", "--config_overrides use_modality_attention=false", "without modality attention"),
+    "mean_fusion": ("ablation", "--fusion_mode mean", "mean instead of adaptive fusion"),
+    "no_contrastive": ("ablation", "--contrastive_weight 0", "without the entity-centroid contrastive loss"),
+    "one_fusion_layer": ("ablation", "--num_fusion_layers 1", "one dual-attention layer instead of two"),
+    "no_fusion_layers": ("ablation", "--num_fusion_layers 0", "no dual-attention layer (encoders + adaptive fusion)"),
+    "early_fusion": ("baseline", "--baseline early_fusion", "early fusion (concatenation + MLP)"),
+    "late_fusion": ("baseline", "--baseline late_fusion", "late fusion (mean of unimodal logits)"),
     # Cross-validation picked modality_dropout 0.5 for late fusion (BENCHMARKS.md): tuned, beside the default.
     "late_fusion_md05": (
         "baseline",
-        "baseline=late_fusion,contrastive_weight=0,modality_dropout=0.5",
+        "--baseline late_fusion --modality_dropout 0.5",
         "late fusion with modality_dropout 0.5, its setting chosen by cross-validation",
     ),
     # The published dynamic-fusion method the UCI bar comes from (TMC, 98.51 ± 0.15), on our data path.
     "tmc": (
         "baseline",
-        "baseline=tmc,contrastive_weight=0",
+        "--baseline tmc",
         "TMC, trusted multi-view classification (Dirichlet evidence per modality, combined by Dempster's rule)",
     ),
-    "cldmdf_tuple": ("companion", "tuple_weight=0.1", "CL-DMDF + TupleInfoNCE"),
-    "cldmdf_cal": ("companion", "cal=true", "CL-DMDF + CAL"),
-    "cldmdf_tuple_cal": ("companion", "tuple_weight=0.1,cal=true", "CL-DMDF + TupleInfoNCE + CAL"),
+    "cldmdf_tuple": ("companion", "--tuple_weight 0.1", "CL-DMDF + TupleInfoNCE"),
+    "cldmdf_cal": ("companion", "--cal", "CL-DMDF + CAL"),
+    "cldmdf_tuple_cal": ("companion", "--tuple_weight 0.1 --cal", "CL-DMDF + TupleInfoNCE + CAL"),
 }
 DATASETS = {
     "uci": {
@@ -221,10 +221,7 @@ def train_argv(
         "--evaluation_split", args.metric_split,
         *shared["train_args"],
     ]  # fmt: skip
-    overrides = VARIANTS[variant][1]
-    if overrides:
-        argv += ["--config_overrides", overrides]
-    return argv
+    return argv + shlex.split(VARIANTS[variant][1] or "")
 
 
 def load_record(args: argparse.Namespace) -> dict:
@@ -238,10 +235,10 @@ def load_record(args: argparse.Namespace) -> dict:
             )
         for name in args.variant_list:
             known = existing["variants"].get(name)
-            if known is not None and known["config_overrides"] != VARIANTS[name][1]:
+            if known is not None and known.get("train_args") != VARIANTS[name][1]:
                 raise ValueError(
-                    f"--output {args.output}: variant {name!r} was run with config_overrides "
-                    f"{known['config_overrides']!r}, this script now uses {VARIANTS[name][1]!r}: pass --fresh"
+                    f"--output {args.output}: variant {name!r} was run with {known.get('train_args', known)!r}, this "
+                    f"script now uses {VARIANTS[name][1]!r}: pass --fresh"
                 )
         return existing
     return {"setting": setting(args), "variants": {}, "runs": [], "failures": [], "invocations": []}
@@ -310,7 +307,7 @@ def run_one(args: argparse.Namespace, variant: str, seed: int, folds: Optional[l
     run = {
         "variant": variant,
         "seed": seed,
-        "config_overrides": VARIANTS[variant][1],
+        "train_args": VARIANTS[variant][1],
         "wall_s": round(wall, 3),
         **git_state(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -449,7 +446,7 @@ def main(args: argparse.Namespace) -> dict:
     )
     for name in args.variant_list:
         group, overrides, description = VARIANTS[name]
-        record["variants"][name] = {"group": group, "config_overrides": overrides, "description": description}
+        record["variants"][name] = {"group": group, "train_args": overrides, "description": description}
     save(record, args)
 
     done = {(run["variant"], run["seed"]) for run in record["runs"]}

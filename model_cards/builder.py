@@ -61,7 +61,7 @@ _DENSE_ENCODER = "LayerNorm → Linear → GELU → Dropout → Linear"
 # model-index
 
 
-# config.baseline -> (name, what the model computes), for the cards of reference methods trained with this library.
+# `--baseline` name -> (name, what the model computes), for the cards of the reference models of this library.
 BASELINE_CARDS = {
     "early_fusion": (
         "early fusion",
@@ -81,6 +81,13 @@ BASELINE_CARDS = {
         "modality contributing no evidence. `logits` are the log expected class probabilities of the combined "
         "Dirichlet and `uncertainty` its uncertainty mass (1: no evidence).",
     ),
+}
+
+
+BASELINE_CLASSES = {
+    "early_fusion": "EarlyFusionForSequenceClassification",
+    "late_fusion": "LateFusionForSequenceClassification",
+    "tmc": "TMCForSequenceClassification",
 }
 
 
@@ -426,7 +433,7 @@ def write_model_card(
         task_type (`str`, *optional*):
             The model-index task type. Defaults to [`infer_task_type`] of `modalities`.
         baseline (`str`, *optional*):
-            The model's `config.baseline` (`"early_fusion"`, `"late_fusion"` or `"tmc"`): the card then describes that
+            The reference model's `--baseline` name (`"early_fusion"`, `"late_fusion"` or `"tmc"`): the card then describes that
             reference method instead of CL-DMDF.
 
     Returns:
@@ -553,4 +560,5 @@ def _template_values(
         "baseline": baseline,
         "baseline_name": BASELINE_CARDS[baseline][0] if baseline else None,
         "baseline_description": BASELINE_CARDS[baseline][1] if baseline else None,
+        "baseline_class": BASELINE_CLASSES.get(baseline),
     }

@@ -379,7 +379,9 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
         modality token (M times a row), the missing embeddings do none, everything else runs once."""
         base = getattr(self, self.base_model_prefix, self)
         contrastive = self.config.contrastive_weight > 0
-        uses = {id(p): self.config.num_modalities for module in (base.layers, base.fusion) for p in module.parameters()}
+        uses = {
+            id(p): self.config.num_modalities for module in (base.layers, base.fusion) for p in module.parameters()
+        }
         uses.update({id(p): self.config.num_modalities if contrastive else 0 for p in base.projection.parameters()})
         uses[id(base.missing_embeddings)] = 0
         return sum(uses.get(id(p), 1) * p.numel() for p in self.parameters())

@@ -187,11 +187,12 @@ def test_text_sections_and_verbatim_command(card_dir):
     compile(snippet, "usage", "exec")
 
 
-def test_every_baseline_of_the_config_has_a_card_description():
-    from model_cards.builder import BASELINE_CARDS
-    from modeling_cldmdf.configuration_cldmdf import BASELINES
+def test_every_reference_model_has_a_card_description_naming_its_class():
+    from model_cards.builder import BASELINE_CARDS, BASELINE_CLASSES
+    from modeling_cldmdf import BASELINE_MODELS
 
-    assert set(BASELINE_CARDS) == set(BASELINES)
+    assert set(BASELINE_CARDS) == set(BASELINE_MODELS)
+    assert BASELINE_CLASSES == {name: model.__name__ for name, model in BASELINE_MODELS.items()}
 
 
 @pytest.mark.parametrize("baseline", ["early_fusion", "late_fusion", "tmc"])
@@ -200,7 +201,8 @@ def test_the_card_of_a_baseline_describes_that_method_not_cldmdf(tmp_path, basel
     cldmdf = (Path(__file__).parent.parent / "model_cards" / "template.md").read_text()
     name = {"early_fusion": "early fusion", "late_fusion": "late fusion", "tmc": "TMC"}[baseline]
     first = text.split("\n\n", 1)[1].split("\n\n", 1)[0]  # the paragraph under the title
-    assert first.startswith(f"A **{name}") and f'`baseline="{baseline}"`' in first, first
+    assert first.startswith(f"A **{name}") and f"`--baseline {baseline}`" in first, first
+    assert f"`{BASELINE_MODELS[baseline].__name__}`" in first
     assert "Dual attention" not in text and "Dual attention" in cldmdf
     assert "## Model description\n\n" in text and "\n\nModalities, in the model's (sorted) order:" in text
     assert "## Citation" in text  # the library's citation stays
