@@ -63,14 +63,26 @@ from benchmarks.common import (  # noqa: E402
 # name -> (group, arguments of train_accelerate.py, what it is)
 VARIANTS: dict[str, tuple[str, Optional[str], str]] = {
     "cldmdf": ("CL-DMDF", None, "CL-DMDF, default configuration"),
-    "cldmdf_aux": ("CL-DMDF", "--config_overrides use_auxiliary_heads=true,aux_weight=0.3", "CL-DMDF + unimodal auxiliary heads"),
+    "cldmdf_aux": (
+        "CL-DMDF",
+        "--config_overrides use_auxiliary_heads=true,aux_weight=0.3",
+        "CL-DMDF + unimodal auxiliary heads",
+    ),
     "cldmdf_aux_confidence": (
         "CL-DMDF",
         "--config_overrides use_auxiliary_heads=true,aux_weight=0.3,fusion_use_confidence=true",
         "CL-DMDF + unimodal auxiliary heads whose confidence enters the fusion gate",
     ),
-    "no_feature_attention": ("ablation", "--config_overrides use_feature_attention=false", "without feature attention"),
-    "no_modality_attention": ("ablation", "--config_overrides use_modality_attention=false", "without modality attention"),
+    "no_feature_attention": (
+        "ablation",
+        "--config_overrides use_feature_attention=false",
+        "without feature attention",
+    ),
+    "no_modality_attention": (
+        "ablation",
+        "--config_overrides use_modality_attention=false",
+        "without modality attention",
+    ),
     "mean_fusion": ("ablation", "--fusion_mode mean", "mean instead of adaptive fusion"),
     "no_contrastive": ("ablation", "--contrastive_weight 0", "without the entity-centroid contrastive loss"),
     "one_fusion_layer": ("ablation", "--num_fusion_layers 1", "one dual-attention layer instead of two"),

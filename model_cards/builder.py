@@ -433,7 +433,8 @@ def write_model_card(
         task_type (`str`, *optional*):
             The model-index task type. Defaults to [`infer_task_type`] of `modalities`.
         baseline (`str`, *optional*):
-            The reference model's `--baseline` name (`"early_fusion"`, `"late_fusion"` or `"tmc"`): the card then describes that
+            The reference model's `--baseline` name (`"early_fusion"`, `"late_fusion"` or `"tmc"`): the card then
+            describes that
             reference method instead of CL-DMDF.
 
     Returns:

@@ -241,8 +241,9 @@ class CLDMDFFusionLayer(nn.Module):
 
 class CLDMDFAdaptiveFusion(nn.Module):
     """
-    Adaptive fusion: gate logits `g[b, m] = v . tanh(U [h[b, m]; c[b]])` (+ conf[b, m] with `fusion_use_confidence`), softmax over the present
-    modalities of each row; the fused embedding is the weighted sum of the present tokens.
+    Adaptive fusion: gate logits `g[b, m] = v . tanh(U [h[b, m]; c[b]])` (+ `conf[b, m]` with
+    `fusion_use_confidence`), softmax over the present modalities of each row; the fused embedding is the weighted sum
+    of the present tokens.
     """
 
     def __init__(self, config: CLDMDFConfig):

@@ -202,6 +202,8 @@ def test_the_card_of_a_baseline_describes_that_method_not_cldmdf(tmp_path, basel
     name = {"early_fusion": "early fusion", "late_fusion": "late fusion", "tmc": "TMC"}[baseline]
     first = text.split("\n\n", 1)[1].split("\n\n", 1)[0]  # the paragraph under the title
     assert first.startswith(f"A **{name}") and f"`--baseline {baseline}`" in first, first
+    from modeling_cldmdf import BASELINE_MODELS
+
     assert f"`{BASELINE_MODELS[baseline].__name__}`" in first
     assert "Dual attention" not in text and "Dual attention" in cldmdf
     assert "## Model description\n\n" in text and "\n\nModalities, in the model's (sorted) order:" in text
