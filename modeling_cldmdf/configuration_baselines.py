@@ -59,6 +59,15 @@ class FusionBaselineConfig(PreTrainedConfig):
     """
 
     baseline = ""  # the `--baseline` name of the method, set by each subclass
+    # Every output but `loss` and `logits`, left out of `Trainer`'s predictions (see `CLDMDFConfig`).
+    keys_to_ignore_at_inference = [
+        "modality_weights",
+        "modality_mask",
+        "unimodal_logits",
+        "uncertainty",
+        "evidential_loss",
+        "kl_loss",
+    ]
 
     def __init__(
         self,

@@ -237,7 +237,6 @@ class CLDMDFConfig(PreTrainedConfig):
         "pooler_output",
         "modality_weights",
         "modality_mask",
-        "modality_embeddings",
         "unimodal_logits",
         "feature_attentions",
         "modality_attentions",

@@ -75,6 +75,11 @@ def test_keys_ignored_at_inference_are_every_classifier_output_but_loss_and_logi
     fields = [field.name for field in dataclasses.fields(CLDMDFSequenceClassifierOutput)]
     assert CLDMDFConfig.keys_to_ignore_at_inference == [name for name in fields if name not in ("loss", "logits")]
     assert "keys_to_ignore_at_inference" not in CLDMDFConfig(modalities={"a": {"type": "dense", "dim": 2}}).to_dict()
+    # The reference models too: Trainer's predictions are their logits.
+    from modeling_cldmdf import FusionBaselineConfig, FusionBaselineOutput
+
+    fields = [field.name for field in dataclasses.fields(FusionBaselineOutput)]
+    assert FusionBaselineConfig.keys_to_ignore_at_inference == [n for n in fields if n not in ("loss", "logits")]
 
 
 def test_trainer_compute_metrics_regression_and_bad_shapes():
