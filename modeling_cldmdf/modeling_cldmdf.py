@@ -241,9 +241,8 @@ class CLDMDFFusionLayer(nn.Module):
 
 class CLDMDFAdaptiveFusion(nn.Module):
     """
-    Adaptive fusion: gate logits `g[b, m] = v . tanh(U [h[b, m]; c[b]])` (+ `conf[b, m]` with
-    `fusion_use_confidence`), softmax over the present modalities of each row; the fused embedding is the weighted sum
-    of the present tokens.
+    Adaptive fusion: gate logits `g[b, m] = v . tanh(U [h[b, m]; c[b]])` (+ conf[b, m] with `fusion_use_confidence`),
+    softmax over the present modalities of each row; the fused embedding is the weighted sum of the present tokens.
     """
 
     def __init__(self, config: CLDMDFConfig):
@@ -380,9 +379,8 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
         modality token (M times a row), the missing embeddings do none, everything else runs once."""
         base = getattr(self, self.base_model_prefix, self)
         contrastive = self.config.contrastive_weight > 0
-        uses = {
-            id(p): self.config.num_modalities for module in (base.layers, base.fusion) for p in module.parameters()
-        }
+        per_token = (base.layers, base.fusion)
+        uses = {id(p): self.config.num_modalities for module in per_token for p in module.parameters()}
         uses.update({id(p): self.config.num_modalities if contrastive else 0 for p in base.projection.parameters()})
         uses[id(base.missing_embeddings)] = 0
         return sum(uses.get(id(p), 1) * p.numel() for p in self.parameters())

@@ -175,7 +175,7 @@ def subset_statistics(
     total = 0
     model.eval()
     for batch in dataloader:
-        labels = batch.pop("labels")
+        labels = batch["labels"]  # read, not popped: the caller's batches stay as they were
         mask = batch["modality_mask"]
         for subset in subsets:
             keep = mask & torch.tensor(subset, device=mask.device)
