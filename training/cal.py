@@ -101,6 +101,12 @@ class CAL(nn.Module):
 
         return hook
 
+    def remove_hooks(self) -> None:
+        """Takes the gradient hooks off the encoders (the model then trains as without CAL)."""
+        for handle in self.hooks:
+            handle.remove()
+        self.hooks = []
+
     def set_contributions(self, contributions: Sequence[float]) -> None:
         """Sets `W^m` (one positive number per modality, sorted names)."""
         values = torch.as_tensor(contributions, dtype=torch.float32).flatten()
