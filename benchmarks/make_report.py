@@ -21,7 +21,16 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bench_accuracy import metric_split, result_key  # noqa: E402
-from benchmarks.common import REPO_ROOT, RESULTS_DIR, describe_machine, growth_words, mean_std, read_json  # noqa: E402
+from benchmarks.common import REPO_ROOT, RESULTS_DIR, growth_words, mean_std, read_json  # noqa: E402
+from benchmarks.report_format import (  # noqa: E402
+    condition_label,
+    missing_section,
+    pct,
+    plot_link,
+    provenance_lines,
+    quick_warning,
+    table,
+)
 from benchmarks.report_suite import REFERENCES_COMMAND, SUITE_COMMAND, suite_section  # noqa: E402
 
 # The commands that regenerate every results file, in the order the report shows them.
@@ -71,67 +80,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 # Formatting helpers
 
 
-def pct(stats: Optional[dict]) -> str:
-    """`mean ± std` in percent from a `mean_std` dict; the std left out with one value, `n/a` without any."""
-    if not stats or stats.get("mean") is None:
-        return "n/a"
-    text = f"{100 * stats['mean']:.2f}"
-    return text + (f" ± {100 * stats['std']:.2f}" if stats.get("std") is not None else "")
-
-
-def condition_label(condition: str) -> str:
-    if condition.startswith("missing_"):
-        return f"η={condition[len('missing_') :]}"
-    if condition.startswith("without_"):
-        return f"−{condition[len('without_') :]}"
-    return condition
-
-
 def record_key(record: dict, metric: str, condition: str) -> str:
     """The `results` key of one run of a bench_accuracy results file for `metric` under `condition`."""
     return result_key(metric, condition, metric_split(record.get("setting", {}).get("split", "test")))
-
-
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return lines
-
-
-def provenance_lines(record: dict) -> list[str]:
-    """`Command`, `Commit` and `Machine` lines of one results file (its latest invocation)."""
-    commit = record.get("git_commit") or "unknown (not a git checkout)"
-    dirty = record.get("git_dirty")
-    flag = " (+ uncommitted changes)" if dirty else "" if dirty is False else " (working-tree state unknown)"
-    lines = [
-        f"Command: `{record.get('command', 'unknown')}`",
-        "",
-        f"Commit: `{commit}`{flag}",
-        "",
-        *([record["provenance_note"], ""] if record.get("provenance_note") else []),
-        f"Machine: {describe_machine(record.get('machine') or {})}",
-        "",
-        f"Written: {record.get('created', 'unknown')}",
-    ]
-    return lines
-
-
-def quick_warning(record: dict) -> list[str]:
-    quick = record.get("quick", (record.get("setting") or {}).get("quick", False))
-    if quick:
-        return ["> **Quick smoke-test numbers (`--quick`), not results.**", ""]
-    return []
-
-
-def plot_link(png: Path, output: Path, title: str) -> list[str]:
-    if not png.exists():
-        return []
-    relative = Path(os.path.relpath(png.resolve(), output.resolve().parent)).as_posix()
-    return [f"![{title}]({relative})", ""]
-
-
-def missing_section(title: str, path: Path, command: str) -> list[str]:
-    return [f"## {title}", "", f"_Missing: `{path.name}` was not found; `{command}` writes it._", ""]
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from benchmarks import (  # noqa: E402
     bench_speed,
     bench_tmc_recipe,
     make_report,
+    report_format,
 )
 from benchmarks.common import RESULTS_DIR, quick_output_dir  # noqa: E402
 
@@ -272,9 +273,9 @@ def test_tmc_recipe_runs_tmc_on_the_test_split_and_the_report_compares_it(quick_
     assert record["runs"][0]["accuracy"] != record["runs"][1]["accuracy"]  # the seed changes the run
     part = section(text, "TMC's own recipe on this split")
     row = next(line for line in part.splitlines() if line.startswith("| 2 |"))
-    assert f"| {make_report.pct(record['summary']['missing_0.5'])} |" in row
+    assert f"| {report_format.pct(record['summary']['missing_0.5'])} |" in row
     assert f"Command: `{record['command']}`" in part and "Quick smoke-test numbers" in part
-    stats = make_report.pct(record["summary"]["missing_0"])
+    stats = report_format.pct(record["summary"]["missing_0"])
     assert f"TMC's own recipe on this split (`tmc_recipe_uci.json`): {stats} against CL-DMDF" in text
 
 
