@@ -20,8 +20,18 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_accuracy import metric_split, result_key  # noqa: E402
 from benchmarks.common import REPO_ROOT, RESULTS_DIR, growth_words, mean_std, read_json  # noqa: E402
+from benchmarks.report_accuracy import (  # noqa: E402
+    ACCURACY_DATASETS,
+    REFERENCE_VARIANT,
+    accuracy_losses,
+    accuracy_section,
+    accuracy_table,
+    ordered_variants,
+    paired_difference,
+    paired_differences,
+    record_key,
+)
 from benchmarks.report_format import (  # noqa: E402
     condition_label,
     missing_section,
@@ -33,11 +43,8 @@ from benchmarks.report_format import (  # noqa: E402
 )
 from benchmarks.report_suite import REFERENCES_COMMAND, SUITE_COMMAND, suite_section  # noqa: E402
 
-# The commands that regenerate every results file, in the order the report shows them.
-ACCURACY_DATASETS = {
-    "uci": ("UCI Multiple Features", "python benchmarks/bench_accuracy.py --dataset uci"),
-    "reviews": ("Women's clothing reviews", "python benchmarks/bench_accuracy.py --dataset reviews"),
-}
+# The commands that regenerate every results file, in the order the report shows them (the accuracy ones are in
+# ACCURACY_DATASETS, the suite ones in report_suite).
 SPEED_COMMAND = "python benchmarks/bench_speed.py"
 SCALING_COMMAND = "python benchmarks/bench_scaling.py"
 COLLATOR_COMMAND = "python benchmarks/bench_collator.py"
@@ -45,14 +52,6 @@ TMC_RECIPE_COMMAND = "python benchmarks/bench_tmc_recipe.py"
 REPORT_COMMAND = "python benchmarks/make_report.py"
 SUITE_BUILD_COMMAND = "python benchmarks/suite.py --out .cache/suite"
 
-GROUP_ORDER = ("CL-DMDF", "companion", "ablation", "baseline")
-GROUP_TITLES = {
-    "CL-DMDF": "CL-DMDF",
-    "companion": "CL-DMDF + companion methods",
-    "ablation": "ablations (CL-DMDF with one part removed)",
-    "baseline": "baselines",
-}
-REFERENCE_VARIANT = "cldmdf"
 # TMC (Han et al., ICLR 2021), the published dynamic-fusion result on UCI Multiple Features at η = 0.
 TMC_UCI = {"mean": 98.51, "std": 0.15, "threshold": 98.5}
 TMC_VARIANT = "tmc"  # our implementation of TMC, one of the baselines
@@ -77,72 +76,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Formatting helpers
-
-
-def record_key(record: dict, metric: str, condition: str) -> str:
-    """The `results` key of one run of a bench_accuracy results file for `metric` under `condition`."""
-    return result_key(metric, condition, metric_split(record.get("setting", {}).get("split", "test")))
-
-
-# ----------------------------------------------------------------------------------------------------------------
 # Accuracy
-
-
-def ordered_variants(record: dict) -> list[tuple[str, str]]:
-    """(variant, group) of the variants with results, grouped CL-DMDF / companions / ablations / baselines."""
-    groups = {name: info.get("group", "other") for name, info in record.get("variants", {}).items()}
-    names = list(record.get("summary", {}))
-    rank = {group: index for index, group in enumerate(GROUP_ORDER)}
-    return sorted(((name, groups.get(name, "other")) for name in names), key=lambda item: rank.get(item[1], len(rank)))
-
-
-def accuracy_table(record: dict, metric: str) -> list[str]:
-    conditions = record.get("conditions", [])
-    header = ["variant", "group", "seeds", *(condition_label(c) for c in conditions)]
-    rows = []
-    for name, group in ordered_variants(record):
-        entry = record["summary"][name]
-        cells = [pct(entry.get(metric, {}).get(condition)) for condition in conditions]
-        rows.append([f"`{name}`", GROUP_TITLES.get(group, group), str(len(entry.get("seeds", []))), *cells])
-    return table(header, rows)
-
-
-def accuracy_section(key: str, record: dict, results_dir: Path, output: Path) -> list[str]:
-    title, _ = ACCURACY_DATASETS[key]
-    setting = record.get("setting", {})
-    descriptions = [
-        f"`{name}`: {info.get('description', '')}"
-        + (f" (`--config_overrides {info['config_overrides']}`)" if info.get("config_overrides") else "")
-        for name, info in record.get("variants", {}).items()
-        if name in record.get("summary", {})
-    ]
-    lines = [f"## Accuracy: {title}", "", *quick_warning(record)]
-    lines += [
-        "Test accuracy (%), mean ± sample std (ddof=1) over seeds, of one training run per (variant, seed) of "
-        "`train_accelerate.py`. Columns: η is the share of missing (row, modality) entries of the test set (a seeded "
-        "pattern, one modality always kept per row); `−m` is the test set with modality m removed from every row. "
-        f"Training arguments shared by all runs: `{' '.join(setting.get('train_args', [])) or '(defaults)'}`.",
-        "",
-        *accuracy_table(record, "accuracy"),
-        "",
-    ]
-    if key == "reviews":
-        lines += ["Macro-F1 (%), same runs:", "", *accuracy_table(record, "f1"), ""]
-    lines += ["Variants: " + "; ".join(descriptions) + ".", ""] if descriptions else []
-    for group in record.get("identical_variants", []):
-        lines += [f"**Warning:** variants {', '.join(group)} gave identical test metrics on every shared seed.", ""]
-    for failure in record.get("failures", []):
-        lines += [f"**Failed run:** `{failure['variant']}` seed {failure['seed']}: {failure['error']}", ""]
-    lines += plot_link(results_dir / f"accuracy_{key}.png", output, f"{title}: accuracy against η")
-    commits = sorted({run.get("git_commit") or "unknown" for run in record.get("runs", [])})
-    lines += provenance_lines(record)
-    if len(commits) > 1:
-        lines += ["", "Runs made on several commits: " + ", ".join(f"`{c}`" for c in commits)]
-    earlier = [inv["command"] for inv in record.get("invocations", [])[:-1] if inv["command"] != record.get("command")]
-    if earlier:
-        lines += ["", "Earlier invocations into the same file: " + "; ".join(f"`{c}`" for c in dict.fromkeys(earlier))]
-    return lines + [""]
 
 
 def sweep_files_section(title: str, explanation: str, paths: list[Path]) -> list[str]:
@@ -258,29 +192,6 @@ def cv_selection(paths: list[Path]) -> list[str]:
     return lines
 
 
-def paired_differences(record: dict, name: str, metric: str, condition: str) -> list[float]:
-    """`name` minus CL-DMDF, seed by seed, in points, over the seeds both have runs for (the same data, split and
-    missing pattern, so the seed-to-seed noise that both share cancels)."""
-    key = record_key(record, metric, condition)
-    by_seed: dict[str, dict[int, float]] = {}
-    for run in record.get("runs", []):
-        if run.get("results", {}).get(key) is not None:
-            by_seed.setdefault(run["variant"], {})[run["seed"]] = run["results"][key]
-    ours, theirs = by_seed.get(REFERENCE_VARIANT, {}), by_seed.get(name, {})
-    return [100 * (theirs[seed] - ours[seed]) for seed in sorted(set(ours) & set(theirs))]
-
-
-def paired_difference(record: dict, name: str, metric: str, condition: str, label: str = "") -> str:
-    """`; <label>per seed +x ± y, ahead on k of n` of `paired_differences`; empty without shared seeds."""
-    differences = paired_differences(record, name, metric, condition)
-    if not differences:
-        return ""
-    stats = mean_std(differences)
-    std = f" ± {stats['std']:.2f}" if stats["std"] is not None else ""
-    ahead = sum(difference > 0 for difference in differences)
-    return f"; {label}per seed {stats['mean']:+.2f}{std}, ahead on {ahead} of {len(differences)}"
-
-
 def cv_against_baselines(paths: list[Path]) -> list[str]:
     """Per `cv_*.json` file: CL-DMDF's accuracy minus each baseline's trained with the same arguments, at η=0 and at
     the largest η (points, mean over seeds, and on how many seeds CL-DMDF was ahead)."""
@@ -311,40 +222,6 @@ def cv_against_baselines(paths: list[Path]) -> list[str]:
         "CL-DMDF was ahead, ties not counted):"
     )
     return [header, "", *lines, ""]
-
-
-def accuracy_losses(key: str, record: dict) -> list[str]:
-    """Every (condition, metric) where an ablation's or a baseline's mean beats CL-DMDF's."""
-    summary = record.get("summary", {})
-    title = ACCURACY_DATASETS[key][0]
-    if REFERENCE_VARIANT not in summary:
-        return [f"- {title}: no `{REFERENCE_VARIANT}` runs, nothing to compare."]
-    ours = summary[REFERENCE_VARIANT]
-    metrics = ("accuracy", "f1") if key == "reviews" else ("accuracy",)
-    lines = []
-    for name, group in ordered_variants(record):
-        if group not in ("ablation", "baseline"):
-            continue
-        for metric in metrics:
-            for condition in record.get("conditions", []):
-                mine, theirs = ours[metric].get(condition), summary[name][metric].get(condition)
-                if not mine or not theirs or mine.get("mean") is None or theirs.get("mean") is None:
-                    continue
-                if theirs["mean"] > mine["mean"]:
-                    gap = 100 * (theirs["mean"] - mine["mean"])
-                    stds = [100 * s for s in (mine.get("std"), theirs.get("std")) if s is not None]
-                    if not stds:
-                        noise = "single seed, no std"
-                    elif gap > max(stds):
-                        noise = "more than one std"
-                    else:
-                        noise = "within one std"
-                    lines.append(
-                        f"- {title}, {metric}, {condition_label(condition)}: `{name}` ({group}) {pct(theirs)} > "
-                        f"CL-DMDF {pct(mine)} (+{gap:.2f} points, {noise}"
-                        f"{paired_difference(record, name, metric, condition)})"
-                    )
-    return lines or [f"- {title}: no ablation or baseline mean beats CL-DMDF's under any condition measured."]
 
 
 def tmc_comparison(record: dict) -> list[str]:
