@@ -20,17 +20,14 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import REPO_ROOT, RESULTS_DIR, growth_words, mean_std, read_json  # noqa: E402
+from benchmarks.common import REPO_ROOT, RESULTS_DIR, growth_words, read_json  # noqa: E402
 from benchmarks.report_accuracy import (  # noqa: E402
     ACCURACY_DATASETS,
     REFERENCE_VARIANT,
     accuracy_losses,
     accuracy_section,
-    accuracy_table,
     ordered_variants,
     paired_difference,
-    paired_differences,
-    record_key,
 )
 from benchmarks.report_format import (  # noqa: E402
     condition_label,
@@ -42,6 +39,7 @@ from benchmarks.report_format import (  # noqa: E402
     table,
 )
 from benchmarks.report_suite import REFERENCES_COMMAND, SUITE_COMMAND, suite_section  # noqa: E402
+from benchmarks.report_sweeps import sweep_sections  # noqa: E402
 
 # The commands that regenerate every results file, in the order the report shows them (the accuracy ones are in
 # ACCURACY_DATASETS, the suite ones in report_suite).
@@ -79,48 +77,6 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 # Accuracy
 
 
-def sweep_files_section(title: str, explanation: str, paths: list[Path]) -> list[str]:
-    """One accuracy table per results file of `bench_accuracy.py` run with a non-default `--output`."""
-    lines = [f"## {title}", "", explanation, ""]
-    for path in paths:
-        record = read_json(path)
-        if record is None:
-            continue
-        setting = record.get("setting", {})
-        lines += [
-            f"### `{path.name}`",
-            "",
-            *quick_warning(record),
-            f"Training arguments: `{' '.join(setting.get('train_args', [])) or '(defaults)'}`.",
-            "",
-            *accuracy_table(record, "accuracy"),
-            "",
-            *provenance_lines(record),
-            "",
-        ]
-    return lines
-
-
-CV_TEXT = (
-    "k-fold cross-validation on the train and validation splits together (`bench_accuracy.py --split cv`, files "
-    "`cv_*.json`; stratified folds, the same for every run; the test split is never read): each (variant, seed) "
-    "trains once per fold and is evaluated on the held-out fold; early stopping and the best epoch use a validation "
-    "split carved out of the training folds, so the held-out rows never influence training. A run's accuracy is the "
-    "mean over folds: on UCI with 5 folds, 1,600 held-out rows per seed, ten times the validation split. The rule, "
-    "fixed before the runs: per model (CL-DMDF and each baseline), the setting with the highest accuracy "
-    "averaged over the η columns (`mean over η`, its std over seeds) is chosen, and a default changes only when "
-    "another setting beats it by more than that std. CL-DMDF's candidates are its configurations that keep every "
-    "part of it (group CL-DMDF: the default, auxiliary heads, the confidence gate, under any training arguments); "
-    "its ablations and the companion methods are cross-validated beside them as measurements, never as candidates "
-    "for its default (one of them as the default would make the comparisons below compare it with itself)."
-)
-CV_ALL_TEXT = (
-    "The fixed test split has 400 UCI rows, one row 0.25 points. Here every row of the dataset is tested once: "
-    "k-fold cross-validation over train, validation and test together (`bench_accuracy.py --split cv --cv-pool all`, "
-    "files `cv_all_*.json`; stratified folds, early stopping on a split carved from the training folds), accuracy (%) "
-    "the mean over folds, mean ± sample std over seeds. An evaluation only: nothing was chosen with it, and the "
-    "tables above stay the reference."
-)
 OTHER_DEVICES_TEXT = (
     "The speed and scaling benchmarks again on another device (files `speed_*.json`, `scaling_*.json`; same "
     "configurations, same definitions). The GPU files were written by `bash scripts/gpu_check.sh OUT_DIR` on a GPU "
@@ -130,98 +86,6 @@ OTHER_DEVICES_TEXT = (
     "`--batch-size 4096 --output benchmarks/results/speed_cuda_b4096.json` for the large batch) and "
     "`python benchmarks/bench_scaling.py --device cuda --output benchmarks/results/scaling_cuda.json`."
 )
-VALIDATION_TEXT = (
-    "Defaults are chosen on the validation split (`bench_accuracy.py --split validation`, files `validation_*.json`), "
-    "never on the test split. Validation accuracy (%), mean ± sample std over seeds; same columns as above. The "
-    "validation split also picks each run's best epoch, so these numbers are optimistic, more so for the models that "
-    "train longer; on UCI it has 160 rows: one row is 0.625 points."
-)
-SENSITIVITY_TEXT = (
-    "The test-split sweep again with one training setting changed (files `sensitivity_*.json`, written by "
-    "`bench_accuracy.py --output benchmarks/results/sensitivity_<...>.json --train-args ...`): whether a conclusion "
-    "above depends on that setting. Not used to choose anything. Test accuracy (%), mean ± sample std over seeds."
-)
-
-
-def cv_selection(paths: list[Path]) -> list[str]:
-    """The cross-validation candidates of every `cv_*.json` file side by side, per model, best first: accuracy at
-    η=0, at the largest η and averaged over the η columns (mean ± std over seeds of each run's average); the best
-    of each model in bold. Then the ablations and companion methods of the same files, measured, not candidates."""
-    candidates: dict[str, list[tuple[dict, list[str]]]] = {}
-    measured: list[tuple[dict, list[str]]] = []
-    for path in paths:
-        record = read_json(path)
-        if record is None:
-            continue
-        setting = record.get("setting", {})
-        rates = setting.get("eval_missing_rates", [0.0])
-        args = " ".join(setting.get("train_args", [])) or "(defaults)"
-        keys = [record_key(record, "accuracy", f"missing_{rate:g}") for rate in rates]
-        for name, entry in record.get("summary", {}).items():
-            group = record.get("variants", {}).get(name, {}).get("group")
-            runs = [run["results"] for run in record.get("runs", []) if run["variant"] == name]
-            averages = [sum(r[key] for key in keys) / len(keys) for r in runs]
-            average = mean_std(averages)
-            cells = [
-                f"`{name}`",
-                f"`{path.name}`",
-                f"`{args}`",
-                str(len(runs)),
-                pct(entry["accuracy"].get("missing_0")),
-                pct(entry["accuracy"].get(f"missing_{max(rates):g}")),
-                pct(average),
-            ]
-            if group not in ("baseline", "CL-DMDF"):
-                measured.append((average, cells))  # an ablation or a companion method: not a candidate (CV_TEXT)
-                continue
-            model = name if group == "baseline" else REFERENCE_VARIANT
-            candidates.setdefault(model, []).append((average, cells))
-    if not candidates:
-        return []
-    rows = []
-    for model in sorted(candidates, key=lambda m: (m != REFERENCE_VARIANT, m)):
-        ranked = sorted(candidates[model], key=lambda item: -(item[0]["mean"] or 0.0))
-        for index, (_, cells) in enumerate(ranked):
-            rows.append([f"**{cell}**" if index == 0 else cell for cell in cells])
-    header = ["variant", "file", "training arguments", "seeds", "η=0", "largest η", "mean over η"]
-    lines = ["Candidates per model, best first (bold):", "", *table(header, rows), ""]
-    if measured:
-        ranked = [cells for _, cells in sorted(measured, key=lambda item: -(item[0]["mean"] or 0.0))]
-        lines += ["Ablations and companion methods, measured beside them (not candidates):", ""]
-        lines += [*table(header, ranked), ""]
-    return lines
-
-
-def cv_against_baselines(paths: list[Path]) -> list[str]:
-    """Per `cv_*.json` file: CL-DMDF's accuracy minus each baseline's trained with the same arguments, at η=0 and at
-    the largest η (points, mean over seeds, and on how many seeds CL-DMDF was ahead)."""
-    lines = []
-    for path in paths:
-        record = read_json(path)
-        if record is None or REFERENCE_VARIANT not in record.get("summary", {}):
-            continue
-        rates = record.get("setting", {}).get("eval_missing_rates", [0.0])
-        parts = []
-        for baseline in (name for name, group in ordered_variants(record) if group == "baseline"):
-            cells = []
-            for condition in dict.fromkeys(("missing_0", f"missing_{max(rates):g}")):
-                ours = record["summary"][REFERENCE_VARIANT]["accuracy"][condition]["mean"]
-                theirs = record["summary"][baseline]["accuracy"][condition]["mean"]
-                differences = paired_differences(record, baseline, "accuracy", condition)
-                ahead = sum(difference < 0 for difference in differences)  # the baseline behind: CL-DMDF ahead
-                gap = 100 * (ours - theirs)
-                cells.append(f"{condition_label(condition)} {gap:+.2f} (ahead on {ahead} of {len(differences)})")
-            parts.append(f"vs `{baseline}` " + ", ".join(cells))
-        if parts:
-            args = " ".join(record.get("setting", {}).get("train_args", [])) or "(defaults)"
-            lines.append(f"- `{path.name}` (`{args}`): CL-DMDF " + "; ".join(parts) + ".")
-    if not lines:
-        return []
-    header = (
-        "CL-DMDF minus each baseline trained with the same arguments, in points (mean over seeds; seeds on which "
-        "CL-DMDF was ahead, ties not counted):"
-    )
-    return [header, "", *lines, ""]
 
 
 def tmc_comparison(record: dict) -> list[str]:
@@ -617,23 +481,7 @@ def build_report(results_dir: Path, output: Path) -> str:
         lines += tmc_recipe_section(recipe)
         comparisons += tmc_recipe_comparison(recipe, read_json(results_dir / "accuracy_uci.json"))
 
-    # cv_all_*.json held the test split out too: an evaluation, never among the candidates that chose a default.
-    all_rows = sorted(results_dir.glob("cv_all_*.json"))
-    cv_files = [path for path in sorted(results_dir.glob("cv_*.json")) if path not in all_rows]
-    if cv_files:
-        lines += sweep_files_section("Choosing defaults by cross-validation", CV_TEXT, cv_files)
-        lines += cv_selection(cv_files)
-        lines += cv_against_baselines(cv_files)
-    if all_rows:
-        lines += sweep_files_section("Evaluation by cross-validation over every row", CV_ALL_TEXT, all_rows)
-        lines += cv_against_baselines(all_rows)
-    for pattern, title, text in (
-        ("validation_*.json", "Choosing defaults on the validation split", VALIDATION_TEXT),
-        ("sensitivity_*.json", "Sensitivity to training settings", SENSITIVITY_TEXT),
-    ):
-        files = sorted(results_dir.glob(pattern))
-        if files:
-            lines += sweep_files_section(title, text, files)
+    lines += sweep_sections(results_dir)
 
     sections = (
         ("speed.json", "Speed", SPEED_COMMAND, lambda r: speed_section(r), speed_losses),
