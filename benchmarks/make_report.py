@@ -26,13 +26,9 @@ from benchmarks.report_accuracy import (  # noqa: E402
     REFERENCE_VARIANT,
     accuracy_losses,
     accuracy_section,
-    ordered_variants,
-    paired_difference,
 )
 from benchmarks.report_format import (  # noqa: E402
-    condition_label,
     missing_section,
-    pct,
     plot_link,
     provenance_lines,
     quick_warning,
@@ -40,6 +36,7 @@ from benchmarks.report_format import (  # noqa: E402
 )
 from benchmarks.report_suite import REFERENCES_COMMAND, SUITE_COMMAND, suite_section  # noqa: E402
 from benchmarks.report_sweeps import sweep_sections  # noqa: E402
+from benchmarks.report_tmc import tmc_comparison, tmc_recipe_comparison, tmc_recipe_section  # noqa: E402
 
 # The commands that regenerate every results file, in the order the report shows them (the accuracy ones are in
 # ACCURACY_DATASETS, the suite ones in report_suite).
@@ -50,9 +47,6 @@ TMC_RECIPE_COMMAND = "python benchmarks/bench_tmc_recipe.py"
 REPORT_COMMAND = "python benchmarks/make_report.py"
 SUITE_BUILD_COMMAND = "python benchmarks/suite.py --out .cache/suite"
 
-# TMC (Han et al., ICLR 2021), the published dynamic-fusion result on UCI Multiple Features at η = 0.
-TMC_UCI = {"mean": 98.51, "std": 0.15, "threshold": 98.5}
-TMC_VARIANT = "tmc"  # our implementation of TMC, one of the baselines
 SPEED_REFERENCE = "early_fusion"
 SPEED_BASELINES = ("early_fusion", "late_fusion", "tmc")  # not CL-DMDF: never listed among its losses
 FASTER_THAN_LINEAR = 1.3  # growth_words' upper bound of "about linear"
@@ -86,103 +80,6 @@ OTHER_DEVICES_TEXT = (
     "`--batch-size 4096 --output benchmarks/results/speed_cuda_b4096.json` for the large batch) and "
     "`python benchmarks/bench_scaling.py --device cuda --output benchmarks/results/scaling_cuda.json`."
 )
-
-
-def tmc_comparison(record: dict) -> list[str]:
-    """CL-DMDF on UCI at η = 0 against TMC's published 98.51 ± 0.15; and the η = 0.5 margin over the baselines."""
-    summary = record.get("summary", {})
-    ours = summary.get(REFERENCE_VARIANT, {}).get("accuracy", {})
-    clean = ours.get("missing_0")
-    if not clean or clean.get("mean") is None:
-        return ["- UCI: no CL-DMDF result at η=0 to compare with TMC."]
-    mean = 100 * clean["mean"]
-    reaches = "reaches" if round(mean, 2) >= TMC_UCI["threshold"] else "does **not** reach"
-    lines = [
-        f"- UCI at η=0: CL-DMDF {pct(clean)} over {clean['n']} seed(s) against TMC's published "
-        f"{TMC_UCI['mean']:.2f} ± {TMC_UCI['std']:.2f}: CL-DMDF's mean {reaches} {TMC_UCI['threshold']}."
-    ]
-    ours_tmc = summary.get(TMC_VARIANT, {}).get("accuracy", {}).get("missing_0")
-    if ours_tmc and ours_tmc.get("mean") is not None:
-        # The published number comes from TMC's own split and recipe; ours from this file's split and arguments.
-        paired = paired_difference(record, TMC_VARIANT, "accuracy", "missing_0", label=f"`{TMC_VARIANT}` ")
-        lines.append(
-            f"- UCI at η=0, TMC trained by this library on the same split with the same arguments (`{TMC_VARIANT}`): "
-            f"{pct(ours_tmc)} against CL-DMDF {pct(clean)}{paired}."
-        )
-    half = ours.get("missing_0.5")
-    baselines = [name for name, group in ordered_variants(record) if group == "baseline"]
-    for baseline in baselines:
-        theirs = summary.get(baseline, {}).get("accuracy", {}).get("missing_0.5")
-        if not half or not theirs or half.get("mean") is None or theirs.get("mean") is None:
-            continue
-        margin = 100 * (half["mean"] - theirs["mean"])
-        stds = [100 * s for s in (half.get("std"), theirs.get("std")) if s is not None]
-        if stds and margin <= 0:
-            detail = f"CL-DMDF is not above it (the larger std is {max(stds):.2f})"
-        elif stds:
-            verdict = "more" if margin > max(stds) else "not more"
-            detail = f"{verdict} than one std (the larger of the two, {max(stds):.2f})"
-        else:
-            detail = "no std (a single seed)"
-        paired = paired_difference(record, baseline, "accuracy", "missing_0.5", label=f"`{baseline}` ")
-        lines.append(
-            f"- UCI at η=0.5: CL-DMDF {pct(half)} vs `{baseline}` {pct(theirs)}: margin {margin:+.2f} points, "
-            f"{detail}{paired}."
-        )
-    return lines
-
-
-TMC_RECIPE_TEXT = (
-    "TMC run the way its code runs on this dataset, on our split: one linear evidential layer per view on the "
-    "standardised features, Dempster's rule over the views, the evidential loss of every view and of the "
-    "combination, trained on the 1,600 train + validation rows (complete), last epoch evaluated on the test split "
-    "with the missing patterns of the accuracy table. It says how far the published 98.51 (TMC's own split) is "
-    "from what TMC itself gets on this test split; `tmc` in the accuracy table is TMC on our encoders and protocol."
-)
-
-
-def tmc_recipe_section(record: dict) -> list[str]:
-    """Test accuracy of TMC's own recipe at each η: mean ± std over seeds."""
-    setting = record.get("setting", {})
-    conditions = record.get("conditions", [])
-    summary = record.get("summary", {})
-    recipe = (
-        f"{setting.get('epochs')} epochs, KL annealed over {setting.get('annealing_epochs')}, Adam lr "
-        f"{setting.get('learning_rate'):g}, weight decay {setting.get('weight_decay'):g}, batch "
-        f"{setting.get('batch_size')}; {setting.get('train_rows')} training rows, {setting.get('test_rows')} test rows"
-    )
-    header = ["seeds", *(condition_label(condition) for condition in conditions)]
-    row = [str(len(record.get("runs", []))), *(pct(summary.get(condition)) for condition in conditions)]
-    return [
-        "## TMC's own recipe on this split",
-        "",
-        TMC_RECIPE_TEXT,
-        "",
-        f"Test accuracy (%), mean ± sample std over seeds ({recipe}):",
-        "",
-        *table(header, [row]),
-        "",
-        *quick_warning(record),
-        *provenance_lines(record),
-        "",
-    ]
-
-
-def tmc_recipe_comparison(recipe: dict, accuracy: Optional[dict]) -> list[str]:
-    """TMC's own recipe on this split at η = 0 (and the largest η) against CL-DMDF's test accuracy."""
-    summary = recipe.get("summary", {})
-    ours = ((accuracy or {}).get("summary", {}).get(REFERENCE_VARIANT) or {}).get("accuracy", {})
-    lines = []
-    for condition in dict.fromkeys(("missing_0", (recipe.get("conditions") or ["missing_0"])[-1])):
-        theirs, mine = summary.get(condition), ours.get(condition)
-        if not theirs or theirs.get("mean") is None:
-            continue
-        against = f" against CL-DMDF {pct(mine)}" if mine and mine.get("mean") is not None else ""
-        lines.append(
-            f"- UCI at {condition_label(condition)}, TMC's own recipe on this split (`tmc_recipe_uci.json`): "
-            f"{pct(theirs)}{against}."
-        )
-    return lines
 
 
 # ----------------------------------------------------------------------------------------------------------------
