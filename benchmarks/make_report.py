@@ -23,7 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import REPO_ROOT, RESULTS_DIR, growth_words, read_json  # noqa: E402
 from benchmarks.report_accuracy import (  # noqa: E402
     ACCURACY_DATASETS,
-    REFERENCE_VARIANT,
     accuracy_losses,
     accuracy_section,
 )
@@ -34,6 +33,7 @@ from benchmarks.report_format import (  # noqa: E402
     quick_warning,
     table,
 )
+from benchmarks.report_speed import speed_label, speed_losses, speed_section  # noqa: E402
 from benchmarks.report_suite import REFERENCES_COMMAND, SUITE_COMMAND, suite_section  # noqa: E402
 from benchmarks.report_sweeps import sweep_sections  # noqa: E402
 from benchmarks.report_tmc import tmc_comparison, tmc_recipe_comparison, tmc_recipe_section  # noqa: E402
@@ -47,8 +47,6 @@ TMC_RECIPE_COMMAND = "python benchmarks/bench_tmc_recipe.py"
 REPORT_COMMAND = "python benchmarks/make_report.py"
 SUITE_BUILD_COMMAND = "python benchmarks/suite.py --out .cache/suite"
 
-SPEED_REFERENCE = "early_fusion"
-SPEED_BASELINES = ("early_fusion", "late_fusion", "tmc")  # not CL-DMDF: never listed among its losses
 FASTER_THAN_LINEAR = 1.3  # growth_words' upper bound of "about linear"
 # Every change of a default training setting, with the commit that made it: `(defaults)` under a table means the
 # defaults of the commit named there, so a file made before a change ran with the old value.
@@ -80,140 +78,6 @@ OTHER_DEVICES_TEXT = (
     "`--batch-size 4096 --output benchmarks/results/speed_cuda_b4096.json` for the large batch) and "
     "`python benchmarks/bench_scaling.py --device cuda --output benchmarks/results/scaling_cuda.json`."
 )
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Speed
-
-
-def speed_ratios(record: dict, name: str) -> Optional[dict]:
-    entry = record["results"][name]
-    if "ratio_to_early_fusion" in entry:
-        return entry["ratio_to_early_fusion"]
-    early = record["results"].get(SPEED_REFERENCE)
-    if early is None:
-        return None
-    return {
-        "train": entry["train"]["samples_per_s"] / early["train"]["samples_per_s"],
-        "inference": entry["inference"]["rows_per_s"] / early["inference"]["rows_per_s"],
-    }
-
-
-COMPILED_TEXT = ", every model through `torch.compile` (inductor; the compilation is in the untimed warm-up)"
-
-
-def speed_label(record: dict) -> str:
-    """`cpu, batch 256` / `cuda (NVIDIA H200), batch 4096`: which measurement a line about speed is from."""
-    setting = record.get("setting", {})
-    device = setting.get("device", "?")
-    gpu = record.get("machine", {}).get("gpu")
-    if device == "cuda" and gpu:
-        device = f"cuda ({gpu.split(' (')[0]})"
-    compiled = ", torch.compile" if setting.get("compile") else ""
-    return f"{device}, batch {setting.get('batch_size')}{compiled}"
-
-
-def speed_section(
-    record: dict, heading: str = "## Speed: CL-DMDF against early fusion of the same width"
-) -> list[str]:
-    setting = record.get("setting", {})
-    lines = [heading, "", *quick_warning(record)]
-    lines += [
-        f"Six dense modalities with the UCI dims, batch {setting.get('batch_size')}, hidden size "
-        f"{setting.get('hidden_size')}, device {setting.get('device')}, {setting.get('optimizer')}"
-        f"{COMPILED_TEXT if setting.get('compile') else ''}; median over "
-        f"{setting.get('repeats')} interleaved rounds after {setting.get('warmup')} warm-up steps. Training step = "
-        "forward + backward + optimizer step; inference = eval-mode forward under `torch.inference_mode()`. Ratios "
-        "are to `early_fusion` (higher is faster; the goal for CL-DMDF's training ratio is "
-        f"≥ {record.get('headline', {}).get('goal', 0.5)}).",
-        "",
-    ]
-    rows = []
-    for name, entry in record.get("results", {}).items():
-        ratios = speed_ratios(record, name)
-        memory = entry.get("memory", {}).get("peak_mib")
-        rows.append(
-            [
-                f"`{name}`",
-                f"{entry.get('parameters', 0):,}",
-                f"{entry['train']['samples_per_s']:,.0f}",
-                f"{entry['inference']['rows_per_s']:,.0f}",
-                f"{ratios['train']:.2f}" if ratios else "n/a",
-                f"{ratios['inference']:.2f}" if ratios else "n/a",
-                f"{memory:.0f}" if memory is not None else "n/a",
-                f"{entry['train']['mflop_per_row']:.2f}" if "mflop_per_row" in entry["train"] else "n/a",
-                f"{entry['train']['gflop_per_s']:.1f}" if "gflop_per_s" in entry["train"] else "n/a",
-            ]
-        )
-    header = [
-        "configuration",
-        "parameters",
-        "train samples/s",
-        "inference rows/s",
-        "train ratio",
-        "inference ratio",
-        "peak memory (MiB)",
-        "train MFLOP/row",
-        "train GFLOP/s",
-    ]
-    lines += table(header, rows) + [""]
-    headline = record.get("headline", {})
-    if headline.get("ratios"):
-        met = "met" if headline.get("train_goal_met") else "**not met**"
-        lines += [
-            f"Headline: `{headline['numerator']}` / `{headline['denominator']}` training throughput "
-            f"{headline['ratios']['train']:.2f}, inference {headline['ratios']['inference']:.2f}; goal ≥ "
-            f"{headline.get('goal', 0.5)} for training: {met}.",
-            "",
-        ]
-        if headline["ratios"].get("train_flops"):
-            flops = headline["ratios"]["train_flops"]
-            lines += [
-                f"Why: a `{headline['numerator']}` training row costs {flops:.1f}x the FLOPs of a "
-                f"`{headline['denominator']}` row (torch's FlopCounterMode, forward + backward: each fusion layer "
-                "runs on every modality token, early fusion's MLP once a row), so at equal FLOP/s its throughput "
-                f"ratio would be {1 / flops:.2f}; the measured ratio is {headline['ratios']['train']:.2f}. Columns "
-                "MFLOP/row and GFLOP/s show the arithmetic and how fast each configuration does it.",
-                "",
-            ]
-    reference = record.get("results", {}).get(REFERENCE_VARIANT)
-    costs = []
-    for name, entry in record.get("results", {}).items():
-        if reference is None or name == REFERENCE_VARIANT or name in SPEED_BASELINES:
-            continue
-        train = entry["train"]["samples_per_s"] / reference["train"]["samples_per_s"]
-        infer = entry["inference"]["rows_per_s"] / reference["inference"]["rows_per_s"]
-        costs.append(f"`{name}` {train:.2f}x training, {infer:.2f}x inference")
-    if costs:
-        lines += [
-            f"Throughput relative to `{REFERENCE_VARIANT}` (the cost of each option): " + "; ".join(costs) + ".",
-            "",
-        ]
-    methods = {entry["memory"]["method"] for entry in record.get("results", {}).values() if "memory" in entry}
-    if methods:
-        lines += ["Peak memory: " + "; ".join(sorted(methods)) + ".", ""]
-    return lines + provenance_lines(record) + [""]
-
-
-def speed_losses(record: dict) -> list[str]:
-    label = speed_label(record)
-    lines = []
-    for name in record.get("results", {}):
-        if name in SPEED_BASELINES:
-            continue
-        ratios = speed_ratios(record, name)
-        if ratios is None:
-            continue
-        slow = [f"{kind} {value:.2f}x" for kind, value in ratios.items() if value < 1]
-        if slow:
-            lines.append(f"- Speed ({label}): `{name}` is slower than `{SPEED_REFERENCE}`: " + ", ".join(slow) + ".")
-    headline = record.get("headline", {})
-    if headline.get("ratios") and not headline.get("train_goal_met"):
-        lines.append(
-            f"- Speed ({label}): the training-throughput goal (CL-DMDF / early fusion ≥ "
-            f"{headline.get('goal', 0.5)}) is not met: {headline['ratios']['train']:.2f}."
-        )
-    return lines or [f"- Speed ({label}): no configuration is slower than early fusion."]
 
 
 # ----------------------------------------------------------------------------------------------------------------
