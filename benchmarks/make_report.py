@@ -20,7 +20,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import REPO_ROOT, RESULTS_DIR, growth_words, read_json  # noqa: E402
+from benchmarks.common import REPO_ROOT, RESULTS_DIR, read_json  # noqa: E402
 from benchmarks.report_accuracy import (  # noqa: E402
     ACCURACY_DATASETS,
     accuracy_losses,
@@ -28,11 +28,11 @@ from benchmarks.report_accuracy import (  # noqa: E402
 )
 from benchmarks.report_format import (  # noqa: E402
     missing_section,
-    plot_link,
     provenance_lines,
     quick_warning,
     table,
 )
+from benchmarks.report_scaling import scaling_losses, scaling_section  # noqa: E402
 from benchmarks.report_speed import speed_label, speed_losses, speed_section  # noqa: E402
 from benchmarks.report_suite import REFERENCES_COMMAND, SUITE_COMMAND, suite_section  # noqa: E402
 from benchmarks.report_sweeps import sweep_sections  # noqa: E402
@@ -47,7 +47,6 @@ TMC_RECIPE_COMMAND = "python benchmarks/bench_tmc_recipe.py"
 REPORT_COMMAND = "python benchmarks/make_report.py"
 SUITE_BUILD_COMMAND = "python benchmarks/suite.py --out .cache/suite"
 
-FASTER_THAN_LINEAR = 1.3  # growth_words' upper bound of "about linear"
 # Every change of a default training setting, with the commit that made it: `(defaults)` under a table means the
 # defaults of the commit named there, so a file made before a change ran with the old value.
 DEFAULT_CHANGES = (
@@ -78,71 +77,6 @@ OTHER_DEVICES_TEXT = (
     "`--batch-size 4096 --output benchmarks/results/speed_cuda_b4096.json` for the large batch) and "
     "`python benchmarks/bench_scaling.py --device cuda --output benchmarks/results/scaling_cuda.json`."
 )
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Scaling
-
-
-def slope_text(slope: Optional[float]) -> str:
-    return f"k = {slope:.2f} ({growth_words(slope)})" if slope is not None else "no fit"
-
-
-def scaling_section(
-    record: dict,
-    png: Path,
-    output: Path,
-    heading: str = "## Scaling: training step time against batch size and number of modalities",
-) -> list[str]:
-    setting = record.get("setting", {})
-    lines = [heading, "", *quick_warning(record)]
-    lines += [
-        f"Synthetic dense modalities ({setting.get('dim')} features each), hidden size {setting.get('hidden_size')}, "
-        f"device {setting.get('device')}; median step time (ms) of {setting.get('repeats')} steps after "
-        f"{setting.get('warmup')} warm-up steps. The growth exponent k of time ~ size^k is the least-squares slope in "
-        "log-log, over all points and over the largest points (where fixed per-step costs matter least).",
-        "",
-    ]
-    fixed = {
-        "batch_size": f"M = {setting.get('batch_modalities')} modalities",
-        "num_modalities": f"batch size {setting.get('modality_batch_size')}",
-    }
-    titles = {"batch_size": "batch size", "num_modalities": "modalities"}
-    for variable in ("batch_size", "num_modalities"):
-        sweeps = [s for s in record.get("sweeps", []) if s["variable"] == variable]
-        if not sweeps:
-            continue
-        values = sorted({p[variable] for s in sweeps for p in s["points"]})
-        header = [titles[variable], *(f"`{s['series']}` step (ms)" for s in sweeps)]
-        rows = []
-        for value in values:
-            cells = []
-            for s in sweeps:
-                point = next((p for p in s["points"] if p[variable] == value), None)
-                cells.append(f"{1e3 * point['median_s']:.2f}" if point else "n/a")
-            rows.append([str(value), *cells])
-        lines += [f"Step time against {titles[variable]} ({fixed[variable]}):", "", *table(header, rows), ""]
-        for s in sweeps:
-            tail = (
-                f"; over {s['tail_points']}: {slope_text(s['slope_tail'])}" if s.get("slope_tail") is not None else ""
-            )
-            lines.append(f"- `{s['series']}` against {titles[variable]}: overall {slope_text(s['slope_all'])}{tail}.")
-        lines.append("")
-    lines += plot_link(png, output, "step time against batch size and modalities")
-    return lines + provenance_lines(record) + [""]
-
-
-def scaling_losses(record: dict) -> list[str]:
-    device = record.get("setting", {}).get("device", "?")
-    lines = []
-    for s in record.get("sweeps", []):
-        slope = s.get("slope_tail") if s.get("slope_tail") is not None else s.get("slope_all")
-        if slope is not None and slope >= FASTER_THAN_LINEAR:
-            lines.append(
-                f"- Scaling ({device}): `{s['series']}` step time grows faster than linearly with {s['variable']} "
-                f"({slope_text(slope)} over the largest points)."
-            )
-    return lines
 
 
 # ----------------------------------------------------------------------------------------------------------------
