@@ -26,11 +26,9 @@ from benchmarks.report_accuracy import (  # noqa: E402
     accuracy_losses,
     accuracy_section,
 )
+from benchmarks.report_collator import collator_section  # noqa: E402
 from benchmarks.report_format import (  # noqa: E402
     missing_section,
-    provenance_lines,
-    quick_warning,
-    table,
 )
 from benchmarks.report_scaling import scaling_losses, scaling_section  # noqa: E402
 from benchmarks.report_speed import speed_label, speed_losses, speed_section  # noqa: E402
@@ -77,37 +75,6 @@ OTHER_DEVICES_TEXT = (
     "`--batch-size 4096 --output benchmarks/results/speed_cuda_b4096.json` for the large batch) and "
     "`python benchmarks/bench_scaling.py --device cuda --output benchmarks/results/scaling_cuda.json`."
 )
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Collator
-
-
-def collator_section(record: dict) -> list[str]:
-    setting = record.get("setting", {})
-    lines = ["## Collator: `CLDMDFDataCollator` against a naive per-row `torch.stack`", "", *quick_warning(record)]
-    lines += [
-        f"Batch of {setting.get('batch_size')} rows, six dense modalities with the UCI dims, "
-        f"{100 * setting.get('missing_rate', 0):.0f} % of the (row, modality) entries missing; median over "
-        f"{setting.get('repeats')} calls after {setting.get('warmup')} warm-up calls. Both collators build the same "
-        "batch.",
-        "",
-    ]
-    rows = []
-    for run in record.get("runs", []):
-        for label, result in run["results"].items():
-            speedup = f"{run['speedup']:.1f}x" if label == "CLDMDFDataCollator" else ""
-            rows.append(
-                [
-                    run["row_format"],
-                    label,
-                    f"{1e3 * result['median_s']:.2f}",
-                    f"{result['rows_per_s']:,.0f}",
-                    speedup,
-                ]
-            )
-    lines += table(["row values", "collator", "median ms", "rows/s", "speedup"], rows) + [""]
-    return lines + provenance_lines(record) + [""]
 
 
 # ----------------------------------------------------------------------------------------------------------------
