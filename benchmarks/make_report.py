@@ -27,11 +27,12 @@ from benchmarks.report_accuracy import (  # noqa: E402
     accuracy_section,
 )
 from benchmarks.report_collator import collator_section  # noqa: E402
+from benchmarks.report_devices import other_devices_section  # noqa: E402
 from benchmarks.report_format import (  # noqa: E402
     missing_section,
 )
 from benchmarks.report_scaling import scaling_losses, scaling_section  # noqa: E402
-from benchmarks.report_speed import speed_label, speed_losses, speed_section  # noqa: E402
+from benchmarks.report_speed import speed_losses, speed_section  # noqa: E402
 from benchmarks.report_suite import REFERENCES_COMMAND, SUITE_COMMAND, suite_section  # noqa: E402
 from benchmarks.report_sweeps import sweep_sections  # noqa: E402
 from benchmarks.report_tmc import tmc_comparison, tmc_recipe_comparison, tmc_recipe_section  # noqa: E402
@@ -60,21 +61,6 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--results-dir", default=str(RESULTS_DIR), help="Folder of the results JSON files.")
     parser.add_argument("--output", default=str(REPO_ROOT / "BENCHMARKS.md"), help="Markdown file to write.")
     return parser.parse_args(argv)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Accuracy
-
-
-OTHER_DEVICES_TEXT = (
-    "The speed and scaling benchmarks again on another device (files `speed_*.json`, `scaling_*.json`; same "
-    "configurations, same definitions). The GPU files were written by `bash scripts/gpu_check.sh OUT_DIR` on a GPU "
-    "machine (it also runs `tests/test_cuda.py` and the main job in float32 and bf16) and copied from OUT_DIR into "
-    "`benchmarks/results/`: the commands below show OUT_DIR. To regenerate on a GPU: "
-    "`python benchmarks/bench_speed.py --device cuda --output benchmarks/results/speed_cuda.json` (add "
-    "`--batch-size 4096 --output benchmarks/results/speed_cuda_b4096.json` for the large batch) and "
-    "`python benchmarks/bench_scaling.py --device cuda --output benchmarks/results/scaling_cuda.json`."
-)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -167,20 +153,9 @@ def build_report(results_dir: Path, output: Path) -> str:
         if find_losses is not None:
             losses += find_losses(record)
 
-    other_devices = sorted(results_dir.glob("speed_*.json")) + sorted(results_dir.glob("scaling_*.json"))
-    if other_devices:
-        lines += ["## Speed and scaling on other devices", "", OTHER_DEVICES_TEXT, ""]
-    for path in other_devices:
-        record = read_json(path)
-        if record is None:
-            continue
-        if path.name.startswith("speed_"):
-            lines += speed_section(record, heading=f"### `{path.name}`: {speed_label(record)}")
-            losses += speed_losses(record)
-        else:
-            heading = f"### `{path.name}`: {record.get('setting', {}).get('device', '?')}"
-            lines += scaling_section(record, path.with_suffix(".png"), output, heading=heading)
-            losses += scaling_losses(record)
+    device_lines, device_losses = other_devices_section(results_dir, output)
+    lines += device_lines
+    losses += device_losses
 
     lines += ["## Where CL-DMDF loses", ""]
     lines += [
