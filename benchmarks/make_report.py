@@ -10,27 +10,27 @@ Run from the repository root, after the benchmarks:
     python benchmarks/make_report.py [--results-dir benchmarks/results] [--output BENCHMARKS.md]
 
 It imports neither torch nor the library, so it runs in a second.
+
+Each section is written by a module of its own: `report_suite.py` (CL-DMDF against the references),
+`report_accuracy.py`, `report_tmc.py`, `report_sweeps.py` (cross-validation, validation and sensitivity files),
+`report_speed.py`, `report_scaling.py`, `report_collator.py` and `report_devices.py` (speed and scaling on other
+devices), with the shared formatting in `report_format.py`; this file puts them together in order.
 """
 
 import argparse
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import REPO_ROOT, RESULTS_DIR, read_json  # noqa: E402
-from benchmarks.report_accuracy import (  # noqa: E402
-    ACCURACY_DATASETS,
-    accuracy_losses,
-    accuracy_section,
-)
+from benchmarks.report_accuracy import ACCURACY_DATASETS, accuracy_losses, accuracy_section  # noqa: E402
 from benchmarks.report_collator import collator_section  # noqa: E402
 from benchmarks.report_devices import other_devices_section  # noqa: E402
-from benchmarks.report_format import (  # noqa: E402
-    missing_section,
-)
+from benchmarks.report_format import missing_section  # noqa: E402
 from benchmarks.report_scaling import scaling_losses, scaling_section  # noqa: E402
 from benchmarks.report_speed import speed_losses, speed_section  # noqa: E402
 from benchmarks.report_suite import REFERENCES_COMMAND, SUITE_COMMAND, suite_section  # noqa: E402
@@ -45,7 +45,6 @@ COLLATOR_COMMAND = "python benchmarks/bench_collator.py"
 TMC_RECIPE_COMMAND = "python benchmarks/bench_tmc_recipe.py"
 REPORT_COMMAND = "python benchmarks/make_report.py"
 SUITE_BUILD_COMMAND = "python benchmarks/suite.py --out .cache/suite"
-
 # Every change of a default training setting, with the commit that made it: `(defaults)` under a table means the
 # defaults of the commit named there, so a file made before a change ran with the old value.
 DEFAULT_CHANGES = (
@@ -61,10 +60,6 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--results-dir", default=str(RESULTS_DIR), help="Folder of the results JSON files.")
     parser.add_argument("--output", default=str(REPO_ROOT / "BENCHMARKS.md"), help="Markdown file to write.")
     return parser.parse_args(argv)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Report
 
 
 def intro(results_dir: Path) -> list[str]:
@@ -102,37 +97,43 @@ def intro(results_dir: Path) -> list[str]:
     ]
 
 
-def build_report(results_dir: Path, output: Path) -> str:
-    """The markdown text of the report for the results files in `results_dir`."""
-    lines = intro(results_dir)
-    losses: list[str] = []
-    comparisons: list[str] = []
-    missing: list[str] = []
+@dataclass
+class Report:
+    """The report as it is built: its lines, and what its closing sections gather from every section before."""
 
-    suite_lines, losses = suite_section(results_dir)  # the headline: what a user would use instead
-    lines += suite_lines
+    lines: list[str]
+    losses: list[str] = field(default_factory=list)  # "Where CL-DMDF loses"
+    comparisons: list[str] = field(default_factory=list)  # "Against the published result"
+    missing: list[str] = field(default_factory=list)  # the names of the results files not found
 
+    def add_missing(self, title: str, path: Path, command: str) -> None:
+        self.lines += missing_section(title, path, command)
+        self.missing.append(path.name)
+
+
+def add_accuracy(report: Report, results_dir: Path, output: Path) -> None:
+    """One section per accuracy dataset, then TMC's own recipe when its file is there (optional: a reference point
+    for the published bar)."""
     for key, (title, command) in ACCURACY_DATASETS.items():
         path = results_dir / f"accuracy_{key}.json"
         record = read_json(path)
         if record is None:
-            lines += missing_section(f"Accuracy: {title}", path, command)
-            missing.append(path.name)
+            report.add_missing(f"Accuracy: {title}", path, command)
             continue
-        lines += accuracy_section(key, record, results_dir, output)
-        losses += accuracy_losses(key, record)
+        report.lines += accuracy_section(key, record, results_dir, output)
+        report.losses += accuracy_losses(key, record)
         if key == "uci":
-            comparisons += tmc_comparison(record)
-
-    recipe = read_json(results_dir / "tmc_recipe_uci.json")  # optional: a reference point for the published bar
+            report.comparisons += tmc_comparison(record)
+    recipe = read_json(results_dir / "tmc_recipe_uci.json")
     if recipe is not None:
-        lines += tmc_recipe_section(recipe)
-        comparisons += tmc_recipe_comparison(recipe, read_json(results_dir / "accuracy_uci.json"))
+        report.lines += tmc_recipe_section(recipe)
+        report.comparisons += tmc_recipe_comparison(recipe, read_json(results_dir / "accuracy_uci.json"))
 
-    lines += sweep_sections(results_dir)
 
+def add_measurements(report: Report, results_dir: Path, output: Path) -> None:
+    """The speed, scaling and collator sections of this machine's results files."""
     sections = (
-        ("speed.json", "Speed", SPEED_COMMAND, lambda r: speed_section(r), speed_losses),
+        ("speed.json", "Speed", SPEED_COMMAND, speed_section, speed_losses),
         (
             "scaling.json",
             "Scaling",
@@ -146,32 +147,45 @@ def build_report(results_dir: Path, output: Path) -> str:
         path = results_dir / filename
         record = read_json(path)
         if record is None:
-            lines += missing_section(title, path, command)
-            missing.append(filename)
+            report.add_missing(title, path, command)
             continue
-        lines += render(record)
+        report.lines += render(record)
         if find_losses is not None:
-            losses += find_losses(record)
+            report.losses += find_losses(record)
 
-    device_lines, device_losses = other_devices_section(results_dir, output)
-    lines += device_lines
-    losses += device_losses
 
-    lines += ["## Where CL-DMDF loses", ""]
+def closing(report: Report) -> list[str]:
+    """The closing sections: where CL-DMDF loses, against the published result, and the missing results files."""
+    lines = ["## Where CL-DMDF loses", ""]
     lines += [
         "Computed from the results above: every condition where an ablation's or a baseline's mean beats CL-DMDF's "
         "(a difference within one std is noise, not a finding), every CL-DMDF configuration slower than early "
         "fusion, and every step-time growth faster than linear. `per seed` is the paired difference: the other "
         "model minus CL-DMDF seed by seed (mean ± std, in points) and on how many seeds the other model was ahead.",
         "",
-        *losses,
+        *report.losses,
         "",
     ]
-    if comparisons:
-        lines += ["### Against the published result", "", *comparisons, ""]
-    if missing:
-        lines += ["Missing results files (their sections are empty): " + ", ".join(f"`{m}`" for m in missing), ""]
-    return "\n".join(lines).rstrip() + "\n"
+    if report.comparisons:
+        lines += ["### Against the published result", "", *report.comparisons, ""]
+    if report.missing:
+        missing = ", ".join(f"`{name}`" for name in report.missing)
+        lines += [f"Missing results files (their sections are empty): {missing}", ""]
+    return lines
+
+
+def build_report(results_dir: Path, output: Path) -> str:
+    """The markdown text of the report for the results files in `results_dir`."""
+    report = Report(intro(results_dir))
+    suite_lines, report.losses = suite_section(results_dir)  # the headline: what a user would use instead
+    report.lines += suite_lines
+    add_accuracy(report, results_dir, output)
+    report.lines += sweep_sections(results_dir)
+    add_measurements(report, results_dir, output)
+    device_lines, device_losses = other_devices_section(results_dir, output)
+    report.lines += device_lines
+    report.losses += device_losses
+    return "\n".join(report.lines + closing(report)).rstrip() + "\n"
 
 
 def main(args: argparse.Namespace) -> str:
