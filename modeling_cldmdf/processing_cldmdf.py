@@ -45,9 +45,10 @@ from transformers import (
     ProcessorMixin,
 )
 
+from .configuration_cldmdf import MODALITY_TYPES
+
 __all__ = ["CLDMDFProcessor", "CLDMDFBatchFeature"]
 
-MODALITY_TYPES = ("dense", "text", "image")
 PADDING_STRATEGIES = ("longest", "max_length")
 RETURN_TENSORS = ("pt", "np")
 # Used when `max_length` is None and the tokenizer declares no usable `model_max_length`.
