@@ -45,7 +45,7 @@ from transformers import (
     ProcessorMixin,
 )
 
-from .configuration_cldmdf import MODALITY_TYPES
+from .configuration_cldmdf import check_modality_spec
 
 __all__ = ["CLDMDFProcessor", "CLDMDFBatchFeature"]
 
@@ -79,7 +79,12 @@ def _checkpoint_of(spec: Mapping[str, Any]) -> Optional[str]:
 
 
 def _normalize_modalities(modalities: Any) -> dict[str, dict[str, Any]]:
-    """Validates a modalities spec (the model config's format) and returns a sorted, JSON-ready deep copy."""
+    """Validates a modalities spec (the model config's format) and returns a sorted, JSON-ready deep copy.
+
+    Each entry goes through `check_modality_spec`, the checks the config makes too. What is the processor's own:
+    names are also sub-folder names (no '/', '\\', leading '.'), a text / image spec needs no backbone (its
+    tokenizer / image processor may be given), and backbone configs and numpy ints become JSON values.
+    """
     if not isinstance(modalities, Mapping) or len(modalities) == 0:
         raise ValueError(
             f"`modalities` must be a non-empty dict name -> spec like {{'x': {{'type': 'dense', 'dim': 8}}}}, "
@@ -88,25 +93,16 @@ def _normalize_modalities(modalities: Any) -> dict[str, dict[str, Any]]:
     clean = {}
     for name in sorted(modalities, key=str):
         spec = modalities[name]
-        if not isinstance(name, str) or not name or name.startswith(("_", ".")) or any(c in name for c in "/\\"):
+        if isinstance(name, str) and (name.startswith(".") or any(c in name for c in "/\\")):
             raise ValueError(
                 f"`modalities` keys must be non-empty strings without '/' or '\\' not starting with '_' or '.', "
                 f"got {name!r}"
             )
-        if not isinstance(spec, Mapping):
-            raise TypeError(f"`modalities[{name!r}]` must be a dict like {{'type': 'dense', 'dim': 8}}, got {spec!r}")
-        spec = {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in spec.items()}
-        kind = spec.get("type")
-        if kind not in MODALITY_TYPES:
-            raise ValueError(f"`modalities[{name!r}]['type']` must be one of {MODALITY_TYPES}, got {kind!r}")
-        if kind == "dense":
-            dim = spec.get("dim")
-            if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
-                raise ValueError(
-                    f"`modalities[{name!r}]['dim']` must be a positive int for a dense modality, got {dim!r}"
-                )
-            spec["dim"] = int(dim)
-        clean[name] = copy.deepcopy(spec)
+        if isinstance(spec, Mapping):
+            spec = {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in spec.items()}
+            if isinstance(spec.get("dim"), np.integer):
+                spec["dim"] = int(spec["dim"])
+        clean[name] = check_modality_spec(name, spec)
     return clean
 
 
