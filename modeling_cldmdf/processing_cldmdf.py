@@ -141,6 +141,10 @@ class CLDMDFProcessor(ProcessorMixin):
     in sorted name order. A missing entry is never filled with invented data: dense rows are exactly 0, text rows are
     all padding with `attention_mask` 0, image rows are zeros, and `modality_mask` is False.
 
+    `processor(modalities, return_tensors="pt", modality_mask=None)` is the one processing API. Without a mask, the
+    present entries are those [`~CLDMDFProcessor.presence_mask`] finds (not None); the data collator passes the mask
+    its simulated missingness produced, and entries under a False are then never read.
+
     Args:
         modalities (`dict[str, dict]`):
             The modalities, name -> spec, in the format of `CLDMDFConfig.modalities`: `{"type": "dense", "dim": int}`,
@@ -387,7 +391,9 @@ class CLDMDFProcessor(ProcessorMixin):
         for batch in batches:
             for name in self.dense_names:
                 column = self._as_row_list(name, batch[name])
-                _, values = self._dense_array(name, column, _present_rows(column))
+                rows = np.flatnonzero(_is_present(column))  # (P,)
+                present = self._present_values(name, column, rows)
+                values = _dense_values(name, present, rows, self.modalities[name]["dim"])  # (P, dim) float32
                 accumulators[name] = _merge_moments(accumulators[name], values.astype(np.float64))
 
         statistics = {}
@@ -405,10 +411,33 @@ class CLDMDFProcessor(ProcessorMixin):
     # ----------------------------------------------------------------------------------------------------------------
     # Processing
 
+    def presence_mask(self, modalities: Mapping[str, Sequence[Any]]) -> np.ndarray:
+        """Which entries of a batch are present: the mask [`~CLDMDFProcessor.__call__`] uses when given none.
+
+        Args:
+            modalities (`Mapping[str, Sequence]`):
+                Modality name -> one entry per row, `None` = missing: the columns `__call__` takes.
+
+        Returns:
+            `np.ndarray`: bool (B, M), True where the entry is not None, columns in `modality_names` order; a
+            modality not given is False in every row. The data collator applies its simulated missingness to this
+            mask and passes the result to `__call__` as `modality_mask`.
+        """
+        columns, batch_size = self._check_columns(modalities)
+        mask = np.zeros((batch_size, self.num_modalities), dtype=bool)  # (B, M)
+        for j, name in enumerate(self.modality_names):
+            if name in columns:
+                mask[:, j] = _is_present(columns[name])
+        return mask
+
     def __call__(
-        self, modalities: Optional[Mapping[str, Sequence[Any]]] = None, return_tensors: str = "pt", **kwargs
+        self,
+        modalities: Optional[Mapping[str, Sequence[Any]]] = None,
+        return_tensors: str = "pt",
+        modality_mask: Optional[Union[np.ndarray, torch.Tensor]] = None,
+        **kwargs,
     ) -> CLDMDFBatchFeature:
-        """Processes one batch of rows, given column-wise.
+        """Processes one batch of rows, given column-wise, into model inputs: the processor's one processing API.
 
         Args:
             modalities (`Mapping[str, Sequence]`):
@@ -418,58 +447,49 @@ class CLDMDFProcessor(ProcessorMixin):
                 row. Every row must have at least one present modality.
             return_tensors (`str`, *optional*, defaults to `"pt"`):
                 `"pt"` for torch tensors, `"np"` for numpy arrays.
+            modality_mask (`np.ndarray` or `torch.BoolTensor` of shape `(B, M)`, *optional*):
+                Which entries to use, True = present, columns in `modality_names` order. An entry under False is
+                never read (it may hold anything) and comes out missing; an entry under True must not be None.
+                Defaults to [`~CLDMDFProcessor.presence_mask`]: every entry that is not None. The data collator
+                passes the mask its simulated missingness produced.
 
         Returns:
             [`CLDMDFBatchFeature`]: `modality_inputs` (name -> dense FloatTensor (B, dim) / text
             `{"input_ids", "attention_mask"}` LongTensors (B, L) / image FloatTensor (B, 3, H, W)) and
-            `modality_mask` BoolTensor (B, M), columns in sorted modality-name order.
+            `modality_mask` BoolTensor (B, M) (a copy of the given one), columns in sorted modality-name order.
 
         Raises:
             ValueError: unknown modality names, columns of different lengths, an empty batch, a dense entry of the
-                wrong length or with NaN / infinite values, a row with no present modality.
-            TypeError: a column that is not a sequence, an entry of the wrong type for its modality.
+                wrong length or with NaN / infinite values, a row with no present modality, a `modality_mask` of
+                the wrong shape or True over a None entry.
+            TypeError: a column that is not a sequence, an entry of the wrong type for its modality, a
+                `modality_mask` that is not boolean.
         """
         if kwargs:
             raise TypeError(
                 f"CLDMDFProcessor.__call__ got unexpected arguments {sorted(kwargs)}; it takes `modalities` "
-                f"(name -> list of entries) and `return_tensors`"
+                f"(name -> list of entries), `return_tensors` and `modality_mask`"
             )
         if return_tensors not in RETURN_TENSORS:
             raise ValueError(f"`return_tensors` must be one of {RETURN_TENSORS}, got {return_tensors!r}")
         columns, batch_size = self._check_columns(modalities)
-
-        mask = np.zeros((batch_size, self.num_modalities), dtype=bool)  # (B, M)
-        for j, name in enumerate(self.modality_names):
-            if name in columns:
-                mask[:, j] = [value is not None for value in columns[name]]
+        if modality_mask is None:
+            mask = self.presence_mask(columns)
+        else:
+            mask = self._check_mask(modality_mask, batch_size)
         empty_rows = np.flatnonzero(~mask.any(axis=1))
         if empty_rows.size:
             raise ValueError(
                 f"Rows {_rows_repr(empty_rows)} have no present modality (every row needs at least one of "
                 f"{self.modality_names}); drop them or fill one modality"
             )
-        return self._process_columns(columns, mask, return_tensors)
-
-    def _process_columns(self, columns: dict[str, list], mask: np.ndarray, return_tensors: str) -> CLDMDFBatchFeature:
-        """The work of `__call__` once its checks are done: `columns` maps names to lists of B entries, `mask` (B, M)
-        is `entry is not None` in `modality_names` order and has a True in every row. The data collator, which has
-        already built both, calls this directly."""
-        batch_size = mask.shape[0]
         self._check_fitted()
+
         inputs = {}
         for j, name in enumerate(self.modality_names):
-            kind = self.modalities[name]["type"]
-            column = columns.get(name, [None] * batch_size)
-            rows = np.flatnonzero(mask[:, j])  # (P,) present rows of this modality
-            if kind == "dense":
-                inputs[name] = self._process_dense(name, column, rows, batch_size)
-            elif rows.size and _is_vector(column[rows[0]]):
-                inputs[name] = {"pooled_output": self._process_pooled(name, column, rows, batch_size)}
-            elif kind == "text":
-                inputs[name] = self._process_text(name, column, rows, batch_size)
-            else:
-                inputs[name] = self._process_image(name, column, rows, batch_size)
-
+            rows = np.flatnonzero(mask[:, j])  # (P,) rows where this modality is present
+            values = self._present_values(name, columns.get(name), rows)  # their P entries
+            inputs[name] = self._process_modality(name, values, rows, batch_size)
         if return_tensors == "pt":
             inputs = _to_torch(inputs)
             mask = torch.from_numpy(mask)
@@ -506,6 +526,33 @@ class CLDMDFProcessor(ProcessorMixin):
             raise ValueError("The batch is empty: every modality list has length 0")
         return columns, batch_size
 
+    def _check_mask(self, modality_mask: Any, batch_size: int) -> np.ndarray:
+        """A caller's `modality_mask` as a new C-contiguous bool array (B, M): the batch never shares its memory."""
+        if isinstance(modality_mask, torch.Tensor):
+            modality_mask = modality_mask.detach().cpu().numpy()
+        mask = np.asarray(modality_mask)
+        if mask.dtype != np.bool_:
+            raise TypeError(f"`modality_mask` must be boolean (True = present), got dtype {mask.dtype}")
+        expected = (batch_size, self.num_modalities)
+        if mask.shape != expected:
+            raise ValueError(
+                f"`modality_mask` must have shape (batch, modalities) = {expected}, columns in `modality_names` order "
+                f"{self.modality_names}, got shape {mask.shape}"
+            )
+        return mask.copy(order="C")
+
+    @staticmethod
+    def _present_values(name: str, column: Optional[list], rows: np.ndarray) -> list:
+        """The entries (P,) of modality `name` at its present rows (P,), none of them None."""
+        values = [None] * rows.size if column is None else [column[i] for i in rows.tolist()]
+        if any(value is None for value in values):
+            nones = [row for row, value in zip(rows.tolist(), values) if value is None]
+            raise ValueError(
+                f"`modality_mask` marks modality {name!r} present in rows {_rows_repr(nones)}, whose entries are None"
+                f"{' (the modality is not given)' if column is None else ''}; mark them False or give their values"
+            )
+        return values
+
     @staticmethod
     def _as_row_list(name: str, values: Any) -> list:
         """One entry per row as a list (a 2-D array gives its rows), rejecting strings and scalars."""
@@ -522,93 +569,60 @@ class CLDMDFProcessor(ProcessorMixin):
             return list(values)
         return list(values)
 
+    def _process_modality(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> Any:
+        """The inputs of one modality (B, ...) from its P present entries `values` at rows `rows` (P,)."""
+        kind = self.modalities[name]["type"]
+        if kind == "dense":
+            return self._process_dense(name, values, rows, batch_size)
+        if values and _is_vector(values[0]):
+            return {"pooled_output": self._process_pooled(name, values, rows, batch_size)}
+        if kind == "text":
+            return self._process_text(name, values, rows, batch_size)
+        return self._process_image(name, values, rows, batch_size)
+
     # Dense
 
-    def _dense_array(self, name: str, column: list, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Present row indices (P,) and their values as a float32 array (P, dim), validated."""
-        dim = self.modalities[name]["dim"]
-        if rows.size == 0:
-            return rows, np.zeros((0, dim), dtype=np.float32)
-        present = [column[i] for i in rows]
-        values = _stack_lists(present, dim) if all(type(v) is list for v in present) else _stack_any(present)
-        if values is None or values.ndim != 2 or values.shape[1] != dim or values.dtype.kind not in "biuf":
-            raise self._dense_error(name, column, rows, dim)
-        with np.errstate(over="ignore", invalid="ignore"):
-            values = values.astype(np.float32, copy=False)  # beyond float32 range becomes inf, rejected below
-        bad = ~np.isfinite(values).all(axis=1)
-        if bad.any():
-            raise ValueError(
-                f"Dense modality {name!r} has NaN or infinite values (or values beyond the float32 range) in rows "
-                f"{_rows_repr(rows[bad])}; only finite numbers are allowed, use None for a missing row"
-            )
-        return rows, values
-
-    @staticmethod
-    def _dense_error(name: str, column: list, rows: np.ndarray, dim: int) -> Exception:
-        """The error for the first present row that is not a sequence of `dim` numbers."""
-        for i in rows:
-            value = column[i]
-            if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__"):
-                return TypeError(
-                    f"Dense modality {name!r}, row {i}: expected a sequence of {dim} numbers (or None), got "
-                    f"{type(value).__name__}"
-                )
-            if len(value) != dim:
-                return ValueError(f"Dense modality {name!r}, row {i}: expected {dim} values, got {len(value)}")
-            try:
-                entry = np.asarray(value)
-            except (ValueError, TypeError):
-                entry = None
-            if entry is None or entry.ndim != 1 or entry.dtype.kind not in "biuf":
-                return TypeError(
-                    f"Dense modality {name!r}, row {i}: expected {dim} real numbers within the float64 range, got "
-                    f"{str(value)[:200]}"
-                )
-        return TypeError(f"Dense modality {name!r}: entries must be sequences of {dim} numbers (or None)")
-
-    def _process_dense(self, name: str, column: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
-        rows, values = self._dense_array(name, column, rows)
+    def _process_dense(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
+        dense = _dense_values(name, values, rows, self.modalities[name]["dim"])  # (P, dim) float32, checked
         if name in self.dense_statistics:
             mean, std = self.dense_statistics[name]
-            values = (values - mean) / std
+            dense = (dense - mean) / std
         out = np.zeros((batch_size, self.modalities[name]["dim"]), dtype=np.float32)  # (B, dim), 0 under missing
-        out[rows] = values
+        out[rows] = dense
         return out
 
-    def _process_pooled(self, name: str, column: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
+    def _process_pooled(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
         """A text/image modality given as its frozen backbone's pooled outputs (float vectors): stacked as is."""
-        present = [column[i] for i in rows]
-        if not all(_is_vector(value) for value in present):
+        if not all(_is_vector(value) for value in values):
             raise TypeError(
                 f"Modality {name!r} mixes precomputed pooled outputs (float vectors) with raw entries in rows "
                 f"{_rows_repr(rows)}; give one kind per batch"
             )
-        dim = len(present[0])
-        values = _stack_lists(present, dim) if all(type(v) is list for v in present) else _stack_any(present)
-        if values is None or values.ndim != 2 or values.shape[1] != dim or not np.isfinite(values).all():
+        dim = len(values[0])
+        pooled = _stack_lists(values, dim) if all(type(v) is list for v in values) else _stack_any(values)
+        if pooled is None or pooled.ndim != 2 or pooled.shape[1] != dim or not np.isfinite(pooled).all():
             raise ValueError(
                 f"Precomputed pooled outputs of modality {name!r} must be finite float vectors of one length "
                 f"({dim}, from the first present row) in rows {_rows_repr(rows)}"
             )
         out = np.zeros((batch_size, dim), dtype=np.float32)  # (B, H), 0 under missing
-        out[rows] = values
+        out[rows] = pooled
         return out
 
     # Text
 
-    def _process_text(self, name: str, column: list, rows: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
+    def _process_text(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
         tokenizer = self.sub_processors[name]
-        rows = rows.tolist()
-        wrong = [i for i in rows if not isinstance(column[i], str)]
+        wrong = [k for k, value in enumerate(values) if not isinstance(value, str)]
         if wrong:
             raise TypeError(
-                f"Text modality {name!r} expects a string (or None) per row; rows {_rows_repr(wrong)} have "
-                f"{type(column[wrong[0]]).__name__}"
+                f"Text modality {name!r} expects a string (or None) per row; rows {_rows_repr(rows[wrong])} have "
+                f"{type(values[wrong[0]]).__name__}"
             )
         max_length = self._effective_max_length(tokenizer)
-        if rows:
+        if values:
             encoded = tokenizer(
-                [column[i] for i in rows],
+                values,
                 padding=self.padding,
                 truncation=True,
                 max_length=max_length,
@@ -622,16 +636,15 @@ class CLDMDFProcessor(ProcessorMixin):
             length = max_length if self.padding == "max_length" else 1
         input_ids = np.full((batch_size, length), tokenizer.pad_token_id, dtype=np.int64)  # (B, L)
         attention_mask = np.zeros((batch_size, length), dtype=np.int64)  # (B, L), 0 under missing
-        if rows:
+        if values:
             input_ids[rows] = ids
             attention_mask[rows] = attention
         return {"input_ids": input_ids, "attention_mask": attention_mask}
 
     # Image
 
-    def _process_image(self, name: str, column: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
-        rows = rows.tolist()
-        images = [self._load_image(name, i, column[i]) for i in rows]
+    def _process_image(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
+        images = [_load_image(name, row, value) for row, value in zip(rows.tolist(), values)]
         if images:
             pixels = self._run_image_processor(name, images)
             self._image_shapes[name] = pixels.shape[1:]
@@ -656,22 +669,6 @@ class CLDMDFProcessor(ProcessorMixin):
         probe = np.zeros((32, 32, 3), dtype=np.uint8)
         self._image_shapes[name] = self._run_image_processor(name, [probe]).shape[1:]
         return self._image_shapes[name]
-
-    @staticmethod
-    def _load_image(name: str, row: int, value: Any) -> Any:
-        if isinstance(value, Mapping) and (value.get("bytes") is not None or value.get("path") is not None):
-            from PIL import Image  # Pillow comes with any image processor; only needed for undecoded images
-
-            source = io.BytesIO(value["bytes"]) if value.get("bytes") is not None else value["path"]
-            value = Image.open(source)
-        if hasattr(value, "convert") and hasattr(value, "mode"):  # a PIL image
-            return value if value.mode == "RGB" else value.convert("RGB")
-        if isinstance(value, (np.ndarray, torch.Tensor)):
-            return value
-        raise TypeError(
-            f"Image modality {name!r}, row {row}: expected a PIL image, an array (H, W, C), a {{'bytes': ...}} dict "
-            f"or None, got {type(value).__name__}"
-        )
 
     # ----------------------------------------------------------------------------------------------------------------
     # Saving and loading
@@ -781,9 +778,67 @@ class CLDMDFProcessor(ProcessorMixin):
         )
 
 
-def _present_rows(column: list) -> np.ndarray:
-    """Indices (P,) of the entries that are not None."""
-    return np.flatnonzero(np.fromiter((value is not None for value in column), dtype=bool, count=len(column)))
+def _is_present(column: list) -> np.ndarray:
+    """Which entries (B,) of a column are present: not None. The one definition of presence."""
+    return np.fromiter((value is not None for value in column), dtype=bool, count=len(column))
+
+
+def _dense_values(name: str, values: list, rows: np.ndarray, dim: int) -> np.ndarray:
+    """The present entries of dense modality `name` (at rows `rows`, for messages) as a float32 array (P, dim),
+    checked: `dim` finite real numbers each."""
+    if not values:
+        return np.zeros((0, dim), dtype=np.float32)
+    dense = _stack_lists(values, dim) if all(type(v) is list for v in values) else _stack_any(values)
+    if dense is None or dense.ndim != 2 or dense.shape[1] != dim or dense.dtype.kind not in "biuf":
+        raise _dense_error(name, values, rows, dim)
+    with np.errstate(over="ignore", invalid="ignore"):
+        dense = dense.astype(np.float32, copy=False)  # beyond float32 range becomes inf, rejected below
+    bad = ~np.isfinite(dense).all(axis=1)
+    if bad.any():
+        raise ValueError(
+            f"Dense modality {name!r} has NaN or infinite values (or values beyond the float32 range) in rows "
+            f"{_rows_repr(rows[bad])}; only finite numbers are allowed, use None for a missing row"
+        )
+    return dense
+
+
+def _dense_error(name: str, values: list, rows: np.ndarray, dim: int) -> Exception:
+    """The error for the first present entry that is not a sequence of `dim` numbers."""
+    for i, value in zip(rows.tolist(), values):
+        if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__"):
+            return TypeError(
+                f"Dense modality {name!r}, row {i}: expected a sequence of {dim} numbers (or None), got "
+                f"{type(value).__name__}"
+            )
+        if len(value) != dim:
+            return ValueError(f"Dense modality {name!r}, row {i}: expected {dim} values, got {len(value)}")
+        try:
+            entry = np.asarray(value)
+        except (ValueError, TypeError):
+            entry = None
+        if entry is None or entry.ndim != 1 or entry.dtype.kind not in "biuf":
+            return TypeError(
+                f"Dense modality {name!r}, row {i}: expected {dim} real numbers within the float64 range, got "
+                f"{str(value)[:200]}"
+            )
+    return TypeError(f"Dense modality {name!r}: entries must be sequences of {dim} numbers (or None)")
+
+
+def _load_image(name: str, row: int, value: Any) -> Any:
+    """One present entry of image modality `name` as something an image processor takes (a PIL image or array)."""
+    if isinstance(value, Mapping) and (value.get("bytes") is not None or value.get("path") is not None):
+        from PIL import Image  # Pillow comes with any image processor; only needed for undecoded images
+
+        source = io.BytesIO(value["bytes"]) if value.get("bytes") is not None else value["path"]
+        value = Image.open(source)
+    if hasattr(value, "convert") and hasattr(value, "mode"):  # a PIL image
+        return value if value.mode == "RGB" else value.convert("RGB")
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        return value
+    raise TypeError(
+        f"Image modality {name!r}, row {row}: expected a PIL image, an array (H, W, C), a {{'bytes': ...}} dict "
+        f"or None, got {type(value).__name__}"
+    )
 
 
 def _stack_lists(rows: list, dim: int) -> Optional[np.ndarray]:
