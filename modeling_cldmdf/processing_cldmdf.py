@@ -13,7 +13,8 @@
 # limitations under the License.
 """Processor class for CL-DMDF: turns per-modality columns with missing entries into a model-ready batch.
 
-This file travels to the Hub as remote code with the model: it imports only numpy, torch and public transformers APIs.
+This file travels to the Hub as remote code with the model: it imports only numpy, torch, public transformers APIs and
+its siblings `configuration_cldmdf.py` (the modality-spec checks) and `columns_cldmdf.py` (array work on one column).
 
 Design. `ProcessorMixin` finds its sub-processors from `__init__` parameter names (`tokenizer`, `image_processor`,
 ...), each mandatory, one per kind. CL-DMDF has any number of modalities of each kind and may have none, so
@@ -22,14 +23,12 @@ Design. `ProcessorMixin` finds its sub-processors from `__init__` parameter name
   fitted dense statistics (float32 values written as exact decimal doubles, so they reload bit-identical);
 - the tokenizer of text modality `name` lives in the sub-folder `{name}_tokenizer/`, the image processor of image
   modality `name` in `{name}_image_processor/` (one level deep, as `push_to_hub` uploads folders one level deep).
-`_auto_class = "AutoProcessor"`, so every save writes `auto_map` and copies this file next to the config: the folder
-loads with `AutoProcessor.from_pretrained(folder, trust_remote_code=True)` where this package is not installed, and
-without `trust_remote_code` where the package registered the class with `AutoProcessor.register`.
+`_auto_class = "AutoProcessor"`, so every save writes `auto_map` and copies this file and the siblings it imports next
+to the config: the folder loads with `AutoProcessor.from_pretrained(folder, trust_remote_code=True)` where this package
+is not installed, and without `trust_remote_code` where the package registered the class with `AutoProcessor.register`.
 """
 
-import array
 import copy
-import io
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional, Union
@@ -45,6 +44,18 @@ from transformers import (
     ProcessorMixin,
 )
 
+from .columns_cldmdf import (
+    as_row_list,
+    dense_values,
+    is_present,
+    is_vector,
+    load_image,
+    merge_moments,
+    pooled_values,
+    present_values,
+    rows_repr,
+    to_torch,
+)
 from .configuration_cldmdf import check_modality_spec
 
 __all__ = ["CLDMDFProcessor", "CLDMDFBatchFeature"]
@@ -53,15 +64,6 @@ PADDING_STRATEGIES = ("longest", "max_length")
 RETURN_TENSORS = ("pt", "np")
 # Used when `max_length` is None and the tokenizer declares no usable `model_max_length`.
 DEFAULT_MAX_LENGTH = 512
-# How many offending row indices an error message lists before summarising.
-_MAX_LISTED = 10
-
-
-def _rows_repr(rows: Sequence[int]) -> str:
-    rows = [int(r) for r in rows]
-    if len(rows) <= _MAX_LISTED:
-        return str(rows)
-    return f"{rows[:_MAX_LISTED]} (and {len(rows) - _MAX_LISTED} more, {len(rows)} in all)"
 
 
 def _subfolder(name: str, kind: str) -> str:
@@ -390,11 +392,11 @@ class CLDMDFProcessor(ProcessorMixin):
         accumulators = {name: (0, None, None) for name in self.dense_names}  # count, mean, M2 (float64)
         for batch in batches:
             for name in self.dense_names:
-                column = self._as_row_list(name, batch[name])
-                rows = np.flatnonzero(_is_present(column))  # (P,)
-                present = self._present_values(name, column, rows)
-                values = _dense_values(name, present, rows, self.modalities[name]["dim"])  # (P, dim) float32
-                accumulators[name] = _merge_moments(accumulators[name], values.astype(np.float64))
+                column = as_row_list(name, batch[name])
+                rows = np.flatnonzero(is_present(column))  # (P,)
+                present = present_values(name, column, rows)
+                values = dense_values(name, present, rows, self.modalities[name]["dim"])  # (P, dim) float32
+                accumulators[name] = merge_moments(accumulators[name], values.astype(np.float64))
 
         statistics = {}
         for name, (count, mean, m2) in accumulators.items():
@@ -427,7 +429,7 @@ class CLDMDFProcessor(ProcessorMixin):
         mask = np.zeros((batch_size, self.num_modalities), dtype=bool)  # (B, M)
         for j, name in enumerate(self.modality_names):
             if name in columns:
-                mask[:, j] = _is_present(columns[name])
+                mask[:, j] = is_present(columns[name])
         return mask
 
     def __call__(
@@ -480,7 +482,7 @@ class CLDMDFProcessor(ProcessorMixin):
         empty_rows = np.flatnonzero(~mask.any(axis=1))
         if empty_rows.size:
             raise ValueError(
-                f"Rows {_rows_repr(empty_rows)} have no present modality (every row needs at least one of "
+                f"Rows {rows_repr(empty_rows)} have no present modality (every row needs at least one of "
                 f"{self.modality_names}); drop them or fill one modality"
             )
         self._check_fitted()
@@ -488,10 +490,10 @@ class CLDMDFProcessor(ProcessorMixin):
         inputs = {}
         for j, name in enumerate(self.modality_names):
             rows = np.flatnonzero(mask[:, j])  # (P,) rows where this modality is present
-            values = self._present_values(name, columns.get(name), rows)  # their P entries
+            values = present_values(name, columns.get(name), rows)  # their P entries
             inputs[name] = self._process_modality(name, values, rows, batch_size)
         if return_tensors == "pt":
-            inputs = _to_torch(inputs)
+            inputs = to_torch(inputs)
             mask = torch.from_numpy(mask)
         return CLDMDFBatchFeature({"modality_inputs": inputs, "modality_mask": mask})
 
@@ -517,7 +519,7 @@ class CLDMDFProcessor(ProcessorMixin):
             raise ValueError(f"Unknown modalities {unknown}; this processor knows {self.modality_names}")
         if not modalities:
             raise ValueError(f"`modalities` is empty; give at least one of {self.modality_names}")
-        columns = {name: self._as_row_list(name, values) for name, values in modalities.items()}
+        columns = {name: as_row_list(name, values) for name, values in modalities.items()}
         lengths = {name: len(column) for name, column in columns.items()}
         if len(set(lengths.values())) > 1:
             raise ValueError(f"All modalities must have one entry per row, got lengths {lengths}")
@@ -541,40 +543,12 @@ class CLDMDFProcessor(ProcessorMixin):
             )
         return mask.copy(order="C")
 
-    @staticmethod
-    def _present_values(name: str, column: Optional[list], rows: np.ndarray) -> list:
-        """The entries (P,) of modality `name` at its present rows (P,), none of them None."""
-        values = [None] * rows.size if column is None else [column[i] for i in rows.tolist()]
-        if any(value is None for value in values):
-            nones = [row for row, value in zip(rows.tolist(), values) if value is None]
-            raise ValueError(
-                f"`modality_mask` marks modality {name!r} present in rows {_rows_repr(nones)}, whose entries are None"
-                f"{' (the modality is not given)' if column is None else ''}; mark them False or give their values"
-            )
-        return values
-
-    @staticmethod
-    def _as_row_list(name: str, values: Any) -> list:
-        """One entry per row as a list (a 2-D array gives its rows), rejecting strings and scalars."""
-        if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__"):
-            raise TypeError(
-                f"Modality {name!r} must be given as a list with one entry per row (None = missing), got "
-                f"{type(values).__name__}"
-            )
-        if isinstance(values, torch.Tensor):
-            values = values.detach().cpu().numpy()
-        if isinstance(values, np.ndarray):
-            if values.ndim == 0:
-                raise TypeError(f"Modality {name!r} must be a list with one entry per row, got a 0-d array")
-            return list(values)
-        return list(values)
-
     def _process_modality(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> Any:
         """The inputs of one modality (B, ...) from its P present entries `values` at rows `rows` (P,)."""
         kind = self.modalities[name]["type"]
         if kind == "dense":
             return self._process_dense(name, values, rows, batch_size)
-        if values and _is_vector(values[0]):
+        if values and is_vector(values[0]):
             return {"pooled_output": self._process_pooled(name, values, rows, batch_size)}
         if kind == "text":
             return self._process_text(name, values, rows, batch_size)
@@ -583,7 +557,7 @@ class CLDMDFProcessor(ProcessorMixin):
     # Dense
 
     def _process_dense(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
-        dense = _dense_values(name, values, rows, self.modalities[name]["dim"])  # (P, dim) float32, checked
+        dense = dense_values(name, values, rows, self.modalities[name]["dim"])  # (P, dim) float32, checked
         if name in self.dense_statistics:
             mean, std = self.dense_statistics[name]
             dense = (dense - mean) / std
@@ -593,19 +567,8 @@ class CLDMDFProcessor(ProcessorMixin):
 
     def _process_pooled(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
         """A text/image modality given as its frozen backbone's pooled outputs (float vectors): stacked as is."""
-        if not all(_is_vector(value) for value in values):
-            raise TypeError(
-                f"Modality {name!r} mixes precomputed pooled outputs (float vectors) with raw entries in rows "
-                f"{_rows_repr(rows)}; give one kind per batch"
-            )
-        dim = len(values[0])
-        pooled = _stack_lists(values, dim) if all(type(v) is list for v in values) else _stack_any(values)
-        if pooled is None or pooled.ndim != 2 or pooled.shape[1] != dim or not np.isfinite(pooled).all():
-            raise ValueError(
-                f"Precomputed pooled outputs of modality {name!r} must be finite float vectors of one length "
-                f"({dim}, from the first present row) in rows {_rows_repr(rows)}"
-            )
-        out = np.zeros((batch_size, dim), dtype=np.float32)  # (B, H), 0 under missing
+        pooled = pooled_values(name, values, rows)  # (P, H) float64, checked
+        out = np.zeros((batch_size, pooled.shape[1]), dtype=np.float32)  # (B, H), 0 under missing
         out[rows] = pooled
         return out
 
@@ -616,7 +579,7 @@ class CLDMDFProcessor(ProcessorMixin):
         wrong = [k for k, value in enumerate(values) if not isinstance(value, str)]
         if wrong:
             raise TypeError(
-                f"Text modality {name!r} expects a string (or None) per row; rows {_rows_repr(rows[wrong])} have "
+                f"Text modality {name!r} expects a string (or None) per row; rows {rows_repr(rows[wrong])} have "
                 f"{type(values[wrong[0]]).__name__}"
             )
         max_length = self._effective_max_length(tokenizer)
@@ -644,7 +607,7 @@ class CLDMDFProcessor(ProcessorMixin):
     # Image
 
     def _process_image(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
-        images = [_load_image(name, row, value) for row, value in zip(rows.tolist(), values)]
+        images = [load_image(name, row, value) for row, value in zip(rows.tolist(), values)]
         if images:
             pixels = self._run_image_processor(name, images)
             self._image_shapes[name] = pixels.shape[1:]
@@ -776,118 +739,3 @@ class CLDMDFProcessor(ProcessorMixin):
         return super().from_pretrained(
             pretrained_model_name_or_path, subfolder=subfolder, sub_processors=sub_processors, **hub_kwargs, **kwargs
         )
-
-
-def _is_present(column: list) -> np.ndarray:
-    """Which entries (B,) of a column are present: not None. The one definition of presence."""
-    return np.fromiter((value is not None for value in column), dtype=bool, count=len(column))
-
-
-def _dense_values(name: str, values: list, rows: np.ndarray, dim: int) -> np.ndarray:
-    """The present entries of dense modality `name` (at rows `rows`, for messages) as a float32 array (P, dim),
-    checked: `dim` finite real numbers each."""
-    if not values:
-        return np.zeros((0, dim), dtype=np.float32)
-    dense = _stack_lists(values, dim) if all(type(v) is list for v in values) else _stack_any(values)
-    if dense is None or dense.ndim != 2 or dense.shape[1] != dim or dense.dtype.kind not in "biuf":
-        raise _dense_error(name, values, rows, dim)
-    with np.errstate(over="ignore", invalid="ignore"):
-        dense = dense.astype(np.float32, copy=False)  # beyond float32 range becomes inf, rejected below
-    bad = ~np.isfinite(dense).all(axis=1)
-    if bad.any():
-        raise ValueError(
-            f"Dense modality {name!r} has NaN or infinite values (or values beyond the float32 range) in rows "
-            f"{_rows_repr(rows[bad])}; only finite numbers are allowed, use None for a missing row"
-        )
-    return dense
-
-
-def _dense_error(name: str, values: list, rows: np.ndarray, dim: int) -> Exception:
-    """The error for the first present entry that is not a sequence of `dim` numbers."""
-    for i, value in zip(rows.tolist(), values):
-        if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__"):
-            return TypeError(
-                f"Dense modality {name!r}, row {i}: expected a sequence of {dim} numbers (or None), got "
-                f"{type(value).__name__}"
-            )
-        if len(value) != dim:
-            return ValueError(f"Dense modality {name!r}, row {i}: expected {dim} values, got {len(value)}")
-        try:
-            entry = np.asarray(value)
-        except (ValueError, TypeError):
-            entry = None
-        if entry is None or entry.ndim != 1 or entry.dtype.kind not in "biuf":
-            return TypeError(
-                f"Dense modality {name!r}, row {i}: expected {dim} real numbers within the float64 range, got "
-                f"{str(value)[:200]}"
-            )
-    return TypeError(f"Dense modality {name!r}: entries must be sequences of {dim} numbers (or None)")
-
-
-def _load_image(name: str, row: int, value: Any) -> Any:
-    """One present entry of image modality `name` as something an image processor takes (a PIL image or array)."""
-    if isinstance(value, Mapping) and (value.get("bytes") is not None or value.get("path") is not None):
-        from PIL import Image  # Pillow comes with any image processor; only needed for undecoded images
-
-        source = io.BytesIO(value["bytes"]) if value.get("bytes") is not None else value["path"]
-        value = Image.open(source)
-    if hasattr(value, "convert") and hasattr(value, "mode"):  # a PIL image
-        return value if value.mode == "RGB" else value.convert("RGB")
-    if isinstance(value, (np.ndarray, torch.Tensor)):
-        return value
-    raise TypeError(
-        f"Image modality {name!r}, row {row}: expected a PIL image, an array (H, W, C), a {{'bytes': ...}} dict "
-        f"or None, got {type(value).__name__}"
-    )
-
-
-def _stack_lists(rows: list, dim: int) -> Optional[np.ndarray]:
-    """Stacks python lists of numbers into a float64 array (P, dim); None when they are not all `dim` real numbers.
-
-    The fast path for rows from `datasets` (lists of python floats): `array.fromlist` converts each list in C and
-    rejects anything but real numbers, about 1.5x faster than `np.asarray`, which first discovers the nested shape.
-    """
-    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-    if (lengths != dim).any():
-        return None
-    buffer = array.array("d")
-    try:
-        for row in rows:
-            buffer.fromlist(row)
-    except (TypeError, OverflowError):
-        return None
-    return np.frombuffer(buffer, dtype=np.float64).reshape(len(rows), dim)
-
-
-def _stack_any(rows: list) -> Optional[np.ndarray]:
-    """Stacks arrays / sequences with one `np.asarray`; None when they are ragged or not convertible."""
-    try:
-        return np.asarray(rows)
-    except (ValueError, TypeError):
-        return None
-
-
-def _merge_moments(state: tuple, values: np.ndarray) -> tuple:
-    """Chan et al.'s parallel update of (count, mean, M2) with a batch of rows (P, dim), all float64."""
-    count, mean, m2 = state
-    n = values.shape[0]
-    if n == 0:
-        return state
-    batch_mean = values.mean(axis=0)
-    batch_m2 = ((values - batch_mean) ** 2).sum(axis=0)
-    if count == 0:
-        return n, batch_mean, batch_m2
-    total = count + n
-    delta = batch_mean - mean
-    return total, mean + delta * (n / total), m2 + batch_m2 + delta**2 * (count * n / total)
-
-
-def _is_vector(value: Any) -> bool:
-    """A 1-D sequence of numbers: a precomputed pooled output rather than a string or an image."""
-    if isinstance(value, np.ndarray):
-        return value.ndim == 1 and value.dtype.kind in "iuf"
-    return isinstance(value, (list, tuple)) and len(value) > 0 and isinstance(value[0], (int, float))
-
-
-def _to_torch(inputs: dict) -> dict:
-    return {name: _to_torch(v) if isinstance(v, dict) else torch.from_numpy(v) for name, v in inputs.items()}

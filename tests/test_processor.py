@@ -656,7 +656,8 @@ def test_save_layout_and_auto_processor_round_trip(tmp_path, registered):
     processor.fit({"tab": [[1.0, 2.0, 3.0], [2.0, 0.0, 3.0], None]})
     processor.save_pretrained(tmp_path)
     assert sorted(os.listdir(tmp_path)) == [
-        "configuration_cldmdf.py",  # remote code: processing_cldmdf.py imports its `check_modality_spec`
+        "columns_cldmdf.py",  # remote code: the siblings processing_cldmdf.py imports
+        "configuration_cldmdf.py",
         "photo_image_processor",
         "processing_cldmdf.py",
         "processor_config.json",
