@@ -10,46 +10,41 @@ Run from the repository root, after the benchmarks:
     python benchmarks/make_report.py [--results-dir benchmarks/results] [--output BENCHMARKS.md]
 
 It imports neither torch nor the library, so it runs in a second.
+
+Each section is written by a module of its own: `report_suite.py` (CL-DMDF against the references),
+`report_accuracy.py`, `report_tmc.py`, `report_sweeps.py` (cross-validation, validation and sensitivity files),
+`report_speed.py`, `report_scaling.py`, `report_collator.py` and `report_devices.py` (speed and scaling on other
+devices), with the shared formatting in `report_format.py`; this file puts them together in order.
 """
 
 import argparse
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_accuracy import metric_split, result_key  # noqa: E402
-from benchmarks.common import REPO_ROOT, RESULTS_DIR, describe_machine, growth_words, mean_std, read_json  # noqa: E402
+from benchmarks.common import REPO_ROOT, RESULTS_DIR, read_json  # noqa: E402
+from benchmarks.report_accuracy import ACCURACY_DATASETS, accuracy_losses, accuracy_section  # noqa: E402
+from benchmarks.report_collator import collator_section  # noqa: E402
+from benchmarks.report_devices import other_devices_section  # noqa: E402
+from benchmarks.report_format import missing_section  # noqa: E402
+from benchmarks.report_scaling import scaling_losses, scaling_section  # noqa: E402
+from benchmarks.report_speed import speed_losses, speed_section  # noqa: E402
 from benchmarks.report_suite import REFERENCES_COMMAND, SUITE_COMMAND, suite_section  # noqa: E402
+from benchmarks.report_sweeps import sweep_sections  # noqa: E402
+from benchmarks.report_tmc import tmc_comparison, tmc_recipe_comparison, tmc_recipe_section  # noqa: E402
 
-# The commands that regenerate every results file, in the order the report shows them.
-ACCURACY_DATASETS = {
-    "uci": ("UCI Multiple Features", "python benchmarks/bench_accuracy.py --dataset uci"),
-    "reviews": ("Women's clothing reviews", "python benchmarks/bench_accuracy.py --dataset reviews"),
-}
+# The commands that regenerate every results file, in the order the report shows them (the accuracy ones are in
+# ACCURACY_DATASETS, the suite ones in report_suite).
 SPEED_COMMAND = "python benchmarks/bench_speed.py"
 SCALING_COMMAND = "python benchmarks/bench_scaling.py"
 COLLATOR_COMMAND = "python benchmarks/bench_collator.py"
 TMC_RECIPE_COMMAND = "python benchmarks/bench_tmc_recipe.py"
 REPORT_COMMAND = "python benchmarks/make_report.py"
 SUITE_BUILD_COMMAND = "python benchmarks/suite.py --out .cache/suite"
-
-GROUP_ORDER = ("CL-DMDF", "companion", "ablation", "baseline")
-GROUP_TITLES = {
-    "CL-DMDF": "CL-DMDF",
-    "companion": "CL-DMDF + companion methods",
-    "ablation": "ablations (CL-DMDF with one part removed)",
-    "baseline": "baselines",
-}
-REFERENCE_VARIANT = "cldmdf"
-# TMC (Han et al., ICLR 2021), the published dynamic-fusion result on UCI Multiple Features at η = 0.
-TMC_UCI = {"mean": 98.51, "std": 0.15, "threshold": 98.5}
-TMC_VARIANT = "tmc"  # our implementation of TMC, one of the baselines
-SPEED_REFERENCE = "early_fusion"
-SPEED_BASELINES = ("early_fusion", "late_fusion", "tmc")  # not CL-DMDF: never listed among its losses
-FASTER_THAN_LINEAR = 1.3  # growth_words' upper bound of "about linear"
 # Every change of a default training setting, with the commit that made it: `(defaults)` under a table means the
 # defaults of the commit named there, so a file made before a change ran with the old value.
 DEFAULT_CHANGES = (
@@ -65,666 +60,6 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--results-dir", default=str(RESULTS_DIR), help="Folder of the results JSON files.")
     parser.add_argument("--output", default=str(REPO_ROOT / "BENCHMARKS.md"), help="Markdown file to write.")
     return parser.parse_args(argv)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Formatting helpers
-
-
-def pct(stats: Optional[dict]) -> str:
-    """`mean ± std` in percent from a `mean_std` dict; the std left out with one value, `n/a` without any."""
-    if not stats or stats.get("mean") is None:
-        return "n/a"
-    text = f"{100 * stats['mean']:.2f}"
-    return text + (f" ± {100 * stats['std']:.2f}" if stats.get("std") is not None else "")
-
-
-def condition_label(condition: str) -> str:
-    if condition.startswith("missing_"):
-        return f"η={condition[len('missing_') :]}"
-    if condition.startswith("without_"):
-        return f"−{condition[len('without_') :]}"
-    return condition
-
-
-def record_key(record: dict, metric: str, condition: str) -> str:
-    """The `results` key of one run of a bench_accuracy results file for `metric` under `condition`."""
-    return result_key(metric, condition, metric_split(record.get("setting", {}).get("split", "test")))
-
-
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return lines
-
-
-def provenance_lines(record: dict) -> list[str]:
-    """`Command`, `Commit` and `Machine` lines of one results file (its latest invocation)."""
-    commit = record.get("git_commit") or "unknown (not a git checkout)"
-    dirty = record.get("git_dirty")
-    flag = " (+ uncommitted changes)" if dirty else "" if dirty is False else " (working-tree state unknown)"
-    lines = [
-        f"Command: `{record.get('command', 'unknown')}`",
-        "",
-        f"Commit: `{commit}`{flag}",
-        "",
-        *([record["provenance_note"], ""] if record.get("provenance_note") else []),
-        f"Machine: {describe_machine(record.get('machine') or {})}",
-        "",
-        f"Written: {record.get('created', 'unknown')}",
-    ]
-    return lines
-
-
-def quick_warning(record: dict) -> list[str]:
-    quick = record.get("quick", (record.get("setting") or {}).get("quick", False))
-    if quick:
-        return ["> **Quick smoke-test numbers (`--quick`), not results.**", ""]
-    return []
-
-
-def plot_link(png: Path, output: Path, title: str) -> list[str]:
-    if not png.exists():
-        return []
-    relative = Path(os.path.relpath(png.resolve(), output.resolve().parent)).as_posix()
-    return [f"![{title}]({relative})", ""]
-
-
-def missing_section(title: str, path: Path, command: str) -> list[str]:
-    return [f"## {title}", "", f"_Missing: `{path.name}` was not found; `{command}` writes it._", ""]
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Accuracy
-
-
-def ordered_variants(record: dict) -> list[tuple[str, str]]:
-    """(variant, group) of the variants with results, grouped CL-DMDF / companions / ablations / baselines."""
-    groups = {name: info.get("group", "other") for name, info in record.get("variants", {}).items()}
-    names = list(record.get("summary", {}))
-    rank = {group: index for index, group in enumerate(GROUP_ORDER)}
-    return sorted(((name, groups.get(name, "other")) for name in names), key=lambda item: rank.get(item[1], len(rank)))
-
-
-def accuracy_table(record: dict, metric: str) -> list[str]:
-    conditions = record.get("conditions", [])
-    header = ["variant", "group", "seeds", *(condition_label(c) for c in conditions)]
-    rows = []
-    for name, group in ordered_variants(record):
-        entry = record["summary"][name]
-        cells = [pct(entry.get(metric, {}).get(condition)) for condition in conditions]
-        rows.append([f"`{name}`", GROUP_TITLES.get(group, group), str(len(entry.get("seeds", []))), *cells])
-    return table(header, rows)
-
-
-def accuracy_section(key: str, record: dict, results_dir: Path, output: Path) -> list[str]:
-    title, _ = ACCURACY_DATASETS[key]
-    setting = record.get("setting", {})
-    descriptions = [
-        f"`{name}`: {info.get('description', '')}"
-        + (f" (`--config_overrides {info['config_overrides']}`)" if info.get("config_overrides") else "")
-        for name, info in record.get("variants", {}).items()
-        if name in record.get("summary", {})
-    ]
-    lines = [f"## Accuracy: {title}", "", *quick_warning(record)]
-    lines += [
-        "Test accuracy (%), mean ± sample std (ddof=1) over seeds, of one training run per (variant, seed) of "
-        "`train_accelerate.py`. Columns: η is the share of missing (row, modality) entries of the test set (a seeded "
-        "pattern, one modality always kept per row); `−m` is the test set with modality m removed from every row. "
-        f"Training arguments shared by all runs: `{' '.join(setting.get('train_args', [])) or '(defaults)'}`.",
-        "",
-        *accuracy_table(record, "accuracy"),
-        "",
-    ]
-    if key == "reviews":
-        lines += ["Macro-F1 (%), same runs:", "", *accuracy_table(record, "f1"), ""]
-    lines += ["Variants: " + "; ".join(descriptions) + ".", ""] if descriptions else []
-    for group in record.get("identical_variants", []):
-        lines += [f"**Warning:** variants {', '.join(group)} gave identical test metrics on every shared seed.", ""]
-    for failure in record.get("failures", []):
-        lines += [f"**Failed run:** `{failure['variant']}` seed {failure['seed']}: {failure['error']}", ""]
-    lines += plot_link(results_dir / f"accuracy_{key}.png", output, f"{title}: accuracy against η")
-    commits = sorted({run.get("git_commit") or "unknown" for run in record.get("runs", [])})
-    lines += provenance_lines(record)
-    if len(commits) > 1:
-        lines += ["", "Runs made on several commits: " + ", ".join(f"`{c}`" for c in commits)]
-    earlier = [inv["command"] for inv in record.get("invocations", [])[:-1] if inv["command"] != record.get("command")]
-    if earlier:
-        lines += ["", "Earlier invocations into the same file: " + "; ".join(f"`{c}`" for c in dict.fromkeys(earlier))]
-    return lines + [""]
-
-
-def sweep_files_section(title: str, explanation: str, paths: list[Path]) -> list[str]:
-    """One accuracy table per results file of `bench_accuracy.py` run with a non-default `--output`."""
-    lines = [f"## {title}", "", explanation, ""]
-    for path in paths:
-        record = read_json(path)
-        if record is None:
-            continue
-        setting = record.get("setting", {})
-        lines += [
-            f"### `{path.name}`",
-            "",
-            *quick_warning(record),
-            f"Training arguments: `{' '.join(setting.get('train_args', [])) or '(defaults)'}`.",
-            "",
-            *accuracy_table(record, "accuracy"),
-            "",
-            *provenance_lines(record),
-            "",
-        ]
-    return lines
-
-
-CV_TEXT = (
-    "k-fold cross-validation on the train and validation splits together (`bench_accuracy.py --split cv`, files "
-    "`cv_*.json`; stratified folds, the same for every run; the test split is never read): each (variant, seed) "
-    "trains once per fold and is evaluated on the held-out fold; early stopping and the best epoch use a validation "
-    "split carved out of the training folds, so the held-out rows never influence training. A run's accuracy is the "
-    "mean over folds: on UCI with 5 folds, 1,600 held-out rows per seed, ten times the validation split. The rule, "
-    "fixed before the runs: per model (CL-DMDF and each baseline), the setting with the highest accuracy "
-    "averaged over the η columns (`mean over η`, its std over seeds) is chosen, and a default changes only when "
-    "another setting beats it by more than that std. CL-DMDF's candidates are its configurations that keep every "
-    "part of it (group CL-DMDF: the default, auxiliary heads, the confidence gate, under any training arguments); "
-    "its ablations and the companion methods are cross-validated beside them as measurements, never as candidates "
-    "for its default (one of them as the default would make the comparisons below compare it with itself)."
-)
-CV_ALL_TEXT = (
-    "The fixed test split has 400 UCI rows, one row 0.25 points. Here every row of the dataset is tested once: "
-    "k-fold cross-validation over train, validation and test together (`bench_accuracy.py --split cv --cv-pool all`, "
-    "files `cv_all_*.json`; stratified folds, early stopping on a split carved from the training folds), accuracy (%) "
-    "the mean over folds, mean ± sample std over seeds. An evaluation only: nothing was chosen with it, and the "
-    "tables above stay the reference."
-)
-OTHER_DEVICES_TEXT = (
-    "The speed and scaling benchmarks again on another device (files `speed_*.json`, `scaling_*.json`; same "
-    "configurations, same definitions). The GPU files were written by `bash scripts/gpu_check.sh OUT_DIR` on a GPU "
-    "machine (it also runs `tests/test_cuda.py` and the main job in float32 and bf16) and copied from OUT_DIR into "
-    "`benchmarks/results/`: the commands below show OUT_DIR. To regenerate on a GPU: "
-    "`python benchmarks/bench_speed.py --device cuda --output benchmarks/results/speed_cuda.json` (add "
-    "`--batch-size 4096 --output benchmarks/results/speed_cuda_b4096.json` for the large batch) and "
-    "`python benchmarks/bench_scaling.py --device cuda --output benchmarks/results/scaling_cuda.json`."
-)
-VALIDATION_TEXT = (
-    "Defaults are chosen on the validation split (`bench_accuracy.py --split validation`, files `validation_*.json`), "
-    "never on the test split. Validation accuracy (%), mean ± sample std over seeds; same columns as above. The "
-    "validation split also picks each run's best epoch, so these numbers are optimistic, more so for the models that "
-    "train longer; on UCI it has 160 rows: one row is 0.625 points."
-)
-SENSITIVITY_TEXT = (
-    "The test-split sweep again with one training setting changed (files `sensitivity_*.json`, written by "
-    "`bench_accuracy.py --output benchmarks/results/sensitivity_<...>.json --train-args ...`): whether a conclusion "
-    "above depends on that setting. Not used to choose anything. Test accuracy (%), mean ± sample std over seeds."
-)
-
-
-def cv_selection(paths: list[Path]) -> list[str]:
-    """The cross-validation candidates of every `cv_*.json` file side by side, per model, best first: accuracy at
-    η=0, at the largest η and averaged over the η columns (mean ± std over seeds of each run's average); the best
-    of each model in bold. Then the ablations and companion methods of the same files, measured, not candidates."""
-    candidates: dict[str, list[tuple[dict, list[str]]]] = {}
-    measured: list[tuple[dict, list[str]]] = []
-    for path in paths:
-        record = read_json(path)
-        if record is None:
-            continue
-        setting = record.get("setting", {})
-        rates = setting.get("eval_missing_rates", [0.0])
-        args = " ".join(setting.get("train_args", [])) or "(defaults)"
-        keys = [record_key(record, "accuracy", f"missing_{rate:g}") for rate in rates]
-        for name, entry in record.get("summary", {}).items():
-            group = record.get("variants", {}).get(name, {}).get("group")
-            runs = [run["results"] for run in record.get("runs", []) if run["variant"] == name]
-            averages = [sum(r[key] for key in keys) / len(keys) for r in runs]
-            average = mean_std(averages)
-            cells = [
-                f"`{name}`",
-                f"`{path.name}`",
-                f"`{args}`",
-                str(len(runs)),
-                pct(entry["accuracy"].get("missing_0")),
-                pct(entry["accuracy"].get(f"missing_{max(rates):g}")),
-                pct(average),
-            ]
-            if group not in ("baseline", "CL-DMDF"):
-                measured.append((average, cells))  # an ablation or a companion method: not a candidate (CV_TEXT)
-                continue
-            model = name if group == "baseline" else REFERENCE_VARIANT
-            candidates.setdefault(model, []).append((average, cells))
-    if not candidates:
-        return []
-    rows = []
-    for model in sorted(candidates, key=lambda m: (m != REFERENCE_VARIANT, m)):
-        ranked = sorted(candidates[model], key=lambda item: -(item[0]["mean"] or 0.0))
-        for index, (_, cells) in enumerate(ranked):
-            rows.append([f"**{cell}**" if index == 0 else cell for cell in cells])
-    header = ["variant", "file", "training arguments", "seeds", "η=0", "largest η", "mean over η"]
-    lines = ["Candidates per model, best first (bold):", "", *table(header, rows), ""]
-    if measured:
-        ranked = [cells for _, cells in sorted(measured, key=lambda item: -(item[0]["mean"] or 0.0))]
-        lines += ["Ablations and companion methods, measured beside them (not candidates):", ""]
-        lines += [*table(header, ranked), ""]
-    return lines
-
-
-def paired_differences(record: dict, name: str, metric: str, condition: str) -> list[float]:
-    """`name` minus CL-DMDF, seed by seed, in points, over the seeds both have runs for (the same data, split and
-    missing pattern, so the seed-to-seed noise that both share cancels)."""
-    key = record_key(record, metric, condition)
-    by_seed: dict[str, dict[int, float]] = {}
-    for run in record.get("runs", []):
-        if run.get("results", {}).get(key) is not None:
-            by_seed.setdefault(run["variant"], {})[run["seed"]] = run["results"][key]
-    ours, theirs = by_seed.get(REFERENCE_VARIANT, {}), by_seed.get(name, {})
-    return [100 * (theirs[seed] - ours[seed]) for seed in sorted(set(ours) & set(theirs))]
-
-
-def paired_difference(record: dict, name: str, metric: str, condition: str, label: str = "") -> str:
-    """`; <label>per seed +x ± y, ahead on k of n` of `paired_differences`; empty without shared seeds."""
-    differences = paired_differences(record, name, metric, condition)
-    if not differences:
-        return ""
-    stats = mean_std(differences)
-    std = f" ± {stats['std']:.2f}" if stats["std"] is not None else ""
-    ahead = sum(difference > 0 for difference in differences)
-    return f"; {label}per seed {stats['mean']:+.2f}{std}, ahead on {ahead} of {len(differences)}"
-
-
-def cv_against_baselines(paths: list[Path]) -> list[str]:
-    """Per `cv_*.json` file: CL-DMDF's accuracy minus each baseline's trained with the same arguments, at η=0 and at
-    the largest η (points, mean over seeds, and on how many seeds CL-DMDF was ahead)."""
-    lines = []
-    for path in paths:
-        record = read_json(path)
-        if record is None or REFERENCE_VARIANT not in record.get("summary", {}):
-            continue
-        rates = record.get("setting", {}).get("eval_missing_rates", [0.0])
-        parts = []
-        for baseline in (name for name, group in ordered_variants(record) if group == "baseline"):
-            cells = []
-            for condition in dict.fromkeys(("missing_0", f"missing_{max(rates):g}")):
-                ours = record["summary"][REFERENCE_VARIANT]["accuracy"][condition]["mean"]
-                theirs = record["summary"][baseline]["accuracy"][condition]["mean"]
-                differences = paired_differences(record, baseline, "accuracy", condition)
-                ahead = sum(difference < 0 for difference in differences)  # the baseline behind: CL-DMDF ahead
-                gap = 100 * (ours - theirs)
-                cells.append(f"{condition_label(condition)} {gap:+.2f} (ahead on {ahead} of {len(differences)})")
-            parts.append(f"vs `{baseline}` " + ", ".join(cells))
-        if parts:
-            args = " ".join(record.get("setting", {}).get("train_args", [])) or "(defaults)"
-            lines.append(f"- `{path.name}` (`{args}`): CL-DMDF " + "; ".join(parts) + ".")
-    if not lines:
-        return []
-    header = (
-        "CL-DMDF minus each baseline trained with the same arguments, in points (mean over seeds; seeds on which "
-        "CL-DMDF was ahead, ties not counted):"
-    )
-    return [header, "", *lines, ""]
-
-
-def accuracy_losses(key: str, record: dict) -> list[str]:
-    """Every (condition, metric) where an ablation's or a baseline's mean beats CL-DMDF's."""
-    summary = record.get("summary", {})
-    title = ACCURACY_DATASETS[key][0]
-    if REFERENCE_VARIANT not in summary:
-        return [f"- {title}: no `{REFERENCE_VARIANT}` runs, nothing to compare."]
-    ours = summary[REFERENCE_VARIANT]
-    metrics = ("accuracy", "f1") if key == "reviews" else ("accuracy",)
-    lines = []
-    for name, group in ordered_variants(record):
-        if group not in ("ablation", "baseline"):
-            continue
-        for metric in metrics:
-            for condition in record.get("conditions", []):
-                mine, theirs = ours[metric].get(condition), summary[name][metric].get(condition)
-                if not mine or not theirs or mine.get("mean") is None or theirs.get("mean") is None:
-                    continue
-                if theirs["mean"] > mine["mean"]:
-                    gap = 100 * (theirs["mean"] - mine["mean"])
-                    stds = [100 * s for s in (mine.get("std"), theirs.get("std")) if s is not None]
-                    if not stds:
-                        noise = "single seed, no std"
-                    elif gap > max(stds):
-                        noise = "more than one std"
-                    else:
-                        noise = "within one std"
-                    lines.append(
-                        f"- {title}, {metric}, {condition_label(condition)}: `{name}` ({group}) {pct(theirs)} > "
-                        f"CL-DMDF {pct(mine)} (+{gap:.2f} points, {noise}"
-                        f"{paired_difference(record, name, metric, condition)})"
-                    )
-    return lines or [f"- {title}: no ablation or baseline mean beats CL-DMDF's under any condition measured."]
-
-
-def tmc_comparison(record: dict) -> list[str]:
-    """CL-DMDF on UCI at η = 0 against TMC's published 98.51 ± 0.15; and the η = 0.5 margin over the baselines."""
-    summary = record.get("summary", {})
-    ours = summary.get(REFERENCE_VARIANT, {}).get("accuracy", {})
-    clean = ours.get("missing_0")
-    if not clean or clean.get("mean") is None:
-        return ["- UCI: no CL-DMDF result at η=0 to compare with TMC."]
-    mean = 100 * clean["mean"]
-    reaches = "reaches" if round(mean, 2) >= TMC_UCI["threshold"] else "does **not** reach"
-    lines = [
-        f"- UCI at η=0: CL-DMDF {pct(clean)} over {clean['n']} seed(s) against TMC's published "
-        f"{TMC_UCI['mean']:.2f} ± {TMC_UCI['std']:.2f}: CL-DMDF's mean {reaches} {TMC_UCI['threshold']}."
-    ]
-    ours_tmc = summary.get(TMC_VARIANT, {}).get("accuracy", {}).get("missing_0")
-    if ours_tmc and ours_tmc.get("mean") is not None:
-        # The published number comes from TMC's own split and recipe; ours from this file's split and arguments.
-        paired = paired_difference(record, TMC_VARIANT, "accuracy", "missing_0", label=f"`{TMC_VARIANT}` ")
-        lines.append(
-            f"- UCI at η=0, TMC trained by this library on the same split with the same arguments (`{TMC_VARIANT}`): "
-            f"{pct(ours_tmc)} against CL-DMDF {pct(clean)}{paired}."
-        )
-    half = ours.get("missing_0.5")
-    baselines = [name for name, group in ordered_variants(record) if group == "baseline"]
-    for baseline in baselines:
-        theirs = summary.get(baseline, {}).get("accuracy", {}).get("missing_0.5")
-        if not half or not theirs or half.get("mean") is None or theirs.get("mean") is None:
-            continue
-        margin = 100 * (half["mean"] - theirs["mean"])
-        stds = [100 * s for s in (half.get("std"), theirs.get("std")) if s is not None]
-        if stds and margin <= 0:
-            detail = f"CL-DMDF is not above it (the larger std is {max(stds):.2f})"
-        elif stds:
-            verdict = "more" if margin > max(stds) else "not more"
-            detail = f"{verdict} than one std (the larger of the two, {max(stds):.2f})"
-        else:
-            detail = "no std (a single seed)"
-        paired = paired_difference(record, baseline, "accuracy", "missing_0.5", label=f"`{baseline}` ")
-        lines.append(
-            f"- UCI at η=0.5: CL-DMDF {pct(half)} vs `{baseline}` {pct(theirs)}: margin {margin:+.2f} points, "
-            f"{detail}{paired}."
-        )
-    return lines
-
-
-TMC_RECIPE_TEXT = (
-    "TMC run the way its code runs on this dataset, on our split: one linear evidential layer per view on the "
-    "standardised features, Dempster's rule over the views, the evidential loss of every view and of the "
-    "combination, trained on the 1,600 train + validation rows (complete), last epoch evaluated on the test split "
-    "with the missing patterns of the accuracy table. It says how far the published 98.51 (TMC's own split) is "
-    "from what TMC itself gets on this test split; `tmc` in the accuracy table is TMC on our encoders and protocol."
-)
-
-
-def tmc_recipe_section(record: dict) -> list[str]:
-    """Test accuracy of TMC's own recipe at each η: mean ± std over seeds."""
-    setting = record.get("setting", {})
-    conditions = record.get("conditions", [])
-    summary = record.get("summary", {})
-    recipe = (
-        f"{setting.get('epochs')} epochs, KL annealed over {setting.get('annealing_epochs')}, Adam lr "
-        f"{setting.get('learning_rate'):g}, weight decay {setting.get('weight_decay'):g}, batch "
-        f"{setting.get('batch_size')}; {setting.get('train_rows')} training rows, {setting.get('test_rows')} test rows"
-    )
-    header = ["seeds", *(condition_label(condition) for condition in conditions)]
-    row = [str(len(record.get("runs", []))), *(pct(summary.get(condition)) for condition in conditions)]
-    return [
-        "## TMC's own recipe on this split",
-        "",
-        TMC_RECIPE_TEXT,
-        "",
-        f"Test accuracy (%), mean ± sample std over seeds ({recipe}):",
-        "",
-        *table(header, [row]),
-        "",
-        *quick_warning(record),
-        *provenance_lines(record),
-        "",
-    ]
-
-
-def tmc_recipe_comparison(recipe: dict, accuracy: Optional[dict]) -> list[str]:
-    """TMC's own recipe on this split at η = 0 (and the largest η) against CL-DMDF's test accuracy."""
-    summary = recipe.get("summary", {})
-    ours = ((accuracy or {}).get("summary", {}).get(REFERENCE_VARIANT) or {}).get("accuracy", {})
-    lines = []
-    for condition in dict.fromkeys(("missing_0", (recipe.get("conditions") or ["missing_0"])[-1])):
-        theirs, mine = summary.get(condition), ours.get(condition)
-        if not theirs or theirs.get("mean") is None:
-            continue
-        against = f" against CL-DMDF {pct(mine)}" if mine and mine.get("mean") is not None else ""
-        lines.append(
-            f"- UCI at {condition_label(condition)}, TMC's own recipe on this split (`tmc_recipe_uci.json`): "
-            f"{pct(theirs)}{against}."
-        )
-    return lines
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Speed
-
-
-def speed_ratios(record: dict, name: str) -> Optional[dict]:
-    entry = record["results"][name]
-    if "ratio_to_early_fusion" in entry:
-        return entry["ratio_to_early_fusion"]
-    early = record["results"].get(SPEED_REFERENCE)
-    if early is None:
-        return None
-    return {
-        "train": entry["train"]["samples_per_s"] / early["train"]["samples_per_s"],
-        "inference": entry["inference"]["rows_per_s"] / early["inference"]["rows_per_s"],
-    }
-
-
-COMPILED_TEXT = ", every model through `torch.compile` (inductor; the compilation is in the untimed warm-up)"
-
-
-def speed_label(record: dict) -> str:
-    """`cpu, batch 256` / `cuda (NVIDIA H200), batch 4096`: which measurement a line about speed is from."""
-    setting = record.get("setting", {})
-    device = setting.get("device", "?")
-    gpu = record.get("machine", {}).get("gpu")
-    if device == "cuda" and gpu:
-        device = f"cuda ({gpu.split(' (')[0]})"
-    compiled = ", torch.compile" if setting.get("compile") else ""
-    return f"{device}, batch {setting.get('batch_size')}{compiled}"
-
-
-def speed_section(
-    record: dict, heading: str = "## Speed: CL-DMDF against early fusion of the same width"
-) -> list[str]:
-    setting = record.get("setting", {})
-    lines = [heading, "", *quick_warning(record)]
-    lines += [
-        f"Six dense modalities with the UCI dims, batch {setting.get('batch_size')}, hidden size "
-        f"{setting.get('hidden_size')}, device {setting.get('device')}, {setting.get('optimizer')}"
-        f"{COMPILED_TEXT if setting.get('compile') else ''}; median over "
-        f"{setting.get('repeats')} interleaved rounds after {setting.get('warmup')} warm-up steps. Training step = "
-        "forward + backward + optimizer step; inference = eval-mode forward under `torch.inference_mode()`. Ratios "
-        "are to `early_fusion` (higher is faster; the goal for CL-DMDF's training ratio is "
-        f"≥ {record.get('headline', {}).get('goal', 0.5)}).",
-        "",
-    ]
-    rows = []
-    for name, entry in record.get("results", {}).items():
-        ratios = speed_ratios(record, name)
-        memory = entry.get("memory", {}).get("peak_mib")
-        rows.append(
-            [
-                f"`{name}`",
-                f"{entry.get('parameters', 0):,}",
-                f"{entry['train']['samples_per_s']:,.0f}",
-                f"{entry['inference']['rows_per_s']:,.0f}",
-                f"{ratios['train']:.2f}" if ratios else "n/a",
-                f"{ratios['inference']:.2f}" if ratios else "n/a",
-                f"{memory:.0f}" if memory is not None else "n/a",
-                f"{entry['train']['mflop_per_row']:.2f}" if "mflop_per_row" in entry["train"] else "n/a",
-                f"{entry['train']['gflop_per_s']:.1f}" if "gflop_per_s" in entry["train"] else "n/a",
-            ]
-        )
-    header = [
-        "configuration",
-        "parameters",
-        "train samples/s",
-        "inference rows/s",
-        "train ratio",
-        "inference ratio",
-        "peak memory (MiB)",
-        "train MFLOP/row",
-        "train GFLOP/s",
-    ]
-    lines += table(header, rows) + [""]
-    headline = record.get("headline", {})
-    if headline.get("ratios"):
-        met = "met" if headline.get("train_goal_met") else "**not met**"
-        lines += [
-            f"Headline: `{headline['numerator']}` / `{headline['denominator']}` training throughput "
-            f"{headline['ratios']['train']:.2f}, inference {headline['ratios']['inference']:.2f}; goal ≥ "
-            f"{headline.get('goal', 0.5)} for training: {met}.",
-            "",
-        ]
-        if headline["ratios"].get("train_flops"):
-            flops = headline["ratios"]["train_flops"]
-            lines += [
-                f"Why: a `{headline['numerator']}` training row costs {flops:.1f}x the FLOPs of a "
-                f"`{headline['denominator']}` row (torch's FlopCounterMode, forward + backward: each fusion layer "
-                "runs on every modality token, early fusion's MLP once a row), so at equal FLOP/s its throughput "
-                f"ratio would be {1 / flops:.2f}; the measured ratio is {headline['ratios']['train']:.2f}. Columns "
-                "MFLOP/row and GFLOP/s show the arithmetic and how fast each configuration does it.",
-                "",
-            ]
-    reference = record.get("results", {}).get(REFERENCE_VARIANT)
-    costs = []
-    for name, entry in record.get("results", {}).items():
-        if reference is None or name == REFERENCE_VARIANT or name in SPEED_BASELINES:
-            continue
-        train = entry["train"]["samples_per_s"] / reference["train"]["samples_per_s"]
-        infer = entry["inference"]["rows_per_s"] / reference["inference"]["rows_per_s"]
-        costs.append(f"`{name}` {train:.2f}x training, {infer:.2f}x inference")
-    if costs:
-        lines += [
-            f"Throughput relative to `{REFERENCE_VARIANT}` (the cost of each option): " + "; ".join(costs) + ".",
-            "",
-        ]
-    methods = {entry["memory"]["method"] for entry in record.get("results", {}).values() if "memory" in entry}
-    if methods:
-        lines += ["Peak memory: " + "; ".join(sorted(methods)) + ".", ""]
-    return lines + provenance_lines(record) + [""]
-
-
-def speed_losses(record: dict) -> list[str]:
-    label = speed_label(record)
-    lines = []
-    for name in record.get("results", {}):
-        if name in SPEED_BASELINES:
-            continue
-        ratios = speed_ratios(record, name)
-        if ratios is None:
-            continue
-        slow = [f"{kind} {value:.2f}x" for kind, value in ratios.items() if value < 1]
-        if slow:
-            lines.append(f"- Speed ({label}): `{name}` is slower than `{SPEED_REFERENCE}`: " + ", ".join(slow) + ".")
-    headline = record.get("headline", {})
-    if headline.get("ratios") and not headline.get("train_goal_met"):
-        lines.append(
-            f"- Speed ({label}): the training-throughput goal (CL-DMDF / early fusion ≥ "
-            f"{headline.get('goal', 0.5)}) is not met: {headline['ratios']['train']:.2f}."
-        )
-    return lines or [f"- Speed ({label}): no configuration is slower than early fusion."]
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Scaling
-
-
-def slope_text(slope: Optional[float]) -> str:
-    return f"k = {slope:.2f} ({growth_words(slope)})" if slope is not None else "no fit"
-
-
-def scaling_section(
-    record: dict,
-    png: Path,
-    output: Path,
-    heading: str = "## Scaling: training step time against batch size and number of modalities",
-) -> list[str]:
-    setting = record.get("setting", {})
-    lines = [heading, "", *quick_warning(record)]
-    lines += [
-        f"Synthetic dense modalities ({setting.get('dim')} features each), hidden size {setting.get('hidden_size')}, "
-        f"device {setting.get('device')}; median step time (ms) of {setting.get('repeats')} steps after "
-        f"{setting.get('warmup')} warm-up steps. The growth exponent k of time ~ size^k is the least-squares slope in "
-        "log-log, over all points and over the largest points (where fixed per-step costs matter least).",
-        "",
-    ]
-    fixed = {
-        "batch_size": f"M = {setting.get('batch_modalities')} modalities",
-        "num_modalities": f"batch size {setting.get('modality_batch_size')}",
-    }
-    titles = {"batch_size": "batch size", "num_modalities": "modalities"}
-    for variable in ("batch_size", "num_modalities"):
-        sweeps = [s for s in record.get("sweeps", []) if s["variable"] == variable]
-        if not sweeps:
-            continue
-        values = sorted({p[variable] for s in sweeps for p in s["points"]})
-        header = [titles[variable], *(f"`{s['series']}` step (ms)" for s in sweeps)]
-        rows = []
-        for value in values:
-            cells = []
-            for s in sweeps:
-                point = next((p for p in s["points"] if p[variable] == value), None)
-                cells.append(f"{1e3 * point['median_s']:.2f}" if point else "n/a")
-            rows.append([str(value), *cells])
-        lines += [f"Step time against {titles[variable]} ({fixed[variable]}):", "", *table(header, rows), ""]
-        for s in sweeps:
-            tail = (
-                f"; over {s['tail_points']}: {slope_text(s['slope_tail'])}" if s.get("slope_tail") is not None else ""
-            )
-            lines.append(f"- `{s['series']}` against {titles[variable]}: overall {slope_text(s['slope_all'])}{tail}.")
-        lines.append("")
-    lines += plot_link(png, output, "step time against batch size and modalities")
-    return lines + provenance_lines(record) + [""]
-
-
-def scaling_losses(record: dict) -> list[str]:
-    device = record.get("setting", {}).get("device", "?")
-    lines = []
-    for s in record.get("sweeps", []):
-        slope = s.get("slope_tail") if s.get("slope_tail") is not None else s.get("slope_all")
-        if slope is not None and slope >= FASTER_THAN_LINEAR:
-            lines.append(
-                f"- Scaling ({device}): `{s['series']}` step time grows faster than linearly with {s['variable']} "
-                f"({slope_text(slope)} over the largest points)."
-            )
-    return lines
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Collator
-
-
-def collator_section(record: dict) -> list[str]:
-    setting = record.get("setting", {})
-    lines = ["## Collator: `CLDMDFDataCollator` against a naive per-row `torch.stack`", "", *quick_warning(record)]
-    lines += [
-        f"Batch of {setting.get('batch_size')} rows, six dense modalities with the UCI dims, "
-        f"{100 * setting.get('missing_rate', 0):.0f} % of the (row, modality) entries missing; median over "
-        f"{setting.get('repeats')} calls after {setting.get('warmup')} warm-up calls. Both collators build the same "
-        "batch.",
-        "",
-    ]
-    rows = []
-    for run in record.get("runs", []):
-        for label, result in run["results"].items():
-            speedup = f"{run['speedup']:.1f}x" if label == "CLDMDFDataCollator" else ""
-            rows.append(
-                [
-                    run["row_format"],
-                    label,
-                    f"{1e3 * result['median_s']:.2f}",
-                    f"{result['rows_per_s']:,.0f}",
-                    speedup,
-                ]
-            )
-    lines += table(["row values", "collator", "median ms", "rows/s", "speedup"], rows) + [""]
-    return lines + provenance_lines(record) + [""]
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Report
 
 
 def intro(results_dir: Path) -> list[str]:
@@ -762,53 +97,43 @@ def intro(results_dir: Path) -> list[str]:
     ]
 
 
-def build_report(results_dir: Path, output: Path) -> str:
-    """The markdown text of the report for the results files in `results_dir`."""
-    lines = intro(results_dir)
-    losses: list[str] = []
-    comparisons: list[str] = []
-    missing: list[str] = []
+@dataclass
+class Report:
+    """The report as it is built: its lines, and what its closing sections gather from every section before."""
 
-    suite_lines, losses = suite_section(results_dir)  # the headline: what a user would use instead
-    lines += suite_lines
+    lines: list[str]
+    losses: list[str] = field(default_factory=list)  # "Where CL-DMDF loses"
+    comparisons: list[str] = field(default_factory=list)  # "Against the published result"
+    missing: list[str] = field(default_factory=list)  # the names of the results files not found
 
+    def add_missing(self, title: str, path: Path, command: str) -> None:
+        self.lines += missing_section(title, path, command)
+        self.missing.append(path.name)
+
+
+def add_accuracy(report: Report, results_dir: Path, output: Path) -> None:
+    """One section per accuracy dataset, then TMC's own recipe when its file is there (optional: a reference point
+    for the published bar)."""
     for key, (title, command) in ACCURACY_DATASETS.items():
         path = results_dir / f"accuracy_{key}.json"
         record = read_json(path)
         if record is None:
-            lines += missing_section(f"Accuracy: {title}", path, command)
-            missing.append(path.name)
+            report.add_missing(f"Accuracy: {title}", path, command)
             continue
-        lines += accuracy_section(key, record, results_dir, output)
-        losses += accuracy_losses(key, record)
+        report.lines += accuracy_section(key, record, results_dir, output)
+        report.losses += accuracy_losses(key, record)
         if key == "uci":
-            comparisons += tmc_comparison(record)
-
-    recipe = read_json(results_dir / "tmc_recipe_uci.json")  # optional: a reference point for the published bar
+            report.comparisons += tmc_comparison(record)
+    recipe = read_json(results_dir / "tmc_recipe_uci.json")
     if recipe is not None:
-        lines += tmc_recipe_section(recipe)
-        comparisons += tmc_recipe_comparison(recipe, read_json(results_dir / "accuracy_uci.json"))
+        report.lines += tmc_recipe_section(recipe)
+        report.comparisons += tmc_recipe_comparison(recipe, read_json(results_dir / "accuracy_uci.json"))
 
-    # cv_all_*.json held the test split out too: an evaluation, never among the candidates that chose a default.
-    all_rows = sorted(results_dir.glob("cv_all_*.json"))
-    cv_files = [path for path in sorted(results_dir.glob("cv_*.json")) if path not in all_rows]
-    if cv_files:
-        lines += sweep_files_section("Choosing defaults by cross-validation", CV_TEXT, cv_files)
-        lines += cv_selection(cv_files)
-        lines += cv_against_baselines(cv_files)
-    if all_rows:
-        lines += sweep_files_section("Evaluation by cross-validation over every row", CV_ALL_TEXT, all_rows)
-        lines += cv_against_baselines(all_rows)
-    for pattern, title, text in (
-        ("validation_*.json", "Choosing defaults on the validation split", VALIDATION_TEXT),
-        ("sensitivity_*.json", "Sensitivity to training settings", SENSITIVITY_TEXT),
-    ):
-        files = sorted(results_dir.glob(pattern))
-        if files:
-            lines += sweep_files_section(title, text, files)
 
+def add_measurements(report: Report, results_dir: Path, output: Path) -> None:
+    """The speed, scaling and collator sections of this machine's results files."""
     sections = (
-        ("speed.json", "Speed", SPEED_COMMAND, lambda r: speed_section(r), speed_losses),
+        ("speed.json", "Speed", SPEED_COMMAND, speed_section, speed_losses),
         (
             "scaling.json",
             "Scaling",
@@ -822,43 +147,45 @@ def build_report(results_dir: Path, output: Path) -> str:
         path = results_dir / filename
         record = read_json(path)
         if record is None:
-            lines += missing_section(title, path, command)
-            missing.append(filename)
+            report.add_missing(title, path, command)
             continue
-        lines += render(record)
+        report.lines += render(record)
         if find_losses is not None:
-            losses += find_losses(record)
+            report.losses += find_losses(record)
 
-    other_devices = sorted(results_dir.glob("speed_*.json")) + sorted(results_dir.glob("scaling_*.json"))
-    if other_devices:
-        lines += ["## Speed and scaling on other devices", "", OTHER_DEVICES_TEXT, ""]
-    for path in other_devices:
-        record = read_json(path)
-        if record is None:
-            continue
-        if path.name.startswith("speed_"):
-            lines += speed_section(record, heading=f"### `{path.name}`: {speed_label(record)}")
-            losses += speed_losses(record)
-        else:
-            heading = f"### `{path.name}`: {record.get('setting', {}).get('device', '?')}"
-            lines += scaling_section(record, path.with_suffix(".png"), output, heading=heading)
-            losses += scaling_losses(record)
 
-    lines += ["## Where CL-DMDF loses", ""]
+def closing(report: Report) -> list[str]:
+    """The closing sections: where CL-DMDF loses, against the published result, and the missing results files."""
+    lines = ["## Where CL-DMDF loses", ""]
     lines += [
         "Computed from the results above: every condition where an ablation's or a baseline's mean beats CL-DMDF's "
         "(a difference within one std is noise, not a finding), every CL-DMDF configuration slower than early "
         "fusion, and every step-time growth faster than linear. `per seed` is the paired difference: the other "
         "model minus CL-DMDF seed by seed (mean ± std, in points) and on how many seeds the other model was ahead.",
         "",
-        *losses,
+        *report.losses,
         "",
     ]
-    if comparisons:
-        lines += ["### Against the published result", "", *comparisons, ""]
-    if missing:
-        lines += ["Missing results files (their sections are empty): " + ", ".join(f"`{m}`" for m in missing), ""]
-    return "\n".join(lines).rstrip() + "\n"
+    if report.comparisons:
+        lines += ["### Against the published result", "", *report.comparisons, ""]
+    if report.missing:
+        missing = ", ".join(f"`{name}`" for name in report.missing)
+        lines += [f"Missing results files (their sections are empty): {missing}", ""]
+    return lines
+
+
+def build_report(results_dir: Path, output: Path) -> str:
+    """The markdown text of the report for the results files in `results_dir`."""
+    report = Report(intro(results_dir))
+    suite_lines, report.losses = suite_section(results_dir)  # the headline: what a user would use instead
+    report.lines += suite_lines
+    add_accuracy(report, results_dir, output)
+    report.lines += sweep_sections(results_dir)
+    add_measurements(report, results_dir, output)
+    device_lines, device_losses = other_devices_section(results_dir, output)
+    report.lines += device_lines
+    report.losses += device_losses
+    return "\n".join(report.lines + closing(report)).rstrip() + "\n"
 
 
 def main(args: argparse.Namespace) -> str:

@@ -21,6 +21,8 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
+from modeling_cldmdf.configuration_cldmdf import MODALITY_TYPES
+
 from ._atomic import atomic_write_text
 from .plots import plot_robustness
 from .results import CONDITION_METRICS, MODEL_INDEX_METRICS, RobustnessResults, parse_results
@@ -41,7 +43,6 @@ logger = logging.getLogger(__name__)
 TEMPLATE_PATH = Path(__file__).resolve().parent / "template.md"
 PLOT_FILENAME = "robustness.png"
 CARD_TAGS = ["cldmdf", "multimodal", "missing-modalities", "custom_code"]
-MODALITY_TYPES = ("dense", "text", "image")
 CLDMDF_CITATION = """@inproceedings{li2026cldmdf,
   title         = {{CL-DMDF}: A Contrastive Learning-Based Framework for Dynamic Multimodal Data Fusion},
   author        = {Li and Zhang and Han and Ding and Kou},

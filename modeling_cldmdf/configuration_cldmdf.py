@@ -22,7 +22,14 @@ from typing import Any, Optional
 
 from transformers import PreTrainedConfig
 
-__all__ = ["CLDMDFConfig", "MODALITY_TYPES", "FUSION_MODES", "normalize_modalities", "upgrade_legacy_config"]
+__all__ = [
+    "CLDMDFConfig",
+    "MODALITY_TYPES",
+    "FUSION_MODES",
+    "check_modality_spec",
+    "normalize_modalities",
+    "upgrade_legacy_config",
+]
 
 MODALITY_TYPES = ("dense", "text", "image")
 FUSION_MODES = ("adaptive", "mean")
@@ -31,8 +38,17 @@ SINGLE_LABEL = "single_label_classification"
 PROBLEM_TYPES = ("regression", SINGLE_LABEL, "multi_label_classification")
 
 
-def _normalize_modality_spec(name: Any, spec: Any) -> dict:
-    """Checks one `modalities` entry and returns a clean copy (types validated, defaults filled in)."""
+def check_modality_spec(name: Any, spec: Any) -> dict:
+    """Checks what every reader of one `modalities` entry relies on and returns a deep copy of the spec.
+
+    The name is a non-empty string not starting with '_', the spec a dict whose `type` is one of `MODALITY_TYPES`,
+    and a dense spec has a positive int `dim`. `CLDMDFConfig` adds the checks and defaults of the backbone keys;
+    `CLDMDFProcessor` adds the rules of its sub-folder names and accepts specs without a backbone.
+
+    Raises:
+        ValueError: a bad name, type or dense `dim`.
+        TypeError: a spec that is not a dict.
+    """
     if not isinstance(name, str) or not name or name.startswith("_"):
         raise ValueError(f"`modalities` keys must be non-empty strings not starting with '_', got {name!r}.")
     if not isinstance(spec, Mapping):
@@ -47,6 +63,14 @@ def _normalize_modality_spec(name: Any, spec: Any) -> dict:
             raise ValueError(
                 f"`modalities[{name!r}]['dim']` must be a positive int for a dense modality, got {dim!r}."
             )
+    return spec
+
+
+def _normalize_modality_spec(name: Any, spec: Any) -> dict:
+    """Checks one `modalities` entry of the config and returns a clean copy (types validated, defaults filled in)."""
+    spec = check_modality_spec(name, spec)
+    kind = spec["type"]
+    if kind == "dense":
         unknown = set(spec) - {"type", "dim"}
     else:
         backbone = spec.get("backbone")

@@ -13,7 +13,8 @@
 # limitations under the License.
 """Processor class for CL-DMDF: turns per-modality columns with missing entries into a model-ready batch.
 
-This file travels to the Hub as remote code with the model: it imports only numpy, torch and public transformers APIs.
+This file travels to the Hub as remote code with the model: it imports only numpy, torch, public transformers APIs and
+its siblings `configuration_cldmdf.py` (the modality-spec checks) and `columns_cldmdf.py` (array work on one column).
 
 Design. `ProcessorMixin` finds its sub-processors from `__init__` parameter names (`tokenizer`, `image_processor`,
 ...), each mandatory, one per kind. CL-DMDF has any number of modalities of each kind and may have none, so
@@ -22,14 +23,12 @@ Design. `ProcessorMixin` finds its sub-processors from `__init__` parameter name
   fitted dense statistics (float32 values written as exact decimal doubles, so they reload bit-identical);
 - the tokenizer of text modality `name` lives in the sub-folder `{name}_tokenizer/`, the image processor of image
   modality `name` in `{name}_image_processor/` (one level deep, as `push_to_hub` uploads folders one level deep).
-`_auto_class = "AutoProcessor"`, so every save writes `auto_map` and copies this file next to the config: the folder
-loads with `AutoProcessor.from_pretrained(folder, trust_remote_code=True)` where this package is not installed, and
-without `trust_remote_code` where the package registered the class with `AutoProcessor.register`.
+`_auto_class = "AutoProcessor"`, so every save writes `auto_map` and copies this file and the siblings it imports next
+to the config: the folder loads with `AutoProcessor.from_pretrained(folder, trust_remote_code=True)` where this package
+is not installed, and without `trust_remote_code` where the package registered the class with `AutoProcessor.register`.
 """
 
-import array
 import copy
-import io
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional, Union
@@ -45,22 +44,26 @@ from transformers import (
     ProcessorMixin,
 )
 
+from .columns_cldmdf import (
+    as_row_list,
+    dense_values,
+    is_present,
+    is_vector,
+    load_image,
+    merge_moments,
+    pooled_values,
+    present_values,
+    rows_repr,
+    to_torch,
+)
+from .configuration_cldmdf import check_modality_spec
+
 __all__ = ["CLDMDFProcessor", "CLDMDFBatchFeature"]
 
-MODALITY_TYPES = ("dense", "text", "image")
 PADDING_STRATEGIES = ("longest", "max_length")
 RETURN_TENSORS = ("pt", "np")
 # Used when `max_length` is None and the tokenizer declares no usable `model_max_length`.
 DEFAULT_MAX_LENGTH = 512
-# How many offending row indices an error message lists before summarising.
-_MAX_LISTED = 10
-
-
-def _rows_repr(rows: Sequence[int]) -> str:
-    rows = [int(r) for r in rows]
-    if len(rows) <= _MAX_LISTED:
-        return str(rows)
-    return f"{rows[:_MAX_LISTED]} (and {len(rows) - _MAX_LISTED} more, {len(rows)} in all)"
 
 
 def _subfolder(name: str, kind: str) -> str:
@@ -78,7 +81,12 @@ def _checkpoint_of(spec: Mapping[str, Any]) -> Optional[str]:
 
 
 def _normalize_modalities(modalities: Any) -> dict[str, dict[str, Any]]:
-    """Validates a modalities spec (the model config's format) and returns a sorted, JSON-ready deep copy."""
+    """Validates a modalities spec (the model config's format) and returns a sorted, JSON-ready deep copy.
+
+    Each entry goes through `check_modality_spec`, the checks the config makes too. What is the processor's own:
+    names are also sub-folder names (no '/', '\\', leading '.'), a text / image spec needs no backbone (its
+    tokenizer / image processor may be given), and backbone configs and numpy ints become JSON values.
+    """
     if not isinstance(modalities, Mapping) or len(modalities) == 0:
         raise ValueError(
             f"`modalities` must be a non-empty dict name -> spec like {{'x': {{'type': 'dense', 'dim': 8}}}}, "
@@ -87,25 +95,16 @@ def _normalize_modalities(modalities: Any) -> dict[str, dict[str, Any]]:
     clean = {}
     for name in sorted(modalities, key=str):
         spec = modalities[name]
-        if not isinstance(name, str) or not name or name.startswith(("_", ".")) or any(c in name for c in "/\\"):
+        if isinstance(name, str) and (name.startswith(".") or any(c in name for c in "/\\")):
             raise ValueError(
                 f"`modalities` keys must be non-empty strings without '/' or '\\' not starting with '_' or '.', "
                 f"got {name!r}"
             )
-        if not isinstance(spec, Mapping):
-            raise TypeError(f"`modalities[{name!r}]` must be a dict like {{'type': 'dense', 'dim': 8}}, got {spec!r}")
-        spec = {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in spec.items()}
-        kind = spec.get("type")
-        if kind not in MODALITY_TYPES:
-            raise ValueError(f"`modalities[{name!r}]['type']` must be one of {MODALITY_TYPES}, got {kind!r}")
-        if kind == "dense":
-            dim = spec.get("dim")
-            if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
-                raise ValueError(
-                    f"`modalities[{name!r}]['dim']` must be a positive int for a dense modality, got {dim!r}"
-                )
-            spec["dim"] = int(dim)
-        clean[name] = copy.deepcopy(spec)
+        if isinstance(spec, Mapping):
+            spec = {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in spec.items()}
+            if isinstance(spec.get("dim"), np.integer):
+                spec["dim"] = int(spec["dim"])
+        clean[name] = check_modality_spec(name, spec)
     return clean
 
 
@@ -143,6 +142,10 @@ class CLDMDFProcessor(ProcessorMixin):
     `{"modality_inputs": {name: ...}, "modality_mask": BoolTensor (B, M)}` ready for `model(**batch)`; modalities are
     in sorted name order. A missing entry is never filled with invented data: dense rows are exactly 0, text rows are
     all padding with `attention_mask` 0, image rows are zeros, and `modality_mask` is False.
+
+    `processor(modalities, return_tensors="pt", modality_mask=None)` is the one processing API. Without a mask, the
+    present entries are those [`~CLDMDFProcessor.presence_mask`] finds (not None); the data collator passes the mask
+    its simulated missingness produced, and entries under a False are then never read.
 
     Args:
         modalities (`dict[str, dict]`):
@@ -389,9 +392,11 @@ class CLDMDFProcessor(ProcessorMixin):
         accumulators = {name: (0, None, None) for name in self.dense_names}  # count, mean, M2 (float64)
         for batch in batches:
             for name in self.dense_names:
-                column = self._as_row_list(name, batch[name])
-                _, values = self._dense_array(name, column, _present_rows(column))
-                accumulators[name] = _merge_moments(accumulators[name], values.astype(np.float64))
+                column = as_row_list(name, batch[name])
+                rows = np.flatnonzero(is_present(column))  # (P,)
+                present = present_values(name, column, rows)
+                values = dense_values(name, present, rows, self.modalities[name]["dim"])  # (P, dim) float32
+                accumulators[name] = merge_moments(accumulators[name], values.astype(np.float64))
 
         statistics = {}
         for name, (count, mean, m2) in accumulators.items():
@@ -408,10 +413,33 @@ class CLDMDFProcessor(ProcessorMixin):
     # ----------------------------------------------------------------------------------------------------------------
     # Processing
 
+    def presence_mask(self, modalities: Mapping[str, Sequence[Any]]) -> np.ndarray:
+        """Which entries of a batch are present: the mask [`~CLDMDFProcessor.__call__`] uses when given none.
+
+        Args:
+            modalities (`Mapping[str, Sequence]`):
+                Modality name -> one entry per row, `None` = missing: the columns `__call__` takes.
+
+        Returns:
+            `np.ndarray`: bool (B, M), True where the entry is not None, columns in `modality_names` order; a
+            modality not given is False in every row. The data collator applies its simulated missingness to this
+            mask and passes the result to `__call__` as `modality_mask`.
+        """
+        columns, batch_size = self._check_columns(modalities)
+        mask = np.zeros((batch_size, self.num_modalities), dtype=bool)  # (B, M)
+        for j, name in enumerate(self.modality_names):
+            if name in columns:
+                mask[:, j] = is_present(columns[name])
+        return mask
+
     def __call__(
-        self, modalities: Optional[Mapping[str, Sequence[Any]]] = None, return_tensors: str = "pt", **kwargs
+        self,
+        modalities: Optional[Mapping[str, Sequence[Any]]] = None,
+        return_tensors: str = "pt",
+        modality_mask: Optional[Union[np.ndarray, torch.Tensor]] = None,
+        **kwargs,
     ) -> CLDMDFBatchFeature:
-        """Processes one batch of rows, given column-wise.
+        """Processes one batch of rows, given column-wise, into model inputs: the processor's one processing API.
 
         Args:
             modalities (`Mapping[str, Sequence]`):
@@ -421,60 +449,51 @@ class CLDMDFProcessor(ProcessorMixin):
                 row. Every row must have at least one present modality.
             return_tensors (`str`, *optional*, defaults to `"pt"`):
                 `"pt"` for torch tensors, `"np"` for numpy arrays.
+            modality_mask (`np.ndarray` or `torch.BoolTensor` of shape `(B, M)`, *optional*):
+                Which entries to use, True = present, columns in `modality_names` order. An entry under False is
+                never read (it may hold anything) and comes out missing; an entry under True must not be None.
+                Defaults to [`~CLDMDFProcessor.presence_mask`]: every entry that is not None. The data collator
+                passes the mask its simulated missingness produced.
 
         Returns:
             [`CLDMDFBatchFeature`]: `modality_inputs` (name -> dense FloatTensor (B, dim) / text
             `{"input_ids", "attention_mask"}` LongTensors (B, L) / image FloatTensor (B, 3, H, W)) and
-            `modality_mask` BoolTensor (B, M), columns in sorted modality-name order.
+            `modality_mask` BoolTensor (B, M) (a copy of the given one), columns in sorted modality-name order.
 
         Raises:
             ValueError: unknown modality names, columns of different lengths, an empty batch, a dense entry of the
-                wrong length or with NaN / infinite values, a row with no present modality.
-            TypeError: a column that is not a sequence, an entry of the wrong type for its modality.
+                wrong length or with NaN / infinite values, a row with no present modality, a `modality_mask` of
+                the wrong shape or True over a None entry.
+            TypeError: a column that is not a sequence, an entry of the wrong type for its modality, a
+                `modality_mask` that is not boolean.
         """
         if kwargs:
             raise TypeError(
                 f"CLDMDFProcessor.__call__ got unexpected arguments {sorted(kwargs)}; it takes `modalities` "
-                f"(name -> list of entries) and `return_tensors`"
+                f"(name -> list of entries), `return_tensors` and `modality_mask`"
             )
         if return_tensors not in RETURN_TENSORS:
             raise ValueError(f"`return_tensors` must be one of {RETURN_TENSORS}, got {return_tensors!r}")
         columns, batch_size = self._check_columns(modalities)
-
-        mask = np.zeros((batch_size, self.num_modalities), dtype=bool)  # (B, M)
-        for j, name in enumerate(self.modality_names):
-            if name in columns:
-                mask[:, j] = [value is not None for value in columns[name]]
+        if modality_mask is None:
+            mask = self.presence_mask(columns)
+        else:
+            mask = self._check_mask(modality_mask, batch_size)
         empty_rows = np.flatnonzero(~mask.any(axis=1))
         if empty_rows.size:
             raise ValueError(
-                f"Rows {_rows_repr(empty_rows)} have no present modality (every row needs at least one of "
+                f"Rows {rows_repr(empty_rows)} have no present modality (every row needs at least one of "
                 f"{self.modality_names}); drop them or fill one modality"
             )
-        return self._process_columns(columns, mask, return_tensors)
-
-    def _process_columns(self, columns: dict[str, list], mask: np.ndarray, return_tensors: str) -> CLDMDFBatchFeature:
-        """The work of `__call__` once its checks are done: `columns` maps names to lists of B entries, `mask` (B, M)
-        is `entry is not None` in `modality_names` order and has a True in every row. The data collator, which has
-        already built both, calls this directly."""
-        batch_size = mask.shape[0]
         self._check_fitted()
+
         inputs = {}
         for j, name in enumerate(self.modality_names):
-            kind = self.modalities[name]["type"]
-            column = columns.get(name, [None] * batch_size)
-            rows = np.flatnonzero(mask[:, j])  # (P,) present rows of this modality
-            if kind == "dense":
-                inputs[name] = self._process_dense(name, column, rows, batch_size)
-            elif rows.size and _is_vector(column[rows[0]]):
-                inputs[name] = {"pooled_output": self._process_pooled(name, column, rows, batch_size)}
-            elif kind == "text":
-                inputs[name] = self._process_text(name, column, rows, batch_size)
-            else:
-                inputs[name] = self._process_image(name, column, rows, batch_size)
-
+            rows = np.flatnonzero(mask[:, j])  # (P,) rows where this modality is present
+            values = present_values(name, columns.get(name), rows)  # their P entries
+            inputs[name] = self._process_modality(name, values, rows, batch_size)
         if return_tensors == "pt":
-            inputs = _to_torch(inputs)
+            inputs = to_torch(inputs)
             mask = torch.from_numpy(mask)
         return CLDMDFBatchFeature({"modality_inputs": inputs, "modality_mask": mask})
 
@@ -500,7 +519,7 @@ class CLDMDFProcessor(ProcessorMixin):
             raise ValueError(f"Unknown modalities {unknown}; this processor knows {self.modality_names}")
         if not modalities:
             raise ValueError(f"`modalities` is empty; give at least one of {self.modality_names}")
-        columns = {name: self._as_row_list(name, values) for name, values in modalities.items()}
+        columns = {name: as_row_list(name, values) for name, values in modalities.items()}
         lengths = {name: len(column) for name, column in columns.items()}
         if len(set(lengths.values())) > 1:
             raise ValueError(f"All modalities must have one entry per row, got lengths {lengths}")
@@ -509,109 +528,64 @@ class CLDMDFProcessor(ProcessorMixin):
             raise ValueError("The batch is empty: every modality list has length 0")
         return columns, batch_size
 
-    @staticmethod
-    def _as_row_list(name: str, values: Any) -> list:
-        """One entry per row as a list (a 2-D array gives its rows), rejecting strings and scalars."""
-        if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__"):
-            raise TypeError(
-                f"Modality {name!r} must be given as a list with one entry per row (None = missing), got "
-                f"{type(values).__name__}"
+    def _check_mask(self, modality_mask: Any, batch_size: int) -> np.ndarray:
+        """A caller's `modality_mask` as a new C-contiguous bool array (B, M): the batch never shares its memory."""
+        if isinstance(modality_mask, torch.Tensor):
+            modality_mask = modality_mask.detach().cpu().numpy()
+        mask = np.asarray(modality_mask)
+        if mask.dtype != np.bool_:
+            raise TypeError(f"`modality_mask` must be boolean (True = present), got dtype {mask.dtype}")
+        expected = (batch_size, self.num_modalities)
+        if mask.shape != expected:
+            raise ValueError(
+                f"`modality_mask` must have shape (batch, modalities) = {expected}, columns in `modality_names` order "
+                f"{self.modality_names}, got shape {mask.shape}"
             )
-        if isinstance(values, torch.Tensor):
-            values = values.detach().cpu().numpy()
-        if isinstance(values, np.ndarray):
-            if values.ndim == 0:
-                raise TypeError(f"Modality {name!r} must be a list with one entry per row, got a 0-d array")
-            return list(values)
-        return list(values)
+        return mask.copy(order="C")
+
+    def _process_modality(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> Any:
+        """The inputs of one modality (B, ...) from its P present entries `values` at rows `rows` (P,)."""
+        kind = self.modalities[name]["type"]
+        if kind == "dense":
+            return self._process_dense(name, values, rows, batch_size)
+        if values and is_vector(values[0]):
+            return {"pooled_output": self._process_pooled(name, values, rows, batch_size)}
+        if kind == "text":
+            return self._process_text(name, values, rows, batch_size)
+        return self._process_image(name, values, rows, batch_size)
 
     # Dense
 
-    def _dense_array(self, name: str, column: list, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Present row indices (P,) and their values as a float32 array (P, dim), validated."""
-        dim = self.modalities[name]["dim"]
-        if rows.size == 0:
-            return rows, np.zeros((0, dim), dtype=np.float32)
-        present = [column[i] for i in rows]
-        values = _stack_lists(present, dim) if all(type(v) is list for v in present) else _stack_any(present)
-        if values is None or values.ndim != 2 or values.shape[1] != dim or values.dtype.kind not in "biuf":
-            raise self._dense_error(name, column, rows, dim)
-        with np.errstate(over="ignore", invalid="ignore"):
-            values = values.astype(np.float32, copy=False)  # beyond float32 range becomes inf, rejected below
-        bad = ~np.isfinite(values).all(axis=1)
-        if bad.any():
-            raise ValueError(
-                f"Dense modality {name!r} has NaN or infinite values (or values beyond the float32 range) in rows "
-                f"{_rows_repr(rows[bad])}; only finite numbers are allowed, use None for a missing row"
-            )
-        return rows, values
-
-    @staticmethod
-    def _dense_error(name: str, column: list, rows: np.ndarray, dim: int) -> Exception:
-        """The error for the first present row that is not a sequence of `dim` numbers."""
-        for i in rows:
-            value = column[i]
-            if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__"):
-                return TypeError(
-                    f"Dense modality {name!r}, row {i}: expected a sequence of {dim} numbers (or None), got "
-                    f"{type(value).__name__}"
-                )
-            if len(value) != dim:
-                return ValueError(f"Dense modality {name!r}, row {i}: expected {dim} values, got {len(value)}")
-            try:
-                entry = np.asarray(value)
-            except (ValueError, TypeError):
-                entry = None
-            if entry is None or entry.ndim != 1 or entry.dtype.kind not in "biuf":
-                return TypeError(
-                    f"Dense modality {name!r}, row {i}: expected {dim} real numbers within the float64 range, got "
-                    f"{str(value)[:200]}"
-                )
-        return TypeError(f"Dense modality {name!r}: entries must be sequences of {dim} numbers (or None)")
-
-    def _process_dense(self, name: str, column: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
-        rows, values = self._dense_array(name, column, rows)
+    def _process_dense(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
+        dense = dense_values(name, values, rows, self.modalities[name]["dim"])  # (P, dim) float32, checked
         if name in self.dense_statistics:
             mean, std = self.dense_statistics[name]
-            values = (values - mean) / std
+            dense = (dense - mean) / std
         out = np.zeros((batch_size, self.modalities[name]["dim"]), dtype=np.float32)  # (B, dim), 0 under missing
-        out[rows] = values
+        out[rows] = dense
         return out
 
-    def _process_pooled(self, name: str, column: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
+    def _process_pooled(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
         """A text/image modality given as its frozen backbone's pooled outputs (float vectors): stacked as is."""
-        present = [column[i] for i in rows]
-        if not all(_is_vector(value) for value in present):
-            raise TypeError(
-                f"Modality {name!r} mixes precomputed pooled outputs (float vectors) with raw entries in rows "
-                f"{_rows_repr(rows)}; give one kind per batch"
-            )
-        dim = len(present[0])
-        values = _stack_lists(present, dim) if all(type(v) is list for v in present) else _stack_any(present)
-        if values is None or values.ndim != 2 or values.shape[1] != dim or not np.isfinite(values).all():
-            raise ValueError(
-                f"Precomputed pooled outputs of modality {name!r} must be finite float vectors of one length "
-                f"({dim}, from the first present row) in rows {_rows_repr(rows)}"
-            )
-        out = np.zeros((batch_size, dim), dtype=np.float32)  # (B, H), 0 under missing
-        out[rows] = values
+        pooled = pooled_values(name, values, rows)  # (P, H) float64, checked
+        out = np.zeros((batch_size, pooled.shape[1]), dtype=np.float32)  # (B, H), 0 under missing
+        out[rows] = pooled
         return out
 
     # Text
 
-    def _process_text(self, name: str, column: list, rows: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
+    def _process_text(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
         tokenizer = self.sub_processors[name]
-        rows = rows.tolist()
-        wrong = [i for i in rows if not isinstance(column[i], str)]
+        wrong = [k for k, value in enumerate(values) if not isinstance(value, str)]
         if wrong:
             raise TypeError(
-                f"Text modality {name!r} expects a string (or None) per row; rows {_rows_repr(wrong)} have "
-                f"{type(column[wrong[0]]).__name__}"
+                f"Text modality {name!r} expects a string (or None) per row; rows {rows_repr(rows[wrong])} have "
+                f"{type(values[wrong[0]]).__name__}"
             )
         max_length = self._effective_max_length(tokenizer)
-        if rows:
+        if values:
             encoded = tokenizer(
-                [column[i] for i in rows],
+                values,
                 padding=self.padding,
                 truncation=True,
                 max_length=max_length,
@@ -625,16 +599,15 @@ class CLDMDFProcessor(ProcessorMixin):
             length = max_length if self.padding == "max_length" else 1
         input_ids = np.full((batch_size, length), tokenizer.pad_token_id, dtype=np.int64)  # (B, L)
         attention_mask = np.zeros((batch_size, length), dtype=np.int64)  # (B, L), 0 under missing
-        if rows:
+        if values:
             input_ids[rows] = ids
             attention_mask[rows] = attention
         return {"input_ids": input_ids, "attention_mask": attention_mask}
 
     # Image
 
-    def _process_image(self, name: str, column: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
-        rows = rows.tolist()
-        images = [self._load_image(name, i, column[i]) for i in rows]
+    def _process_image(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
+        images = [load_image(name, row, value) for row, value in zip(rows.tolist(), values)]
         if images:
             pixels = self._run_image_processor(name, images)
             self._image_shapes[name] = pixels.shape[1:]
@@ -659,22 +632,6 @@ class CLDMDFProcessor(ProcessorMixin):
         probe = np.zeros((32, 32, 3), dtype=np.uint8)
         self._image_shapes[name] = self._run_image_processor(name, [probe]).shape[1:]
         return self._image_shapes[name]
-
-    @staticmethod
-    def _load_image(name: str, row: int, value: Any) -> Any:
-        if isinstance(value, Mapping) and (value.get("bytes") is not None or value.get("path") is not None):
-            from PIL import Image  # Pillow comes with any image processor; only needed for undecoded images
-
-            source = io.BytesIO(value["bytes"]) if value.get("bytes") is not None else value["path"]
-            value = Image.open(source)
-        if hasattr(value, "convert") and hasattr(value, "mode"):  # a PIL image
-            return value if value.mode == "RGB" else value.convert("RGB")
-        if isinstance(value, (np.ndarray, torch.Tensor)):
-            return value
-        raise TypeError(
-            f"Image modality {name!r}, row {row}: expected a PIL image, an array (H, W, C), a {{'bytes': ...}} dict "
-            f"or None, got {type(value).__name__}"
-        )
 
     # ----------------------------------------------------------------------------------------------------------------
     # Saving and loading
@@ -782,60 +739,3 @@ class CLDMDFProcessor(ProcessorMixin):
         return super().from_pretrained(
             pretrained_model_name_or_path, subfolder=subfolder, sub_processors=sub_processors, **hub_kwargs, **kwargs
         )
-
-
-def _present_rows(column: list) -> np.ndarray:
-    """Indices (P,) of the entries that are not None."""
-    return np.flatnonzero(np.fromiter((value is not None for value in column), dtype=bool, count=len(column)))
-
-
-def _stack_lists(rows: list, dim: int) -> Optional[np.ndarray]:
-    """Stacks python lists of numbers into a float64 array (P, dim); None when they are not all `dim` real numbers.
-
-    The fast path for rows from `datasets` (lists of python floats): `array.fromlist` converts each list in C and
-    rejects anything but real numbers, about 1.5x faster than `np.asarray`, which first discovers the nested shape.
-    """
-    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-    if (lengths != dim).any():
-        return None
-    buffer = array.array("d")
-    try:
-        for row in rows:
-            buffer.fromlist(row)
-    except (TypeError, OverflowError):
-        return None
-    return np.frombuffer(buffer, dtype=np.float64).reshape(len(rows), dim)
-
-
-def _stack_any(rows: list) -> Optional[np.ndarray]:
-    """Stacks arrays / sequences with one `np.asarray`; None when they are ragged or not convertible."""
-    try:
-        return np.asarray(rows)
-    except (ValueError, TypeError):
-        return None
-
-
-def _merge_moments(state: tuple, values: np.ndarray) -> tuple:
-    """Chan et al.'s parallel update of (count, mean, M2) with a batch of rows (P, dim), all float64."""
-    count, mean, m2 = state
-    n = values.shape[0]
-    if n == 0:
-        return state
-    batch_mean = values.mean(axis=0)
-    batch_m2 = ((values - batch_mean) ** 2).sum(axis=0)
-    if count == 0:
-        return n, batch_mean, batch_m2
-    total = count + n
-    delta = batch_mean - mean
-    return total, mean + delta * (n / total), m2 + batch_m2 + delta**2 * (count * n / total)
-
-
-def _is_vector(value: Any) -> bool:
-    """A 1-D sequence of numbers: a precomputed pooled output rather than a string or an image."""
-    if isinstance(value, np.ndarray):
-        return value.ndim == 1 and value.dtype.kind in "iuf"
-    return isinstance(value, (list, tuple)) and len(value) > 0 and isinstance(value[0], (int, float))
-
-
-def _to_torch(inputs: dict) -> dict:
-    return {name: _to_torch(v) if isinstance(v, dict) else torch.from_numpy(v) for name, v in inputs.items()}

@@ -13,6 +13,8 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
+
 from .missing import max_missing_rate, missing_pattern, modality_dropout_mask
 
 __all__ = ["CLDMDFDataCollator"]
@@ -33,8 +35,11 @@ def _ids_repr(ids: Sequence[Any]) -> str:
 class CLDMDFDataCollator:
     """Collates rows with missing modalities into `{"modality_inputs", "modality_mask", "labels"}`.
 
-    Per modality column, the values of the present rows go through the processor in one vectorised call (dense rows
-    are stacked with one `np.asarray`); missing entries stay missing (zeros / padding, mask False), never invented.
+    Three hops from a row to the model: the collator turns the rows into columns, takes their presence mask from
+    [`CLDMDFProcessor.presence_mask`], applies the simulated missingness below to it, and hands columns and mask to
+    the processor's one API, `processor(columns, modality_mask=mask)`, whose batch goes to `model(**batch)`. Per
+    modality, the present entries go through the processor in one vectorised call (dense rows are stacked at once);
+    missing entries stay missing (zeros / padding, mask False), never invented.
 
     Optionally the collator also simulates missingness:
     - `missing_rate` η > 0 applies the evaluation-time pattern of `processing.missing.missing_pattern`, a function
@@ -52,7 +57,8 @@ class CLDMDFDataCollator:
 
     Args:
         processor (`CLDMDFProcessor`):
-            Processor of the model (its `modality_names` say which columns are modalities).
+            Processor of the model (its `modality_names` say which columns are modalities). A subclass's
+            `presence_mask` and `__call__` are the ones used.
         label_column (`str`, *optional*, defaults to `"label"`):
             Column of the labels, returned as `labels`: LongTensor (B,) for integers, FloatTensor (B,) for floats,
             FloatTensor (B, C) for lists (multi-label / multi-target). `None`, or a column absent from every row,
@@ -85,7 +91,7 @@ class CLDMDFDataCollator:
     ```
     """
 
-    processor: Any
+    processor: CLDMDFProcessor
     label_column: Optional[str] = "label"
     row_id_column: Optional[str] = "row_id"
     missing_rate: float = 0.0
@@ -98,11 +104,13 @@ class CLDMDFDataCollator:
     num_dropped_rows: int = field(default=0, init=False, compare=False)
 
     def __post_init__(self):
+        # Duck-typed: a processor loaded as remote code is a CLDMDFProcessor of another module.
         names = getattr(self.processor, "modality_names", None)
-        if not names or not callable(self.processor):
+        if not names or not callable(self.processor) or not callable(getattr(self.processor, "presence_mask", None)):
             raise TypeError(
-                f"`processor` must be a CLDMDFProcessor (callable, with `modality_names`), got "
-                f"{type(self.processor).__name__}"
+                f"`processor` must be a CLDMDFProcessor (callable, with `modality_names` and `presence_mask`), got "
+                f"{type(self.processor).__name__}; a processor loaded as remote code from a folder saved before "
+                f"`presence_mask` existed lacks it: load that folder with `CLDMDFProcessor.from_pretrained(folder)`"
             )
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
             raise TypeError(f"`seed` must be an int, got {type(self.seed).__name__} {self.seed!r}")
@@ -138,9 +146,7 @@ class CLDMDFDataCollator:
         names = list(self.processor.modality_names)
         self._check_modality_columns(rows, names)
         columns = {name: [row.get(name) for row in rows] for name in names}
-        present = np.zeros((len(rows), len(names)), dtype=bool)  # (B, M)
-        for j, name in enumerate(names):
-            present[:, j] = [value is not None for value in columns[name]]
+        present = self.processor.presence_mask(columns)  # (B, M), the rows' own missing entries
 
         need_ids = self.return_row_ids or self.missing_rate > 0
         row_ids = self._row_ids(rows) if need_ids else None
@@ -166,27 +172,15 @@ class CLDMDFDataCollator:
             present = present[keep]
             row_ids = row_ids[keep] if row_ids is not None else None
 
-        mask = present
+        mask = present  # (B, M); the simulated missingness only turns True entries False, keeping one per row
         if self.missing_rate > 0:
             mask = missing_pattern(row_ids, mask, self.missing_rate, int(self.seed))
         if self.modality_dropout > 0:
             mask = modality_dropout_mask(torch.from_numpy(mask), self.modality_dropout, self._dropout_generator())
             mask = mask.numpy()
-        if mask is not present:
-            for j, name in enumerate(names):
-                dropped = np.flatnonzero(present[:, j] & ~mask[:, j])
-                if dropped.size:
-                    column = columns[name]
-                    for i in dropped:
-                        column[i] = None
 
-        # The rows are checked and `mask` is exactly `entry is not None`: skip the processor's own pass over them
-        # (a processor saved by an older version, without `_process_columns`, goes through `__call__`).
-        process = getattr(self.processor, "_process_columns", None)
-        if process is not None:
-            batch = process(columns, np.ascontiguousarray(mask), "pt")
-        else:
-            batch = self.processor(columns, return_tensors="pt")
+        # Entries under a False of `mask` are never read: the values the simulated missingness hides stay in `columns`.
+        batch = self.processor(columns, return_tensors="pt", modality_mask=mask)
         labels = self._labels(rows)
         if labels is not None:
             batch["labels"] = labels

@@ -18,7 +18,9 @@ from typing import Any
 
 from datasets import Features, Value
 
-from .schema import MODALITY_TYPES, NUMERIC_DTYPES, STRING_DTYPES, AnyDataset, _float_vector, _list_parts, _value_dtype
+from modeling_cldmdf.configuration_cldmdf import MODALITY_TYPES
+
+from .schema import NUMERIC_DTYPES, STRING_DTYPES, AnyDataset, _float_vector, _list_parts, _value_dtype
 
 __all__ = ["MISSING_MARKERS", "apply_modality_types", "is_missing_marker", "parse_number", "parse_number_list"]
 

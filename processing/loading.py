@@ -35,13 +35,14 @@ import pyarrow.compute as pc
 from datasets import Dataset, DatasetDict, IterableDataset, IterableDatasetDict, Value
 from datasets.exceptions import DatasetGenerationError
 
+from modeling_cldmdf.configuration_cldmdf import MODALITY_TYPES
+
 from .column_types import apply_modality_types
 from .schema import (
     FILE_BUILDERS,
     ID_COLUMN_NAMES,
     INT_DTYPES,
     LABEL_COLUMN_NAMES,
-    MODALITY_TYPES,
     PROBLEM_TYPES,
     ROW_ID_COLUMN,
     TABULAR_MODALITY,

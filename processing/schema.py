@@ -14,9 +14,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from datasets import ClassLabel, Dataset, DatasetDict, Features, IterableDataset, IterableDatasetDict, Value
 
+from modeling_cldmdf.configuration_cldmdf import MODALITY_TYPES
+
 logger = logging.getLogger(__name__)
 
-MODALITY_TYPES = ("dense", "image", "text")
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification", "regression")
 ID_COLUMN_NAMES = ("row_id", "id", "idx")
 LABEL_COLUMN_NAMES = ("label", "labels", "target", "y", "class")

@@ -297,36 +297,65 @@ def test_collator_modality_dropout_is_seeded_and_keeps_one_modality():
         CLDMDFDataCollator(SMALL_PROCESSOR, modality_dropout=-0.1)
 
 
-class ProcessorWithoutFastPath:
-    """A processor as an older saved version has it: `__call__` only, no `_process_columns`."""
+class RecordingProcessor(CLDMDFProcessor):
+    """A subclass that overrides the public API: it records each call and marks the batches it returns."""
 
-    def __init__(self, processor):
-        self._processor = processor
+    def presence_mask(self, modalities):
+        self.calls.append(("presence_mask", None))
+        return super().presence_mask(modalities)
 
-    def __call__(self, *args, **kwargs):
-        return self._processor(*args, **kwargs)
-
-    def __getattr__(self, name):
-        if name == "_process_columns":
-            raise AttributeError(name)
-        return getattr(self._processor, name)
+    def __call__(self, modalities=None, return_tensors="pt", modality_mask=None, **kwargs):
+        self.calls.append(("__call__", None if modality_mask is None else np.array(modality_mask)))
+        batch = super().__call__(modalities, return_tensors, modality_mask=modality_mask, **kwargs)
+        batch["processed_by"] = "RecordingProcessor"
+        return batch
 
 
 @pytest.mark.parametrize("options", [{}, {"missing_rate": 0.4}, {"modality_dropout": 0.5, "missing_rate": 0.2}])
-def test_collator_fast_path_equals_the_processor_call(options):
+def test_collator_goes_through_the_public_processor_api_with_its_pattern_mask(options):
     rows = make_rows(50, SMALL_DIMS, missing=0.2, seed=5)
-    fast = CLDMDFDataCollator(SMALL_PROCESSOR, seed=9, **options)(rows)
-    slow = CLDMDFDataCollator(ProcessorWithoutFastPath(SMALL_PROCESSOR), seed=9, **options)(rows)
-    assert torch.equal(fast["modality_mask"], slow["modality_mask"]) and torch.equal(fast["labels"], slow["labels"])
-    assert fast["modality_inputs"].keys() == slow["modality_inputs"].keys()
-    for name, values in fast["modality_inputs"].items():
-        assert values.dtype == torch.float32 and torch.equal(values, slow["modality_inputs"][name]), name
-    # and the columns the collator built, given to the processor directly, give the same batch
     names = sorted(SMALL_DIMS)
-    mask = fast["modality_mask"].numpy()
-    columns = {n: [r[n] if mask[i, j] else None for i, r in enumerate(rows)] for j, n in enumerate(names)}
+    modalities = {name: {"type": "dense", "dim": dim} for name, dim in SMALL_DIMS.items()}
+    processor = RecordingProcessor(modalities, allow_unfitted=True)
+    processor.calls = []
+    batch = CLDMDFDataCollator(processor, seed=9, **options)(rows)
+    # The subclass's methods made the batch: the presence mask once, then one `__call__` given the collator's mask.
+    assert batch["processed_by"] == "RecordingProcessor"
+    assert [name for name, _ in processor.calls] == ["presence_mask", "__call__"]
+    given_mask = processor.calls[1][1]
+    assert given_mask.dtype == bool and np.array_equal(given_mask, batch["modality_mask"].numpy())
+    # ... and that mask is the one the collator's missing patterns produced from the rows' own presence.
+    source = np.array([[row[n] is not None for n in names] for row in rows])
+    ids = np.array([row["row_id"] for row in rows])
+    pattern = missing_pattern(ids, source, options["missing_rate"], 9) if options.get("missing_rate") else source
+    if options.get("modality_dropout"):
+        assert not (given_mask & ~pattern).any() and given_mask.any(axis=1).all() and (given_mask != pattern).any()
+    else:
+        assert np.array_equal(given_mask, pattern)
+    if options:
+        assert (given_mask != source).any()  # the pattern hid entries that hold values
+    # The plain processor gives the same batch, and so do the rows' columns with None under the mask's False.
+    plain = CLDMDFDataCollator(SMALL_PROCESSOR, seed=9, **options)(rows)
+    assert torch.equal(plain["modality_mask"], batch["modality_mask"])
+    assert torch.equal(plain["labels"], batch["labels"])
+    columns = {n: [r[n] if given_mask[i, j] else None for i, r in enumerate(rows)] for j, n in enumerate(names)}
     direct = SMALL_PROCESSOR(columns)
-    assert all(torch.equal(direct["modality_inputs"][n], fast["modality_inputs"][n]) for n in names)
+    assert torch.equal(direct["modality_mask"], batch["modality_mask"])
+    for name in names:
+        values = batch["modality_inputs"][name]
+        assert values.dtype == torch.float32 and torch.equal(values, plain["modality_inputs"][name]), name
+        assert torch.equal(values, direct["modality_inputs"][name]), name
+
+
+def test_collator_needs_a_processor_with_the_public_api():
+    class OldRemoteProcessor:  # as a processor saved before `presence_mask`, loaded as remote code
+        modality_names = ["a"]
+
+        def __call__(self, modalities, return_tensors="pt"):
+            raise AssertionError("not reached")
+
+    with pytest.raises(TypeError, match=r"with `modality_names` and `presence_mask`.*CLDMDFProcessor.from_pretrained"):
+        CLDMDFDataCollator(OldRemoteProcessor())
 
 
 def test_dataloader_workers_draw_different_reproducible_dropout():

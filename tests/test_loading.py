@@ -433,7 +433,7 @@ def test_modalities_naming_absent_column_or_bad_type(hub_folder: Path, tmp_path:
     with pytest.raises(ValueError, match=r"modalities names column 'audio', absent"):
         _load(hub_folder, tmp_path, modalities=["fou", "audio"])
     with pytest.raises(
-        ValueError, match=r"modalities\['fou'\] has type 'vector'; allowed types: \['dense', 'image', 'text'\]"
+        ValueError, match=r"modalities\['fou'\] has type 'vector'; allowed types: \['dense', 'text', 'image'\]"
     ):
         _load(hub_folder, tmp_path, modalities={"fou": {"type": "vector"}})
     with pytest.raises(ValueError, match=r"modalities names 'label', which is the label or an id column"):

@@ -310,6 +310,56 @@ def test_call_argument_errors():
         processor({"a": [[1.0]]}, padding=True)
 
 
+def test_presence_mask_is_the_default_modality_mask():
+    processor = multimodal_processor()
+    columns = multimodal_columns()
+    presence = processor.presence_mask(columns)  # columns in sorted order: photo, review, tab
+    expected = [[False, True, True], [True, False, False], [True, True, True], [False, True, True]]
+    assert presence.dtype == bool and presence.tolist() == expected
+    assert processor.presence_mask({"tab": columns["tab"]}).tolist() == [[False, False, r[2]] for r in expected]
+    assert_batches_equal(processor(columns), processor(columns, modality_mask=presence))
+    with pytest.raises(ValueError, match="one entry per row"):
+        processor.presence_mask({"tab": [None], "review": ["hello", None]})
+
+
+def test_modality_mask_hides_entries_that_are_then_never_read():
+    processor = multimodal_processor()
+    columns = multimodal_columns()
+    mask = processor.presence_mask(columns)
+    mask[2] = [False, True, False]  # row 2 keeps its review only
+    mask[0, 2] = False  # row 0 loses its tab
+    hidden = {"tab": [None, None, None, columns["tab"][3]], "photo": [None, columns["photo"][1], None, None]}
+    hidden["review"] = [columns["review"][0], None, columns["review"][2], columns["review"][3]]
+    for mask_given in (mask, torch.from_numpy(mask)):
+        batch = processor(columns, modality_mask=mask_given)
+        assert_batches_equal(batch, processor(hidden))
+        assert batch["modality_mask"].tolist() == mask.tolist()
+    # Entries under a False may hold anything: they are never read (nor checked).
+    garbage = dict(columns, tab=["not a vector", None, [float("nan")], columns["tab"][3]])
+    garbage["photo"] = [1, columns["photo"][1], "not an image", None]
+    assert_batches_equal(processor(garbage, modality_mask=mask), processor(hidden))
+    # The batch owns its mask: changing the caller's array afterwards changes nothing.
+    batch = processor(columns, modality_mask=mask, return_tensors="np")
+    mask[:] = True
+    assert batch["modality_mask"].tolist() != mask.tolist()
+
+
+def test_modality_mask_errors():
+    processor = dense_processor()
+    columns = {"a": [[1.0], None], "b": [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]}
+    with pytest.raises(ValueError, match=r"marks modality 'a' present in rows \[1\], whose entries are None;"):
+        processor(columns, modality_mask=np.ones((2, 3), dtype=bool) & [True, True, False])
+    with pytest.raises(ValueError, match=r"modality 'c' present in rows \[0, 1\], .* \(the modality is not given\)"):
+        processor(columns, modality_mask=np.array([[True, True, True], [False, True, True]]))
+    with pytest.raises(TypeError, match="`modality_mask` must be boolean .* got dtype int64"):
+        processor(columns, modality_mask=np.ones((2, 3), dtype=np.int64))
+    expected = r"shape \(batch, modalities\) = \(2, 3\), .*\['a', 'b', 'c'\], got shape \(2, 2\)"
+    with pytest.raises(ValueError, match=expected):
+        processor(columns, modality_mask=np.ones((2, 2), dtype=bool))
+    with pytest.raises(ValueError, match=r"Rows \[1\] have no present modality"):
+        processor(columns, modality_mask=np.array([[True, False, False], [False, False, False]]))
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Construction
 
@@ -606,6 +656,8 @@ def test_save_layout_and_auto_processor_round_trip(tmp_path, registered):
     processor.fit({"tab": [[1.0, 2.0, 3.0], [2.0, 0.0, 3.0], None]})
     processor.save_pretrained(tmp_path)
     assert sorted(os.listdir(tmp_path)) == [
+        "columns_cldmdf.py",  # remote code: the siblings processing_cldmdf.py imports
+        "configuration_cldmdf.py",
         "photo_image_processor",
         "processing_cldmdf.py",
         "processor_config.json",
