@@ -656,7 +656,8 @@ def test_save_layout_and_auto_processor_round_trip(tmp_path, registered):
     processor.fit({"tab": [[1.0, 2.0, 3.0], [2.0, 0.0, 3.0], None]})
     processor.save_pretrained(tmp_path)
     assert sorted(os.listdir(tmp_path)) == [
-        "columns_cldmdf.py",  # remote code: the siblings processing_cldmdf.py imports
+        "columns_cldmdf.py",  # remote code: the siblings processing_cldmdf.py imports, and what they import
+        "configuration_baselines.py",  # (the config reads a reference model saved by 0.1 into its own class)
         "configuration_cldmdf.py",
         "photo_image_processor",
         "processing_cldmdf.py",
