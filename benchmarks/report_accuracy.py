@@ -59,14 +59,20 @@ def accuracy_table(record: dict, metric: str) -> list[str]:
 
 
 def variant_descriptions(record: dict) -> list[str]:
-    """`Variants: ...` of the variants with results, with their `--config_overrides`; nothing without any."""
+    """`Variants: ...` of the variants with results, with their training arguments (`--config_overrides` in files
+    written before the arguments were recorded whole); nothing without any."""
     descriptions = [
-        f"`{name}`: {info.get('description', '')}"
-        + (f" (`--config_overrides {info['config_overrides']}`)" if info.get("config_overrides") else "")
+        f"`{name}`: {info.get('description', '')}" + _variant_arguments(info)
         for name, info in record.get("variants", {}).items()
         if name in record.get("summary", {})
     ]
     return ["Variants: " + "; ".join(descriptions) + ".", ""] if descriptions else []
+
+
+def _variant_arguments(info: dict) -> str:
+    if info.get("train_args"):
+        return f" (`{info['train_args']}`)"
+    return f" (`--config_overrides {info['config_overrides']}`)" if info.get("config_overrides") else ""
 
 
 def run_warnings(record: dict) -> list[str]:
