@@ -6,9 +6,10 @@ dataset's train + validation rows (1,600, TMC's 80 %) and its 400-row test split
 on the features (no hidden layer), Dempster's rule over the views, the evidential loss of every view and of the
 combination with the KL term annealed over 50 epochs, Adam (lr 0.003, weight decay 1e-5), batch 200, 500 epochs, the
 last epoch evaluated (no early stopping, no validation split). The combination and the loss are the library's
-(`modeling_cldmdf.baselines_cldmdf`, tested against the paper's formulas); the features are standardised with the
-training statistics (TMC min-max scales them). Evaluation: the test split at the missing rates η of
-`bench_accuracy.py`, with the same seeded patterns (`CLDMDFDataCollator(missing_rate=η, seed=0)`).
+(`modeling_cldmdf.modeling_baselines`, tested against the paper's formulas), and so is the KL annealing
+(`training.objectives.tmc_kl_weight`); the features are standardised with the training statistics (TMC min-max
+scales them). Evaluation: the test split at the missing rates η of `bench_accuracy.py`, with the same seeded
+patterns (`CLDMDFDataCollator(missing_rate=η, seed=0)`).
 
 Run from the repository root:
 
@@ -39,9 +40,10 @@ from benchmarks.common import (  # noqa: E402
     run_cli,
     write_json,
 )
-from modeling_cldmdf.baselines_cldmdf import evidential_loss, tmc_fusion, tmc_kl_weight  # noqa: E402
+from modeling_cldmdf.modeling_baselines import evidential_loss, tmc_fusion  # noqa: E402
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor  # noqa: E402
 from processing.collator import CLDMDFDataCollator  # noqa: E402
+from training.objectives import tmc_kl_weight  # noqa: E402
 
 DATASET = "bundled_datasets/uci_multifeature"
 EVAL_SEED = 0  # train_accelerate.py's default --eval_seed: the patterns of the accuracy benchmark
@@ -124,9 +126,10 @@ def train_and_evaluate(args, seed: int, train: dict, tests: dict[float, dict], m
         for rows in torch.randperm(len(labels)).split(args.batch_size):
             outputs = torch.stack([head(values[rows]) for head, values in zip(heads, features)], dim=1)
             view_alphas, alphas, _ = tmc_fusion(outputs, present[rows])
-            loss = evidential_loss(alphas, labels[rows], kl_weight).mean()
-            for index in range(len(names)):
-                loss = loss + evidential_loss(view_alphas[:, index], labels[rows], kl_weight).mean()
+            loss = 0.0
+            for opinion in (alphas, *view_alphas.unbind(dim=1)):  # the combination, then every view
+                expected_ce, kl = evidential_loss(opinion, labels[rows])
+                loss = loss + (expected_ce + kl_weight * kl).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
