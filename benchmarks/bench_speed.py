@@ -2,24 +2,33 @@
 
 Setting: the six UCI Multiple Features views as dense modalities (dims 216, 76, 64, 6, 240, 47), 10 classes, batches
 of 256 complete rows of seeded standard-normal features (the values do not change the work done), every model built
-directly from `CLDMDFConfig` with the same `hidden_size`. Configurations, as in `bench_accuracy.py`'s variants:
+directly from its config with the same `hidden_size`. Configurations, as in `bench_accuracy.py`'s variants, each
+described (the `config` entry of its results) in the terms of `train_accelerate.py`'s arguments: `baseline` (a
+reference method, a model of its own: `modeling_cldmdf.BASELINE_MODELS`), the training objectives `tuple_weight` and
+`cal` (`training.objectives.TrainingObjectives.build`), and `CLDMDFConfig` fields:
 
-- `cldmdf`: `baseline=None`, the default `contrastive_weight` (0.1): what the accuracy benchmark trains;
-- `cldmdf_no_contrastive`: `baseline=None, contrastive_weight=0`;
-- `early_fusion`: `baseline="early_fusion", contrastive_weight=0`;
-- `late_fusion`: `baseline="late_fusion", contrastive_weight=0`;
-- `tmc`: `baseline="tmc", contrastive_weight=0` (late fusion's network; Dempster's rule and the evidential loss);
+- `cldmdf`: `CLDMDFForSequenceClassification`, the default `contrastive_weight` (0.1): what the accuracy benchmark
+  trains;
+- `cldmdf_no_contrastive`: `contrastive_weight=0`;
+- `early_fusion`: `EarlyFusionForSequenceClassification` (`baseline="early_fusion"`);
+- `late_fusion`: `LateFusionForSequenceClassification` (`baseline="late_fusion"`);
+- `tmc`: `TMCForSequenceClassification` (`baseline="tmc"`: late fusion's encoders; Dempster's rule and the evidential
+  loss, its KL term weighed by the annealing of `TrainingObjectives`);
 - `cldmdf_tuple`: CL-DMDF + TupleInfoNCE (`tuple_weight=0.1`): two augmented views of each batch go through the
   model again in training, so its cost is a training cost only (inference runs the same network as `cldmdf`);
-- `cldmdf_cal`: CL-DMDF + CAL (`cal=True`): gradient scaling of each modality encoder and the asymmetric information
-  bottleneck. The per-epoch contribution estimate of `train_accelerate.py` (a pass over validation rows, once per
-  `cal_interval` epochs) is not part of a step and is not timed here; without it the contributions stay at 1.
+- `cldmdf_cal`: CL-DMDF + CAL (`cal=True`): the model with the unimodal heads and the token bottleneck CAL needs
+  (`use_auxiliary_heads=True, token_bottleneck=True`), gradient scaling of each modality encoder and the asymmetric
+  information bottleneck loss. The per-epoch contribution estimate of the training loop (`TrainingObjectives.update`,
+  a pass over validation rows once per interval) is not part of a step and is not timed here; without it the
+  contributions stay at 1.
 
-A training step is forward + backward + AdamW step + zero_grad (train mode: dropout and modality dropout on);
-inference is a forward pass under `torch.inference_mode()` in eval mode. After a warm-up, the configurations are
-timed in interleaved rounds (one step of each per round, the order rotated every round), so a change in the machine's
-load hits all of them alike; each figure is the median over rounds. The headline is the ratio CL-DMDF / early fusion
-of training samples/s (goal: >= 0.5).
+A training step is what the training loop does for a batch: forward, the loss of `TrainingObjectives.loss` (the
+model's own loss plus the objectives', on the unwrapped model, epoch 0), backward, AdamW step over the model's and the
+objectives' parameters, zero_grad (train mode: dropout and modality dropout on). `parameters` counts both (TupleInfoNCE
+owns its projection). Inference is a forward pass of the model under `torch.inference_mode()` in eval mode. After a
+warm-up, the configurations are timed in interleaved rounds (one step of each per round, the order rotated every
+round), so a change in the machine's load hits all of them alike; each figure is the median over rounds. The headline
+is the ratio CL-DMDF / early fusion of training samples/s (goal: >= 0.5).
 
 Peak memory: on CPU, each configuration runs again in a fresh subprocess, which reports the growth of its peak
 resident set size (Linux: `VmHWM` of /proc/self/status; elsewhere `ru_maxrss`) from just before the model is built
@@ -44,6 +53,7 @@ from pathlib import Path
 from typing import Optional
 
 import torch
+from transformers import PreTrainedModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -59,21 +69,26 @@ from benchmarks.common import (  # noqa: E402
     summarize_times,
     write_json,
 )
-from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification  # noqa: E402
+from modeling_cldmdf import BASELINE_MODELS, CLDMDFConfig, CLDMDFForSequenceClassification  # noqa: E402
+from training.objectives import TrainingObjectives  # noqa: E402
 
-# name -> CLDMDFConfig fields (besides modalities, labels and width)
+# name -> the run, as train_accelerate.py's arguments: `baseline` (a reference model of its own), the training
+# objectives of `OBJECTIVES`, and model config fields (besides modalities, labels and width)
 CONFIGS: dict[str, dict] = {
-    "cldmdf": {"baseline": None},
-    "cldmdf_no_contrastive": {"baseline": None, "contrastive_weight": 0.0},
-    "early_fusion": {"baseline": "early_fusion", "contrastive_weight": 0.0},
-    "late_fusion": {"baseline": "late_fusion", "contrastive_weight": 0.0},
-    "tmc": {"baseline": "tmc", "contrastive_weight": 0.0},
-    "cldmdf_tuple": {"baseline": None, "tuple_weight": 0.1},
-    "cldmdf_cal": {"baseline": None, "cal": True},
+    "cldmdf": {},
+    "cldmdf_no_contrastive": {"contrastive_weight": 0.0},
+    "early_fusion": {"baseline": "early_fusion"},
+    "late_fusion": {"baseline": "late_fusion"},
+    "tmc": {"baseline": "tmc"},
+    "cldmdf_tuple": {"tuple_weight": 0.1},
+    "cldmdf_cal": {"cal": True},
     # What the dual-attention layers cost: one fusion layer instead of two, and none (encoders + adaptive fusion).
-    "cldmdf_one_fusion_layer": {"baseline": None, "num_fusion_layers": 1},
-    "cldmdf_no_fusion_layers": {"baseline": None, "num_fusion_layers": 0},
+    "cldmdf_one_fusion_layer": {"num_fusion_layers": 1},
+    "cldmdf_no_fusion_layers": {"num_fusion_layers": 0},
 }
+# Arguments of `TrainingObjectives.build`, and the CL-DMDF architecture each needs: CAL reads the confidence of the
+# unimodal heads and weighs the KL of the token bottleneck (what a CAL-trained checkpoint of 0.1 loads as).
+OBJECTIVES: dict[str, dict] = {"tuple_weight": {}, "cal": {"use_auxiliary_heads": True, "token_bottleneck": True}}
 HEADLINE = ("cldmdf", "early_fusion")
 GOAL_RATIO = 0.5
 NUM_LABELS = 10
@@ -134,16 +149,28 @@ def resolve_args(args: argparse.Namespace) -> None:
     args.output = default_output(args, "speed.json")
 
 
-def build_model(name: str, hidden_size: int, device: str, seed: int) -> CLDMDFForSequenceClassification:
-    """One configuration of `CONFIGS` on the UCI dims; the same seed gives every model its initial weights."""
+def build_model(name: str, hidden_size: int, device: str, seed: int) -> tuple[PreTrainedModel, TrainingObjectives]:
+    """One configuration of `CONFIGS` on the UCI dims: the model (CL-DMDF or the reference model of `baseline`) and
+    its training objectives; the same seed gives every model its initial weights."""
     torch.manual_seed(seed)
-    config = CLDMDFConfig(
+    fields = dict(CONFIGS[name])
+    baseline = fields.pop("baseline", None)
+    objectives = {key: fields.pop(key) for key in OBJECTIVES if key in fields}
+    fields.update(
         modalities={view: {"type": "dense", "dim": dim} for view, dim in UCI_DIMS.items()},
         num_labels=NUM_LABELS,
         hidden_size=hidden_size,
-        **CONFIGS[name],
     )
-    return CLDMDFForSequenceClassification(config).to(device)
+    if baseline is not None:
+        model_class = BASELINE_MODELS[baseline]
+        model = model_class(model_class.config_class(**fields))
+    else:
+        for key, value in objectives.items():
+            if value:
+                fields = {**OBJECTIVES[key], **fields}
+        model = CLDMDFForSequenceClassification(CLDMDFConfig(**fields))
+    model.to(device)
+    return model, TrainingObjectives.build(model, **objectives).to(device)
 
 
 def make_batches(batch_size: int, count: int, device: str, seed: int) -> list[dict]:
@@ -163,20 +190,26 @@ def make_batches(batch_size: int, count: int, device: str, seed: int) -> list[di
 
 
 class Runner:
-    """A model, its optimizer and the two timed operations."""
+    """A model, its training objectives, their optimizer and the two timed operations."""
 
     def __init__(self, name: str, args: argparse.Namespace):
         self.name = name
-        self.module = build_model(name, args.hidden_size, args.device, args.seed)
-        # The compiled wrapper shares the module's parameters; FLOPs are counted on the eager module.
+        self.module, self.objectives = build_model(name, args.hidden_size, args.device, args.seed)
+        # The compiled wrapper shares the module's parameters; FLOPs are counted on the eager module. The objectives
+        # read the unwrapped model, as in the training loop (TupleInfoNCE's extra passes run eager).
         self.model = torch.compile(self.module) if args.compile else self.module
-        self.optimizer = torch.optim.AdamW(self.module.parameters(), lr=1e-3)
+        self.parameters = [*self.module.parameters(), *self.objectives.parameters()]
+        self.optimizer = torch.optim.AdamW(self.parameters, lr=1e-3)
         self.sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
 
+    def loss(self, model, batch: dict) -> torch.Tensor:
+        """The training loss of `batch` through `model` (this runner's module, compiled or not), in train mode."""
+        model.train()
+        loss, _ = self.objectives.loss(self.module, batch, model(**batch), epoch=0)
+        return loss
+
     def train_step(self, batch: dict) -> None:
-        self.model.train()
-        loss = self.model(**batch).loss
-        loss.backward()
+        self.loss(self.model, batch).backward()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
 
@@ -185,9 +218,8 @@ class Runner:
         counted on an untimed step whose gradients are then dropped."""
         from torch.utils.flop_counter import FlopCounterMode
 
-        self.module.train()
         with FlopCounterMode(display=False) as counter:
-            self.module(**batch).loss.backward()
+            self.loss(self.module, batch).backward()
         self.optimizer.zero_grad(set_to_none=True)
         return counter.get_total_flops()
 
@@ -293,7 +325,8 @@ def main(args: argparse.Namespace) -> dict:
     for runner in runners:
         results[runner.name] = {
             "config": CONFIGS[runner.name],
-            "parameters": sum(p.numel() for p in runner.module.parameters()),
+            "model": type(runner.module).__name__,
+            "parameters": sum(p.numel() for p in runner.parameters),
         }
     for operation, unit in (("train_step", "samples_per_s"), ("infer", "rows_per_s")):
         times = interleaved_times(runners, operation, batches, args)
