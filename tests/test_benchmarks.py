@@ -200,7 +200,17 @@ def test_speed_results_have_the_companion_configurations_and_ratios(quick_result
     out, _ = quick_results
     record = json.loads((out / "speed.json").read_text())
     assert list(record["results"]) == list(SPEED_CONFIGS)
-    assert record["results"]["cldmdf_cal"]["config"] == {"baseline": None, "cal": True}
+    # Each configuration is described as train_accelerate.py arguments, and names the model it built.
+    assert record["results"]["cldmdf_cal"]["config"] == {"cal": True}
+    assert record["results"]["early_fusion"]["config"] == {"baseline": "early_fusion"}
+    models = {name: entry["model"] for name, entry in record["results"].items()}
+    assert models == {
+        "cldmdf": "CLDMDFForSequenceClassification",
+        "early_fusion": "EarlyFusionForSequenceClassification",
+        "cldmdf_cal": "CLDMDFForSequenceClassification",
+    }
+    # CAL's model has the unimodal heads and the token bottleneck CAL needs: more parameters than CL-DMDF's.
+    assert record["results"]["cldmdf_cal"]["parameters"] > record["results"]["cldmdf"]["parameters"]
     for entry in record["results"].values():
         assert entry["train"]["samples_per_s"] > 0 and entry["inference"]["rows_per_s"] > 0
         assert entry["memory"]["peak_mib"] >= 0
