@@ -41,9 +41,9 @@ def accuracy_record(clean: float, early_half: float) -> dict:
         "created": "2026-01-01T00:00:00Z",
         "setting": {"dataset": "uci", "quick": False, "train_args": [], "eval_missing_rates": [0.0, 0.5]},
         "variants": {
-            "cldmdf": {"group": "CL-DMDF", "config_overrides": None, "description": "CL-DMDF"},
-            "mean_fusion": {"group": "ablation", "config_overrides": "fusion_mode=mean", "description": "mean"},
-            "early_fusion": {"group": "baseline", "config_overrides": "baseline=early_fusion", "description": "ef"},
+            "cldmdf": {"group": "CL-DMDF", "train_args": None, "description": "CL-DMDF"},
+            "mean_fusion": {"group": "ablation", "train_args": "--fusion_mode mean", "description": "mean"},
+            "early_fusion": {"group": "baseline", "train_args": "--baseline early_fusion", "description": "ef"},
         },
         "summary": summary,
         "conditions": conditions,
@@ -89,6 +89,20 @@ def test_where_cldmdf_loses_is_computed_from_the_results(tmp_path):
     assert f"Commit: `{'0' * 40}`\n" in text  # clean tree: no dirty flag
 
 
+def test_variants_show_their_training_arguments_and_older_files_their_config_overrides(tmp_path):
+    write(tmp_path, "accuracy_uci.json", accuracy_record(clean=0.965, early_half=0.93))
+    text = section(make_report.build_report(tmp_path, tmp_path / "B.md"), "Accuracy: UCI")
+    variants = "`mean_fusion`: mean (`--fusion_mode mean`); `early_fusion`: ef (`--baseline early_fusion`)."
+    assert f"Variants: `cldmdf`: CL-DMDF; {variants}" in text
+    # A file written before bench_accuracy recorded the arguments whole holds its config overrides.
+    older = accuracy_record(clean=0.965, early_half=0.93)
+    del older["variants"]["mean_fusion"]["train_args"]
+    older["variants"]["mean_fusion"]["config_overrides"] = "fusion_mode=mean"
+    write(tmp_path, "accuracy_uci.json", older)
+    text = section(make_report.build_report(tmp_path, tmp_path / "B.md"), "Accuracy: UCI")
+    assert "`mean_fusion`: mean (`--config_overrides fusion_mode=mean`)" in text
+
+
 def test_sensitivity_files_get_their_own_section_and_never_replace_the_main_table(tmp_path):
     write(tmp_path, "accuracy_uci.json", accuracy_record(clean=0.965, early_half=0.93))
     changed = accuracy_record(clean=0.955, early_half=0.91)
@@ -120,7 +134,7 @@ def test_tmc_comparison_when_cldmdf_reaches_it(tmp_path):
 
 def test_tmc_comparison_adds_our_own_tmc_run_on_the_same_split(tmp_path):
     record = accuracy_record(clean=0.9860, early_half=0.80)
-    record["variants"]["tmc"] = {"group": "baseline", "config_overrides": "baseline=tmc", "description": "TMC"}
+    record["variants"]["tmc"] = {"group": "baseline", "train_args": "--baseline tmc", "description": "TMC"}
     record["summary"]["tmc"] = copy.deepcopy(record["summary"]["early_fusion"])
     record["summary"]["tmc"]["accuracy"]["missing_0"]["mean"] = 0.9750
     record["runs"] = [
