@@ -61,6 +61,7 @@ from processing.loading import load_multimodal_dataset, load_prediction_file
 from processing.missing import max_missing_rate
 from processing.preflight import find_data_problems, format_rows
 from processing.schema import MODALITY_TYPES
+from training import UserError
 
 logger = get_logger(__name__)
 
@@ -93,10 +94,6 @@ DEFAULT_EVAL_MISSING_RATES = "0,0.1,0.3,0.5"
 CHECKPOINT_STATE = "early_stopping.json"
 TRACKING_PROJECT = "cldmdf"  # the trackers' project; TensorBoard writes under output_dir/cldmdf/
 BEST_WEIGHTS = "best_model.safetensors"
-
-
-class UserError(Exception):
-    """A bad argument or dataset: reported in one line before any training starts."""
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:

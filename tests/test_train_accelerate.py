@@ -97,7 +97,8 @@ REMOTE = """
 import sys, json
 class Block:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("modeling_cldmdf", "processing", "train_accelerate", "model_cards", "evaluation"):
+        if name.split(".")[0] in ("modeling_cldmdf", "processing", "train_accelerate", "training", "model_cards",
+                                  "evaluation"):
             raise ImportError(name)
 sys.meta_path.insert(0, Block())
 import numpy as np, pyarrow.parquet as pq, torch
