@@ -16,6 +16,7 @@ from transformers import AutoModelForSequenceClassification, AutoProcessor
 import train_accelerate
 from processing.collator import CLDMDFDataCollator
 from processing.loading import load_multimodal_dataset
+from training.budget import DEFAULT_MIN_TRAIN_STEPS, training_budget
 
 ROOT = Path(__file__).resolve().parent.parent
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
@@ -417,7 +418,7 @@ def test_two_dense_modalities_train_and_evaluate_with_no_flag_but_the_dataset(tm
     assert {"test_accuracy_without_fou", "test_accuracy_without_zer"} <= set(results)
     # The budget adapts to the data: 120 training rows are 2 batches an epoch, and the run still gets at least
     # --min_train_steps updates (30 epochs would be 60) unless early stopping ends it after that floor.
-    assert results["train_steps"] >= train_accelerate.DEFAULT_MIN_TRAIN_STEPS
+    assert results["train_steps"] >= DEFAULT_MIN_TRAIN_STEPS
     assert results["test_accuracy"] > 0.5  # fou + zer on 10 digits; the two-view references reach ~0.9 on all rows
     assert (output / "model.safetensors").is_file() and (output / "README.md").is_file()
 
@@ -456,4 +457,4 @@ def test_a_missing_rate_typed_by_the_user_that_two_modalities_cannot_meet_is_an_
 def test_training_budget_adapts_to_the_dataset_size(rows, extra, expected):
     args = train_accelerate.parse_args(["--per_device_train_batch_size", "64", *extra])
     steps_per_epoch = -(-rows // 64)
-    assert train_accelerate.training_budget(args, steps_per_epoch) == expected
+    assert training_budget(args, steps_per_epoch) == expected

@@ -11,7 +11,9 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""The parts of `train_accelerate.py`, the script users run, one module per responsibility.
+"""The parts of `train_accelerate.py`, the script users run, one module per responsibility:
+
+- `budget`: the training budget in optimizer steps, and early stopping
 """
 
 
