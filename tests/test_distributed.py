@@ -20,6 +20,7 @@ DRIVER = textwrap.dedent(
     import json, os, sys
     from safetensors.torch import save_file
     import train_accelerate
+    from training.data import eval_dataloader
 
     out = sys.argv[1]
     args = train_accelerate.parse_args(sys.argv[2:])
@@ -36,12 +37,11 @@ DRIVER = textwrap.dedent(
     from evaluation.prediction import per_row_loss, predict
 
     test = data["test"]
-    gathered = predict(model, accelerator.prepare(train_accelerate.eval_dataloader(test, args, data, processor)),
-                       accelerator)  # fmt: skip
+    gathered = predict(model, accelerator.prepare(eval_dataloader(test, args, data, processor)), accelerator)
     single = accelerator.unwrap_model(model).eval()
     losses, labels = [], []
     with torch.no_grad():
-        for batch in train_accelerate.eval_dataloader(test, args, data, processor):
+        for batch in eval_dataloader(test, args, data, processor):
             labels.append(batch.pop("labels"))
             losses.append(per_row_loss(single(**batch).logits, labels[-1], single))
     rows = {"gathered_loss": gathered["loss"], "gathered_labels": gathered["labels"],

@@ -17,6 +17,7 @@ import train_accelerate
 from processing.collator import CLDMDFDataCollator
 from processing.loading import load_multimodal_dataset
 from training.budget import DEFAULT_MIN_TRAIN_STEPS, training_budget
+from training.data import eval_dataloader, get_dataloaders, load_data, select, select_splits
 
 ROOT = Path(__file__).resolve().parent.parent
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
@@ -66,7 +67,7 @@ def test_outputs_and_flat_results(trained):
 
 def _test_accuracy(model, processor, limit: int = 96) -> float:
     data = load_multimodal_dataset(UCI)
-    rows = list(train_accelerate.select(data["test"], limit))  # the rows the script evaluated
+    rows = list(select(data["test"], limit))  # the rows the script evaluated
     batch = CLDMDFDataCollator(processor, label_column="label")(rows)
     labels = batch.pop("labels")
     with torch.no_grad():
@@ -120,7 +121,7 @@ def test_saved_folder_reproduces_the_accuracy_as_remote_code(trained, tmp_path):
     script = tmp_path / "remote.py"
     script.write_text(REMOTE)
     parquet = tmp_path / "evaluated.parquet"
-    train_accelerate.select(load_multimodal_dataset(UCI)["test"], 96).to_parquet(parquet)
+    select(load_multimodal_dataset(UCI)["test"], 96).to_parquet(parquet)
     env = dict(os.environ, HF_MODULES_CACHE=str(tmp_path / "modules"), HF_HUB_OFFLINE="1")
     done = subprocess.run(
         [sys.executable, str(script), str(folder), str(parquet), "96"], cwd=tmp_path, env=env, capture_output=True,
@@ -289,11 +290,11 @@ def test_bad_arguments_stop_with_one_clear_line(tmp_path, extra, message):
 def test_train_missing_rate_removes_the_same_share_of_train_and_validation_entries_every_epoch(tmp_path, rate):
     args = train_accelerate.parse_args([*QUICK, "--output_dir", str(tmp_path), "--train_missing_rate", str(rate)])
     train_accelerate.validate_args(args)
-    data = train_accelerate.load_data(args)
-    train_accelerate.select_splits(args, data)
+    data = load_data(args)
+    select_splits(args, data)
     processor = train_accelerate.build_processor(args, train_accelerate.build_model(args, data), data)
-    train_loader, eval_splits = train_accelerate.get_dataloaders(None, args, data, processor)
-    validation_loader = train_accelerate.eval_dataloader(eval_splits["validation"], args, data, processor, rate)
+    train_loader, eval_splits = get_dataloaders(None, args, data, processor)
+    validation_loader = eval_dataloader(eval_splits["validation"], args, data, processor, rate)
     for loader in (train_loader, validation_loader):
         masks = [torch.cat([batch["modality_mask"] for batch in loader]) for _ in range(2)]  # two epochs
         for mask in masks:

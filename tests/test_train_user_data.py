@@ -10,6 +10,7 @@ from accelerate import PartialState
 import train_accelerate
 from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
 from processing.loading import load_multimodal_dataset
+from training.data import load_data, select_splits
 
 ROOT = Path(__file__).resolve().parent.parent
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
@@ -35,8 +36,8 @@ def test_a_checkpoint_without_processor_gets_one_fitted_on_the_training_split(tm
         ["--dataset_name", UCI, *TINY, "--model_name_or_path", str(checkpoint), "--output_dir", str(tmp_path / "o")]
     )
     train_accelerate.validate_args(args)
-    data = train_accelerate.load_data(args)
-    train_accelerate.select_splits(args, data)
+    data = load_data(args)
+    select_splits(args, data)
     model = train_accelerate.build_model(args, data)
     PartialState()  # accelerate's logger needs its state
     with caplog.at_level(logging.WARNING):
@@ -87,8 +88,8 @@ def test_a_removal_is_scored_against_every_modality_on_the_same_rows(tmp_path):
 
     args = train_accelerate.parse_args(["--dataset_name", UCI, *TINY, "--eval_missing_rates", "0"])
     train_accelerate.validate_args(args)
-    data = train_accelerate.load_data(args)
-    train_accelerate.select_splits(args, data)
+    data = load_data(args)
+    select_splits(args, data)
     # Real missingness: the first 12 test rows have only `zer`, so removing `zer` leaves them nothing.
     only_zer = {name: None for name in data.modality_names if name != "zer"}
     data.dataset["test"] = data["test"].map(lambda row, i: only_zer if i < 12 else {}, with_indices=True)
