@@ -51,16 +51,12 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, get_sch
 from evaluation.prediction import compute_metrics, predict, predict_dataset
 from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
 from modeling_cldmdf.baselines_cldmdf import tmc_kl_weight
-from modeling_cldmdf.configuration_cldmdf import BASELINES
 from modeling_cldmdf.method_estimates import MethodState
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from processing.missing import max_missing_rate
 from training import UserError
+from training.arguments import build_parser, parse_config_overrides, validate_args
 from training.budget import (
-    DEFAULT_EPOCHS,
-    DEFAULT_MIN_TRAIN_STEPS,
-    DEFAULT_PATIENCE,
-    EVALUATIONS_PER_BUDGET,
     EarlyStopping,
     training_budget,
 )
@@ -77,7 +73,6 @@ from training.data import (
 
 logger = get_logger(__name__)
 
-DEFAULT_DATASET = "bundled_datasets/uci_multifeature"
 MODEL_FLAGS = {  # flag -> CLDMDFConfig field, for the explicit model flags
     "hidden_size": int,
     "num_fusion_layers": int,
@@ -96,225 +91,14 @@ MODEL_FLAGS = {  # flag -> CLDMDFConfig field, for the explicit model flags
     "cal_k_max": float,
     "cal_interval": int,
 }
-DEFAULT_EVAL_MISSING_RATES = "0,0.1,0.3,0.5"
 TRACKING_PROJECT = "cldmdf"  # the trackers' project; TensorBoard writes under output_dir/cldmdf/
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].strip())
-    data = parser.add_argument_group("data")
-    data.add_argument("--dataset_name", default=DEFAULT_DATASET, help="Hub repo id, Hub-layout folder or data file.")
-    data.add_argument("--dataset_config_name", default=None)
-    data.add_argument("--revision", default=None, help="Branch, tag or commit of the dataset repo.")
-    data.add_argument("--streaming", action="store_true", help="Stream the dataset instead of downloading it.")
-    data.add_argument("--label_column_name", default=None, help="Inferred from the features when not given.")
-    data.add_argument("--max_train_samples", type=int, default=None)
-    data.add_argument("--max_eval_samples", type=int, default=None)
-    data.add_argument("--validation_fraction", type=float, default=0.1, help="When the dataset has no validation.")
-    data.add_argument(
-        "--modality_types",
-        default=None,
-        help='Declare column types, e.g. "vec=dense,notes=text": a string column declared dense is parsed from '
-        '"[0.1, 0.2]" / "0.1,0.2" strings (vectors stored in a CSV), a number column declared text is read as text.',
-    )
-    data.add_argument(
-        "--drop_rows_without_modalities",
-        action="store_true",
-        help="Drop rows with every modality missing (with a log line) instead of stopping before training.",
-    )
-
-    model = parser.add_argument_group("model")
-    model.add_argument("--model_name_or_path", default=None, help="Start from a saved or Hub CL-DMDF checkpoint.")
-    model.add_argument("--trust_remote_code", action="store_true")
-    model.add_argument(
-        "--config_overrides", default=None, help='Config fields, e.g. "hidden_size=64,fusion_mode=mean".'
-    )
-    model.add_argument("--hidden_size", type=int, default=None)
-    model.add_argument("--num_fusion_layers", type=int, default=None)
-    model.add_argument("--num_attention_heads", type=int, default=None)
-    model.add_argument("--intermediate_size", type=int, default=None)
-    model.add_argument("--hidden_dropout_prob", type=float, default=None)
-    model.add_argument("--contrastive_weight", type=float, default=None)
-    model.add_argument("--contrastive_temperature", type=float, default=None)
-    model.add_argument("--modality_dropout", type=float, default=None, help="Training-time modality dropout.")
-    model.add_argument("--fusion_mode", choices=["adaptive", "mean"], default=None)
-    model.add_argument("--baseline", choices=list(BASELINES), default=None, help="Train a reference method instead.")
-    model.add_argument("--tuple_weight", type=float, default=None, help="TupleInfoNCE auxiliary loss weight; 0: off.")
-    model.add_argument(
-        "--tuple_alphas", default=None, help='TupleInfoNCE disturbed-negative shares: "auto" or one per modality.'
-    )
-    model.add_argument(
-        "--cal", action="store_const", const=True, default=None, help="Contribution-guided asymmetric learning."
-    )
-    model.add_argument("--aib_beta", type=float, default=None, help="CAL information-bottleneck scale β.")
-    model.add_argument("--cal_k_max", type=float, default=None, help="CAL's largest gradient acceleration.")
-    model.add_argument("--cal_interval", type=int, default=None, help="Epochs between CAL contribution estimates.")
-    model.add_argument(
-        "--statistics_max_samples",
-        type=int,
-        default=2048,
-        help="Validation rows used to estimate CAL contributions / automatic TupleInfoNCE ratios.",
-    )
-    model.add_argument("--text_backbone", default=None, help="Checkpoint for text modalities (a local path offline).")
-    model.add_argument("--image_backbone", default=None, help="Checkpoint for image modalities.")
-    model.add_argument("--freeze_backbones", action="store_true", help="Train only the fusion on text/image inputs.")
-    model.add_argument(
-        "--cache_backbone_outputs",
-        action="store_true",
-        help="Compute frozen backbones' pooled outputs once (datasets map cache); implies --freeze_backbones.",
-    )
-
-    train = parser.add_argument_group("training")
-    train.add_argument("--output_dir", default="outputs/cldmdf-uci")
-    train.add_argument("--per_device_train_batch_size", type=int, default=64)
-    train.add_argument("--per_device_eval_batch_size", type=int, default=256)
-    train.add_argument("--learning_rate", type=float, default=1e-3)
-    train.add_argument("--weight_decay", type=float, default=0.01)
-    train.add_argument(
-        "--num_train_epochs",
-        type=int,
-        default=None,
-        help=f"A fixed number of epochs; default: the step budget of --min_train_steps and {DEFAULT_EPOCHS} epochs.",
-    )
-    train.add_argument("--max_train_steps", type=int, default=None, help="Overrides --num_train_epochs.")
-    train.add_argument(
-        "--min_train_steps",
-        type=int,
-        default=DEFAULT_MIN_TRAIN_STEPS,
-        help=f"Without --num_train_epochs / --max_train_steps the budget is max(this, {DEFAULT_EPOCHS} epochs) "
-        "optimizer steps, so that small datasets get the updates they need.",
-    )
-    train.add_argument(
-        "--eval_steps",
-        type=int,
-        default=None,
-        help=f"Optimizer steps between validation evaluations; default: {EVALUATIONS_PER_BUDGET} evaluations over "
-        "the budget.",
-    )
-    train.add_argument("--gradient_accumulation_steps", type=int, default=1)
-    train.add_argument(
-        "--lr_scheduler_type",
-        default="cosine",
-        choices=["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup"],
-    )
-    train.add_argument("--num_warmup_steps", type=int, default=0)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument(
-        "--early_stopping_patience",
-        type=int,
-        default=DEFAULT_PATIENCE,
-        help="Evaluations in which neither the validation loss nor the accuracy improved before stopping "
-        "(never before --min_train_steps); 0: off.",
-    )
-    train.add_argument(
-        "--train_missing_rate",
-        type=float,
-        default=0.0,
-        help="Incomplete training data: the share η of (row, modality) entries missing from the train and validation "
-        "splits, a fixed pattern seeded by row id and --eval_seed (the test split's evaluation pattern, on other "
-        "rows); 0: complete.",
-    )
-    train.add_argument("--checkpointing_steps", default=None, help='"epoch" or a number of steps.')
-    train.add_argument("--resume_from_checkpoint", default=None, help='A checkpoint folder, or "latest".')
-    train.add_argument("--with_tracking", action="store_true", help="Log to the trackers of --report_to.")
-    train.add_argument(
-        "--report_to", default="all", help='"all" (every installed tracker) or one, e.g. "tensorboard".'
-    )
-    train.add_argument(
-        "--logging_steps", type=int, default=10, help="Steps between training-loss logs (progress bar, trackers)."
-    )
-    train.add_argument("--dataloader_num_workers", type=int, default=0)
-
-    evaluation = parser.add_argument_group("evaluation")
-    evaluation.add_argument(
-        "--eval_missing_rates",
-        default=None,
-        help=f"Comma-separated η values; default: {DEFAULT_EVAL_MISSING_RATES}, those the dataset's M modalities "
-        "allow (η < (M - 1) / M).",
-    )
-    evaluation.add_argument("--eval_seed", type=int, default=0, help="Seed of the evaluation missing patterns.")
-    evaluation.add_argument("--skip_modality_removal", action="store_true", help="Skip the remove-one sweep.")
-    evaluation.add_argument(
-        "--evaluation_split",
-        choices=["test", "validation"],
-        default=None,
-        help="Split of the final robustness sweep (default: test, or validation when the dataset has no test split); "
-        "`validation` to choose settings without looking at the test set.",
-    )
-
-    prediction = parser.add_argument_group("prediction")
-    prediction.add_argument(
-        "--do_predict",
-        action="store_true",
-        help="Write predictions (predicted label, class probabilities, modality weights) into the output folder.",
-    )
-    prediction.add_argument(
-        "--predict_file", default=None, help="Rows to predict: a parquet/csv/jsonl file with the modality columns."
-    )
-    prediction.add_argument(
-        "--predict_split", default=None, help="A split of the dataset to predict (default: test)."
-    )
-    prediction.add_argument("--predictions_format", choices=["jsonl", "csv"], default="jsonl")
-
-    hub = parser.add_argument_group("hub")
-    hub.add_argument("--push_to_hub", action="store_true")
-    hub.add_argument("--hub_model_id", default=None)
-    hub.add_argument("--hub_token", default=None)
-    hub.add_argument("--hub_private_repo", action="store_true")
-    hub.add_argument("--push_checkpoints", action="store_true", help="Also push each checkpoint (to a branch).")
-
-    args = parser.parse_args(argv)
+    """The command line (`training.arguments` defines the flags), and the command itself for the model card."""
+    args = build_parser(__doc__.split("\n\n")[0].strip()).parse_args(argv)
     args.command = " ".join(["python", "train_accelerate.py", *(sys.argv[1:] if argv is None else argv)])
     return args
-
-
-def validate_args(args: argparse.Namespace) -> None:
-    """Checks what can be checked before loading anything; raises `UserError` with one clear sentence."""
-    # Rates the user typed must all be met (an error names those a dataset cannot meet); the default ones are
-    # skipped, with a log line, where the dataset's modalities cannot meet them (see `check_missing_rates`).
-    args.explicit_missing_rates = args.eval_missing_rates is not None
-    text = args.eval_missing_rates if args.explicit_missing_rates else DEFAULT_EVAL_MISSING_RATES
-    try:
-        rates = [float(value) for value in str(text).split(",") if value.strip()]
-    except ValueError:
-        raise UserError(f"--eval_missing_rates must be comma-separated numbers, got {text!r}") from None
-    bad = [rate for rate in rates if not 0 <= rate < 1]
-    if bad:
-        raise UserError(f"--eval_missing_rates must be in [0, 1), got {bad}")
-    args.eval_missing_rates = sorted(set(rates) | {0.0})
-    if not 0 <= args.train_missing_rate < 1:
-        raise UserError(f"--train_missing_rate must be in [0, 1), got {args.train_missing_rate}")
-    for name in (
-        "per_device_train_batch_size",
-        "per_device_eval_batch_size",
-        "gradient_accumulation_steps",
-        "logging_steps",
-    ):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name} must be >= 1, got {getattr(args, name)}")
-    for name in ("num_train_epochs", "max_train_steps", "eval_steps"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            raise UserError(f"--{name} must be >= 1, got {getattr(args, name)}")
-    for name in ("min_train_steps", "early_stopping_patience"):
-        if getattr(args, name) < 0:
-            raise UserError(f"--{name} must be >= 0, got {getattr(args, name)}")
-    if args.modality_dropout is not None and not 0 <= args.modality_dropout < 1:
-        raise UserError(f"--modality_dropout must be in [0, 1), got {args.modality_dropout}")
-    if not 0 <= args.validation_fraction < 1:
-        raise UserError(f"--validation_fraction must be in [0, 1), got {args.validation_fraction}")
-    if args.checkpointing_steps not in (None, "epoch") and not str(args.checkpointing_steps).isdigit():
-        raise UserError(
-            f'--checkpointing_steps must be "epoch" or a number of steps, got {args.checkpointing_steps!r}'
-        )
-    if args.resume_from_checkpoint and args.resume_from_checkpoint != "latest":
-        if not os.path.isdir(args.resume_from_checkpoint):
-            raise UserError(f"--resume_from_checkpoint {args.resume_from_checkpoint!r} is not a checkpoint folder")
-    if args.push_to_hub and not args.hub_model_id:
-        args.hub_model_id = Path(args.output_dir).name
-    # A Hub repo id ("user/dataset") contains one "/" too: only names that cannot be repo ids are checked here.
-    looks_local = args.dataset_name.startswith((".", "~", os.path.sep)) or args.dataset_name.count("/") > 1
-    if looks_local and not os.path.exists(args.dataset_name):
-        raise UserError(f"--dataset_name {args.dataset_name!r}: no such file or folder")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -510,23 +294,6 @@ def build_processor(args: argparse.Namespace, model, data) -> CLDMDFProcessor:
         )
     processor = CLDMDFProcessor.from_config(model.config)
     return processor.fit(data["train"])
-
-
-def parse_config_overrides(text: str) -> dict:
-    """`"a=1,b=mean,c=true"` -> `{"a": 1, "b": "mean", "c": True}` (JSON values where they parse)."""
-    overrides = {}
-    for item in text.split(","):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f'--config_overrides items must look like "field=value", got {item!r}')
-        try:
-            overrides[key.strip()] = json.loads(value.strip())
-        except json.JSONDecodeError:
-            overrides[key.strip()] = value.strip()
-    unknown = sorted(set(overrides) - set(CLDMDFConfig().to_dict()))
-    if unknown:
-        raise UserError(f"--config_overrides names unknown config fields {unknown}")
-    return overrides
 
 
 def check_model_type(config, path: str) -> None:

@@ -16,6 +16,7 @@ from transformers import AutoModelForSequenceClassification, AutoProcessor
 import train_accelerate
 from processing.collator import CLDMDFDataCollator
 from processing.loading import load_multimodal_dataset
+from training.arguments import validate_args
 from training.budget import DEFAULT_MIN_TRAIN_STEPS, training_budget
 from training.data import eval_dataloader, get_dataloaders, load_data, select, select_splits
 
@@ -289,7 +290,7 @@ def test_bad_arguments_stop_with_one_clear_line(tmp_path, extra, message):
 @pytest.mark.parametrize("rate", [0.0, 0.5])
 def test_train_missing_rate_removes_the_same_share_of_train_and_validation_entries_every_epoch(tmp_path, rate):
     args = train_accelerate.parse_args([*QUICK, "--output_dir", str(tmp_path), "--train_missing_rate", str(rate)])
-    train_accelerate.validate_args(args)
+    validate_args(args)
     data = load_data(args)
     select_splits(args, data)
     processor = train_accelerate.build_processor(args, train_accelerate.build_model(args, data), data)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import train_accelerate
+from training.arguments import validate_args
 
 ROOT = Path(__file__).resolve().parent.parent
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
@@ -61,7 +62,7 @@ def test_without_a_tracker_package_one_line_says_how_to_install_one(tmp_path, mo
 
 def test_tracker_config_holds_only_types_trackers_take():
     args = train_accelerate.parse_args([*TINY, "--hub_token", "secret", "--tuple_alphas", "0.1,0.2"])
-    train_accelerate.validate_args(args)  # turns --eval_missing_rates into a list of floats
+    validate_args(args)  # turns --eval_missing_rates into a list of floats
     config = train_accelerate.tracker_config(args)
     assert all(type(value) in (bool, int, float, str) for value in config.values())
     assert config["eval_missing_rates"] == "0,0.5" and config["tuple_alphas"] == "0.1,0.2"
@@ -71,4 +72,4 @@ def test_tracker_config_holds_only_types_trackers_take():
 def test_logging_steps_must_be_positive():
     args = train_accelerate.parse_args([*TINY, "--logging_steps", "0"])
     with pytest.raises(train_accelerate.UserError, match="--logging_steps must be >= 1, got 0"):
-        train_accelerate.validate_args(args)
+        validate_args(args)

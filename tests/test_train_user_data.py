@@ -10,6 +10,7 @@ from accelerate import PartialState
 import train_accelerate
 from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
 from processing.loading import load_multimodal_dataset
+from training.arguments import validate_args
 from training.data import load_data, select_splits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +36,7 @@ def test_a_checkpoint_without_processor_gets_one_fitted_on_the_training_split(tm
     args = train_accelerate.parse_args(
         ["--dataset_name", UCI, *TINY, "--model_name_or_path", str(checkpoint), "--output_dir", str(tmp_path / "o")]
     )
-    train_accelerate.validate_args(args)
+    validate_args(args)
     data = load_data(args)
     select_splits(args, data)
     model = train_accelerate.build_model(args, data)
@@ -87,7 +88,7 @@ def test_a_removal_is_scored_against_every_modality_on_the_same_rows(tmp_path):
     from processing.collator import CLDMDFDataCollator
 
     args = train_accelerate.parse_args(["--dataset_name", UCI, *TINY, "--eval_missing_rates", "0"])
-    train_accelerate.validate_args(args)
+    validate_args(args)
     data = load_data(args)
     select_splits(args, data)
     # Real missingness: the first 12 test rows have only `zer`, so removing `zer` leaves them nothing.

@@ -13,6 +13,7 @@
 # limitations under the License.
 """The parts of `train_accelerate.py`, the script users run, one module per responsibility:
 
+- `arguments`: the command line, its checks and parse helpers, and the settings a run resolves from it
 - `data`: loading, the pre-flight check, split selection, collators and dataloaders
 - `budget`: the training budget in optimizer steps, and early stopping
 """
