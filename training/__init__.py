@@ -15,6 +15,7 @@
 
 - `arguments`: the command line, its checks and parse helpers, and the settings a run resolves from it
 - `data`: loading, the pre-flight check, split selection, collators and dataloaders
+- `model`: the model and processor to train, from flags or a checkpoint
 - `budget`: the training budget in optimizer steps, and early stopping
 """
 
