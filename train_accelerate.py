@@ -48,11 +48,10 @@ from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwa
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
-from evaluation.prediction import compute_metrics, predict, predict_dataset
+from evaluation.prediction import predict_dataset
 from modeling_cldmdf.baselines_cldmdf import tmc_kl_weight
 from modeling_cldmdf.method_estimates import MethodState
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
-from processing.missing import max_missing_rate
 from training import UserError
 from training.arguments import build_parser, validate_args
 from training.budget import (
@@ -69,6 +68,7 @@ from training.data import (
     select,
     select_splits,
 )
+from training.evaluation import check_missing_rates, choose_evaluation_split, robustness_sweep, validate
 from training.model import build_model, build_processor, cache_backbone_outputs
 
 logger = get_logger(__name__)
@@ -84,90 +84,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Data
-
-
-def check_missing_rates(args: argparse.Namespace, data) -> None:
-    """Every η must leave each row one modality: below (M - 1) / M for the dataset's M modalities. A rate the user
-    typed that the dataset cannot meet is an error; a default one is dropped with a log line."""
-    limit = max_missing_rate(len(data.modality_names))
-    if not args.explicit_missing_rates:
-        unmet = [rate for rate in args.eval_missing_rates if rate > 0 and rate >= limit]
-        if unmet:
-            logger.info(
-                f"evaluation missing rates {unmet} skipped: with {len(data.modality_names)} modalities every row "
-                f"keeps one, so η must be below (M - 1) / M = {limit:.6g}"
-            )
-        args.eval_missing_rates = [rate for rate in args.eval_missing_rates if rate not in unmet]
-    for flag, rates in (
-        ("--eval_missing_rates", args.eval_missing_rates),
-        ("--train_missing_rate", [args.train_missing_rate]),
-    ):
-        bad = [rate for rate in rates if rate > 0 and rate >= limit]
-        if bad:
-            raise UserError(
-                f"{flag} got {bad}: with the {len(data.modality_names)} modalities {data.modality_names} every row "
-                f"keeps one, so η must be below (M - 1) / M = {limit:.6g}"
-            )
-
-
-def choose_evaluation_split(args: argparse.Namespace, data) -> None:
-    """Sets `args.evaluation_split`: as given, else `test`, else (a dataset without one) `validation`, said loudly."""
-    if args.evaluation_split is None:
-        args.evaluation_split = "test" if "test" in data.splits else "validation"
-        if args.evaluation_split == "validation":
-            logger.warning(
-                "the dataset has no test split: the final robustness sweep reports `validation_*` metrics, measured "
-                "on the split that also chose the best epoch"
-            )
-    elif args.evaluation_split == "test" and "test" not in data.splits:
-        raise UserError(f"--evaluation_split test: the dataset has only the splits {data.splits}")
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Evaluation
-
-
-def robustness_sweep(model, accelerator, args, data, processor, split_name: str = "test") -> dict:
-    """Flat results: `{split}_accuracy`, `{split}_accuracy_missing_{η}`, `{split}_accuracy_without_{modality}`...
-
-    A removal is scored on the rows that keep another modality (`{split}_rows_without_{modality}`); every modality's
-    score on those same rows is `{split}_accuracy_with_{modality}`, the reference the model card compares it with."""
-    split = data[split_name]
-    results, complete = {}, None
-    conditions = [(f"missing_{rate:g}" if rate else "", rate, None) for rate in args.eval_missing_rates]
-    if not args.skip_modality_removal and len(data.modality_names) > 1:
-        conditions += [(f"without_{name}", 0.0, index) for index, name in enumerate(data.modality_names)]
-    for suffix, rate, removed in conditions:
-        loader = accelerator.prepare(eval_dataloader(split, args, data, processor, missing_rate=rate))
-        outputs = predict(model, loader, accelerator, removed)
-        metrics = compute_metrics(outputs, data.problem_type)
-        for key, value in metrics.items():
-            if suffix and key == "rows" and removed is None:
-                continue
-            results[f"{split_name}_{key}" + (f"_{suffix}" if suffix else "")] = value
-        if rate == 0 and removed is None:
-            complete = outputs
-        elif removed is not None and complete is not None:  # the same rows, in the same order, every modality
-            same_rows = compute_metrics({**complete, "valid": outputs["valid"]}, data.problem_type)
-            name = data.modality_names[removed]
-            results.update({f"{split_name}_{k}_with_{name}": v for k, v in same_rows.items() if k != "rows"})
-    return results
-
-
-# ----------------------------------------------------------------------------------------------------------------
 # Checkpoints and saving
-
-
-def validate(model, loader, accelerator: Accelerator, stopper: EarlyStopping, args, data, step: int, epoch: int):
-    """Evaluates on the validation split, logs it, records it for early stopping; True when training should stop."""
-    validation = compute_metrics(predict(model, loader, accelerator), data.problem_type)
-    should_stop = stopper.update(validation, step, epoch, accelerator.unwrap_model(model))
-    logger.info(f"step {step} (epoch {epoch}): validation {validation}")
-    if args.with_tracking:
-        accelerator.log({f"validation_{k}": v for k, v in validation.items()} | {"epoch": epoch}, step=step)
-    model.train()
-    return should_stop
 
 
 def checkpoint_dir(args, name: str) -> str:

@@ -17,6 +17,7 @@
 - `data`: loading, the pre-flight check, split selection, collators and dataloaders
 - `model`: the model and processor to train, from flags or a checkpoint
 - `budget`: the training budget in optimizer steps, and early stopping
+- `evaluation`: validation during training, the final robustness sweep and what it measures
 """
 
 
