@@ -30,7 +30,6 @@ without seeing it) at each `--eval_missing_rates` and with each modality removed
 
 import argparse
 import json
-import logging
 import math
 import os
 import shutil
@@ -41,7 +40,6 @@ from typing import Optional
 
 import datasets
 import torch
-import transformers
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, set_seed
@@ -70,10 +68,9 @@ from training.data import (
 )
 from training.evaluation import check_missing_rates, choose_evaluation_split, robustness_sweep, validate
 from training.model import build_model, build_processor, cache_backbone_outputs
+from training.tracking import TRACKING_PROJECT, TrainingLossLog, init_trackers, setup_logging
 
 logger = get_logger(__name__)
-
-TRACKING_PROJECT = "cldmdf"  # the trackers' project; TensorBoard writes under output_dir/cldmdf/
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
@@ -97,59 +94,6 @@ def latest_checkpoint(args) -> str:
     if not candidates:
         raise UserError(f"--resume_from_checkpoint latest: no checkpoint under {root}")
     return str(max(candidates, key=lambda p: p.stat().st_mtime))
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Tracking
-
-
-def tracker_config(args: argparse.Namespace) -> dict:
-    """The arguments as trackers' hyper-parameters, which take only int, float, str and bool (TensorBoard raises on
-    anything else): lists become comma-separated strings, None values are left out, the Hub token never goes."""
-    config = {}
-    for key, value in vars(args).items():
-        if key == "hub_token" or value is None:
-            continue
-        if isinstance(value, (list, tuple)):
-            value = ",".join(f"{item:g}" if isinstance(item, float) else str(item) for item in value)
-        elif not isinstance(value, (bool, int, float, str)):
-            value = str(value)
-        config[key] = value
-    return config
-
-
-def init_trackers(accelerator: Accelerator, args: argparse.Namespace) -> None:
-    """Starts the trackers of --report_to, or says in one line that none is installed (accelerate only warns once
-    per missing package, and then logs nothing)."""
-    accelerator.init_trackers(TRACKING_PROJECT, config=tracker_config(args))
-    if not accelerator.trackers:
-        logger.warning(
-            f"--with_tracking: no tracker package is installed for --report_to {args.report_to!r}, so nothing is "
-            f'logged; install one, e.g. `pip install tensorboard` (or `pip install -e ".[tracking]"`)'
-        )
-
-
-class TrainingLossLog:
-    """The mean training loss over the last `every` optimizer steps: on the progress bar and, with tracking, logged
-    as `train_loss` (with `learning_rate`). Losses add up on the device; one sync per `every` steps reads them."""
-
-    def __init__(self, every: int, accelerator: Accelerator, progress, tracking: bool):
-        self.every, self.accelerator, self.progress, self.tracking = every, accelerator, progress, tracking
-        self.total, self.count = None, 0
-
-    def add(self, loss: torch.Tensor) -> None:
-        loss = loss.detach().float()
-        self.total = loss if self.total is None else self.total + loss
-        self.count += 1
-
-    def step(self, completed_steps: int, learning_rate: float) -> None:
-        if completed_steps % self.every or not self.count:
-            return
-        mean = self.total.item() / self.count
-        self.total, self.count = None, 0
-        self.progress.set_postfix(loss=f"{mean:.4f}")
-        if self.tracking:
-            self.accelerator.log({"train_loss": mean, "learning_rate": learning_rate}, step=completed_steps)
 
 
 def save_final(model, processor, args, results: dict, data, accelerator: Accelerator) -> None:
@@ -296,14 +240,7 @@ def train(args: argparse.Namespace):
         # every row of the batch, a backbone's unused pooler, the projection head when contrastive_weight is 0.
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
-    # As in the transformers example scripts: INFO logs on the main process only, libraries quiet elsewhere.
-    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
-    if accelerator.is_local_main_process:
-        datasets.utils.logging.set_verbosity_warning()
-        transformers.utils.logging.set_verbosity_warning()
-    else:
-        datasets.utils.logging.set_verbosity_error()
-        transformers.utils.logging.set_verbosity_error()
+    setup_logging(accelerator)
     set_seed(args.seed)
     data = load_data(args)
     if data.problem_type is None:

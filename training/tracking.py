@@ -1,0 +1,77 @@
+# Copyright 2026 The CL-DMDF contributors.
+# Licensed under the Apache License, Version 2.0.
+"""What a run reports while it trains: the logging set-up of the transformers example scripts, the trackers of
+--report_to (`init_trackers`, with the arguments as hyper-parameters) and the training-loss log."""
+
+import argparse
+import logging
+
+import datasets
+import torch
+import transformers
+from accelerate import Accelerator
+from accelerate.logging import get_logger
+
+logger = get_logger(__name__)
+
+TRACKING_PROJECT = "cldmdf"  # the trackers' project; TensorBoard writes under output_dir/cldmdf/
+
+
+def setup_logging(accelerator: Accelerator) -> None:
+    """As in the transformers example scripts: INFO logs on the main process only, libraries quiet elsewhere."""
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
+    if accelerator.is_local_main_process:
+        datasets.utils.logging.set_verbosity_warning()
+        transformers.utils.logging.set_verbosity_warning()
+    else:
+        datasets.utils.logging.set_verbosity_error()
+        transformers.utils.logging.set_verbosity_error()
+
+
+def tracker_config(args: argparse.Namespace) -> dict:
+    """The arguments as trackers' hyper-parameters, which take only int, float, str and bool (TensorBoard raises on
+    anything else): lists become comma-separated strings, None values are left out, the Hub token never goes."""
+    config = {}
+    for key, value in vars(args).items():
+        if key == "hub_token" or value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            value = ",".join(f"{item:g}" if isinstance(item, float) else str(item) for item in value)
+        elif not isinstance(value, (bool, int, float, str)):
+            value = str(value)
+        config[key] = value
+    return config
+
+
+def init_trackers(accelerator: Accelerator, args: argparse.Namespace) -> None:
+    """Starts the trackers of --report_to, or says in one line that none is installed (accelerate only warns once
+    per missing package, and then logs nothing)."""
+    accelerator.init_trackers(TRACKING_PROJECT, config=tracker_config(args))
+    if not accelerator.trackers:
+        logger.warning(
+            f"--with_tracking: no tracker package is installed for --report_to {args.report_to!r}, so nothing is "
+            f'logged; install one, e.g. `pip install tensorboard` (or `pip install -e ".[tracking]"`)'
+        )
+
+
+class TrainingLossLog:
+    """The mean training loss over the last `every` optimizer steps: on the progress bar and, with tracking, logged
+    as `train_loss` (with `learning_rate`). Losses add up on the device; one sync per `every` steps reads them."""
+
+    def __init__(self, every: int, accelerator: Accelerator, progress, tracking: bool):
+        self.every, self.accelerator, self.progress, self.tracking = every, accelerator, progress, tracking
+        self.total, self.count = None, 0
+
+    def add(self, loss: torch.Tensor) -> None:
+        loss = loss.detach().float()
+        self.total = loss if self.total is None else self.total + loss
+        self.count += 1
+
+    def step(self, completed_steps: int, learning_rate: float) -> None:
+        if completed_steps % self.every or not self.count:
+            return
+        mean = self.total.item() / self.count
+        self.total, self.count = None, 0
+        self.progress.set_postfix(loss=f"{mean:.4f}")
+        if self.tracking:
+            self.accelerator.log({"train_loss": mean, "learning_rate": learning_rate}, step=completed_steps)
