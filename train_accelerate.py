@@ -32,13 +32,11 @@ import argparse
 import json
 import math
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Optional
 
-import datasets
 import torch
 from accelerate import Accelerator
 from accelerate.logging import get_logger
@@ -46,10 +44,8 @@ from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwa
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
-from evaluation.prediction import predict_dataset
 from modeling_cldmdf.baselines_cldmdf import tmc_kl_weight
 from modeling_cldmdf.method_estimates import MethodState
-from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from training import UserError
 from training.arguments import build_parser, validate_args
 from training.budget import (
@@ -57,7 +53,6 @@ from training.budget import (
     training_budget,
 )
 from training.data import (
-    PREDICT_FILE_SPLIT,
     add_predict_split,
     eval_dataloader,
     get_dataloaders,
@@ -68,7 +63,8 @@ from training.data import (
 )
 from training.evaluation import check_missing_rates, choose_evaluation_split, robustness_sweep, validate
 from training.model import build_model, build_processor, cache_backbone_outputs
-from training.tracking import TRACKING_PROJECT, TrainingLossLog, init_trackers, setup_logging
+from training.outputs import push_folder, save_final
+from training.tracking import TrainingLossLog, init_trackers, setup_logging
 
 logger = get_logger(__name__)
 
@@ -94,132 +90,6 @@ def latest_checkpoint(args) -> str:
     if not candidates:
         raise UserError(f"--resume_from_checkpoint latest: no checkpoint under {root}")
     return str(max(candidates, key=lambda p: p.stat().st_mtime))
-
-
-def save_final(model, processor, args, results: dict, data, accelerator: Accelerator) -> None:
-    """Writes model + processor + card + results into a fresh folder, then swaps it in place of `output_dir`, so an
-    interrupted run never leaves a half-written model where a complete one was (checkpoints and tracker logs are
-    carried over)."""
-    output = Path(args.output_dir)
-    staging = output.with_name(output.name + f".tmp-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        unwrapped = accelerator.unwrap_model(model)
-        unwrapped.save_pretrained(staging, safe_serialization=True)
-        processor.save_pretrained(staging)
-        (staging / "all_results.json").write_text(json.dumps(results, indent=2, sort_keys=True))
-        if args.do_predict:
-            write_predictions(unwrapped, processor, args, data, staging)
-        write_card(staging, args, results, data, unwrapped.config)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    for carried in ("checkpoints", TRACKING_PROJECT):  # the tracker's logs (e.g. TensorBoard events) stay too
-        if (output / carried).exists():
-            shutil.move(str(output / carried), staging / carried)
-    previous = output.with_name(output.name + f".old-{os.getpid()}")
-    if output.exists():
-        output.rename(previous)
-    staging.rename(output)
-    shutil.rmtree(previous, ignore_errors=True)
-
-
-def write_predictions(model, processor: CLDMDFProcessor, args, data, folder: Path) -> Path:
-    """`predictions.jsonl` (or `.csv`) for --predict_file / --predict_split: one line per row with its row id, its
-    label when the rows have one, the predicted label, the class probabilities by label name and the modality
-    weights by modality name."""
-    name = PREDICT_FILE_SPLIT if args.predict_file else (args.predict_split or "test")
-    split = data[name]
-    records = predict_dataset(model, processor, split, batch_size=args.per_device_eval_batch_size)
-    ids = split[data.row_id_column]
-    labels = label_names_of(split, data) if data.label_column in split.column_names else None
-    lines = []
-    for index, record in enumerate(records):
-        line = {"row_id": ids[index]}
-        if labels is not None:
-            line["label"] = labels[index]
-        line["predicted_label"] = record["label"]
-        line.update({key: value for key, value in record.items() if key not in ("label", "score")})
-        lines.append(line)
-    path = folder / f"predictions.{args.predictions_format}"
-    if args.predictions_format == "jsonl":
-        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    else:
-        import csv
-
-        flat = [flatten_prediction(line) for line in lines]
-        with path.open("w", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=list(flat[0]) if flat else ["row_id"])
-            writer.writeheader()
-            writer.writerows(flat)
-    logger.info(f"wrote {len(lines)} predictions of {args.predict_file or f'split {name!r}'} to {path.name}")
-    return path
-
-
-def label_names_of(split, data) -> list:
-    """The rows' labels as the user wrote them: class names where the data names its classes, else the values."""
-    feature = split.features[data.label_column]
-    values = split[data.label_column]
-    if isinstance(feature, datasets.ClassLabel):
-        return [None if value is None else feature.int2str(value) for value in values]
-    if data.id2label and feature == data[data.splits[0]].features.get(data.label_column):
-        return [None if value is None else data.id2label.get(value, value) for value in values]
-    return values
-
-
-def flatten_prediction(line: dict) -> dict:
-    """A CSV row: nested dicts become `probability_<label>` / `value_<target>` / `weight_<modality>` columns."""
-    prefixes = {"probabilities": "probability_", "values": "value_", "modality_weights": "weight_"}
-    flat = {}
-    for key, value in line.items():
-        if key in prefixes:
-            flat.update({prefixes[key] + str(k): v for k, v in value.items()})
-        else:
-            flat[key] = ",".join(map(str, value)) if isinstance(value, list) else value
-    return flat
-
-
-def write_card(folder: Path, args, results: dict, data, config) -> None:
-    try:
-        from model_cards.builder import write_model_card
-    except ImportError:  # the card builder is optional for library users who copy only this script
-        logger.warning("model_cards is not importable: no model card written")
-        return
-    hyperparameters = {
-        key: value
-        for key, value in vars(args).items()
-        if key not in ("hub_token", "command") and value is not None and not isinstance(value, bool) or value is True
-    }
-    write_model_card(
-        folder,
-        results=results,
-        modalities=config.modalities,
-        dataset_name=args.dataset_name,
-        dataset_revision=args.revision,
-        hyperparameters=hyperparameters,
-        command=args.command,
-        model_name=args.hub_model_id or Path(args.output_dir).name,
-        base_model=args.model_name_or_path,
-        label_names=[config.id2label[i] for i in sorted(config.id2label)] if data.id2label else None,
-        baseline=config.baseline,
-    )
-
-
-def push_folder(args, folder: str, revision: Optional[str] = None, message: str = "Upload CL-DMDF") -> None:
-    from huggingface_hub import HfApi
-
-    api = HfApi(token=args.hub_token)
-    repo_id = api.create_repo(args.hub_model_id, private=args.hub_private_repo, exist_ok=True).repo_id
-    if revision:
-        api.create_branch(repo_id, branch=revision, exist_ok=True)
-    api.upload_folder(
-        repo_id=repo_id,
-        folder_path=folder,
-        revision=revision,
-        commit_message=message,
-        ignore_patterns=["checkpoints/*", "*.tmp-*", "optimizer.bin", "random_states_*", "scheduler.bin"],
-    )
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from training.arguments import validate_args
 from training.budget import DEFAULT_MIN_TRAIN_STEPS, training_budget
 from training.data import eval_dataloader, get_dataloaders, load_data, select, select_splits
 from training.model import build_model, build_processor
+from training.outputs import save_final
 
 ROOT = Path(__file__).resolve().parent.parent
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
@@ -245,7 +246,7 @@ def test_accelerate_dynamo_backend_inductor_compiles_trains_and_saves_plain_weig
     # The same 8 steps run eagerly reach 0.500 / 0.365 / 0.458 test accuracy with --seed 0 / 1 / 2; a model whose
     # classification loss gets no gradient (only the contrastive term trains) 0.219 / 0.094 / 0.073.
     assert results["test_accuracy"] >= 0.30  # 0.365 - 0.065
-    train_accelerate.save_final(model, processor, args, results, data, accelerator)
+    save_final(model, processor, args, results, data, accelerator)
     saved = load_file(tmp_path / "out" / "model.safetensors")
     trained = model._orig_mod.state_dict()
     assert saved.keys() == trained.keys()  # no `_orig_mod.` prefix: loads into an uncompiled model
@@ -354,7 +355,7 @@ def test_an_interrupted_save_keeps_the_previous_model(trained, tmp_path, monkeyp
     from accelerate import Accelerator
 
     with pytest.raises(KeyboardInterrupt):
-        train_accelerate.save_final(model, Exploding(), args, {}, None, Accelerator(cpu=True))
+        save_final(model, Exploding(), args, {}, None, Accelerator(cpu=True))
     assert _digest(folder) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging folder left behind
 

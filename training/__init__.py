@@ -19,6 +19,7 @@
 - `budget`: the training budget in optimizer steps, and early stopping
 - `evaluation`: validation during training, the final robustness sweep and what it measures
 - `tracking`: logging, trackers and the training-loss log
+- `outputs`: the output folder (model, processor, results, predictions, card) and the Hub push
 """
 
 
