@@ -31,10 +31,8 @@ without seeing it) at each `--eval_missing_rates` and with each modality removed
 import argparse
 import json
 import math
-import os
 import sys
 import time
-from pathlib import Path
 from typing import Optional
 
 import torch
@@ -52,6 +50,7 @@ from training.budget import (
     EarlyStopping,
     training_budget,
 )
+from training.checkpointing import resume_from_checkpoint, save_checkpoint, step_checkpoint_due
 from training.data import (
     add_predict_split,
     eval_dataloader,
@@ -74,26 +73,6 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     args = build_parser(__doc__.split("\n\n")[0].strip()).parse_args(argv)
     args.command = " ".join(["python", "train_accelerate.py", *(sys.argv[1:] if argv is None else argv)])
     return args
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Checkpoints and saving
-
-
-def checkpoint_dir(args, name: str) -> str:
-    return os.path.join(args.output_dir, "checkpoints", name)
-
-
-def latest_checkpoint(args) -> str:
-    root = Path(args.output_dir, "checkpoints")
-    candidates = [p for p in root.glob("*") if p.is_dir()] if root.exists() else []
-    if not candidates:
-        raise UserError(f"--resume_from_checkpoint latest: no checkpoint under {root}")
-    return str(max(candidates, key=lambda p: p.stat().st_mtime))
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Training
 
 
 def train(args: argparse.Namespace):
@@ -153,22 +132,7 @@ def train(args: argparse.Namespace):
     if args.with_tracking:
         init_trackers(accelerator, args)
 
-    completed_steps, starting_epoch, resume_step = 0, 0, None
-    if args.resume_from_checkpoint:
-        path = latest_checkpoint(args) if args.resume_from_checkpoint == "latest" else args.resume_from_checkpoint
-        accelerator.print(f"Resumed from checkpoint: {path}")
-        accelerator.load_state(path)
-        stopper.load(path)
-        name = Path(path).name
-        if name.startswith("epoch_"):
-            starting_epoch = int(name.split("_")[1]) + 1
-            completed_steps = starting_epoch * steps_per_epoch
-        else:
-            completed_steps = int(name.split("_")[1])
-            # A step checkpoint at an epoch's last step is saved before that epoch's end (the modality estimates of
-            # CAL / TupleInfoNCE, the epoch checkpoint): resume inside that epoch, every batch skipped, so they run.
-            starting_epoch = (completed_steps - 1) // steps_per_epoch
-            resume_step = (completed_steps - starting_epoch * steps_per_epoch) * args.gradient_accumulation_steps
+    completed_steps, starting_epoch, resume_step = resume_from_checkpoint(accelerator, stopper, args, steps_per_epoch)
 
     total_batch = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     logger.info(f"  Modalities = {data.modality_names}, labels = {data.num_labels} ({data.problem_type})")
@@ -210,7 +174,7 @@ def train(args: argparse.Namespace):
                         model, validation_loader, accelerator, stopper, args, data, completed_steps, epoch
                     )
                 # After the evaluation of this step, so that a resumed run has its early-stopping state.
-                if str(args.checkpointing_steps).isdigit() and completed_steps % int(args.checkpointing_steps) == 0:
+                if step_checkpoint_due(args, completed_steps):
                     save_checkpoint(accelerator, stopper, args, f"step_{completed_steps}")
             if should_stop or completed_steps >= args.max_train_steps:
                 break
@@ -261,15 +225,6 @@ def main(args: argparse.Namespace) -> dict:
         logger.info(json.dumps(results, indent=2))
     accelerator.wait_for_everyone()
     return results
-
-
-def save_checkpoint(accelerator: Accelerator, stopper: EarlyStopping, args, name: str) -> None:
-    folder = checkpoint_dir(args, name)
-    accelerator.save_state(folder)
-    if accelerator.is_main_process:
-        stopper.save(folder)
-        if args.push_to_hub and args.push_checkpoints:
-            push_folder(args, folder, revision=name, message=f"Checkpoint {name}")
 
 
 def cli(argv: Optional[list[str]] = None) -> int:

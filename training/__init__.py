@@ -18,6 +18,7 @@
 - `model`: the model and processor to train, from flags or a checkpoint
 - `budget`: the training budget in optimizer steps, and early stopping
 - `evaluation`: validation during training, the final robustness sweep and what it measures
+- `checkpointing`: saving checkpoints and resuming from them
 - `tracking`: logging, trackers and the training-loss log
 - `outputs`: the output folder (model, processor, results, predictions, card) and the Hub push
 """
