@@ -42,8 +42,6 @@ from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwa
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
-from modeling_cldmdf.baselines_cldmdf import tmc_kl_weight
-from modeling_cldmdf.method_estimates import MethodState
 from training import UserError
 from training.arguments import build_parser, validate_args
 from training.budget import (
@@ -57,10 +55,10 @@ from training.data import (
     get_dataloaders,
     load_data,
     preflight_check,
-    select,
     select_splits,
 )
 from training.evaluation import check_missing_rates, choose_evaluation_split, robustness_sweep, validate
+from training.methods import CompanionMethods
 from training.model import build_model, build_processor, cache_backbone_outputs
 from training.outputs import push_folder, save_final
 from training.tracking import TrainingLossLog, init_trackers, setup_logging
@@ -123,11 +121,7 @@ def train(args: argparse.Namespace):
         model, optimizer, train_dataloader, validation_loader, lr_scheduler
     )
     stopper = EarlyStopping(args.early_stopping_patience, min_steps=min(args.min_train_steps, args.max_train_steps))
-    methods = MethodState(accelerator.unwrap_model(model).config)
-    statistics_loader = None
-    if methods.active:
-        statistics_split = select(eval_splits["validation"], args.statistics_max_samples)
-        statistics_loader = accelerator.prepare(eval_dataloader(statistics_split, args, data, processor))
+    methods = CompanionMethods(accelerator, model, eval_splits["validation"], args, data, processor)
 
     if args.with_tracking:
         init_trackers(accelerator, args)
@@ -146,9 +140,7 @@ def train(args: argparse.Namespace):
     epoch = starting_epoch
     for epoch in range(starting_epoch, args.num_train_epochs):
         model.train()
-        unwrapped = accelerator.unwrap_model(model)
-        if unwrapped.config.baseline == "tmc":  # TMC's KL term grows over its first epochs
-            unwrapped.set_evidential_kl_weight(tmc_kl_weight(epoch, unwrapped.config.tmc_annealing_epochs))
+        methods.before_epoch(model, epoch)
         if hasattr(train_dataloader, "set_epoch"):
             train_dataloader.set_epoch(epoch)
         loader = train_dataloader
@@ -158,7 +150,7 @@ def train(args: argparse.Namespace):
             if completed_steps >= args.max_train_steps:  # resumed from the final step's checkpoint: nothing left
                 break
             with accelerator.accumulate(model):
-                loss = model(**batch).loss
+                loss = methods.loss(model, batch)
                 loss_log.add(loss)
                 accelerator.backward(loss)
                 optimizer.step()
@@ -179,11 +171,7 @@ def train(args: argparse.Namespace):
             if should_stop or completed_steps >= args.max_train_steps:
                 break
 
-        if methods.due(epoch):
-            estimates = methods.update(model, statistics_loader, accelerator, epoch)
-            logger.info(f"epoch {epoch}: modality estimates {estimates}")
-            if args.with_tracking:
-                accelerator.log(estimates, step=completed_steps)
+        methods.after_epoch(model, epoch, completed_steps)
         if args.checkpointing_steps == "epoch":
             save_checkpoint(accelerator, stopper, args, f"epoch_{epoch}")
         if should_stop or completed_steps >= args.max_train_steps:
@@ -206,7 +194,7 @@ def train(args: argparse.Namespace):
             "train_samples_per_second": round(samples / max(train_runtime, 1e-9), 3),
             "train_steps": completed_steps,
             "seed": args.seed,
-            **methods.log,
+            **methods.results(),
         }
     )
     if args.with_tracking:

@@ -9,10 +9,10 @@ import os
 from pathlib import Path
 
 from modeling_cldmdf import CLDMDFConfig
-from modeling_cldmdf.configuration_cldmdf import BASELINES
 
 from . import UserError
 from .budget import DEFAULT_EPOCHS, DEFAULT_MIN_TRAIN_STEPS, DEFAULT_PATIENCE, EVALUATIONS_PER_BUDGET
+from .methods import add_method_arguments
 
 DEFAULT_DATASET = "bundled_datasets/uci_multifeature"
 DEFAULT_EVAL_MISSING_RATES = "0,0.1,0.3,0.5"
@@ -67,23 +67,7 @@ def add_model_arguments(model) -> None:
     model.add_argument("--contrastive_temperature", type=float, default=None)
     model.add_argument("--modality_dropout", type=float, default=None, help="Training-time modality dropout.")
     model.add_argument("--fusion_mode", choices=["adaptive", "mean"], default=None)
-    model.add_argument("--baseline", choices=list(BASELINES), default=None, help="Train a reference method instead.")
-    model.add_argument("--tuple_weight", type=float, default=None, help="TupleInfoNCE auxiliary loss weight; 0: off.")
-    model.add_argument(
-        "--tuple_alphas", default=None, help='TupleInfoNCE disturbed-negative shares: "auto" or one per modality.'
-    )
-    model.add_argument(
-        "--cal", action="store_const", const=True, default=None, help="Contribution-guided asymmetric learning."
-    )
-    model.add_argument("--aib_beta", type=float, default=None, help="CAL information-bottleneck scale β.")
-    model.add_argument("--cal_k_max", type=float, default=None, help="CAL's largest gradient acceleration.")
-    model.add_argument("--cal_interval", type=int, default=None, help="Epochs between CAL contribution estimates.")
-    model.add_argument(
-        "--statistics_max_samples",
-        type=int,
-        default=2048,
-        help="Validation rows used to estimate CAL contributions / automatic TupleInfoNCE ratios.",
-    )
+    add_method_arguments(model)  # --baseline, --tuple_*, --cal*, --statistics_max_samples
     model.add_argument("--text_backbone", default=None, help="Checkpoint for text modalities (a local path offline).")
     model.add_argument("--image_backbone", default=None, help="Checkpoint for image modalities.")
     model.add_argument("--freeze_backbones", action="store_true", help="Train only the fusion on text/image inputs.")

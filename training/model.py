@@ -14,13 +14,15 @@ from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
+from processing.loading import MultimodalDataset
 
 from . import UserError
 from .arguments import parse_config_overrides
+from .methods import method_config
 
 logger = get_logger(__name__)
 
-MODEL_FLAGS = {  # flag -> CLDMDFConfig field, for the explicit model flags
+MODEL_FLAGS = {  # flag -> CLDMDFConfig field, for the explicit model flags (the methods' are in `methods.py`)
     "hidden_size": int,
     "num_fusion_layers": int,
     "num_attention_heads": int,
@@ -30,35 +32,33 @@ MODEL_FLAGS = {  # flag -> CLDMDFConfig field, for the explicit model flags
     "contrastive_temperature": float,
     "modality_dropout": float,
     "fusion_mode": str,
-    "baseline": str,
-    "tuple_weight": float,
-    "tuple_alphas": str,
-    "cal": bool,
-    "aib_beta": float,
-    "cal_k_max": float,
-    "cal_interval": int,
 }
 
 
-def build_model(args: argparse.Namespace, data) -> CLDMDFForSequenceClassification:
+def config_overrides(args: argparse.Namespace) -> dict:
+    """The config fields the command line sets: the model flags given, the method flags, --config_overrides."""
     overrides = {flag: getattr(args, flag) for flag in MODEL_FLAGS if getattr(args, flag) is not None}
-    if isinstance(overrides.get("tuple_alphas"), str) and overrides["tuple_alphas"] != "auto":
-        try:
-            overrides["tuple_alphas"] = [float(value) for value in overrides["tuple_alphas"].split(",")]
-        except ValueError:
-            raise UserError(
-                f'--tuple_alphas must be "auto" or comma-separated numbers, got {args.tuple_alphas!r}'
-            ) from None
+    overrides.update(method_config(args))
     if args.config_overrides:
         overrides.update(parse_config_overrides(args.config_overrides))
+    return overrides
+
+
+def label_fields(data: MultimodalDataset) -> dict:
+    """`num_labels`, `problem_type` and the label names of the config."""
     id2label = data.id2label
     if id2label is None and data.problem_type == "single_label_classification":
         id2label = {i: str(i) for i in range(data.num_labels)}  # integer labels name themselves, not "LABEL_i"
-    label_info = {
+    return {
         "num_labels": data.num_labels,
         "problem_type": data.problem_type,
         **({"id2label": id2label, "label2id": {name: i for i, name in id2label.items()}} if id2label else {}),
     }
+
+
+def build_model(args: argparse.Namespace, data: MultimodalDataset) -> CLDMDFForSequenceClassification:
+    overrides = config_overrides(args)
+    label_info = label_fields(data)
     try:
         if args.model_name_or_path:
             config = AutoConfig.from_pretrained(args.model_name_or_path, trust_remote_code=args.trust_remote_code)
@@ -84,7 +84,7 @@ def build_model(args: argparse.Namespace, data) -> CLDMDFForSequenceClassificati
     return CLDMDFForSequenceClassification(config)
 
 
-def build_processor(args: argparse.Namespace, model, data) -> CLDMDFProcessor:
+def build_processor(args: argparse.Namespace, model, data: MultimodalDataset) -> CLDMDFProcessor:
     """The checkpoint's own processor when fine-tuning from one that has a fitted processor (its standardisation
     statistics are what the weights were trained on), else a new one fitted on the training split only."""
     if args.model_name_or_path:
@@ -105,7 +105,7 @@ def build_processor(args: argparse.Namespace, model, data) -> CLDMDFProcessor:
     return processor.fit(data["train"])
 
 
-def modality_specs(args: argparse.Namespace, data) -> dict:
+def modality_specs(args: argparse.Namespace, data: MultimodalDataset) -> dict:
     """The model's `modalities`: the dataset's schema plus a backbone for each text/image modality."""
     specs = {}
     for name, spec in data.modalities.items():
@@ -164,7 +164,7 @@ def check_model_type(config, path: str) -> None:
         )
 
 
-def check_same_modalities(config, data) -> None:
+def check_same_modalities(config, data: MultimodalDataset) -> None:
     expected = {name: (spec["type"], spec.get("dim")) for name, spec in config.modalities.items()}
     found = {name: (spec["type"], spec.get("dim")) for name, spec in data.modalities.items()}
     if expected != found:
