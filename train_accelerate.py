@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from training import UserError
-from training.arguments import build_parser, validate_args
+from training.arguments import build_parser, run_settings, validate_args
 from training.budget import (
     EarlyStopping,
     training_budget,
@@ -57,10 +57,10 @@ from training.data import (
     preflight_check,
     select_splits,
 )
-from training.evaluation import check_missing_rates, choose_evaluation_split, robustness_sweep, validate
+from training.evaluation import plan_evaluation, robustness_sweep, validate
 from training.methods import CompanionMethods
 from training.model import build_model, build_processor, cache_backbone_outputs
-from training.outputs import push_folder, save_final
+from training.outputs import TrainingRun, push_folder, save_final
 from training.tracking import TrainingLossLog, init_trackers, setup_logging
 
 logger = get_logger(__name__)
@@ -73,9 +73,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     return args
 
 
-def train(args: argparse.Namespace):
-    """Trains and evaluates; returns `(accelerator, model, processor, data, results)` without saving anything but
-    checkpoints (the seam multi-process tests use to inspect every rank)."""
+def train(args: argparse.Namespace) -> TrainingRun:
+    """Trains and evaluates; returns the run without saving anything but checkpoints (the seam multi-process tests
+    use to inspect every rank)."""
     validate_args(args)
     accelerator = Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
@@ -95,8 +95,7 @@ def train(args: argparse.Namespace):
     add_predict_split(args, data)
     preflight_check(args, data)  # whole splits, before --max_*_samples: what is wrong with the file, not a sample
     select_splits(args, data)
-    check_missing_rates(args, data)
-    choose_evaluation_split(args, data)
+    evaluation = plan_evaluation(args, data)
     model = build_model(args, data)
     processor = build_processor(args, model, data)
     if args.cache_backbone_outputs:
@@ -109,36 +108,35 @@ def train(args: argparse.Namespace):
         [p for p in model.parameters() if p.requires_grad], lr=args.learning_rate, weight_decay=args.weight_decay
     )
     steps_per_epoch = None if args.streaming else math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
-    args.max_train_steps, args.num_train_epochs, args.eval_steps = training_budget(args, steps_per_epoch)
+    budget = training_budget(args, steps_per_epoch)
     lr_scheduler = get_scheduler(
         args.lr_scheduler_type,
         optimizer=optimizer,
         num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
-        num_training_steps=args.max_train_steps * accelerator.num_processes,
+        num_training_steps=budget.max_train_steps * accelerator.num_processes,
     )
     validation_loader = eval_dataloader(eval_splits["validation"], args, data, processor, args.train_missing_rate)
     model, optimizer, train_dataloader, validation_loader, lr_scheduler = accelerator.prepare(
         model, optimizer, train_dataloader, validation_loader, lr_scheduler
     )
-    stopper = EarlyStopping(args.early_stopping_patience, min_steps=min(args.min_train_steps, args.max_train_steps))
+    stopper = EarlyStopping(args.early_stopping_patience, min_steps=min(args.min_train_steps, budget.max_train_steps))
     methods = CompanionMethods(accelerator, model, eval_splits["validation"], args, data, processor)
-
+    settings = run_settings(args, evaluation, budget)
     if args.with_tracking:
-        init_trackers(accelerator, args)
-
+        init_trackers(accelerator, args.report_to, settings)
     completed_steps, starting_epoch, resume_step = resume_from_checkpoint(accelerator, stopper, args, steps_per_epoch)
 
     total_batch = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     logger.info(f"  Modalities = {data.modality_names}, labels = {data.num_labels} ({data.problem_type})")
-    logger.info(f"  Num epochs = {args.num_train_epochs}, total batch size = {total_batch}")
-    logger.info(f"  Total optimization steps = {args.max_train_steps}, evaluation every {args.eval_steps} steps")
-    progress = tqdm(range(args.max_train_steps), disable=not accelerator.is_local_main_process)
+    logger.info(f"  Num epochs = {budget.num_train_epochs}, total batch size = {total_batch}")
+    logger.info(f"  Total optimization steps = {budget.max_train_steps}, evaluation every {budget.eval_steps} steps")
+    progress = tqdm(range(budget.max_train_steps), disable=not accelerator.is_local_main_process)
     progress.update(completed_steps)
     loss_log = TrainingLossLog(args.logging_steps, accelerator, progress, args.with_tracking)
 
     start, samples, should_stop = time.time(), 0, False
     epoch = starting_epoch
-    for epoch in range(starting_epoch, args.num_train_epochs):
+    for epoch in range(starting_epoch, budget.num_train_epochs):
         model.train()
         methods.before_epoch(model, epoch)
         if hasattr(train_dataloader, "set_epoch"):
@@ -147,7 +145,7 @@ def train(args: argparse.Namespace):
         if resume_step is not None and epoch == starting_epoch:
             loader = accelerator.skip_first_batches(train_dataloader, resume_step)
         for batch in loader:
-            if completed_steps >= args.max_train_steps:  # resumed from the final step's checkpoint: nothing left
+            if completed_steps >= budget.max_train_steps:  # resumed from the final step's checkpoint: nothing left
                 break
             with accelerator.accumulate(model):
                 loss = methods.loss(model, batch)
@@ -161,26 +159,26 @@ def train(args: argparse.Namespace):
                 progress.update(1)
                 completed_steps += 1
                 loss_log.step(completed_steps, lr_scheduler.get_last_lr()[0])
-                if completed_steps % args.eval_steps == 0 or completed_steps >= args.max_train_steps:
+                if completed_steps % budget.eval_steps == 0 or completed_steps >= budget.max_train_steps:
                     should_stop = validate(
                         model, validation_loader, accelerator, stopper, args, data, completed_steps, epoch
                     )
                 # After the evaluation of this step, so that a resumed run has its early-stopping state.
                 if step_checkpoint_due(args, completed_steps):
                     save_checkpoint(accelerator, stopper, args, f"step_{completed_steps}")
-            if should_stop or completed_steps >= args.max_train_steps:
+            if should_stop or completed_steps >= budget.max_train_steps:
                 break
 
         methods.after_epoch(model, epoch, completed_steps)
         if args.checkpointing_steps == "epoch":
             save_checkpoint(accelerator, stopper, args, f"epoch_{epoch}")
-        if should_stop or completed_steps >= args.max_train_steps:
+        if should_stop or completed_steps >= budget.max_train_steps:
             break
     train_runtime = time.time() - start
 
     if stopper.best_state is not None:
         accelerator.unwrap_model(model).load_state_dict(stopper.best_state)
-    results = robustness_sweep(model, accelerator, args, data, processor, split_name=args.evaluation_split)
+    results = robustness_sweep(model, accelerator, args, data, processor, evaluation.missing_rates, evaluation.split)
     results.update(
         {
             "best_validation_loss": -stopper.best_score[-1] if stopper.best_score else None,
@@ -200,19 +198,20 @@ def train(args: argparse.Namespace):
     if args.with_tracking:
         accelerator.log({k: v for k, v in results.items() if isinstance(v, (int, float))}, step=completed_steps)
         accelerator.end_training()
-    return accelerator, model, processor, data, results
+    return TrainingRun(accelerator, model, processor, data, results, settings)
 
 
 def main(args: argparse.Namespace) -> dict:
-    accelerator, model, processor, data, results = train(args)
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        save_final(model, processor, args, results, data, accelerator)
+    """Trains, then saves the output folder (and pushes it) on the main process; returns the results."""
+    run = train(args)
+    run.accelerator.wait_for_everyone()
+    if run.accelerator.is_main_process:
+        save_final(run, args)
         if args.push_to_hub:
             push_folder(args, args.output_dir, message=f"CL-DMDF trained on {args.dataset_name}")
-        logger.info(json.dumps(results, indent=2))
-    accelerator.wait_for_everyone()
-    return results
+        logger.info(json.dumps(run.results, indent=2))
+    run.accelerator.wait_for_everyone()
+    return run.results
 
 
 def cli(argv: Optional[list[str]] = None) -> int:

@@ -24,7 +24,7 @@ DRIVER = textwrap.dedent(
 
     out = sys.argv[1]
     args = train_accelerate.parse_args(sys.argv[2:])
-    accelerator, model, processor, data, results = train_accelerate.train(args)
+    accelerator, model, processor, data, results, _ = train_accelerate.train(args)
     state = accelerator.unwrap_model(model).state_dict()
     rank = accelerator.process_index
     save_file({k: v.contiguous() for k, v in state.items()}, os.path.join(out, f"rank{rank}.safetensors"))

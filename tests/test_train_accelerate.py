@@ -20,7 +20,7 @@ from training.arguments import validate_args
 from training.budget import DEFAULT_MIN_TRAIN_STEPS, training_budget
 from training.data import eval_dataloader, get_dataloaders, load_data, select, select_splits
 from training.model import build_model, build_processor
-from training.outputs import save_final
+from training.outputs import TrainingRun, save_final
 
 ROOT = Path(__file__).resolve().parent.parent
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
@@ -88,7 +88,7 @@ def test_saved_folder_reproduces_the_reported_accuracy(trained):
 def test_tmc_baseline_anneals_its_kl_term_and_its_saved_folder_reproduces_the_accuracy(tmp_path):
     tmc = ["--baseline", "tmc", "--config_overrides", "contrastive_weight=0,tmc_annealing_epochs=4"]
     args = train_accelerate.parse_args([*QUICK, "--output_dir", str(tmp_path / "a"), "--num_train_epochs", "3", *tmc])
-    _, model, _, _, _ = train_accelerate.train(args)
+    model = train_accelerate.train(args).model
     assert model.evidential_kl_weight.item() == 0.75  # the third epoch's weight: 3 / 4
     results = run(tmp_path, "--num_train_epochs", "8", *tmc)
     folder = tmp_path / "out"
@@ -241,12 +241,13 @@ def test_accelerate_dynamo_backend_inductor_compiles_trains_and_saves_plain_weig
     args = train_accelerate.parse_args(
         [*QUICK, "--output_dir", str(tmp_path / "out"), "--max_train_steps", "8", "--skip_modality_removal"]
     )
-    accelerator, model, processor, data, results = train_accelerate.train(args)
+    run = train_accelerate.train(args)
+    model, results = run.model, run.results
     assert isinstance(model, torch._dynamo.eval_frame.OptimizedModule)
     # The same 8 steps run eagerly reach 0.500 / 0.365 / 0.458 test accuracy with --seed 0 / 1 / 2; a model whose
     # classification loss gets no gradient (only the contrastive term trains) 0.219 / 0.094 / 0.073.
     assert results["test_accuracy"] >= 0.30  # 0.365 - 0.065
-    save_final(model, processor, args, results, data, accelerator)
+    save_final(run, args)
     saved = load_file(tmp_path / "out" / "model.safetensors")
     trained = model._orig_mod.state_dict()
     assert saved.keys() == trained.keys()  # no `_orig_mod.` prefix: loads into an uncompiled model
@@ -355,7 +356,7 @@ def test_an_interrupted_save_keeps_the_previous_model(trained, tmp_path, monkeyp
     from accelerate import Accelerator
 
     with pytest.raises(KeyboardInterrupt):
-        save_final(model, Exploding(), args, {}, None, Accelerator(cpu=True))
+        save_final(TrainingRun(Accelerator(cpu=True), model, Exploding(), None, {}, {}), args)
     assert _digest(folder) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging folder left behind
 
@@ -433,7 +434,7 @@ def test_one_modality_trains_and_evaluates_only_what_it_can(tmp_path):
         ["--dataset_name", str(dataset), "--output_dir", str(tmp_path / "out"), "--max_train_steps", "3"]
     )
     results = train_accelerate.main(args)
-    assert args.eval_missing_rates == [0.0]
+    assert args.eval_missing_rates is None  # the arguments stay what the user typed; the run evaluates η = 0 only
     assert "test_accuracy" in results
     assert not [key for key in results if "missing" in key or "without" in key]
 

@@ -100,7 +100,7 @@ def test_a_removal_is_scored_against_every_modality_on_the_same_rows(tmp_path):
     torch.manual_seed(0)
     model = build_model(args, data).eval()
     processor = build_processor(args, model, data)
-    results = robustness_sweep(model, Accelerator(cpu=True), args, data, processor)
+    results = robustness_sweep(model, Accelerator(cpu=True), args, data, processor, missing_rates=[0.0])
     assert results["test_rows"] == 32 and results["test_rows_without_zer"] == 20
     assert results["test_rows_without_fou"] == 32
     # Every modality, on the 20 rows that keep one without `zer`: computed here row by row.

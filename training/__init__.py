@@ -22,6 +22,8 @@
 - `checkpointing`: saving checkpoints and resuming from them
 - `tracking`: logging, trackers and the training-loss log
 - `outputs`: the output folder (model, processor, results, predictions, card) and the Hub push
+
+Helpers return what they compute: the parsed arguments stay what the user typed.
 """
 
 

@@ -1,18 +1,25 @@
 # Copyright 2026 The CL-DMDF contributors.
 # Licensed under the Apache License, Version 2.0.
-"""The command line of `train_accelerate.py`: its flags by group, the checks that need nothing loaded
-(`validate_args`) and the parse helpers of flags that hold lists."""
+"""The command line of `train_accelerate.py`: its flags by group, the checks that need nothing loaded, the parse
+helpers of flags that hold lists, and `run_settings`, the arguments as a run resolved them (for trackers and the
+model card). Nothing here changes the parsed arguments."""
+
+from __future__ import annotations
 
 import argparse
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
 from modeling_cldmdf import CLDMDFConfig
 
 from . import UserError
-from .budget import DEFAULT_EPOCHS, DEFAULT_MIN_TRAIN_STEPS, DEFAULT_PATIENCE, EVALUATIONS_PER_BUDGET
+from .budget import DEFAULT_EPOCHS, DEFAULT_MIN_TRAIN_STEPS, DEFAULT_PATIENCE, EVALUATIONS_PER_BUDGET, Budget
 from .methods import add_method_arguments
+
+if TYPE_CHECKING:
+    from .evaluation import EvaluationPlan
 
 DEFAULT_DATASET = "bundled_datasets/uci_multifeature"
 DEFAULT_EVAL_MISSING_RATES = "0,0.1,0.3,0.5"
@@ -181,18 +188,7 @@ def add_hub_arguments(hub) -> None:
 
 def validate_args(args: argparse.Namespace) -> None:
     """Checks what can be checked before loading anything; raises `UserError` with one clear sentence."""
-    # Rates the user typed must all be met (an error names those a dataset cannot meet); the default ones are
-    # skipped, with a log line, where the dataset's modalities cannot meet them (see `check_missing_rates`).
-    args.explicit_missing_rates = args.eval_missing_rates is not None
-    text = args.eval_missing_rates if args.explicit_missing_rates else DEFAULT_EVAL_MISSING_RATES
-    try:
-        rates = [float(value) for value in str(text).split(",") if value.strip()]
-    except ValueError:
-        raise UserError(f"--eval_missing_rates must be comma-separated numbers, got {text!r}") from None
-    bad = [rate for rate in rates if not 0 <= rate < 1]
-    if bad:
-        raise UserError(f"--eval_missing_rates must be in [0, 1), got {bad}")
-    args.eval_missing_rates = sorted(set(rates) | {0.0})
+    parse_missing_rates(args.eval_missing_rates)
     if not 0 <= args.train_missing_rate < 1:
         raise UserError(f"--train_missing_rate must be in [0, 1), got {args.train_missing_rate}")
     for name in (
@@ -220,12 +216,23 @@ def validate_args(args: argparse.Namespace) -> None:
     if args.resume_from_checkpoint and args.resume_from_checkpoint != "latest":
         if not os.path.isdir(args.resume_from_checkpoint):
             raise UserError(f"--resume_from_checkpoint {args.resume_from_checkpoint!r} is not a checkpoint folder")
-    if args.push_to_hub and not args.hub_model_id:
-        args.hub_model_id = Path(args.output_dir).name
     # A Hub repo id ("user/dataset") contains one "/" too: only names that cannot be repo ids are checked here.
     looks_local = args.dataset_name.startswith((".", "~", os.path.sep)) or args.dataset_name.count("/") > 1
     if looks_local and not os.path.exists(args.dataset_name):
         raise UserError(f"--dataset_name {args.dataset_name!r}: no such file or folder")
+
+
+def parse_missing_rates(text: Optional[str]) -> list[float]:
+    """--eval_missing_rates (the defaults when not given) as sorted rates in [0, 1), always with 0."""
+    text = DEFAULT_EVAL_MISSING_RATES if text is None else text
+    try:
+        rates = [float(value) for value in str(text).split(",") if value.strip()]
+    except ValueError:
+        raise UserError(f"--eval_missing_rates must be comma-separated numbers, got {text!r}") from None
+    bad = [rate for rate in rates if not 0 <= rate < 1]
+    if bad:
+        raise UserError(f"--eval_missing_rates must be in [0, 1), got {bad}")
+    return sorted(set(rates) | {0.0})
 
 
 def parse_config_overrides(text: str) -> dict:
@@ -243,3 +250,26 @@ def parse_config_overrides(text: str) -> dict:
     if unknown:
         raise UserError(f"--config_overrides names unknown config fields {unknown}")
     return overrides
+
+
+def hub_model_id(args: argparse.Namespace) -> Optional[str]:
+    """The Hub repo to push to: --hub_model_id, or the output folder's name under --push_to_hub."""
+    if args.push_to_hub and not args.hub_model_id:
+        return Path(args.output_dir).name
+    return args.hub_model_id
+
+
+def run_settings(args: argparse.Namespace, evaluation: EvaluationPlan, budget: Budget) -> dict:
+    """The arguments as the run used them, in the flags' order, for the trackers' hyper-parameters and the model
+    card: what the user typed, with the values resolved from the data put in place of the defaults (the evaluation
+    split and missing rates, the step budget, the Hub repo id)."""
+    return {
+        **vars(args),
+        "eval_missing_rates": evaluation.missing_rates,
+        "evaluation_split": evaluation.split,
+        "max_train_steps": budget.max_train_steps,
+        "num_train_epochs": budget.num_train_epochs,
+        "eval_steps": budget.eval_steps,
+        "hub_model_id": hub_model_id(args),
+        "explicit_missing_rates": evaluation.explicit_missing_rates,
+    }

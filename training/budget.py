@@ -8,7 +8,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from safetensors.torch import load_file, save_file
 
@@ -24,7 +24,15 @@ CHECKPOINT_STATE = "early_stopping.json"
 BEST_WEIGHTS = "best_model.safetensors"
 
 
-def training_budget(args: argparse.Namespace, steps_per_epoch: Optional[int]) -> tuple[int, int, int]:
+class Budget(NamedTuple):
+    """The run's length in optimizer steps, the epochs that take, and the steps between validation evaluations."""
+
+    max_train_steps: int
+    num_train_epochs: int
+    eval_steps: int
+
+
+def training_budget(args: argparse.Namespace, steps_per_epoch: Optional[int]) -> Budget:
     """`(max_train_steps, num_train_epochs, eval_steps)`: the budget in optimizer steps and how often to evaluate.
 
     Given neither `--max_train_steps` nor `--num_train_epochs`, the budget adapts to the dataset's size:
@@ -43,7 +51,7 @@ def training_budget(args: argparse.Namespace, steps_per_epoch: Optional[int]) ->
         steps = max(args.min_train_steps, DEFAULT_EPOCHS * steps_per_epoch)
     epochs = math.ceil(steps / steps_per_epoch) if steps_per_epoch else 10**9
     eval_steps = args.eval_steps or max(1, math.ceil(steps / EVALUATIONS_PER_BUDGET))
-    return steps, epochs, eval_steps
+    return Budget(steps, epochs, eval_steps)
 
 
 class EarlyStopping:

@@ -3,12 +3,13 @@
 """What a run leaves behind: the output folder (model, processor, `all_results.json`, predictions, model card),
 written into a fresh folder and swapped in place of --output_dir at once, and the push of a folder to the Hub."""
 
+import argparse
 import csv
 import json
 import os
 import shutil
 from pathlib import Path
-from typing import Optional
+from typing import Any, NamedTuple, Optional
 
 import datasets
 from accelerate import Accelerator
@@ -17,13 +18,34 @@ from accelerate.logging import get_logger
 from evaluation.prediction import predict_dataset
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 
+from .arguments import hub_model_id
 from .data import PREDICT_FILE_SPLIT
 from .tracking import TRACKING_PROJECT
 
 logger = get_logger(__name__)
 
 
-def save_final(model, processor, args, results: dict, data, accelerator: Accelerator) -> None:
+class TrainingRun(NamedTuple):
+    """What `train_accelerate.train` returns and `save_final` saves.
+
+    Args:
+        accelerator (`Accelerator`): the run's accelerator.
+        model: the prepared model, holding the best evaluation's weights.
+        processor (`CLDMDFProcessor`): the fitted processor.
+        data (`MultimodalDataset`): the splits the run used.
+        results (`dict`): the flat results of `all_results.json`.
+        settings (`dict`): the arguments as the run resolved them (`run_settings`), for the model card.
+    """
+
+    accelerator: Accelerator
+    model: Any
+    processor: Any
+    data: Any
+    results: dict
+    settings: dict
+
+
+def save_final(run: TrainingRun, args: argparse.Namespace) -> None:
     """Writes model + processor + card + results into a fresh folder, then swaps it in place of `output_dir`, so an
     interrupted run never leaves a half-written model where a complete one was (checkpoints and tracker logs are
     carried over)."""
@@ -32,13 +54,13 @@ def save_final(model, processor, args, results: dict, data, accelerator: Acceler
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        unwrapped = accelerator.unwrap_model(model)
+        unwrapped = run.accelerator.unwrap_model(run.model)
         unwrapped.save_pretrained(staging, safe_serialization=True)
-        processor.save_pretrained(staging)
-        (staging / "all_results.json").write_text(json.dumps(results, indent=2, sort_keys=True))
+        run.processor.save_pretrained(staging)
+        (staging / "all_results.json").write_text(json.dumps(run.results, indent=2, sort_keys=True))
         if args.do_predict:
-            write_predictions(unwrapped, processor, args, data, staging)
-        write_card(staging, args, results, data, unwrapped.config)
+            write_predictions(unwrapped, run.processor, args, run.data, staging)
+        write_card(staging, args, run.settings, run.results, run.data, unwrapped.config)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -52,7 +74,7 @@ def save_final(model, processor, args, results: dict, data, accelerator: Acceler
     shutil.rmtree(previous, ignore_errors=True)
 
 
-def write_predictions(model, processor: CLDMDFProcessor, args, data, folder: Path) -> Path:
+def write_predictions(model, processor: CLDMDFProcessor, args: argparse.Namespace, data, folder: Path) -> Path:
     """`predictions.jsonl` (or `.csv`) for --predict_file / --predict_split: one line per row with its row id, its
     label when the rows have one, the predicted label, the class probabilities by label name and the modality
     weights by modality name."""
@@ -105,7 +127,9 @@ def flatten_prediction(line: dict) -> dict:
     return flat
 
 
-def write_card(folder: Path, args, results: dict, data, config) -> None:
+def write_card(folder: Path, args: argparse.Namespace, settings: dict, results: dict, data, config) -> None:
+    """The model card; its hyper-parameters are the run's `settings` that were set (False flags and None left out),
+    without the Hub token and the command, which the card shows on its own."""
     try:
         from model_cards.builder import write_model_card
     except ImportError:  # the card builder is optional for library users who copy only this script
@@ -113,7 +137,7 @@ def write_card(folder: Path, args, results: dict, data, config) -> None:
         return
     hyperparameters = {
         key: value
-        for key, value in vars(args).items()
+        for key, value in settings.items()
         if key not in ("hub_token", "command") and value is not None and not isinstance(value, bool) or value is True
     }
     write_model_card(
@@ -124,18 +148,20 @@ def write_card(folder: Path, args, results: dict, data, config) -> None:
         dataset_revision=args.revision,
         hyperparameters=hyperparameters,
         command=args.command,
-        model_name=args.hub_model_id or Path(args.output_dir).name,
+        model_name=hub_model_id(args) or Path(args.output_dir).name,
         base_model=args.model_name_or_path,
         label_names=[config.id2label[i] for i in sorted(config.id2label)] if data.id2label else None,
         baseline=config.baseline,
     )
 
 
-def push_folder(args, folder: str, revision: Optional[str] = None, message: str = "Upload CL-DMDF") -> None:
+def push_folder(
+    args: argparse.Namespace, folder: str, revision: Optional[str] = None, message: str = "Upload CL-DMDF"
+) -> None:
     from huggingface_hub import HfApi
 
     api = HfApi(token=args.hub_token)
-    repo_id = api.create_repo(args.hub_model_id, private=args.hub_private_repo, exist_ok=True).repo_id
+    repo_id = api.create_repo(hub_model_id(args), private=args.hub_private_repo, exist_ok=True).repo_id
     if revision:
         api.create_branch(repo_id, branch=revision, exist_ok=True)
     api.upload_folder(

@@ -1,10 +1,10 @@
 # Copyright 2026 The CL-DMDF contributors.
 # Licensed under the Apache License, Version 2.0.
 """What a run reports while it trains: the logging set-up of the transformers example scripts, the trackers of
---report_to (`init_trackers`, with the arguments as hyper-parameters) and the training-loss log."""
+--report_to (`init_trackers`, with the run's settings as hyper-parameters) and the training-loss log."""
 
-import argparse
 import logging
+from collections.abc import Mapping
 
 import datasets
 import torch
@@ -28,11 +28,12 @@ def setup_logging(accelerator: Accelerator) -> None:
         transformers.utils.logging.set_verbosity_error()
 
 
-def tracker_config(args: argparse.Namespace) -> dict:
-    """The arguments as trackers' hyper-parameters, which take only int, float, str and bool (TensorBoard raises on
-    anything else): lists become comma-separated strings, None values are left out, the Hub token never goes."""
+def tracker_config(settings: Mapping) -> dict:
+    """The run's settings (`run_settings`) as trackers' hyper-parameters, which take only int, float, str and bool
+    (TensorBoard raises on anything else): lists become comma-separated strings, None values are left out, the Hub
+    token never goes."""
     config = {}
-    for key, value in vars(args).items():
+    for key, value in settings.items():
         if key == "hub_token" or value is None:
             continue
         if isinstance(value, (list, tuple)):
@@ -43,13 +44,13 @@ def tracker_config(args: argparse.Namespace) -> dict:
     return config
 
 
-def init_trackers(accelerator: Accelerator, args: argparse.Namespace) -> None:
+def init_trackers(accelerator: Accelerator, report_to: str, settings: Mapping) -> None:
     """Starts the trackers of --report_to, or says in one line that none is installed (accelerate only warns once
     per missing package, and then logs nothing)."""
-    accelerator.init_trackers(TRACKING_PROJECT, config=tracker_config(args))
+    accelerator.init_trackers(TRACKING_PROJECT, config=tracker_config(settings))
     if not accelerator.trackers:
         logger.warning(
-            f"--with_tracking: no tracker package is installed for --report_to {args.report_to!r}, so nothing is "
+            f"--with_tracking: no tracker package is installed for --report_to {report_to!r}, so nothing is "
             f'logged; install one, e.g. `pip install tensorboard` (or `pip install -e ".[tracking]"`)'
         )
 
