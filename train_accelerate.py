@@ -92,14 +92,14 @@ def train(args: argparse.Namespace) -> TrainingRun:
     data = load_data(args)
     if data.problem_type is None:
         raise UserError(f"--dataset_name {args.dataset_name!r}: found no label column to train on")
-    add_predict_split(args, data)
-    preflight_check(args, data)  # whole splits, before --max_*_samples: what is wrong with the file, not a sample
-    select_splits(args, data)
+    data = add_predict_split(args, data)
+    data = preflight_check(args, data)  # whole splits, before --max_*_samples: what is wrong with the file
+    data = select_splits(args, data)
     evaluation = plan_evaluation(args, data)
     model = build_model(args, data)
     processor = build_processor(args, model, data)
     if args.cache_backbone_outputs:
-        cache_backbone_outputs(model, processor, data, args)
+        data = cache_backbone_outputs(model, processor, data, args)
     train_dataloader, eval_splits = get_dataloaders(accelerator, args, data, processor)
     if "validation" not in eval_splits:
         raise UserError("the dataset has no validation split and --validation_fraction is 0")

@@ -294,8 +294,7 @@ def test_bad_arguments_stop_with_one_clear_line(tmp_path, extra, message):
 def test_train_missing_rate_removes_the_same_share_of_train_and_validation_entries_every_epoch(tmp_path, rate):
     args = train_accelerate.parse_args([*QUICK, "--output_dir", str(tmp_path), "--train_missing_rate", str(rate)])
     validate_args(args)
-    data = load_data(args)
-    select_splits(args, data)
+    data = select_splits(args, load_data(args))
     processor = build_processor(args, build_model(args, data), data)
     train_loader, eval_splits = get_dataloaders(None, args, data, processor)
     validation_loader = eval_dataloader(eval_splits["validation"], args, data, processor, rate)

@@ -40,8 +40,7 @@ def test_a_checkpoint_without_processor_gets_one_fitted_on_the_training_split(tm
         ["--dataset_name", UCI, *TINY, "--model_name_or_path", str(checkpoint), "--output_dir", str(tmp_path / "o")]
     )
     validate_args(args)
-    data = load_data(args)
-    select_splits(args, data)
+    data = select_splits(args, load_data(args))
     model = build_model(args, data)
     PartialState()  # accelerate's logger needs its state
     with caplog.at_level(logging.WARNING):
@@ -92,8 +91,7 @@ def test_a_removal_is_scored_against_every_modality_on_the_same_rows(tmp_path):
 
     args = train_accelerate.parse_args(["--dataset_name", UCI, *TINY, "--eval_missing_rates", "0"])
     validate_args(args)
-    data = load_data(args)
-    select_splits(args, data)
+    data = select_splits(args, load_data(args))
     # Real missingness: the first 12 test rows have only `zer`, so removing `zer` leaves them nothing.
     only_zer = {name: None for name in data.modality_names if name != "zer"}
     data.dataset["test"] = data["test"].map(lambda row, i: only_zer if i < 12 else {}, with_indices=True)

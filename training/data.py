@@ -1,9 +1,11 @@
 # Copyright 2026 The CL-DMDF contributors.
 # Licensed under the Apache License, Version 2.0.
 """The data of a run: loading (`load_data`), the split to predict, the pre-flight check of every split before
-anything is fitted, --max_*_samples, and the collators and dataloaders."""
+anything is fitted, --max_*_samples, and the collators and dataloaders. Each step returns a new
+`MultimodalDataset`; the one it was given is left as it was."""
 
 import argparse
+import dataclasses
 from typing import Optional
 
 import torch
@@ -13,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from processing.collator import CLDMDFDataCollator
-from processing.loading import load_multimodal_dataset, load_prediction_file
+from processing.loading import MultimodalDataset, load_multimodal_dataset, load_prediction_file
 from processing.preflight import find_data_problems, format_rows
 from processing.schema import MODALITY_TYPES
 
@@ -24,7 +26,7 @@ logger = get_logger(__name__)
 PREDICT_FILE_SPLIT = "predict_file"  # the split name of --predict_file's rows inside the loaded data
 
 
-def load_data(args: argparse.Namespace):
+def load_data(args: argparse.Namespace) -> MultimodalDataset:
     try:
         return load_multimodal_dataset(
             args.dataset_name,
@@ -61,9 +63,14 @@ def parse_modality_types(text: Optional[str]) -> dict:
     return types
 
 
-def add_predict_split(args: argparse.Namespace, data) -> None:
-    """With --do_predict, checks the split to predict now, and loads --predict_file as the split `predict_file`, so
-    that the pre-flight check reads it too (nothing wrong is found after training)."""
+def with_splits(data: MultimodalDataset, splits: dict) -> MultimodalDataset:
+    """`data` with the given splits replaced or added (the others, and the schema, shared)."""
+    return dataclasses.replace(data, dataset=type(data.dataset)({**data.dataset, **splits}))
+
+
+def add_predict_split(args: argparse.Namespace, data: MultimodalDataset) -> MultimodalDataset:
+    """With --do_predict, checks the split to predict now, and adds --predict_file's rows as the split
+    `predict_file`, so that the pre-flight check reads them too (nothing wrong is found after training)."""
     if not args.do_predict:
         for flag in ("predict_file", "predict_split"):
             if getattr(args, flag):
@@ -71,7 +78,7 @@ def add_predict_split(args: argparse.Namespace, data) -> None:
                     f"--{flag} {getattr(args, flag)!r} only applies with --do_predict; add --do_predict to write "
                     f"predictions"
                 )
-        return
+        return data
     if args.predict_file and args.predict_split:
         raise UserError(
             f"--predict_file {args.predict_file!r} and --predict_split {args.predict_split!r}: give one of them"
@@ -80,26 +87,25 @@ def add_predict_split(args: argparse.Namespace, data) -> None:
         raise UserError("--do_predict reads whole splits; it does not work with --streaming")
     if args.predict_file:
         try:
-            data.dataset[PREDICT_FILE_SPLIT] = load_prediction_file(
-                args.predict_file, data, parse_modality_types(args.modality_types)
-            )
+            rows = load_prediction_file(args.predict_file, data, parse_modality_types(args.modality_types))
         except (ValueError, FileNotFoundError) as error:
             raise UserError(f"--predict_file {args.predict_file!r}: {error}") from error
-        return
+        return with_splits(data, {PREDICT_FILE_SPLIT: rows})
     split = args.predict_split or "test"
     if split not in data.splits:
         raise UserError(f"--predict_split {split!r}: the dataset has the splits {data.splits}; pass one of them")
+    return data
 
 
-def preflight_check(args: argparse.Namespace, data) -> None:
+def preflight_check(args: argparse.Namespace, data: MultimodalDataset) -> MultimodalDataset:
     """Scans every split before anything is fitted or trained and raises one `UserError` that lists every data
     problem, with the row ids of the user's file or split and the flag or change that fixes it. Rows with every
     modality missing are dropped instead (with a log line) under --drop_rows_without_modalities."""
     if data.streaming:
         logger.info("streaming: the data is checked batch by batch during training, not ahead of it")
-        return
+        return data
     if args.drop_rows_without_modalities:
-        drop_rows_without_modalities(data)
+        data = drop_rows_without_modalities(data)
     problems = find_data_problems(data, declared=parse_modality_types(args.modality_types))
     if problems:
         lines = "\n".join(f"  - {describe_problem(problem)}" for problem in problems)
@@ -108,6 +114,7 @@ def preflight_check(args: argparse.Namespace, data) -> None:
             f"{data.row_id_column!r} values: a row's 0-based position in its file or split as stored, header line not "
             f"counted, unless the data has an id column of its own); nothing was trained or written:\n{lines}"
         )
+    return data
 
 
 def describe_problem(problem) -> str:
@@ -138,17 +145,18 @@ def describe_problem(problem) -> str:
     )
 
 
-def drop_rows_without_modalities(data) -> None:
+def drop_rows_without_modalities(data: MultimodalDataset) -> MultimodalDataset:
     for name in data.splits:
         empty = data.rows_without_modalities(name)
         if empty:
             split = data[name]
             ids = split.select(empty)[data.row_id_column]
-            data.dataset[name] = split.select(sorted(set(range(len(split))) - set(empty)))
+            data = with_splits(data, {name: split.select(sorted(set(range(len(split))) - set(empty)))})
             logger.warning(
                 f"--drop_rows_without_modalities: dropped {len(empty)} rows of split {name!r} with every modality "
                 f"missing (row ids {format_rows(sorted(ids))})"
             )
+    return data
 
 
 def select(split, limit: Optional[int]):
@@ -160,12 +168,16 @@ def select(split, limit: Optional[int]):
     return split.shuffle(seed=0).select(range(min(limit, len(split))))
 
 
-def select_splits(args: argparse.Namespace, data) -> None:
+def select_splits(args: argparse.Namespace, data: MultimodalDataset) -> MultimodalDataset:
     """Applies --max_train_samples / --max_eval_samples once, before anything reads the splits."""
-    for name in data.splits:
-        if name == PREDICT_FILE_SPLIT:  # every row of --predict_file is predicted
-            continue
-        data.dataset[name] = select(data[name], args.max_train_samples if name == "train" else args.max_eval_samples)
+    return with_splits(
+        data,
+        {
+            name: select(data[name], args.max_train_samples if name == "train" else args.max_eval_samples)
+            for name in data.splits
+            if name != PREDICT_FILE_SPLIT  # every row of --predict_file is predicted
+        },
+    )
 
 
 def get_dataloaders(accelerator: Accelerator, args: argparse.Namespace, data, processor: CLDMDFProcessor):

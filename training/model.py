@@ -18,6 +18,7 @@ from processing.loading import MultimodalDataset
 
 from . import UserError
 from .arguments import parse_config_overrides
+from .data import with_splits
 from .methods import method_config
 
 logger = get_logger(__name__)
@@ -171,10 +172,13 @@ def check_same_modalities(config, data: MultimodalDataset) -> None:
         raise UserError(f"the checkpoint expects modalities {expected} but the dataset has {found}")
 
 
-def cache_backbone_outputs(model, processor: CLDMDFProcessor, data, args: argparse.Namespace) -> None:
-    """Replaces each text/image column by its frozen backbone's pooled outputs (float vectors, None where missing),
-    computed once with `datasets.map` (kept in the datasets cache), so that training and evaluation run only the
-    fusion. Exact: a frozen backbone runs in eval mode; the model takes `{"pooled_output": ...}` for such inputs."""
+def cache_backbone_outputs(
+    model, processor: CLDMDFProcessor, data: MultimodalDataset, args: argparse.Namespace
+) -> MultimodalDataset:
+    """`data` with each text/image column replaced by its frozen backbone's pooled outputs (float vectors, None where
+    missing), computed once with `datasets.map` (kept in the datasets cache), so that training and evaluation run
+    only the fusion. Exact: a frozen backbone runs in eval mode; the model takes `{"pooled_output": ...}` for such
+    inputs."""
     from datasets.fingerprint import Hasher
 
     for name in model.config.modality_names:
@@ -204,5 +208,6 @@ def cache_backbone_outputs(model, processor: CLDMDFProcessor, data, args: argpar
                 kwargs = {
                     "new_fingerprint": Hasher.hash([dataset._fingerprint, name, backbone_hash, processor.to_dict()])
                 }
-            data.dataset[split] = dataset.map(pooled, batched=True, batch_size=64, **kwargs)
+            data = with_splits(data, {split: dataset.map(pooled, batched=True, batch_size=64, **kwargs)})
         logger.info(f"cached the pooled outputs of the frozen {spec['type']} backbone of {name!r}")
+    return data
