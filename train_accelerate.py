@@ -20,12 +20,12 @@ Fine-tune CL-DMDF on a multimodal dataset with missing modalities, with 🤗 Acc
     ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 train_accelerate.py   # 2 CPU processes
 
 The shape follows accelerate's `complete_nlp_example.py` and transformers' `run_*_no_trainer.py` scripts:
-`parse_args()` -> `get_dataloaders(accelerator, args, ...)` -> `main(args)`, one `accelerator.prepare(...)`,
-`accumulate`, `gather_for_metrics`, `save_state`/`load_state` + `skip_first_batches`, and the final
-`unwrap_model(model).save_pretrained(...)` on the main process. After training, the best model (by validation
-accuracy, or loss for regression) is evaluated on the test split (`--evaluation_split validation` to tune settings
-without seeing it) at each `--eval_missing_rates` and with each modality removed; the results go to
-`all_results.json` and the model card.
+`parse_args()` -> `get_dataloaders(accelerator, args, ...)` -> `train(args)` -> `main(args)`, one
+`accelerator.prepare(...)`, `accumulate`, `gather_for_metrics`, `save_state`/`load_state` + `skip_first_batches`, and
+the final `unwrap_model(model).save_pretrained(...)` on the main process. After training, the best model (by
+validation accuracy, or loss for regression) is evaluated on the test split (`--evaluation_split validation` to tune
+settings without seeing it) at each `--eval_missing_rates` and with each modality removed; the results go to
+`all_results.json` and the model card. The helpers live in the `training` package, one module per responsibility.
 """
 
 import argparse
@@ -35,33 +35,20 @@ import sys
 import time
 from typing import Optional
 
-import torch
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, set_seed
-from tqdm.auto import tqdm
-from transformers import get_scheduler
 
 from training import UserError
 from training.arguments import build_parser, run_settings, validate_args
-from training.budget import (
-    EarlyStopping,
-    training_budget,
-)
-from training.checkpointing import resume_from_checkpoint, save_checkpoint, step_checkpoint_due
-from training.data import (
-    add_predict_split,
-    eval_dataloader,
-    get_dataloaders,
-    load_data,
-    preflight_check,
-    select_splits,
-)
-from training.evaluation import plan_evaluation, robustness_sweep, validate
+from training.budget import EarlyStopping, create_optimizer_and_scheduler, training_budget
+from training.checkpointing import epoch_batches, resume_from_checkpoint, save_checkpoint, step_checkpoint_due
+from training.data import eval_dataloader, get_dataloaders, load_checked_data
+from training.evaluation import evaluate_best_model, plan_evaluation, validate
 from training.methods import CompanionMethods
 from training.model import build_model, build_processor, cache_backbone_outputs
 from training.outputs import TrainingRun, push_folder, save_final
-from training.tracking import TrainingLossLog, init_trackers, setup_logging
+from training.tracking import TrainingProgress, init_trackers, log_training_start, setup_logging
 
 logger = get_logger(__name__)
 
@@ -89,33 +76,16 @@ def train(args: argparse.Namespace) -> TrainingRun:
     )
     setup_logging(accelerator)
     set_seed(args.seed)
-    data = load_data(args)
-    if data.problem_type is None:
-        raise UserError(f"--dataset_name {args.dataset_name!r}: found no label column to train on")
-    data = add_predict_split(args, data)
-    data = preflight_check(args, data)  # whole splits, before --max_*_samples: what is wrong with the file
-    data = select_splits(args, data)
+    data = load_checked_data(args)
     evaluation = plan_evaluation(args, data)
     model = build_model(args, data)
     processor = build_processor(args, model, data)
-    if args.cache_backbone_outputs:
-        data = cache_backbone_outputs(model, processor, data, args)
+    data = cache_backbone_outputs(model, processor, data, args)  # only under --cache_backbone_outputs
     train_dataloader, eval_splits = get_dataloaders(accelerator, args, data, processor)
-    if "validation" not in eval_splits:
-        raise UserError("the dataset has no validation split and --validation_fraction is 0")
-
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=args.learning_rate, weight_decay=args.weight_decay
-    )
+    validation_loader = eval_dataloader(eval_splits["validation"], args, data, processor, args.train_missing_rate)
     steps_per_epoch = None if args.streaming else math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
     budget = training_budget(args, steps_per_epoch)
-    lr_scheduler = get_scheduler(
-        args.lr_scheduler_type,
-        optimizer=optimizer,
-        num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
-        num_training_steps=budget.max_train_steps * accelerator.num_processes,
-    )
-    validation_loader = eval_dataloader(eval_splits["validation"], args, data, processor, args.train_missing_rate)
+    optimizer, lr_scheduler = create_optimizer_and_scheduler(args, model, budget, accelerator.num_processes)
     model, optimizer, train_dataloader, validation_loader, lr_scheduler = accelerator.prepare(
         model, optimizer, train_dataloader, validation_loader, lr_scheduler
     )
@@ -124,42 +94,30 @@ def train(args: argparse.Namespace) -> TrainingRun:
     settings = run_settings(args, evaluation, budget)
     if args.with_tracking:
         init_trackers(accelerator, args.report_to, settings)
-    completed_steps, starting_epoch, resume_step = resume_from_checkpoint(accelerator, stopper, args, steps_per_epoch)
+    resume = resume_from_checkpoint(accelerator, stopper, args, steps_per_epoch)
+    log_training_start(accelerator, args, data, budget)
 
-    total_batch = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
-    logger.info(f"  Modalities = {data.modality_names}, labels = {data.num_labels} ({data.problem_type})")
-    logger.info(f"  Num epochs = {budget.num_train_epochs}, total batch size = {total_batch}")
-    logger.info(f"  Total optimization steps = {budget.max_train_steps}, evaluation every {budget.eval_steps} steps")
-    progress = tqdm(range(budget.max_train_steps), disable=not accelerator.is_local_main_process)
-    progress.update(completed_steps)
-    loss_log = TrainingLossLog(args.logging_steps, accelerator, progress, args.with_tracking)
-
-    start, samples, should_stop = time.time(), 0, False
-    epoch = starting_epoch
-    for epoch in range(starting_epoch, budget.num_train_epochs):
+    progress = TrainingProgress(accelerator, args, budget, resume.completed_steps)
+    completed_steps, samples, should_stop = resume.completed_steps, 0, False
+    epoch, start = resume.starting_epoch, time.time()
+    for epoch in range(resume.starting_epoch, budget.num_train_epochs):
         model.train()
         methods.before_epoch(model, epoch)
-        if hasattr(train_dataloader, "set_epoch"):
-            train_dataloader.set_epoch(epoch)
-        loader = train_dataloader
-        if resume_step is not None and epoch == starting_epoch:
-            loader = accelerator.skip_first_batches(train_dataloader, resume_step)
-        for batch in loader:
+        for batch in epoch_batches(accelerator, train_dataloader, epoch, resume):
             if completed_steps >= budget.max_train_steps:  # resumed from the final step's checkpoint: nothing left
                 break
             with accelerator.accumulate(model):
                 loss = methods.loss(model, batch)
-                loss_log.add(loss)
+                progress.add(loss)
                 accelerator.backward(loss)
                 optimizer.step()
                 lr_scheduler.step()
                 optimizer.zero_grad()
             samples += batch["modality_mask"].shape[0] * accelerator.num_processes
             if accelerator.sync_gradients:
-                progress.update(1)
                 completed_steps += 1
-                loss_log.step(completed_steps, lr_scheduler.get_last_lr()[0])
-                if completed_steps % budget.eval_steps == 0 or completed_steps >= budget.max_train_steps:
+                progress.step(completed_steps, lr_scheduler.get_last_lr()[0])
+                if budget.evaluation_due(completed_steps):
                     should_stop = validate(
                         model, validation_loader, accelerator, stopper, args, data, completed_steps, epoch
                     )
@@ -168,7 +126,6 @@ def train(args: argparse.Namespace) -> TrainingRun:
                     save_checkpoint(accelerator, stopper, args, f"step_{completed_steps}")
             if should_stop or completed_steps >= budget.max_train_steps:
                 break
-
         methods.after_epoch(model, epoch, completed_steps)
         if args.checkpointing_steps == "epoch":
             save_checkpoint(accelerator, stopper, args, f"epoch_{epoch}")
@@ -176,25 +133,11 @@ def train(args: argparse.Namespace) -> TrainingRun:
             break
     train_runtime = time.time() - start
 
-    if stopper.best_state is not None:
-        accelerator.unwrap_model(model).load_state_dict(stopper.best_state)
-    results = robustness_sweep(model, accelerator, args, data, processor, evaluation.missing_rates, evaluation.split)
-    results.update(
-        {
-            "best_validation_loss": -stopper.best_score[-1] if stopper.best_score else None,
-            "best_validation_accuracy": stopper.best_score[0]
-            if stopper.best_score and len(stopper.best_score) > 1
-            else None,
-            "best_epoch": stopper.best_epoch,
-            "best_step": stopper.best_step,
-            "epochs_trained": epoch + 1,
-            "train_runtime": round(train_runtime, 3),
-            "train_samples_per_second": round(samples / max(train_runtime, 1e-9), 3),
-            "train_steps": completed_steps,
-            "seed": args.seed,
-            **methods.results(),
-        }
-    )
+    results = evaluate_best_model(model, accelerator, args, data, processor, evaluation, stopper)
+    samples_per_second = round(samples / max(train_runtime, 1e-9), 3)
+    results.update(epochs_trained=epoch + 1, train_runtime=round(train_runtime, 3))
+    results.update(train_samples_per_second=samples_per_second, train_steps=completed_steps, seed=args.seed)
+    results.update(methods.results())
     if args.with_tracking:
         accelerator.log({k: v for k, v in results.items() if isinstance(v, (int, float))}, step=completed_steps)
         accelerator.end_training()

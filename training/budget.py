@@ -1,7 +1,8 @@
 # Copyright 2026 The CL-DMDF contributors.
 # Licensed under the Apache License, Version 2.0.
-"""How long a run trains: the budget in optimizer steps and how often it is evaluated (`training_budget`), and when
-it stops early and which weights it keeps (`EarlyStopping`, whose state every checkpoint holds)."""
+"""How long a run trains: the budget in optimizer steps and how often it is evaluated (`training_budget`), the
+optimizer and learning-rate schedule over that budget, and when the run stops early and which weights it keeps
+(`EarlyStopping`, whose state every checkpoint holds)."""
 
 import argparse
 import json
@@ -10,7 +11,9 @@ import os
 from pathlib import Path
 from typing import NamedTuple, Optional
 
+import torch
 from safetensors.torch import load_file, save_file
+from transformers import get_scheduler
 
 from . import UserError
 
@@ -30,6 +33,10 @@ class Budget(NamedTuple):
     max_train_steps: int
     num_train_epochs: int
     eval_steps: int
+
+    def evaluation_due(self, completed_steps: int) -> bool:
+        """Every `eval_steps` optimizer steps, and at the last one."""
+        return completed_steps % self.eval_steps == 0 or completed_steps >= self.max_train_steps
 
 
 def training_budget(args: argparse.Namespace, steps_per_epoch: Optional[int]) -> Budget:
@@ -52,6 +59,21 @@ def training_budget(args: argparse.Namespace, steps_per_epoch: Optional[int]) ->
     epochs = math.ceil(steps / steps_per_epoch) if steps_per_epoch else 10**9
     eval_steps = args.eval_steps or max(1, math.ceil(steps / EVALUATIONS_PER_BUDGET))
     return Budget(steps, epochs, eval_steps)
+
+
+def create_optimizer_and_scheduler(args: argparse.Namespace, model, budget: Budget, num_processes: int):
+    """AdamW over the trainable parameters, and --lr_scheduler_type over the budget. accelerate steps a prepared
+    scheduler once per process at each optimizer step, hence the steps multiplied by the number of processes."""
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=args.learning_rate, weight_decay=args.weight_decay
+    )
+    lr_scheduler = get_scheduler(
+        args.lr_scheduler_type,
+        optimizer=optimizer,
+        num_warmup_steps=args.num_warmup_steps * num_processes,
+        num_training_steps=budget.max_train_steps * num_processes,
+    )
+    return optimizer, lr_scheduler
 
 
 class EarlyStopping:
@@ -93,6 +115,15 @@ class EarlyStopping:
             self.best_accuracy = max(validation["accuracy"], self.best_accuracy or 0.0)
         self.bad_evaluations = 0 if improved else self.bad_evaluations + 1
         return 0 < self.patience <= self.bad_evaluations and step >= self.min_steps
+
+    def summary(self) -> dict:
+        """The best evaluation, as `all_results.json` reports it."""
+        return {
+            "best_validation_loss": -self.best_score[-1] if self.best_score else None,
+            "best_validation_accuracy": self.best_score[0] if self.best_score and len(self.best_score) > 1 else None,
+            "best_epoch": self.best_epoch,
+            "best_step": self.best_step,
+        }
 
     def save(self, folder: str) -> None:
         fields = ("patience", "min_steps", "best_score", "best_step", "best_epoch", "best_loss", "best_accuracy")

@@ -25,6 +25,15 @@ class ResumePoint(NamedTuple):
     resume_step: Optional[int]
 
 
+def epoch_batches(accelerator: Accelerator, train_dataloader, epoch: int, resume: ResumePoint):
+    """The batches of `epoch`: the seeded order of that epoch, without those a step checkpoint had done."""
+    if hasattr(train_dataloader, "set_epoch"):
+        train_dataloader.set_epoch(epoch)
+    if resume.resume_step is not None and epoch == resume.starting_epoch:
+        return accelerator.skip_first_batches(train_dataloader, resume.resume_step)
+    return train_dataloader
+
+
 def checkpoint_dir(args: argparse.Namespace, name: str) -> str:
     return os.path.join(args.output_dir, "checkpoints", name)
 

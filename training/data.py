@@ -26,6 +26,17 @@ logger = get_logger(__name__)
 PREDICT_FILE_SPLIT = "predict_file"  # the split name of --predict_file's rows inside the loaded data
 
 
+def load_checked_data(args: argparse.Namespace) -> MultimodalDataset:
+    """The dataset with the rows to predict, checked whole (what is wrong with the file, not with a sample), then
+    cut to --max_train_samples / --max_eval_samples."""
+    data = load_data(args)
+    if data.problem_type is None:
+        raise UserError(f"--dataset_name {args.dataset_name!r}: found no label column to train on")
+    data = add_predict_split(args, data)
+    data = preflight_check(args, data)
+    return select_splits(args, data)
+
+
 def load_data(args: argparse.Namespace) -> MultimodalDataset:
     try:
         return load_multimodal_dataset(
@@ -198,6 +209,8 @@ def get_dataloaders(accelerator: Accelerator, args: argparse.Namespace, data, pr
         generator=torch.Generator().manual_seed(args.seed),
     )
     eval_splits = {name: data[name] for name in ("validation", "test") if name in data.splits}
+    if "validation" not in eval_splits:
+        raise UserError("the dataset has no validation split and --validation_fraction is 0")
     return train_dataloader, eval_splits
 
 

@@ -2,7 +2,7 @@
 # Licensed under the Apache License, Version 2.0.
 """Evaluation in a run: what the final robustness sweep measures (`plan_evaluation`: its split and missing rates,
 resolved from the arguments and the data), the validation of every --eval_steps steps (`validate`), and the sweep
-itself (`robustness_sweep`)."""
+itself on the best weights (`evaluate_best_model`, `robustness_sweep`)."""
 
 import argparse
 from dataclasses import dataclass
@@ -89,6 +89,16 @@ def validate(model, loader, accelerator: Accelerator, stopper: EarlyStopping, ar
         accelerator.log({f"validation_{k}": v for k, v in validation.items()} | {"epoch": epoch}, step=step)
     model.train()
     return should_stop
+
+
+def evaluate_best_model(
+    model, accelerator: Accelerator, args, data, processor, evaluation: EvaluationPlan, stopper: EarlyStopping
+) -> dict:
+    """The robustness sweep of the best evaluation's weights (loaded into `model`), with that evaluation's scores."""
+    if stopper.best_state is not None:
+        accelerator.unwrap_model(model).load_state_dict(stopper.best_state)
+    results = robustness_sweep(model, accelerator, args, data, processor, evaluation.missing_rates, evaluation.split)
+    return {**results, **stopper.summary()}
 
 
 def robustness_sweep(

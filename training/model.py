@@ -175,10 +175,12 @@ def check_same_modalities(config, data: MultimodalDataset) -> None:
 def cache_backbone_outputs(
     model, processor: CLDMDFProcessor, data: MultimodalDataset, args: argparse.Namespace
 ) -> MultimodalDataset:
-    """`data` with each text/image column replaced by its frozen backbone's pooled outputs (float vectors, None where
-    missing), computed once with `datasets.map` (kept in the datasets cache), so that training and evaluation run
-    only the fusion. Exact: a frozen backbone runs in eval mode; the model takes `{"pooled_output": ...}` for such
-    inputs."""
+    """Under --cache_backbone_outputs, `data` with each text/image column replaced by its frozen backbone's pooled
+    outputs (float vectors, None where missing), computed once with `datasets.map` (kept in the datasets cache), so
+    that training and evaluation run only the fusion; else `data` itself. Exact: a frozen backbone runs in eval mode;
+    the model takes `{"pooled_output": ...}` for such inputs."""
+    if not args.cache_backbone_outputs:
+        return data
     from datasets.fingerprint import Hasher
 
     for name in model.config.modality_names:

@@ -1,7 +1,8 @@
 # Copyright 2026 The CL-DMDF contributors.
 # Licensed under the Apache License, Version 2.0.
 """What a run reports while it trains: the logging set-up of the transformers example scripts, the trackers of
---report_to (`init_trackers`, with the run's settings as hyper-parameters) and the training-loss log."""
+--report_to (`init_trackers`, with the run's settings as hyper-parameters), and the progress bar with the training
+loss."""
 
 import logging
 from collections.abc import Mapping
@@ -11,6 +12,7 @@ import torch
 import transformers
 from accelerate import Accelerator
 from accelerate.logging import get_logger
+from tqdm.auto import tqdm
 
 logger = get_logger(__name__)
 
@@ -55,12 +57,22 @@ def init_trackers(accelerator: Accelerator, report_to: str, settings: Mapping) -
         )
 
 
-class TrainingLossLog:
-    """The mean training loss over the last `every` optimizer steps: on the progress bar and, with tracking, logged
-    as `train_loss` (with `learning_rate`). Losses add up on the device; one sync per `every` steps reads them."""
+def log_training_start(accelerator: Accelerator, args, data, budget) -> None:
+    total_batch = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
+    logger.info(f"  Modalities = {data.modality_names}, labels = {data.num_labels} ({data.problem_type})")
+    logger.info(f"  Num epochs = {budget.num_train_epochs}, total batch size = {total_batch}")
+    logger.info(f"  Total optimization steps = {budget.max_train_steps}, evaluation every {budget.eval_steps} steps")
 
-    def __init__(self, every: int, accelerator: Accelerator, progress, tracking: bool):
-        self.every, self.accelerator, self.progress, self.tracking = every, accelerator, progress, tracking
+
+class TrainingProgress:
+    """The progress bar over the budget's optimizer steps (from those a resumed run had done), with the mean training
+    loss of the last --logging_steps steps on it and, with --with_tracking, logged as `train_loss` (with
+    `learning_rate`). Losses add up on the device; one sync per --logging_steps steps reads them."""
+
+    def __init__(self, accelerator: Accelerator, args, budget, completed_steps: int):
+        self.bar = tqdm(range(budget.max_train_steps), disable=not accelerator.is_local_main_process)
+        self.bar.update(completed_steps)
+        self.every, self.accelerator, self.tracking = args.logging_steps, accelerator, args.with_tracking
         self.total, self.count = None, 0
 
     def add(self, loss: torch.Tensor) -> None:
@@ -69,10 +81,12 @@ class TrainingLossLog:
         self.count += 1
 
     def step(self, completed_steps: int, learning_rate: float) -> None:
+        """One optimizer step done: `completed_steps` in all."""
+        self.bar.update(1)
         if completed_steps % self.every or not self.count:
             return
         mean = self.total.item() / self.count
         self.total, self.count = None, 0
-        self.progress.set_postfix(loss=f"{mean:.4f}")
+        self.bar.set_postfix(loss=f"{mean:.4f}")
         if self.tracking:
             self.accelerator.log({"train_loss": mean, "learning_rate": learning_rate}, step=completed_steps)
