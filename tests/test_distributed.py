@@ -20,10 +20,11 @@ DRIVER = textwrap.dedent(
     import json, os, sys
     from safetensors.torch import save_file
     import train_accelerate
+    from training.data import eval_dataloader
 
     out = sys.argv[1]
     args = train_accelerate.parse_args(sys.argv[2:])
-    accelerator, model, processor, data, results = train_accelerate.train(args)
+    accelerator, model, processor, data, results, _ = train_accelerate.train(args)
     state = accelerator.unwrap_model(model).state_dict()
     rank = accelerator.process_index
     save_file({k: v.contiguous() for k, v in state.items()}, os.path.join(out, f"rank{rank}.safetensors"))
@@ -36,12 +37,11 @@ DRIVER = textwrap.dedent(
     from evaluation.prediction import per_row_loss, predict
 
     test = data["test"]
-    gathered = predict(model, accelerator.prepare(train_accelerate.eval_dataloader(test, args, data, processor)),
-                       accelerator)  # fmt: skip
+    gathered = predict(model, accelerator.prepare(eval_dataloader(test, args, data, processor)), accelerator)
     single = accelerator.unwrap_model(model).eval()
     losses, labels = [], []
     with torch.no_grad():
-        for batch in train_accelerate.eval_dataloader(test, args, data, processor):
+        for batch in eval_dataloader(test, args, data, processor):
             labels.append(batch.pop("labels"))
             losses.append(per_row_loss(single(**batch).logits, labels[-1], single))
     rows = {"gathered_loss": gathered["loss"], "gathered_labels": gathered["labels"],

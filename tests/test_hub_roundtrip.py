@@ -33,6 +33,7 @@ from modeling_cldmdf import CLDMDFForSequenceClassification
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from processing.collator import CLDMDFDataCollator
 from processing.loading import load_multimodal_dataset
+from training.outputs import push_folder
 
 try:
     from httpx2 import TransportError  # the HTTP client of huggingface_hub >= 2
@@ -317,7 +318,7 @@ def test_interrupted_push_keeps_the_remote_and_the_local_folder(hub_server, tmp_
     args = train_accelerate.parse_args(["--hub_model_id", repo_id, "--push_to_hub"])
     before_model, after_model = tiny_model(seed=5), tiny_model(seed=6)
     before_model.save_pretrained(tmp_path / "before")
-    train_accelerate.push_folder(args, str(tmp_path / "before"))  # the training script's push
+    push_folder(args, str(tmp_path / "before"))  # the training script's push
     before = hub_server.head(repo_id)
     folder = tmp_path / "after"
     after_model.save_pretrained(folder)
@@ -327,14 +328,14 @@ def test_interrupted_push_keeps_the_remote_and_the_local_folder(hub_server, tmp_
     if fault == "status_500":
         hub_server.fail_next_commit(status=500)
         with pytest.raises(HfHubHTTPError) as info:
-            train_accelerate.push_folder(args, str(folder))
+            push_folder(args, str(folder))
         assert info.value.response.status_code == 500
         assert "500" in str(info.value) and "Injected commit failure" in str(info.value)  # the server's reason
         assert repo_id in str(info.value)  # and which repo / request failed
     else:
         hub_server.drop_next_commit_connection()
         with pytest.raises(TransportError) as info:
-            train_accelerate.push_folder(args, str(folder))
+            push_folder(args, str(folder))
         assert "disconnected" in str(info.value)  # "Server disconnected without sending a response."
         assert info.value.request.url.path == f"/api/models/{repo_id}/commit/main"  # and which request it was
 
@@ -345,7 +346,7 @@ def test_interrupted_push_keeps_the_remote_and_the_local_folder(hub_server, tmp_
     pulled = AutoModelForSequenceClassification.from_pretrained(repo_id)
     assert_same_weights(pulled.state_dict(), before_model.state_dict())
     # A retry lands the new version on top of the previous one.
-    train_accelerate.push_folder(args, str(folder))
+    push_folder(args, str(folder))
     assert [c.commit_id for c in HfApi().list_repo_commits(repo_id)][1] == before
     pulled = AutoModelForSequenceClassification.from_pretrained(repo_id)
     assert_same_weights(pulled.state_dict(), after_model.state_dict())
@@ -365,7 +366,7 @@ def test_a_connection_lost_during_the_weights_upload_is_retried_or_changes_nothi
     args = train_accelerate.parse_args(["--hub_model_id", repo_id, "--push_to_hub"])
     before_model, after_model = tiny_model(seed=10 + drops), tiny_model(seed=20 + drops)  # weights new to the server
     before_model.save_pretrained(tmp_path / "before")
-    train_accelerate.push_folder(args, str(tmp_path / "before"))
+    push_folder(args, str(tmp_path / "before"))
     before = hub_server.head(repo_id)
     folder = tmp_path / "after"
     after_model.save_pretrained(folder)
@@ -377,11 +378,11 @@ def test_a_connection_lost_during_the_weights_upload_is_retried_or_changes_nothi
 
     hub_server.drop_lfs_uploads(drops)
     if drops == 1:
-        train_accelerate.push_folder(args, str(folder))
+        push_folder(args, str(folder))
         assert [c for c in hub_server.calls[calls:] if c.startswith("PUT")] == [f"PUT /_lfs_upload/{weights}"] * 2
     else:
         with pytest.raises(RuntimeError, match="Error while uploading 'model.safetensors' to the Hub") as info:
-            train_accelerate.push_folder(args, str(folder))
+            push_folder(args, str(folder))
         assert isinstance(info.value.__cause__, TransportError)  # "Server disconnected without sending a response."
         assert [c for c in hub_server.calls[calls:] if c.startswith("PUT")] == [f"PUT /_lfs_upload/{weights}"] * 6
         assert hub_server.head(repo_id) == before
@@ -389,7 +390,7 @@ def test_a_connection_lost_during_the_weights_upload_is_retried_or_changes_nothi
         assert not hub_server.blob_path(weights).exists()  # the halves were never stored
         pulled = AutoModelForSequenceClassification.from_pretrained(repo_id)
         assert_same_weights(pulled.state_dict(), before_model.state_dict())
-        train_accelerate.push_folder(args, str(folder))  # the retry
+        push_folder(args, str(folder))  # the retry
     assert digest(folder) == files_before
     assert hashlib.sha256(hub_server.blob_path(weights).read_bytes()).hexdigest() == weights
     assert [c.commit_id for c in HfApi().list_repo_commits(repo_id)][1] == before
@@ -417,7 +418,7 @@ def test_push_without_a_token_is_refused(hub_server, tmp_path, monkeypatch):
     model.save_pretrained(tmp_path / "model")
     args = train_accelerate.parse_args(["--hub_model_id", existing, "--push_to_hub"])
     with pytest.raises(HfHubHTTPError) as info:
-        train_accelerate.push_folder(args, str(tmp_path / "model"))
+        push_folder(args, str(tmp_path / "model"))
     assert info.value.response.status_code == 401
     with pytest.raises(HfHubHTTPError) as info:
         uci_with_missing_views({"train": 4}).push_to_hub(hub_server.new_repo_id("uci-never"))
@@ -449,7 +450,7 @@ def test_private_repo_is_not_readable_without_its_token(hub_server, tmp_path):
     script_repo = hub_server.new_repo_id("cldmdf-private-script")
     model.save_pretrained(tmp_path / "model")
     args = train_accelerate.parse_args(["--push_to_hub", "--hub_model_id", script_repo, "--hub_private_repo"])
-    train_accelerate.push_folder(args, str(tmp_path / "model"))
+    push_folder(args, str(tmp_path / "model"))
     assert HfApi().model_info(script_repo).private is True
     with pytest.raises(RepositoryNotFoundError):
         hf_hub_download(script_repo, "config.json", token=False, cache_dir=tmp_path / "anonymous")

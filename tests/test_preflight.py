@@ -11,6 +11,7 @@ from accelerate import PartialState
 import train_accelerate
 from processing.column_types import parse_number_list
 from processing.loading import load_multimodal_dataset
+from training.data import load_data, parse_modality_types, preflight_check
 
 FAST = ["--hidden_size", "16", "--max_train_steps", "2", "--eval_missing_rates", "0", "--skip_modality_removal"]
 
@@ -123,7 +124,7 @@ def test_vectors_stored_as_strings_are_named_with_the_flag_that_parses_them(tmp_
 def test_modality_types_parse_strings_into_dense_vectors(tmp_path):
     csv = vector_csv(tmp_path / "vectors.csv")
     args = train_accelerate.parse_args(["--dataset_name", csv, "--modality_types", "vec=dense,size=dense"])
-    data = train_accelerate.load_data(args)
+    data = load_data(args)
     assert data.modalities == {"size": {"type": "dense", "dim": 1}, "vec": {"type": "dense", "dim": 2}}
     train = data["train"]
     by_id = {row_id: (vec, size) for row_id, vec, size in zip(train["row_id"], train["vec"], train["size"])}
@@ -131,7 +132,7 @@ def test_modality_types_parse_strings_into_dense_vectors(tmp_path):
     raw = (tmp_path / "vectors.csv").read_text().splitlines()[1]
     assert by_id[0][0] == pytest.approx(parse_number_list(raw.split('"')[1]))
     PartialState()
-    train_accelerate.preflight_check(args, data)  # nothing left to report
+    preflight_check(args, data)  # nothing left to report
 
 
 def test_modality_types_trains_end_to_end(tmp_path):
@@ -160,7 +161,7 @@ def test_parse_number_list(text, expected):
 @pytest.mark.parametrize("text", ["vec", "vec=vector", "=dense"])
 def test_bad_modality_types_name_the_flag(text):
     with pytest.raises(train_accelerate.UserError, match="--modality_types items must look like"):
-        train_accelerate.parse_modality_types(text)
+        parse_modality_types(text)
 
 
 def test_a_string_column_that_does_not_parse_names_the_value(tmp_path):

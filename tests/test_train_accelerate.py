@@ -16,6 +16,11 @@ from transformers import AutoModelForSequenceClassification, AutoProcessor
 import train_accelerate
 from processing.collator import CLDMDFDataCollator
 from processing.loading import load_multimodal_dataset
+from training.arguments import validate_args
+from training.budget import DEFAULT_MIN_TRAIN_STEPS, training_budget
+from training.data import eval_dataloader, get_dataloaders, load_data, select, select_splits
+from training.model import build_model, build_processor
+from training.outputs import TrainingRun, save_final
 
 ROOT = Path(__file__).resolve().parent.parent
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
@@ -65,7 +70,7 @@ def test_outputs_and_flat_results(trained):
 
 def _test_accuracy(model, processor, limit: int = 96) -> float:
     data = load_multimodal_dataset(UCI)
-    rows = list(train_accelerate.select(data["test"], limit))  # the rows the script evaluated
+    rows = list(select(data["test"], limit))  # the rows the script evaluated
     batch = CLDMDFDataCollator(processor, label_column="label")(rows)
     labels = batch.pop("labels")
     with torch.no_grad():
@@ -83,7 +88,7 @@ def test_saved_folder_reproduces_the_reported_accuracy(trained):
 def test_tmc_baseline_anneals_its_kl_term_and_its_saved_folder_reproduces_the_accuracy(tmp_path):
     tmc = ["--baseline", "tmc", "--config_overrides", "contrastive_weight=0,tmc_annealing_epochs=4"]
     args = train_accelerate.parse_args([*QUICK, "--output_dir", str(tmp_path / "a"), "--num_train_epochs", "3", *tmc])
-    _, model, _, _, _ = train_accelerate.train(args)
+    model = train_accelerate.train(args).model
     assert model.evidential_kl_weight.item() == 0.75  # the third epoch's weight: 3 / 4
     results = run(tmp_path, "--num_train_epochs", "8", *tmc)
     folder = tmp_path / "out"
@@ -97,7 +102,8 @@ REMOTE = """
 import sys, json
 class Block:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("modeling_cldmdf", "processing", "train_accelerate", "model_cards", "evaluation"):
+        if name.split(".")[0] in ("modeling_cldmdf", "processing", "train_accelerate", "training", "model_cards",
+                                  "evaluation"):
             raise ImportError(name)
 sys.meta_path.insert(0, Block())
 import numpy as np, pyarrow.parquet as pq, torch
@@ -118,7 +124,7 @@ def test_saved_folder_reproduces_the_accuracy_as_remote_code(trained, tmp_path):
     script = tmp_path / "remote.py"
     script.write_text(REMOTE)
     parquet = tmp_path / "evaluated.parquet"
-    train_accelerate.select(load_multimodal_dataset(UCI)["test"], 96).to_parquet(parquet)
+    select(load_multimodal_dataset(UCI)["test"], 96).to_parquet(parquet)
     env = dict(os.environ, HF_MODULES_CACHE=str(tmp_path / "modules"), HF_HUB_OFFLINE="1")
     done = subprocess.run(
         [sys.executable, str(script), str(folder), str(parquet), "96"], cwd=tmp_path, env=env, capture_output=True,
@@ -235,12 +241,13 @@ def test_accelerate_dynamo_backend_inductor_compiles_trains_and_saves_plain_weig
     args = train_accelerate.parse_args(
         [*QUICK, "--output_dir", str(tmp_path / "out"), "--max_train_steps", "8", "--skip_modality_removal"]
     )
-    accelerator, model, processor, data, results = train_accelerate.train(args)
+    run = train_accelerate.train(args)
+    model, results = run.model, run.results
     assert isinstance(model, torch._dynamo.eval_frame.OptimizedModule)
     # The same 8 steps run eagerly reach 0.500 / 0.365 / 0.458 test accuracy with --seed 0 / 1 / 2; a model whose
     # classification loss gets no gradient (only the contrastive term trains) 0.219 / 0.094 / 0.073.
     assert results["test_accuracy"] >= 0.30  # 0.365 - 0.065
-    train_accelerate.save_final(model, processor, args, results, data, accelerator)
+    save_final(run, args)
     saved = load_file(tmp_path / "out" / "model.safetensors")
     trained = model._orig_mod.state_dict()
     assert saved.keys() == trained.keys()  # no `_orig_mod.` prefix: loads into an uncompiled model
@@ -286,12 +293,11 @@ def test_bad_arguments_stop_with_one_clear_line(tmp_path, extra, message):
 @pytest.mark.parametrize("rate", [0.0, 0.5])
 def test_train_missing_rate_removes_the_same_share_of_train_and_validation_entries_every_epoch(tmp_path, rate):
     args = train_accelerate.parse_args([*QUICK, "--output_dir", str(tmp_path), "--train_missing_rate", str(rate)])
-    train_accelerate.validate_args(args)
-    data = train_accelerate.load_data(args)
-    train_accelerate.select_splits(args, data)
-    processor = train_accelerate.build_processor(args, train_accelerate.build_model(args, data), data)
-    train_loader, eval_splits = train_accelerate.get_dataloaders(None, args, data, processor)
-    validation_loader = train_accelerate.eval_dataloader(eval_splits["validation"], args, data, processor, rate)
+    validate_args(args)
+    data = select_splits(args, load_data(args))
+    processor = build_processor(args, build_model(args, data), data)
+    train_loader, eval_splits = get_dataloaders(None, args, data, processor)
+    validation_loader = eval_dataloader(eval_splits["validation"], args, data, processor, rate)
     for loader in (train_loader, validation_loader):
         masks = [torch.cat([batch["modality_mask"] for batch in loader]) for _ in range(2)]  # two epochs
         for mask in masks:
@@ -349,7 +355,7 @@ def test_an_interrupted_save_keeps_the_previous_model(trained, tmp_path, monkeyp
     from accelerate import Accelerator
 
     with pytest.raises(KeyboardInterrupt):
-        train_accelerate.save_final(model, Exploding(), args, {}, None, Accelerator(cpu=True))
+        save_final(TrainingRun(Accelerator(cpu=True), model, Exploding(), None, {}, {}), args)
     assert _digest(folder) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging folder left behind
 
@@ -416,7 +422,7 @@ def test_two_dense_modalities_train_and_evaluate_with_no_flag_but_the_dataset(tm
     assert {"test_accuracy_without_fou", "test_accuracy_without_zer"} <= set(results)
     # The budget adapts to the data: 120 training rows are 2 batches an epoch, and the run still gets at least
     # --min_train_steps updates (30 epochs would be 60) unless early stopping ends it after that floor.
-    assert results["train_steps"] >= train_accelerate.DEFAULT_MIN_TRAIN_STEPS
+    assert results["train_steps"] >= DEFAULT_MIN_TRAIN_STEPS
     assert results["test_accuracy"] > 0.5  # fou + zer on 10 digits; the two-view references reach ~0.9 on all rows
     assert (output / "model.safetensors").is_file() and (output / "README.md").is_file()
 
@@ -427,7 +433,7 @@ def test_one_modality_trains_and_evaluates_only_what_it_can(tmp_path):
         ["--dataset_name", str(dataset), "--output_dir", str(tmp_path / "out"), "--max_train_steps", "3"]
     )
     results = train_accelerate.main(args)
-    assert args.eval_missing_rates == [0.0]
+    assert args.eval_missing_rates is None  # the arguments stay what the user typed; the run evaluates η = 0 only
     assert "test_accuracy" in results
     assert not [key for key in results if "missing" in key or "without" in key]
 
@@ -455,4 +461,4 @@ def test_a_missing_rate_typed_by_the_user_that_two_modalities_cannot_meet_is_an_
 def test_training_budget_adapts_to_the_dataset_size(rows, extra, expected):
     args = train_accelerate.parse_args(["--per_device_train_batch_size", "64", *extra])
     steps_per_epoch = -(-rows // 64)
-    assert train_accelerate.training_budget(args, steps_per_epoch) == expected
+    assert training_budget(args, steps_per_epoch) == expected

@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 
 import train_accelerate
+from training.arguments import parse_missing_rates, run_settings, validate_args
+from training.budget import training_budget
+from training.evaluation import EvaluationPlan
+from training.tracking import TRACKING_PROJECT, init_trackers, tracker_config
 
 ROOT = Path(__file__).resolve().parent.parent
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
@@ -25,7 +29,7 @@ def test_tensorboard_gets_the_training_loss_and_the_hyperparameters(tmp_path):
     output = tmp_path / "out"
     tracking = ["--with_tracking", "--report_to", "tensorboard", "--logging_steps", "2", "--max_train_steps", "6"]
     results = train_accelerate.main(train_accelerate.parse_args([*TINY, *tracking, "--output_dir", str(output)]))
-    runs = output / train_accelerate.TRACKING_PROJECT  # kept through the final swap of the output folder
+    runs = output / TRACKING_PROJECT  # kept through the final swap of the output folder
     assert list(runs.glob("events.out.tfevents.*"))
 
     scalars = EventAccumulator(str(runs)).Reload()
@@ -53,16 +57,17 @@ def test_without_a_tracker_package_one_line_says_how_to_install_one(tmp_path, mo
     monkeypatch.setattr(accelerate.tracking, "_available_trackers", [])  # as if tensorboard were not installed
     args = train_accelerate.parse_args([*TINY, "--with_tracking", "--output_dir", str(tmp_path)])
     accelerator = Accelerator(cpu=True, log_with="all", project_dir=str(tmp_path))
-    with caplog.at_level(logging.WARNING, logger="train_accelerate"):
-        train_accelerate.init_trackers(accelerator, args)
+    with caplog.at_level(logging.WARNING, logger="training.tracking"):
+        init_trackers(accelerator, args.report_to, vars(args))
     assert "no tracker package is installed for --report_to 'all', so nothing is logged" in caplog.text
     assert "`pip install tensorboard`" in caplog.text
 
 
 def test_tracker_config_holds_only_types_trackers_take():
     args = train_accelerate.parse_args([*TINY, "--hub_token", "secret", "--tuple_alphas", "0.1,0.2"])
-    train_accelerate.validate_args(args)  # turns --eval_missing_rates into a list of floats
-    config = train_accelerate.tracker_config(args)
+    # The run's settings hold the resolved values: --eval_missing_rates as a list of floats, the step budget.
+    evaluation = EvaluationPlan("test", parse_missing_rates(args.eval_missing_rates), explicit_missing_rates=True)
+    config = tracker_config(run_settings(args, evaluation, training_budget(args, steps_per_epoch=4)))
     assert all(type(value) in (bool, int, float, str) for value in config.values())
     assert config["eval_missing_rates"] == "0,0.5" and config["tuple_alphas"] == "0.1,0.2"
     assert "hub_token" not in config and "model_name_or_path" not in config
@@ -71,4 +76,4 @@ def test_tracker_config_holds_only_types_trackers_take():
 def test_logging_steps_must_be_positive():
     args = train_accelerate.parse_args([*TINY, "--logging_steps", "0"])
     with pytest.raises(train_accelerate.UserError, match="--logging_steps must be >= 1, got 0"):
-        train_accelerate.validate_args(args)
+        validate_args(args)

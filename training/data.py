@@ -1,0 +1,230 @@
+# Copyright 2026 The CL-DMDF contributors.
+# Licensed under the Apache License, Version 2.0.
+"""The data of a run: loading (`load_data`), the split to predict, the pre-flight check of every split before
+anything is fitted, --max_*_samples, and the collators and dataloaders. Each step returns a new
+`MultimodalDataset`; the one it was given is left as it was."""
+
+import argparse
+import dataclasses
+from typing import Optional
+
+import torch
+from accelerate import Accelerator
+from accelerate.logging import get_logger
+from torch.utils.data import DataLoader
+
+from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
+from processing.collator import CLDMDFDataCollator
+from processing.loading import MultimodalDataset, load_multimodal_dataset, load_prediction_file
+from processing.preflight import find_data_problems, format_rows
+from processing.schema import MODALITY_TYPES
+
+from . import UserError
+
+logger = get_logger(__name__)
+
+PREDICT_FILE_SPLIT = "predict_file"  # the split name of --predict_file's rows inside the loaded data
+
+
+def load_checked_data(args: argparse.Namespace) -> MultimodalDataset:
+    """The dataset with the rows to predict, checked whole (what is wrong with the file, not with a sample), then
+    cut to --max_train_samples / --max_eval_samples."""
+    data = load_data(args)
+    if data.problem_type is None:
+        raise UserError(f"--dataset_name {args.dataset_name!r}: found no label column to train on")
+    data = add_predict_split(args, data)
+    data = preflight_check(args, data)
+    return select_splits(args, data)
+
+
+def load_data(args: argparse.Namespace) -> MultimodalDataset:
+    try:
+        return load_multimodal_dataset(
+            args.dataset_name,
+            config_name=args.dataset_config_name,
+            revision=args.revision,
+            streaming=args.streaming,
+            label_column=args.label_column_name,
+            modality_types=parse_modality_types(args.modality_types),
+            validation_fraction=args.validation_fraction,
+            seed=args.seed,
+            token=args.hub_token,
+        )
+    except (ValueError, FileNotFoundError) as error:
+        raise UserError(f"--dataset_name {args.dataset_name!r}: {error}") from error
+    except Exception as error:  # the Hub client's errors (repo, revision not found...) are user errors too
+        if type(error).__name__.endswith(("NotFoundError", "DatasetNotFoundError")):
+            raise UserError(f"--dataset_name {args.dataset_name!r}: {error}") from error
+        raise
+
+
+def parse_modality_types(text: Optional[str]) -> dict:
+    """`"vec=dense,notes=text"` -> `{"vec": "dense", "notes": "text"}`."""
+    types = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        column, sep, kind = (part.strip() for part in item.partition("="))
+        if not sep or not column or kind not in MODALITY_TYPES:
+            raise UserError(
+                f'--modality_types items must look like "column=type" with type one of {list(MODALITY_TYPES)}, '
+                f"got {item.strip()!r}"
+            )
+        types[column] = kind
+    return types
+
+
+def with_splits(data: MultimodalDataset, splits: dict) -> MultimodalDataset:
+    """`data` with the given splits replaced or added (the others, and the schema, shared)."""
+    return dataclasses.replace(data, dataset=type(data.dataset)({**data.dataset, **splits}))
+
+
+def add_predict_split(args: argparse.Namespace, data: MultimodalDataset) -> MultimodalDataset:
+    """With --do_predict, checks the split to predict now, and adds --predict_file's rows as the split
+    `predict_file`, so that the pre-flight check reads them too (nothing wrong is found after training)."""
+    if not args.do_predict:
+        for flag in ("predict_file", "predict_split"):
+            if getattr(args, flag):
+                raise UserError(
+                    f"--{flag} {getattr(args, flag)!r} only applies with --do_predict; add --do_predict to write "
+                    f"predictions"
+                )
+        return data
+    if args.predict_file and args.predict_split:
+        raise UserError(
+            f"--predict_file {args.predict_file!r} and --predict_split {args.predict_split!r}: give one of them"
+        )
+    if args.streaming:
+        raise UserError("--do_predict reads whole splits; it does not work with --streaming")
+    if args.predict_file:
+        try:
+            rows = load_prediction_file(args.predict_file, data, parse_modality_types(args.modality_types))
+        except (ValueError, FileNotFoundError) as error:
+            raise UserError(f"--predict_file {args.predict_file!r}: {error}") from error
+        return with_splits(data, {PREDICT_FILE_SPLIT: rows})
+    split = args.predict_split or "test"
+    if split not in data.splits:
+        raise UserError(f"--predict_split {split!r}: the dataset has the splits {data.splits}; pass one of them")
+    return data
+
+
+def preflight_check(args: argparse.Namespace, data: MultimodalDataset) -> MultimodalDataset:
+    """Scans every split before anything is fitted or trained and raises one `UserError` that lists every data
+    problem, with the row ids of the user's file or split and the flag or change that fixes it. Rows with every
+    modality missing are dropped instead (with a log line) under --drop_rows_without_modalities."""
+    if data.streaming:
+        logger.info("streaming: the data is checked batch by batch during training, not ahead of it")
+        return data
+    if args.drop_rows_without_modalities:
+        data = drop_rows_without_modalities(data)
+    problems = find_data_problems(data, declared=parse_modality_types(args.modality_types))
+    if problems:
+        lines = "\n".join(f"  - {describe_problem(problem)}" for problem in problems)
+        raise UserError(
+            f"--dataset_name {args.dataset_name!r}: {len(problems)} data problem(s) found before training (rows are "
+            f"{data.row_id_column!r} values: a row's 0-based position in its file or split as stored, header line not "
+            f"counted, unless the data has an id column of its own); nothing was trained or written:\n{lines}"
+        )
+    return data
+
+
+def describe_problem(problem) -> str:
+    """One line per problem: where, what, and the remedy."""
+    where = f"split {problem.split!r}"
+    rows = format_rows(problem.rows)
+    column = problem.column
+    if problem.kind == "no_modality":
+        return f"{where}: rows {rows} have every modality missing; pass --drop_rows_without_modalities to drop them"
+    if problem.kind == "nan":
+        return (
+            f"{where}: dense modality {column!r} has NaN or infinite values in rows {rows}; fix those values, or "
+            f"store the vector as None (missing) to use the row's other modalities"
+        )
+    if problem.kind == "unseen_label":
+        return (
+            f"{where}: label {problem.detail} (rows {rows}) never occurs in the training split, so the model cannot "
+            f"learn it and the ids of the other classes shift; add training rows of that class or remove these rows"
+        )
+    if problem.kind == "vector_strings":
+        return (
+            f"{where}: column {column!r} holds vectors stored as strings (e.g. {problem.detail}) and was read as "
+            f"text; pass --modality_types {column}=dense to parse them"
+        )
+    return (
+        f"{where}: column {column!r} holds numbers stored as strings (e.g. {problem.detail}) and was read as text; "
+        f"pass --modality_types {column}=dense to read it as one number, or {column}=text to keep it as text"
+    )
+
+
+def drop_rows_without_modalities(data: MultimodalDataset) -> MultimodalDataset:
+    for name in data.splits:
+        empty = data.rows_without_modalities(name)
+        if empty:
+            split = data[name]
+            ids = split.select(empty)[data.row_id_column]
+            data = with_splits(data, {name: split.select(sorted(set(range(len(split))) - set(empty)))})
+            logger.warning(
+                f"--drop_rows_without_modalities: dropped {len(empty)} rows of split {name!r} with every modality "
+                f"missing (row ids {format_rows(sorted(ids))})"
+            )
+    return data
+
+
+def select(split, limit: Optional[int]):
+    """The first `limit` rows of a seeded shuffle (splits are often stored sorted, e.g. by class)."""
+    if limit is None:
+        return split
+    if not hasattr(split, "select"):  # streaming
+        return split.take(limit)
+    return split.shuffle(seed=0).select(range(min(limit, len(split))))
+
+
+def select_splits(args: argparse.Namespace, data: MultimodalDataset) -> MultimodalDataset:
+    """Applies --max_train_samples / --max_eval_samples once, before anything reads the splits."""
+    return with_splits(
+        data,
+        {
+            name: select(data[name], args.max_train_samples if name == "train" else args.max_eval_samples)
+            for name in data.splits
+            if name != PREDICT_FILE_SPLIT  # every row of --predict_file is predicted
+        },
+    )
+
+
+def get_dataloaders(accelerator: Accelerator, args: argparse.Namespace, data, processor: CLDMDFProcessor):
+    """Train / validation / test dataloaders (the seam tests swap). Evaluation loaders are built per condition."""
+    train = data["train"]
+    # --train_missing_rate removes the same entries of a row in every epoch: data that is missing, not dropout.
+    collator = make_collator(args, data, processor, args.train_missing_rate)
+    if args.streaming:
+        train = train.shuffle(seed=args.seed, buffer_size=10_000)
+    train_dataloader = DataLoader(
+        train,
+        shuffle=not args.streaming,
+        collate_fn=collator,
+        batch_size=args.per_device_train_batch_size,
+        num_workers=args.dataloader_num_workers,
+        # Its own generator: creating an iterator (also when resuming) then draws nothing from the global RNG that
+        # dropout and modality dropout use, so a resumed run continues the exact random stream.
+        generator=torch.Generator().manual_seed(args.seed),
+    )
+    eval_splits = {name: data[name] for name in ("validation", "test") if name in data.splits}
+    if "validation" not in eval_splits:
+        raise UserError("the dataset has no validation split and --validation_fraction is 0")
+    return train_dataloader, eval_splits
+
+
+def make_collator(args, data, processor, missing_rate: float = 0.0) -> CLDMDFDataCollator:
+    """The collator of every loader: at `missing_rate` > 0, a fixed pattern seeded by row id and --eval_seed."""
+    return CLDMDFDataCollator(
+        processor,
+        label_column=data.label_column,
+        row_id_column=data.row_id_column,
+        missing_rate=missing_rate,
+        seed=args.eval_seed,
+    )
+
+
+def eval_dataloader(split, args, data, processor, missing_rate: float = 0.0) -> DataLoader:
+    collator = make_collator(args, data, processor, missing_rate)
+    return DataLoader(split, collate_fn=collator, batch_size=args.per_device_eval_batch_size)

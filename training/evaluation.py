@@ -1,0 +1,130 @@
+# Copyright 2026 The CL-DMDF contributors.
+# Licensed under the Apache License, Version 2.0.
+"""Evaluation in a run: what the final robustness sweep measures (`plan_evaluation`: its split and missing rates,
+resolved from the arguments and the data), the validation of every --eval_steps steps (`validate`), and the sweep
+itself on the best weights (`evaluate_best_model`, `robustness_sweep`)."""
+
+import argparse
+from dataclasses import dataclass
+
+from accelerate import Accelerator
+from accelerate.logging import get_logger
+
+from evaluation.prediction import compute_metrics, predict
+from processing.loading import MultimodalDataset
+from processing.missing import max_missing_rate
+
+from . import UserError
+from .arguments import parse_missing_rates
+from .budget import EarlyStopping
+from .data import eval_dataloader
+
+logger = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class EvaluationPlan:
+    """What the final robustness sweep measures.
+
+    Args:
+        split (`str`): the split evaluated: --evaluation_split, else `test`, else (no test split) `validation`.
+        missing_rates (`list[float]`): the η of --eval_missing_rates, or of the defaults that the data can meet.
+        explicit_missing_rates (`bool`): whether the user typed the rates (then all of them must be met).
+    """
+
+    split: str
+    missing_rates: list[float]
+    explicit_missing_rates: bool
+
+
+def plan_evaluation(args: argparse.Namespace, data: MultimodalDataset) -> EvaluationPlan:
+    missing_rates = evaluation_missing_rates(args, data)  # first: its log line and errors come before the split's
+    return EvaluationPlan(evaluation_split(args, data), missing_rates, args.eval_missing_rates is not None)
+
+
+def evaluation_missing_rates(args: argparse.Namespace, data: MultimodalDataset) -> list[float]:
+    """Every η must leave each row one modality: below (M - 1) / M for the dataset's M modalities. A rate the user
+    typed that the dataset cannot meet is an error; a default one is dropped with a log line."""
+    rates = parse_missing_rates(args.eval_missing_rates)
+    limit = max_missing_rate(len(data.modality_names))
+    if args.eval_missing_rates is None:
+        unmet = [rate for rate in rates if rate > 0 and rate >= limit]
+        if unmet:
+            logger.info(
+                f"evaluation missing rates {unmet} skipped: with {len(data.modality_names)} modalities every row "
+                f"keeps one, so η must be below (M - 1) / M = {limit:.6g}"
+            )
+        rates = [rate for rate in rates if rate not in unmet]
+    for flag, values in (("--eval_missing_rates", rates), ("--train_missing_rate", [args.train_missing_rate])):
+        bad = [rate for rate in values if rate > 0 and rate >= limit]
+        if bad:
+            raise UserError(
+                f"{flag} got {bad}: with the {len(data.modality_names)} modalities {data.modality_names} every row "
+                f"keeps one, so η must be below (M - 1) / M = {limit:.6g}"
+            )
+    return rates
+
+
+def evaluation_split(args: argparse.Namespace, data: MultimodalDataset) -> str:
+    """--evaluation_split as given, else `test`, else (a dataset without one) `validation`, said loudly."""
+    if args.evaluation_split is None:
+        if "test" in data.splits:
+            return "test"
+        logger.warning(
+            "the dataset has no test split: the final robustness sweep reports `validation_*` metrics, measured "
+            "on the split that also chose the best epoch"
+        )
+        return "validation"
+    if args.evaluation_split == "test" and "test" not in data.splits:
+        raise UserError(f"--evaluation_split test: the dataset has only the splits {data.splits}")
+    return args.evaluation_split
+
+
+def validate(model, loader, accelerator: Accelerator, stopper: EarlyStopping, args, data, step: int, epoch: int):
+    """Evaluates on the validation split, logs it, records it for early stopping; True when training should stop."""
+    validation = compute_metrics(predict(model, loader, accelerator), data.problem_type)
+    should_stop = stopper.update(validation, step, epoch, accelerator.unwrap_model(model))
+    logger.info(f"step {step} (epoch {epoch}): validation {validation}")
+    if args.with_tracking:
+        accelerator.log({f"validation_{k}": v for k, v in validation.items()} | {"epoch": epoch}, step=step)
+    model.train()
+    return should_stop
+
+
+def evaluate_best_model(
+    model, accelerator: Accelerator, args, data, processor, evaluation: EvaluationPlan, stopper: EarlyStopping
+) -> dict:
+    """The robustness sweep of the best evaluation's weights (loaded into `model`), with that evaluation's scores."""
+    if stopper.best_state is not None:
+        accelerator.unwrap_model(model).load_state_dict(stopper.best_state)
+    results = robustness_sweep(model, accelerator, args, data, processor, evaluation.missing_rates, evaluation.split)
+    return {**results, **stopper.summary()}
+
+
+def robustness_sweep(
+    model, accelerator, args, data, processor, missing_rates: list[float], split_name: str = "test"
+) -> dict:
+    """Flat results: `{split}_accuracy`, `{split}_accuracy_missing_{η}`, `{split}_accuracy_without_{modality}`...
+
+    A removal is scored on the rows that keep another modality (`{split}_rows_without_{modality}`); every modality's
+    score on those same rows is `{split}_accuracy_with_{modality}`, the reference the model card compares it with."""
+    split = data[split_name]
+    results, complete = {}, None
+    conditions = [(f"missing_{rate:g}" if rate else "", rate, None) for rate in missing_rates]
+    if not args.skip_modality_removal and len(data.modality_names) > 1:
+        conditions += [(f"without_{name}", 0.0, index) for index, name in enumerate(data.modality_names)]
+    for suffix, rate, removed in conditions:
+        loader = accelerator.prepare(eval_dataloader(split, args, data, processor, missing_rate=rate))
+        outputs = predict(model, loader, accelerator, removed)
+        metrics = compute_metrics(outputs, data.problem_type)
+        for key, value in metrics.items():
+            if suffix and key == "rows" and removed is None:
+                continue
+            results[f"{split_name}_{key}" + (f"_{suffix}" if suffix else "")] = value
+        if rate == 0 and removed is None:
+            complete = outputs
+        elif removed is not None and complete is not None:  # the same rows, in the same order, every modality
+            same_rows = compute_metrics({**complete, "valid": outputs["valid"]}, data.problem_type)
+            name = data.modality_names[removed]
+            results.update({f"{split_name}_{k}_with_{name}": v for k, v in same_rows.items() if k != "rows"})
+    return results

