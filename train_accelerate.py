@@ -45,7 +45,7 @@ from training.budget import EarlyStopping, create_optimizer_and_scheduler, train
 from training.checkpointing import epoch_batches, resume_from_checkpoint, save_checkpoint, step_checkpoint_due
 from training.data import eval_dataloader, get_dataloaders, load_checked_data
 from training.evaluation import evaluate_best_model, plan_evaluation, validate
-from training.methods import CompanionMethods
+from training.methods import CompanionMethods, build_objectives, prepare_objectives
 from training.model import build_model, build_processor, cache_backbone_outputs
 from training.outputs import TrainingRun, push_folder, save_final
 from training.tracking import TrainingProgress, init_trackers, log_training_start, setup_logging
@@ -79,18 +79,22 @@ def train(args: argparse.Namespace) -> TrainingRun:
     data = load_checked_data(args)
     evaluation = plan_evaluation(args, data)
     model = build_model(args, data)
+    objectives = build_objectives(args, model)  # TupleInfoNCE, CAL, TMC's annealing: what the flags ask for
     processor = build_processor(args, model, data)
     data = cache_backbone_outputs(model, processor, data, args)  # only under --cache_backbone_outputs
     train_dataloader, eval_splits = get_dataloaders(accelerator, args, data, processor)
     validation_loader = eval_dataloader(eval_splits["validation"], args, data, processor, args.train_missing_rate)
     steps_per_epoch = None if args.streaming else math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
     budget = training_budget(args, steps_per_epoch)
-    optimizer, lr_scheduler = create_optimizer_and_scheduler(args, model, budget, accelerator.num_processes)
+    optimizer, lr_scheduler = create_optimizer_and_scheduler(
+        args, [model, objectives], budget, accelerator.num_processes
+    )
     model, optimizer, train_dataloader, validation_loader, lr_scheduler = accelerator.prepare(
         model, optimizer, train_dataloader, validation_loader, lr_scheduler
     )
+    objectives = prepare_objectives(accelerator, objectives)
     stopper = EarlyStopping(args.early_stopping_patience, min_steps=min(args.min_train_steps, budget.max_train_steps))
-    methods = CompanionMethods(accelerator, model, eval_splits["validation"], args, data, processor)
+    methods = CompanionMethods(accelerator, objectives, eval_splits["validation"], args, data, processor)
     settings = run_settings(args, evaluation, budget)
     if args.with_tracking:
         init_trackers(accelerator, args.report_to, settings)
@@ -106,7 +110,7 @@ def train(args: argparse.Namespace) -> TrainingRun:
         for batch in epoch_batches(accelerator, train_dataloader, epoch, resume):
             if completed_steps >= budget.max_train_steps:  # resumed from the final step's checkpoint: nothing left
                 break
-            with accelerator.accumulate(model):
+            with accelerator.accumulate(model, objectives):
                 loss = methods.loss(model, batch)
                 progress.add(loss)
                 accelerator.backward(loss)

@@ -16,7 +16,8 @@
 - `arguments`: the command line, its checks and parse helpers, and the settings a run resolves from it
 - `data`: loading, the pre-flight check, split selection, collators and dataloaders
 - `model`: the model and processor to train, from flags or a checkpoint
-- `methods`: what the companion methods (TupleInfoNCE, CAL) and the baselines need from the training loop
+- `methods`: the flags of the reference models and the training objectives, and what the loop calls of them
+- `objectives`, `tuple_infonce`, `cal`: the training objectives (TupleInfoNCE, CAL, TMC's KL annealing)
 - `budget`: the training budget in optimizer steps, and early stopping
 - `evaluation`: validation during training, the final robustness sweep and what it measures
 - `checkpointing`: saving checkpoints and resuming from them

@@ -61,12 +61,12 @@ def training_budget(args: argparse.Namespace, steps_per_epoch: Optional[int]) ->
     return Budget(steps, epochs, eval_steps)
 
 
-def create_optimizer_and_scheduler(args: argparse.Namespace, model, budget: Budget, num_processes: int):
-    """AdamW over the trainable parameters, and --lr_scheduler_type over the budget. accelerate steps a prepared
-    scheduler once per process at each optimizer step, hence the steps multiplied by the number of processes."""
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=args.learning_rate, weight_decay=args.weight_decay
-    )
+def create_optimizer_and_scheduler(args: argparse.Namespace, modules, budget: Budget, num_processes: int):
+    """AdamW over the trainable parameters of `modules` (the model, and the training objectives' own), and
+    --lr_scheduler_type over the budget. accelerate steps a prepared scheduler once per process at each optimizer
+    step, hence the steps multiplied by the number of processes."""
+    parameters = [p for module in modules for p in module.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(parameters, lr=args.learning_rate, weight_decay=args.weight_decay)
     lr_scheduler = get_scheduler(
         args.lr_scheduler_type,
         optimizer=optimizer,

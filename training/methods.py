@@ -1,39 +1,33 @@
 # Copyright 2026 The CL-DMDF contributors.
 # Licensed under the Apache License, Version 2.0.
-"""Everything the training script does for the companion methods (TupleInfoNCE, CAL) and the baselines, in one place:
-their flags and how they map to config fields, and `CompanionMethods`, which the training loop calls at three points
-(`before_epoch`, `loss`, `after_epoch`) without knowing which method runs: TMC's KL weight annealing, the per-epoch
-estimates of CAL's contributions and TupleInfoNCE's automatic ratios (`MethodState`), and the loss of a batch."""
+"""The reference models and the training objectives in the training script: their flags, which model class and
+config fields they call for, and `CompanionMethods`, which the training loop calls at three points (`before_epoch`,
+`loss`, `after_epoch`) without knowing which objective runs (`training/objectives.py`: TupleInfoNCE, CAL, TMC's KL
+annealing). Every value the objectives estimate lands in `results()` (`all_results.json`) and the tracker."""
 
 import argparse
+from typing import Optional
 
 import torch
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 
-from modeling_cldmdf.baselines_cldmdf import tmc_kl_weight
-from modeling_cldmdf.configuration_cldmdf import BASELINES
-from modeling_cldmdf.method_estimates import MethodState
+from modeling_cldmdf import BASELINE_MODELS, CLDMDFForSequenceClassification
 
 from . import UserError
 from .data import eval_dataloader, select
+from .objectives import TrainingObjectives
 
 logger = get_logger(__name__)
 
-METHOD_FLAGS = {  # flag -> CLDMDFConfig field, for the method and baseline flags
-    "baseline": str,
-    "tuple_weight": float,
-    "tuple_alphas": str,
-    "cal": bool,
-    "aib_beta": float,
-    "cal_k_max": float,
-    "cal_interval": int,
-}
+DEFAULT_AIB_BETA = 1e-3
 
 
 def add_method_arguments(model) -> None:
-    """The flags of the baselines and companion methods, in the model group of `--help`."""
-    model.add_argument("--baseline", choices=list(BASELINES), default=None, help="Train a reference method instead.")
+    """The flags of the reference models and the training objectives, in the model group of `--help`."""
+    model.add_argument(
+        "--baseline", choices=list(BASELINE_MODELS), default=None, help="Train a reference model instead of CL-DMDF."
+    )
     model.add_argument("--tuple_weight", type=float, default=None, help="TupleInfoNCE auxiliary loss weight; 0: off.")
     model.add_argument(
         "--tuple_alphas", default=None, help='TupleInfoNCE disturbed-negative shares: "auto" or one per modality.'
@@ -41,9 +35,12 @@ def add_method_arguments(model) -> None:
     model.add_argument(
         "--cal", action="store_const", const=True, default=None, help="Contribution-guided asymmetric learning."
     )
-    model.add_argument("--aib_beta", type=float, default=None, help="CAL information-bottleneck scale β.")
-    model.add_argument("--cal_k_max", type=float, default=None, help="CAL's largest gradient acceleration.")
-    model.add_argument("--cal_interval", type=int, default=None, help="Epochs between CAL contribution estimates.")
+    model.add_argument("--aib_beta", type=float, default=None, help="CAL information-bottleneck scale β (1e-3).")
+    model.add_argument("--cal_k_max", type=float, default=None, help="CAL's largest gradient acceleration (2).")
+    model.add_argument("--cal_interval", type=int, default=None, help="Epochs between CAL estimates (1).")
+    model.add_argument(
+        "--tmc_annealing_epochs", type=int, default=None, help="Epochs over which TMC's KL weight grows to 1 (10)."
+    )
     model.add_argument(
         "--statistics_max_samples",
         type=int,
@@ -52,50 +49,91 @@ def add_method_arguments(model) -> None:
     )
 
 
+def model_class(args: argparse.Namespace):
+    """The class a run trains: CL-DMDF, or the reference model of --baseline."""
+    return BASELINE_MODELS[args.baseline] if args.baseline else CLDMDFForSequenceClassification
+
+
 def method_config(args: argparse.Namespace) -> dict:
-    """The config fields the method and baseline flags set (those given), `--tuple_alphas` parsed."""
-    fields = {flag: getattr(args, flag) for flag in METHOD_FLAGS if getattr(args, flag) is not None}
-    if isinstance(fields.get("tuple_alphas"), str) and fields["tuple_alphas"] != "auto":
+    """The config fields an objective needs of the model: CAL reads the unimodal heads' confidence and weighs the
+    token bottleneck's KL (none with `--aib_beta 0`)."""
+    if not args.cal:
+        return {}
+    aib_beta = DEFAULT_AIB_BETA if args.aib_beta is None else args.aib_beta
+    return {"use_auxiliary_heads": True, "token_bottleneck": aib_beta > 0}
+
+
+def build_objectives(args: argparse.Namespace, model) -> TrainingObjectives:
+    """The training objectives the flags ask for, for `model` (not yet prepared)."""
+    tuple_alphas = args.tuple_alphas
+    if isinstance(tuple_alphas, str) and tuple_alphas != "auto":
         try:
-            fields["tuple_alphas"] = [float(value) for value in fields["tuple_alphas"].split(",")]
+            tuple_alphas = [float(value) for value in tuple_alphas.split(",")]
         except ValueError:
             raise UserError(
                 f'--tuple_alphas must be "auto" or comma-separated numbers, got {args.tuple_alphas!r}'
             ) from None
-    return fields
+    given = {
+        "tuple_weight": args.tuple_weight,
+        "tuple_alphas": tuple_alphas,
+        "cal": args.cal,
+        "aib_beta": args.aib_beta,
+        "cal_k_max": args.cal_k_max,
+        "interval": args.cal_interval,
+        "tmc_annealing_epochs": args.tmc_annealing_epochs,
+    }
+    try:
+        return TrainingObjectives.build(model, **{key: value for key, value in given.items() if value is not None})
+    except ValueError as error:
+        raise UserError(f"training objectives: {error}") from error
+
+
+def prepare_objectives(accelerator: Accelerator, objectives: TrainingObjectives) -> TrainingObjectives:
+    """Objectives with parameters (TupleInfoNCE's projection) are prepared like a model: their gradients are synced
+    across processes and `save_state` checkpoints them; the others only move to the device."""
+    if any(p.requires_grad for p in objectives.parameters()):
+        return accelerator.prepare(objectives)
+    return objectives.to(accelerator.device)
 
 
 class CompanionMethods:
-    """What the methods and baselines add to the training loop, which calls `before_epoch`, `loss` and `after_epoch`;
+    """What the objectives add to the training loop, which calls `before_epoch`, `loss` and `after_epoch`;
     `results()` holds every estimate made, as flat `all_results.json` entries.
 
     CAL needs each modality's contribution and TupleInfoNCE's automatic ratios the unimodal accuracies, both measured
-    every `cal_interval` epochs on up to --statistics_max_samples validation rows (`MethodState`); TMC's KL term
-    grows over its first `tmc_annealing_epochs` epochs."""
+    every `--cal_interval` epochs on up to --statistics_max_samples validation rows; TMC's KL term grows over its
+    first `--tmc_annealing_epochs` epochs."""
 
-    def __init__(self, accelerator: Accelerator, model, validation_split, args: argparse.Namespace, data, processor):
+    def __init__(
+        self, accelerator: Accelerator, objectives, validation_split, args: argparse.Namespace, data, processor
+    ):
         self.accelerator, self.tracking = accelerator, args.with_tracking
-        self.state = MethodState(accelerator.unwrap_model(model).config)
-        self.statistics_loader = None
-        if self.state.active:
+        self.objectives = objectives
+        self.epoch = 0
+        self.statistics_loader: Optional[torch.utils.data.DataLoader] = None
+        if self.unwrapped.cal is not None or self.unwrapped.estimates_alphas:
             statistics_split = select(validation_split, args.statistics_max_samples)
             self.statistics_loader = accelerator.prepare(eval_dataloader(statistics_split, args, data, processor))
 
+    @property
+    def unwrapped(self) -> TrainingObjectives:
+        return self.accelerator.unwrap_model(self.objectives)
+
     def before_epoch(self, model, epoch: int) -> None:
-        unwrapped = self.accelerator.unwrap_model(model)
-        if unwrapped.config.baseline == "tmc":  # TMC's KL term grows over its first epochs
-            unwrapped.set_evidential_kl_weight(tmc_kl_weight(epoch, unwrapped.config.tmc_annealing_epochs))
+        self.epoch = epoch  # TMC's KL weight is a function of the epoch
 
     def loss(self, model, batch: dict) -> torch.Tensor:
-        """The training loss of a batch: the model computes every term of the configured method."""
-        return model(**batch).loss
+        """The training loss of a batch: the model's own loss plus what the objectives add."""
+        outputs = model(**batch)
+        loss, _ = self.objectives(self.accelerator.unwrap_model(model), batch, outputs, self.epoch)
+        return loss
 
     def after_epoch(self, model, epoch: int, step: int) -> None:
-        if self.state.due(epoch):
-            estimates = self.state.update(model, self.statistics_loader, self.accelerator, epoch)
+        if self.unwrapped.due(epoch):
+            estimates = self.unwrapped.update(model, self.statistics_loader, self.accelerator, epoch)
             logger.info(f"epoch {epoch}: modality estimates {estimates}")
             if self.tracking:
                 self.accelerator.log(estimates, step=step)
 
     def results(self) -> dict:
-        return dict(self.state.log)
+        return dict(self.unwrapped.log)

@@ -5,6 +5,7 @@ checkpoint (--model_name_or_path) with its own fitted processor; and the frozen 
 (--cache_backbone_outputs)."""
 
 import argparse
+import inspect
 from pathlib import Path
 from typing import Optional
 
@@ -12,14 +13,14 @@ import torch
 from accelerate.logging import get_logger
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
-from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
+from modeling_cldmdf import BASELINE_MODELS, CLDMDFConfig, FusionBaselineConfig
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from processing.loading import MultimodalDataset
 
 from . import UserError
 from .arguments import parse_config_overrides
 from .data import with_splits
-from .methods import method_config
+from .methods import method_config, model_class
 
 logger = get_logger(__name__)
 
@@ -57,7 +58,9 @@ def label_fields(data: MultimodalDataset) -> dict:
     }
 
 
-def build_model(args: argparse.Namespace, data: MultimodalDataset) -> CLDMDFForSequenceClassification:
+def build_model(args: argparse.Namespace, data: MultimodalDataset):
+    """The model to train: a checkpoint (--model_name_or_path), or CL-DMDF / the --baseline reference model built
+    from the dataset's schema and the model flags."""
     overrides = config_overrides(args)
     label_info = label_fields(data)
     try:
@@ -76,13 +79,28 @@ def build_model(args: argparse.Namespace, data: MultimodalDataset) -> CLDMDFForS
                 trust_remote_code=args.trust_remote_code,
                 ignore_mismatched_sizes=mismatched,
             )
-        config = CLDMDFConfig(modalities=modality_specs(args, data), **label_info, **overrides)
+        model_type = model_class(args)
+        check_reference_model_fields(model_type.config_class, overrides)
+        config = model_type.config_class(modalities=modality_specs(args, data), **label_info, **overrides)
     except (ValueError, TypeError) as error:
         raise UserError(f"model configuration: {error}") from error
     except OSError as error:  # no such repo / revision / weights: transformers' message says which
         reason = " ".join(str(error).split())
         raise UserError(f"--model_name_or_path {args.model_name_or_path!r}: {reason}") from error
-    return CLDMDFForSequenceClassification(config)
+    return model_type(config)
+
+
+def check_reference_model_fields(config_class, overrides: dict) -> None:
+    """A reference model's config has CL-DMDF's modality fields only: a CL-DMDF field given for one is an error."""
+    if not issubclass(config_class, FusionBaselineConfig):
+        return
+    allowed = set(inspect.signature(FusionBaselineConfig.__init__).parameters) - {"self", "kwargs", "modalities"}
+    unknown = sorted(set(overrides) - allowed)
+    if unknown:
+        raise ValueError(
+            f"{sorted(unknown)} are not fields of {config_class.__name__} (--baseline {config_class.baseline}); its "
+            f"fields are {sorted(allowed)}"
+        )
 
 
 def build_processor(args: argparse.Namespace, model, data: MultimodalDataset) -> CLDMDFProcessor:
@@ -157,11 +175,12 @@ def default_text_backbone() -> Optional[str]:
 def check_model_type(config, path: str) -> None:
     """A checkpoint of another architecture (e.g. BERT) has no `modalities`: say what was found, not AttributeError."""
     found = getattr(config, "model_type", None)
-    if found != CLDMDFConfig.model_type:
+    known = [CLDMDFConfig.model_type, *(model.config_class.model_type for model in BASELINE_MODELS.values())]
+    if found not in known:
         raise UserError(
             f"--model_name_or_path {path!r} is a checkpoint with model_type={found!r}; expected a CL-DMDF checkpoint "
-            f"(model_type={CLDMDFConfig.model_type!r}). To use that model as a text or image backbone, pass it as "
-            f"--text_backbone / --image_backbone instead"
+            f"(model_type={CLDMDFConfig.model_type!r}) or one of its reference models ({known[1:]}). To use that "
+            f"model as a text or image backbone, pass it as --text_backbone / --image_backbone instead"
         )
 
 

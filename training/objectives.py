@@ -105,9 +105,10 @@ class TrainingObjectives(nn.Module):
     def estimates_alphas(self) -> bool:
         return self.tuple_infonce is not None and self.tuple_infonce.automatic
 
-    def loss(self, model, batch: dict, outputs, epoch: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(self, model, batch: dict, outputs, epoch: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The loss to optimise for one batch, and each added term (unweighted) by name. `model` is the unwrapped
-        model that produced `outputs` from `batch`."""
+        model that produced `outputs` from `batch`. (A forward, so that a prepared, distributed copy syncs the
+        objectives' own parameters; `loss` is the same.)"""
         terms = {}
         loss = outputs.loss
         if self.tmc_annealing_epochs is not None:
@@ -123,6 +124,8 @@ class TrainingObjectives(nn.Module):
             terms["tuple_loss"] = tuple_loss
             loss = loss + self.tuple_weight * tuple_loss
         return loss, terms
+
+    loss = forward
 
     def due(self, epoch: int) -> bool:
         """Whether the estimates are to be updated after epoch `epoch` (0-based)."""

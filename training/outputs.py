@@ -151,7 +151,7 @@ def write_card(folder: Path, args: argparse.Namespace, settings: dict, results: 
         model_name=hub_model_id(args) or Path(args.output_dir).name,
         base_model=args.model_name_or_path,
         label_names=[config.id2label[i] for i in sorted(config.id2label)] if data.id2label else None,
-        baseline=config.baseline,
+        baseline=getattr(type(config), "baseline", None),  # the reference models' configs name their method
     )
 
 
