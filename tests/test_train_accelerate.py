@@ -86,14 +86,20 @@ def test_saved_folder_reproduces_the_reported_accuracy(trained):
 
 
 def test_tmc_baseline_anneals_its_kl_term_and_its_saved_folder_reproduces_the_accuracy(tmp_path):
-    tmc = ["--baseline", "tmc", "--config_overrides", "contrastive_weight=0,tmc_annealing_epochs=4"]
-    args = train_accelerate.parse_args([*QUICK, "--output_dir", str(tmp_path / "a"), "--num_train_epochs", "3", *tmc])
-    model = train_accelerate.train(args).model
-    assert model.evidential_kl_weight.item() == 0.75  # the third epoch's weight: 3 / 4
+    tmc = ["--baseline", "tmc"]
+
+    def trained_weights(annealing_epochs: str) -> dict:
+        argv = [*QUICK, "--output_dir", str(tmp_path / annealing_epochs), "--num_train_epochs", "3", *tmc]
+        model = train_accelerate.train(train_accelerate.parse_args([*argv, "--tmc_annealing_epochs", annealing_epochs]))
+        return model.model.state_dict()
+
+    # The same seed with the KL term at full weight from the start (0) trains other weights than annealed over 4.
+    annealed, full = trained_weights("4"), trained_weights("0")
+    assert any(not torch.equal(annealed[key], full[key]) for key in annealed)
     results = run(tmp_path, "--num_train_epochs", "8", *tmc)
     folder = tmp_path / "out"
     model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
-    assert model.config.baseline == "tmc" and model.evidential_kl_weight.item() == 1.0
+    assert type(model).__name__ == "TMCForSequenceClassification" and model.config.model_type == "cldmdf_tmc"
     assert _test_accuracy(model, AutoProcessor.from_pretrained(folder)) == results["test_accuracy"]
     assert results["test_accuracy"] >= TMC_ACCURACY_FLOOR
 
@@ -267,7 +273,9 @@ def test_accelerate_dynamo_backend_inductor_compiles_trains_and_saves_plain_weig
         (["--model_name_or_path", "/no/such/model"], "--model_name_or_path '/no/such/model': "),
         (["--tuple_weight", "0.1", "--tuple_alphas", "0.1,x"], '--tuple_alphas must be "auto" or'),
         (["--baseline", "early_fusion", "--cal"], "cannot use TupleInfoNCE or CAL"),
-        (["--baseline", "tmc", "--tuple_weight", "0.1"], "`baseline='tmc'` is the published method"),
+        (["--baseline", "tmc", "--tuple_weight", "0.1"], "--baseline tmc cannot use TupleInfoNCE or CAL"),
+        (["--baseline", "late_fusion", "--contrastive_weight", "0"], r"\['contrastive_weight'\] are not fields of"),
+        (["--task", "pretraining", "--baseline", "tmc"], "--baseline has no pre-training"),
         (["--train_missing_rate", "1.2"], r"--train_missing_rate must be in \[0, 1\), got 1.2"),
         # UCI has 6 modalities: every row keeps one, so η < 5/6.
         (["--train_missing_rate", "0.9"], r"--train_missing_rate got \[0.9\]: .* below \(M - 1\) / M = 0.833333"),

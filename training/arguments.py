@@ -16,7 +16,8 @@ from modeling_cldmdf import CLDMDFConfig
 
 from . import UserError
 from .budget import DEFAULT_EPOCHS, DEFAULT_MIN_TRAIN_STEPS, DEFAULT_PATIENCE, EVALUATIONS_PER_BUDGET, Budget
-from .methods import add_method_arguments
+from .methods import add_method_arguments, check_method_args
+from .pretraining import TASKS, check_pretraining_args
 
 if TYPE_CHECKING:
     from .evaluation import EvaluationPlan
@@ -60,6 +61,12 @@ def add_data_arguments(data) -> None:
 
 
 def add_model_arguments(model) -> None:
+    model.add_argument(
+        "--task",
+        choices=TASKS,
+        default="classification",
+        help="classification (labels), or pretraining: self-supervised CLDMDFForPreTraining on rows without labels.",
+    )
     model.add_argument("--model_name_or_path", default=None, help="Start from a saved or Hub CL-DMDF checkpoint.")
     model.add_argument("--trust_remote_code", action="store_true")
     model.add_argument(
@@ -189,6 +196,8 @@ def add_hub_arguments(hub) -> None:
 def validate_args(args: argparse.Namespace) -> None:
     """Checks what can be checked before loading anything; raises `UserError` with one clear sentence."""
     parse_missing_rates(args.eval_missing_rates)
+    check_pretraining_args(args)
+    check_method_args(args)
     if not 0 <= args.train_missing_rate < 1:
         raise UserError(f"--train_missing_rate must be in [0, 1), got {args.train_missing_rate}")
     for name in (

@@ -20,6 +20,7 @@ from processing.preflight import find_data_problems, format_rows
 from processing.schema import MODALITY_TYPES
 
 from . import UserError
+from .pretraining import is_pretraining, without_labels
 
 logger = get_logger(__name__)
 
@@ -30,8 +31,13 @@ def load_checked_data(args: argparse.Namespace) -> MultimodalDataset:
     """The dataset with the rows to predict, checked whole (what is wrong with the file, not with a sample), then
     cut to --max_train_samples / --max_eval_samples."""
     data = load_data(args)
-    if data.problem_type is None:
-        raise UserError(f"--dataset_name {args.dataset_name!r}: found no label column to train on")
+    if is_pretraining(args):
+        data = without_labels(data)
+    elif data.problem_type is None:
+        raise UserError(
+            f"--dataset_name {args.dataset_name!r}: found no label column to train on (rows without labels: "
+            f"--task pretraining)"
+        )
     data = add_predict_split(args, data)
     data = preflight_check(args, data)
     return select_splits(args, data)
@@ -45,6 +51,7 @@ def load_data(args: argparse.Namespace) -> MultimodalDataset:
             revision=args.revision,
             streaming=args.streaming,
             label_column=args.label_column_name,
+            require_labels=not is_pretraining(args),
             modality_types=parse_modality_types(args.modality_types),
             validation_fraction=args.validation_fraction,
             seed=args.seed,

@@ -18,6 +18,7 @@ from . import UserError
 from .arguments import parse_missing_rates
 from .budget import EarlyStopping
 from .data import eval_dataloader
+from .pretraining import is_pretraining, pretraining_losses
 
 logger = get_logger(__name__)
 
@@ -82,7 +83,10 @@ def evaluation_split(args: argparse.Namespace, data: MultimodalDataset) -> str:
 
 def validate(model, loader, accelerator: Accelerator, stopper: EarlyStopping, args, data, step: int, epoch: int):
     """Evaluates on the validation split, logs it, records it for early stopping; True when training should stop."""
-    validation = compute_metrics(predict(model, loader, accelerator), data.problem_type)
+    if is_pretraining(args):
+        validation = pretraining_losses(model, loader, accelerator, args.eval_seed)
+    else:
+        validation = compute_metrics(predict(model, loader, accelerator), data.problem_type)
     should_stop = stopper.update(validation, step, epoch, accelerator.unwrap_model(model))
     logger.info(f"step {step} (epoch {epoch}): validation {validation}")
     if args.with_tracking:
@@ -97,6 +101,14 @@ def evaluate_best_model(
     """The robustness sweep of the best evaluation's weights (loaded into `model`), with that evaluation's scores."""
     if stopper.best_state is not None:
         accelerator.unwrap_model(model).load_state_dict(stopper.best_state)
+    if is_pretraining(args):  # the pre-training losses of the evaluation split, whole and at each missing rate
+        results = {}
+        for rate in evaluation.missing_rates:
+            loader = accelerator.prepare(eval_dataloader(data[evaluation.split], args, data, processor, rate))
+            suffix = f"_missing_{rate:g}" if rate else ""
+            for key, value in pretraining_losses(model, loader, accelerator, args.eval_seed).items():
+                results[f"{evaluation.split}_{key}{suffix}"] = value
+        return {**results, **stopper.summary()}
     results = robustness_sweep(model, accelerator, args, data, processor, evaluation.missing_rates, evaluation.split)
     return {**results, **stopper.summary()}
 

@@ -49,6 +49,17 @@ def add_method_arguments(model) -> None:
     )
 
 
+def check_method_args(args: argparse.Namespace) -> None:
+    """The objectives that need CL-DMDF's modality tokens are refused for a reference model, before any loading."""
+    if args.baseline and ((args.tuple_weight or 0) > 0 or args.cal):
+        raise UserError(
+            f"--baseline {args.baseline} cannot use TupleInfoNCE or CAL (--tuple_weight, --cal): they work on "
+            f"CL-DMDF's modality tokens"
+        )
+    if args.tmc_annealing_epochs is not None and args.tmc_annealing_epochs < 0:
+        raise UserError(f"--tmc_annealing_epochs must be >= 0, got {args.tmc_annealing_epochs}")
+
+
 def model_class(args: argparse.Namespace):
     """The class a run trains: CL-DMDF, or the reference model of --baseline."""
     return BASELINE_MODELS[args.baseline] if args.baseline else CLDMDFForSequenceClassification

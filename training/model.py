@@ -11,9 +11,9 @@ from typing import Optional
 
 import torch
 from accelerate.logging import get_logger
-from transformers import AutoConfig, AutoModelForSequenceClassification
+from transformers import AutoConfig, AutoModelForPreTraining, AutoModelForSequenceClassification
 
-from modeling_cldmdf import BASELINE_MODELS, CLDMDFConfig, FusionBaselineConfig
+from modeling_cldmdf import BASELINE_MODELS, CLDMDFConfig, CLDMDFForPreTraining, FusionBaselineConfig
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from processing.loading import MultimodalDataset
 
@@ -21,6 +21,7 @@ from . import UserError
 from .arguments import parse_config_overrides
 from .data import with_splits
 from .methods import method_config, model_class
+from .pretraining import is_pretraining
 
 logger = get_logger(__name__)
 
@@ -47,7 +48,9 @@ def config_overrides(args: argparse.Namespace) -> dict:
 
 
 def label_fields(data: MultimodalDataset) -> dict:
-    """`num_labels`, `problem_type` and the label names of the config."""
+    """`num_labels`, `problem_type` and the label names of the config (none for data without labels)."""
+    if data.num_labels is None:
+        return {}
     id2label = data.id2label
     if id2label is None and data.problem_type == "single_label_classification":
         id2label = {i: str(i) for i in range(data.num_labels)}  # integer labels name themselves, not "LABEL_i"
@@ -64,6 +67,7 @@ def build_model(args: argparse.Namespace, data: MultimodalDataset):
     overrides = config_overrides(args)
     label_info = label_fields(data)
     try:
+        auto_class = AutoModelForPreTraining if is_pretraining(args) else AutoModelForSequenceClassification
         if args.model_name_or_path:
             config = AutoConfig.from_pretrained(args.model_name_or_path, trust_remote_code=args.trust_remote_code)
             check_model_type(config, args.model_name_or_path)
@@ -73,13 +77,13 @@ def build_model(args: argparse.Namespace, data: MultimodalDataset):
             # config instead.
             for key, value in {**label_info, **overrides}.items():
                 setattr(config, key, value)
-            return AutoModelForSequenceClassification.from_pretrained(
+            return auto_class.from_pretrained(
                 args.model_name_or_path,
                 config=config,
                 trust_remote_code=args.trust_remote_code,
                 ignore_mismatched_sizes=mismatched,
             )
-        model_type = model_class(args)
+        model_type = CLDMDFForPreTraining if is_pretraining(args) else model_class(args)
         check_reference_model_fields(model_type.config_class, overrides)
         config = model_type.config_class(modalities=modality_specs(args, data), **label_info, **overrides)
     except (ValueError, TypeError) as error:

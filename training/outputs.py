@@ -20,6 +20,7 @@ from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 
 from .arguments import hub_model_id
 from .data import PREDICT_FILE_SPLIT
+from .pretraining import is_pretraining, write_pretraining_card
 from .tracking import TRACKING_PROJECT
 
 logger = get_logger(__name__)
@@ -60,7 +61,10 @@ def save_final(run: TrainingRun, args: argparse.Namespace) -> None:
         (staging / "all_results.json").write_text(json.dumps(run.results, indent=2, sort_keys=True))
         if args.do_predict:
             write_predictions(unwrapped, run.processor, args, run.data, staging)
-        write_card(staging, args, run.settings, run.results, run.data, unwrapped.config)
+        if is_pretraining(args):
+            write_pretraining_card(staging, args, run.results, unwrapped.config)
+        else:
+            write_card(staging, args, run.settings, run.results, run.data, unwrapped.config)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
