@@ -134,18 +134,6 @@ class FusionBaselinePreTrainedModel(CLDMDFPreTrainedModel):
         mask = check_inputs(self.config, modality_inputs, modality_mask, self.device)
         return drop_modalities(mask, self.config.modality_dropout) if self.training else mask
 
-    def encode(self, modality_inputs: ModalityInputs, mask: torch.Tensor) -> torch.Tensor:
-        """Every modality's encoder output, zero where it is missing: `(B, M, D)`."""
-        tokens = []
-        for index, name in enumerate(self.config.modality_names):
-            present = mask[:, index]
-            if name not in modality_inputs:
-                tokens.append(mask.new_zeros(mask.shape[0], self.config.hidden_size, dtype=self.dtype))
-                continue
-            encoded = self.encoders[name](modality_inputs[name], present)
-            tokens.append(torch.where(present.unsqueeze(-1), encoded, torch.zeros_like(encoded)))
-        return torch.stack(tokens, dim=1)
-
 
 class EarlyFusionForSequenceClassification(FusionBaselinePreTrainedModel):
     """
@@ -217,18 +205,40 @@ class EarlyFusionForSequenceClassification(FusionBaselinePreTrainedModel):
         return result if return_dict else result.to_tuple()
 
 
-class LateFusionForSequenceClassification(FusionBaselinePreTrainedModel):
-    """Late fusion: one linear classifier per modality on its encoder output; the logits of the present modalities
-    are averaged."""
+class PerModalityHeadsModel(FusionBaselinePreTrainedModel):
+    """Late fusion and TMC: every modality's encoder, then a linear head of its own; they differ in how they combine
+    the heads of the present modalities."""
 
-    config_class = LateFusionConfig
-
-    def __init__(self, config: LateFusionConfig):
+    def __init__(self, config: FusionBaselineConfig):
         super().__init__(config)
         names = config.modality_names
         self.encoders = nn.ModuleDict({name: build_encoder(config.modalities[name], config) for name in names})
         self.heads = nn.ModuleDict({name: nn.Linear(config.hidden_size, config.num_labels) for name in names})
         self.post_init()
+
+    def encode(self, modality_inputs: ModalityInputs, mask: torch.Tensor) -> torch.Tensor:
+        """Every modality's encoder output, zero where it is missing: `(B, M, D)`."""
+        tokens = []
+        for index, name in enumerate(self.config.modality_names):
+            present = mask[:, index]
+            if name not in modality_inputs:
+                tokens.append(mask.new_zeros(mask.shape[0], self.config.hidden_size, dtype=self.dtype))
+                continue
+            encoded = self.encoders[name](modality_inputs[name], present)
+            tokens.append(torch.where(present.unsqueeze(-1), encoded, torch.zeros_like(encoded)))
+        return torch.stack(tokens, dim=1)
+
+    def head_outputs(self, modality_inputs: ModalityInputs, mask: torch.Tensor) -> torch.Tensor:
+        """Each modality's head on its encoder output: `(B, M, C)` (a missing modality's head sees zeros)."""
+        tokens = self.encode(modality_inputs, mask)  # (B, M, D)
+        return torch.stack([self.heads[name](tokens[:, i]) for i, name in enumerate(self.config.modality_names)], 1)
+
+
+class LateFusionForSequenceClassification(PerModalityHeadsModel):
+    """Late fusion: one linear classifier per modality on its encoder output; the logits of the present modalities
+    are averaged."""
+
+    config_class = LateFusionConfig
 
     def forward(
         self,
@@ -244,10 +254,7 @@ class LateFusionForSequenceClassification(FusionBaselinePreTrainedModel):
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         problem_type = self.problem_type_of(labels, modality_inputs)
         mask = self.check_and_drop(modality_inputs, modality_mask)  # (B, M)
-        tokens = self.encode(modality_inputs, mask)  # (B, M, D)
-        unimodal_logits = torch.stack(
-            [self.heads[name](tokens[:, i]) for i, name in enumerate(self.config.modality_names)], dim=1
-        )  # (B, M, C)
+        unimodal_logits = self.head_outputs(modality_inputs, mask)  # (B, M, C)
         weights = uniform_weights(mask, unimodal_logits.dtype)  # (B, M)
         logits = (weights.unsqueeze(-1) * unimodal_logits).sum(dim=1)  # (B, C)
         loss = task_loss(logits, labels, problem_type) if labels is not None else None
@@ -257,17 +264,10 @@ class LateFusionForSequenceClassification(FusionBaselinePreTrainedModel):
         return result if return_dict else result.to_tuple()
 
 
-class TMCForSequenceClassification(FusionBaselinePreTrainedModel):
+class TMCForSequenceClassification(PerModalityHeadsModel):
     """TMC (Han et al., ICLR 2021): per-modality Dirichlet evidence combined by the reduced Dempster-Shafer rule."""
 
     config_class = TMCConfig
-
-    def __init__(self, config: TMCConfig):
-        super().__init__(config)
-        names = config.modality_names
-        self.encoders = nn.ModuleDict({name: build_encoder(config.modalities[name], config) for name in names})
-        self.heads = nn.ModuleDict({name: nn.Linear(config.hidden_size, config.num_labels) for name in names})
-        self.post_init()
 
     def forward(
         self,
@@ -288,11 +288,7 @@ class TMCForSequenceClassification(FusionBaselinePreTrainedModel):
                 f"shape {tuple(labels.shape)}."
             )
         mask = self.check_and_drop(modality_inputs, modality_mask)  # (B, M)
-        tokens = self.encode(modality_inputs, mask)  # (B, M, D)
-        head_outputs = torch.stack(
-            [self.heads[name](tokens[:, i]) for i, name in enumerate(self.config.modality_names)], dim=1
-        )  # (B, M, C)
-        view_alphas, alphas, uncertainty = tmc_fusion(head_outputs, mask)
+        view_alphas, alphas, uncertainty = tmc_fusion(self.head_outputs(modality_inputs, mask), mask)
         # Log expected class probabilities of the Dirichlets: softmax gives back alpha / S.
         logits = (alphas / alphas.sum(dim=-1, keepdim=True)).log()
         unimodal_logits = (view_alphas / view_alphas.sum(dim=-1, keepdim=True)).log()
