@@ -60,11 +60,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     return args
 
 
-def train(args: argparse.Namespace) -> TrainingRun:
-    """Trains and evaluates; returns the run without saving anything but checkpoints (the seam multi-process tests
-    use to inspect every rank)."""
-    validate_args(args)
-    accelerator = Accelerator(
+def create_accelerator(args: argparse.Namespace) -> Accelerator:
+    return Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         log_with=args.report_to if args.with_tracking else None,
         project_dir=args.output_dir,
@@ -74,6 +71,13 @@ def train(args: argparse.Namespace) -> TrainingRun:
         # every row of the batch, a backbone's unused pooler, the projection head when contrastive_weight is 0.
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
+
+
+def train(args: argparse.Namespace) -> TrainingRun:
+    """Trains and evaluates; returns the run without saving anything but checkpoints (the seam multi-process tests
+    use to inspect every rank)."""
+    validate_args(args)
+    accelerator = create_accelerator(args)
     setup_logging(accelerator)
     set_seed(args.seed)
     data = load_checked_data(args)

@@ -90,8 +90,8 @@ def test_tmc_baseline_anneals_its_kl_term_and_its_saved_folder_reproduces_the_ac
 
     def trained_weights(annealing_epochs: str) -> dict:
         argv = [*QUICK, "--output_dir", str(tmp_path / annealing_epochs), "--num_train_epochs", "3", *tmc]
-        model = train_accelerate.train(train_accelerate.parse_args([*argv, "--tmc_annealing_epochs", annealing_epochs]))
-        return model.model.state_dict()
+        run = train_accelerate.train(train_accelerate.parse_args([*argv, "--tmc_annealing_epochs", annealing_epochs]))
+        return run.model.state_dict()
 
     # The same seed with the KL term at full weight from the start (0) trains other weights than annealed over 4.
     annealed, full = trained_weights("4"), trained_weights("0")
