@@ -4,7 +4,8 @@ The setting is the bundled reviews data (review text + title + tabular, frozen M
 suite). A seeded, label-stratified `--label-fraction` (default 5 %) of the train and validation rows keeps its labels;
 the test split is whole. Per seed, three real `train_accelerate.py` runs in subprocesses (single-threaded):
 
-1. `--task pretraining` on every train row, labels unused (masked-modality reconstruction + entity-centroid loss);
+1. `--task pretraining` on every train row, labels unused (masked-modality reconstruction + entity-centroid loss),
+   with `--pretraining-args` (default: 3000 steps);
 2. fine-tuning from that checkpoint (`--model_name_or_path`) on the labelled rows;
 3. the same classifier trained from scratch on the labelled rows.
 
@@ -45,6 +46,11 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--label-fraction", type=float, default=0.05, help="Share of train/validation rows labelled.")
     parser.add_argument("--dataset", default=str(DATASET), help="A Hub-layout folder with train/validation/test.")
     parser.add_argument("--train-args", default="", help="Extra train_accelerate.py arguments for every run.")
+    parser.add_argument(
+        "--pretraining-args",
+        default="--max_train_steps 3000",
+        help="Extra arguments of the pre-training run (default: a budget of 3000 steps, about 6 epochs of reviews).",
+    )
     parser.add_argument("--output", default=str(REPO_ROOT / "benchmarks" / "results" / "pretraining_reviews.json"))
     parser.add_argument("--fresh", action="store_true", help="Discard the runs already in --output.")
     args = parser.parse_args(argv)
@@ -106,7 +112,11 @@ def run_seed(args: argparse.Namespace, seed: int, workdir: Path) -> dict:
     pretrained = workdir / f"pretrained-{seed}"
     common = ["--seed", str(seed), *extra]
     pre_results, pre_wall = run_script(
-        ["--task", "pretraining", "--dataset_name", str(unlabelled), "--output_dir", str(pretrained), *common]
+        [
+            *("--task", "pretraining", "--dataset_name", str(unlabelled), "--output_dir", str(pretrained)),
+            *common,
+            *args.pretraining_args.split(),
+        ]
     )
     runs = {"pretraining": {"results": pre_results, "wall_time": pre_wall}}
     for arm in ARMS:

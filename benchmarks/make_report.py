@@ -31,6 +31,7 @@ from benchmarks.report_accuracy import ACCURACY_DATASETS, accuracy_losses, accur
 from benchmarks.report_collator import collator_section  # noqa: E402
 from benchmarks.report_devices import other_devices_section  # noqa: E402
 from benchmarks.report_format import missing_section  # noqa: E402
+from benchmarks.report_pretraining import pretraining_losses, pretraining_section  # noqa: E402
 from benchmarks.report_scaling import scaling_losses, scaling_section  # noqa: E402
 from benchmarks.report_speed import speed_losses, speed_section  # noqa: E402
 from benchmarks.report_suite import REFERENCES_COMMAND, SUITE_COMMAND, suite_section  # noqa: E402
@@ -42,6 +43,7 @@ from benchmarks.report_tmc import tmc_comparison, tmc_recipe_comparison, tmc_rec
 SPEED_COMMAND = "python benchmarks/bench_speed.py"
 SCALING_COMMAND = "python benchmarks/bench_scaling.py"
 COLLATOR_COMMAND = "python benchmarks/bench_collator.py"
+PRETRAINING_COMMAND = "python benchmarks/bench_pretraining.py --seeds 0,1,2"
 TMC_RECIPE_COMMAND = "python benchmarks/bench_tmc_recipe.py"
 REPORT_COMMAND = "python benchmarks/make_report.py"
 SUITE_BUILD_COMMAND = "python benchmarks/suite.py --out .cache/suite"
@@ -65,7 +67,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 def intro(results_dir: Path) -> list[str]:
     commands = [SUITE_BUILD_COMMAND, REFERENCES_COMMAND, SUITE_COMMAND]
     commands += [command for _, command in ACCURACY_DATASETS.values()]
-    commands += [TMC_RECIPE_COMMAND, SPEED_COMMAND, SCALING_COMMAND, COLLATOR_COMMAND, REPORT_COMMAND]
+    commands += [TMC_RECIPE_COMMAND, SPEED_COMMAND, SCALING_COMMAND, COLLATOR_COMMAND]
+    commands += [PRETRAINING_COMMAND, REPORT_COMMAND]
     shown = Path(os.path.relpath(results_dir.resolve(), REPO_ROOT)).as_posix()
     return [
         "# CL-DMDF benchmarks",
@@ -131,7 +134,7 @@ def add_accuracy(report: Report, results_dir: Path, output: Path) -> None:
 
 
 def add_measurements(report: Report, results_dir: Path, output: Path) -> None:
-    """The speed, scaling and collator sections of this machine's results files."""
+    """The speed, scaling, collator and pre-training sections of this machine's results files."""
     sections = (
         ("speed.json", "Speed", SPEED_COMMAND, speed_section, speed_losses),
         (
@@ -142,6 +145,7 @@ def add_measurements(report: Report, results_dir: Path, output: Path) -> None:
             scaling_losses,
         ),
         ("collator.json", "Collator", COLLATOR_COMMAND, collator_section, None),
+        ("pretraining_reviews.json", "Pre-training", PRETRAINING_COMMAND, pretraining_section, pretraining_losses),
     )
     for filename, title, command, render, find_losses in sections:
         path = results_dir / filename
