@@ -29,6 +29,33 @@ def test_a_checkpoint_of_an_earlier_release_predicts_the_logits_it_was_saved_wit
     torch.testing.assert_close(logits, torch.tensor(expected["logits"][name]), rtol=0, atol=1e-6)
 
 
+REDESIGN = Path(__file__).resolve().parent / "fixtures" / "checkpoints_5b800df"
+
+
+@pytest.mark.parametrize(
+    "name, model_class",
+    [
+        ("cldmdf", "CLDMDFForSequenceClassification"),
+        ("cldmdf_cal_tuple", "CLDMDFForSequenceClassification"),
+        ("early_fusion", "EarlyFusionForSequenceClassification"),
+        ("late_fusion", "LateFusionForSequenceClassification"),
+        ("tmc", "TMCForSequenceClassification"),
+    ],
+)
+def test_a_checkpoint_of_the_release_before_the_redesign_predicts_the_logits_it_was_saved_with(name, model_class):
+    """Saved by commit 5b800df (`make_fixtures.py` in the fixture folder): CL-DMDF, CL-DMDF trained with CAL and
+    TupleInfoNCE (its bottlenecks and unimodal heads are the model's; TupleInfoNCE's projection is dropped), and the
+    three baselines, which were branches of `CLDMDFForSequenceClassification` and load as their own classes now."""
+    expected = json.loads((REDESIGN / "expected.json").read_text())
+    model = AutoModelForSequenceClassification.from_pretrained(REDESIGN / name).eval()
+    assert type(model).__name__ == model_class
+    assert not [key for key in model.config.to_dict() if key.startswith(("tuple_", "cal", "aib_", "tmc_"))]
+    inputs = {key: torch.tensor(value) for key, value in expected["inputs"].items()}
+    with torch.no_grad():
+        logits = model(inputs, modality_mask=torch.tensor(expected["modality_mask"])).logits
+    torch.testing.assert_close(logits, torch.tensor(expected["logits"][name]), rtol=0, atol=1e-6)
+
+
 def test_dense_input_norm_is_written_and_read_back(tmp_path):
     config = CLDMDFConfig(modalities={"a": {"type": "dense", "dim": 4}}, hidden_size=16, num_attention_heads=2)
     assert config.dense_input_norm is False
