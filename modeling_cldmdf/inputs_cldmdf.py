@@ -192,12 +192,12 @@ def drop_modalities(
     modality_mask: torch.Tensor, probability: float, generator: Optional[torch.Generator] = None
 ) -> torch.Tensor:
     """Modality dropout, the one definition: drops each present entry of a `(B, M)` mask with `probability` and gives
-    a row that lost every modality back one of its present ones, chosen at random."""
+    a row that lost every modality back one of its present ones, chosen at random (a row with none stays empty)."""
     if probability <= 0:
         return modality_mask
     noise = torch.rand(modality_mask.shape, generator=generator, device=modality_mask.device)
     kept = modality_mask & (noise >= probability)
-    lost_all = ~kept.any(dim=1)
+    lost_all = ~kept.any(dim=1) & modality_mask.any(dim=1)
     # A row that lost everything gets back one of its present modalities, chosen at random.
     scores = torch.rand(modality_mask.shape, generator=generator, device=modality_mask.device)
     scores = scores.masked_fill(~modality_mask, -1.0)

@@ -15,6 +15,8 @@ from typing import Union
 import numpy as np
 import torch
 
+from modeling_cldmdf.inputs_cldmdf import drop_modalities
+
 __all__ = ["missing_pattern", "modality_dropout_mask", "max_missing_rate"]
 
 # Rows are stratified in blocks of this many consecutive row ids (a power of two, so that an affine map modulo the
@@ -202,9 +204,7 @@ def modality_dropout_mask(
             raise TypeError(f"`generator` must be a torch.Generator for a tensor mask, got {type(generator).__name__}")
         if p == 0.0 or present.numel() == 0:
             return present.clone()
-        drop = torch.rand(present.shape, generator=generator, device=present.device) < p
-        restore_score = torch.rand(present.shape, generator=generator, device=present.device)
-        return _restore_one(present, present & ~drop, restore_score)
+        return drop_modalities(present, p, generator)  # the model's own modality dropout: one definition
 
     present = _check_present(present)
     if generator is not None and not isinstance(generator, np.random.Generator):
@@ -212,20 +212,5 @@ def modality_dropout_mask(
     if p == 0.0 or present.size == 0:
         return present.copy()
     rng = generator if generator is not None else np.random.default_rng()
-    drop = rng.random(present.shape) < p
-    restore_score = rng.random(present.shape)
-    return _restore_one(present, present & ~drop, restore_score)
-
-
-def _restore_one(present, kept, score):
-    """Where a row of `kept` is empty but the same row of `present` is not, set its present entry of highest score."""
-    if isinstance(present, torch.Tensor):
-        lost = ~kept.any(dim=1) & present.any(dim=1)
-        choice = torch.where(present, score, torch.full_like(score, -1.0)).argmax(dim=1)  # (N,)
-        restored = torch.nn.functional.one_hot(choice, present.shape[1]).bool()
-        return torch.where(lost[:, None], restored, kept)
-    lost = ~kept.any(axis=1) & present.any(axis=1)
-    choice = np.where(present, score, -1.0).argmax(axis=1)
-    restored = np.zeros_like(present)
-    restored[np.arange(present.shape[0]), choice] = True
-    return np.where(lost[:, None], restored, kept)
+    torch_generator = torch.Generator().manual_seed(int(rng.integers(2**63 - 1)))
+    return drop_modalities(torch.from_numpy(present), p, torch_generator).numpy()
