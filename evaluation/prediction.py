@@ -17,6 +17,7 @@ import torch
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
+from modeling_cldmdf.losses_cldmdf import task_loss
 from modeling_cldmdf.pipeline_cldmdf import prediction_records, rows_to_columns
 
 from . import load_metrics
@@ -49,16 +50,10 @@ def predict(model, dataloader: DataLoader, accelerator: Accelerator, removed: Op
 
 
 def per_row_loss(logits: torch.Tensor, labels: torch.Tensor, model) -> torch.Tensor:
-    """The task loss of each row (no reduction, float32) for the model's `problem_type`: squared error, mean
-    binary cross-entropy over labels, or cross-entropy."""
+    """The task loss of each row (no reduction, float32) for the model's `problem_type`: the model's own task loss
+    (`losses_cldmdf.task_loss`) without the mean."""
     config = getattr(model, "module", model).config  # a DDP-wrapped model keeps its config on `.module`
-    if config.problem_type == "regression":
-        return (logits.squeeze(-1).float() - labels.float()) ** 2
-    if config.problem_type == "multi_label_classification":
-        return torch.nn.functional.binary_cross_entropy_with_logits(
-            logits.float(), labels.float(), reduction="none"
-        ).mean(-1)
-    return torch.nn.functional.cross_entropy(logits.float(), labels, reduction="none")
+    return task_loss(logits, labels, config.problem_type or "single_label_classification", reduction="none")
 
 
 def compute_metrics(outputs: dict, problem_type: str) -> dict:
