@@ -32,6 +32,7 @@ from benchmarks.report_collator import collator_section  # noqa: E402
 from benchmarks.report_devices import other_devices_section  # noqa: E402
 from benchmarks.report_format import missing_section  # noqa: E402
 from benchmarks.report_pretraining import pretraining_losses, pretraining_section  # noqa: E402
+from benchmarks.report_redesign import redesign_section  # noqa: E402
 from benchmarks.report_scaling import scaling_losses, scaling_section  # noqa: E402
 from benchmarks.report_speed import speed_losses, speed_section  # noqa: E402
 from benchmarks.report_suite import REFERENCES_COMMAND, SUITE_COMMAND, suite_section  # noqa: E402
@@ -185,6 +186,9 @@ def build_report(results_dir: Path, output: Path) -> str:
     report.lines += suite_lines
     add_accuracy(report, results_dir, output)
     report.lines += sweep_sections(results_dir)
+    before, after = read_json(results_dir / "test_suite.json"), read_json(results_dir / "redesign_suite.json")
+    if before is not None and after is not None:
+        report.lines += redesign_section(before, after)
     add_measurements(report, results_dir, output)
     device_lines, device_losses = other_devices_section(results_dir, output)
     report.lines += device_lines
