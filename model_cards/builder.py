@@ -55,7 +55,7 @@ CLDMDF_CITATION = """@inproceedings{li2026cldmdf,
 # Hub task ids for single-type models; a mix of types has no Hub task, so the model-index gets a descriptive one.
 _TASK_BY_TYPE = {"dense": "tabular-classification", "text": "text-classification", "image": "image-classification"}
 _MIXED_TASK = "multimodal-classification"
-_DENSE_ENCODER = "LayerNorm → Linear → GELU → Dropout → Linear"
+_DENSE_ENCODER = "Linear → GELU → Dropout → Linear"
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -269,11 +269,13 @@ def _score(value: float | None, metric: str) -> str:
     return str(int(value)) if metric == "rows" else f"{value:.4f}"
 
 
-def _encoder(spec: Mapping[str, Any], baseline: str | None = None) -> tuple[str, str]:
+def _encoder(spec: Mapping[str, Any], baseline: str | None = None, input_norm: bool = False) -> tuple[str, str]:
     """(dim, encoder) cells of the modalities table."""
     if spec["type"] == "dense":
         # Early fusion has no encoder for dense modalities: its MLP reads the features as they are.
-        return str(spec["dim"]), "none: concatenated as is" if baseline == "early_fusion" else _DENSE_ENCODER
+        if baseline == "early_fusion":
+            return str(spec["dim"]), "none: concatenated as is"
+        return str(spec["dim"]), ("LayerNorm → " if input_norm else "") + _DENSE_ENCODER
     backbone, dim = spec.get("backbone"), "–"
     if isinstance(backbone, Mapping):
         dim = str(backbone.get("hidden_size", "–"))
@@ -400,6 +402,7 @@ def write_model_card(
     extra_notes: str | None = None,
     task_type: str | None = None,
     baseline: str | None = None,
+    dense_input_norm: bool = False,
 ) -> ModelCard:
     """Writes `output_dir/README.md` (and `output_dir/robustness.png` when matplotlib is installed).
 
@@ -435,8 +438,9 @@ def write_model_card(
             The model-index task type. Defaults to [`infer_task_type`] of `modalities`.
         baseline (`str`, *optional*):
             The reference model's `--baseline` name (`"early_fusion"`, `"late_fusion"` or `"tmc"`): the card then
-            describes that
-            reference method instead of CL-DMDF.
+            describes that reference method instead of CL-DMDF.
+        dense_input_norm (`bool`, *optional*, defaults to `False`):
+            The config's `dense_input_norm`: whether the dense encoders start with a LayerNorm.
 
     Returns:
         `huggingface_hub.ModelCard`: the card written to `output_dir/README.md`.
@@ -498,6 +502,7 @@ def write_model_card(
             extra_notes=extra_notes,
             plot_file=plot.name if plot is not None else None,
             baseline=baseline,
+            dense_input_norm=dense_input_norm,
         ),
     )
     atomic_write_text(output_dir / "README.md", str(card))
@@ -519,10 +524,11 @@ def _template_values(
     extra_notes: str | None,
     plot_file: str | None,
     baseline: str | None,
+    dense_input_norm: bool = False,
 ) -> dict[str, Any]:
     modality_rows = []
     for name, spec in modalities.items():
-        dim, encoder = _encoder(spec, baseline)
+        dim, encoder = _encoder(spec, baseline, dense_input_norm)
         modality_rows.append({"name": name, "type": spec["type"], "dim": dim, "encoder": encoder})
     missing_columns, missing_rows = _condition_rows(
         parsed.missing_rates, lambda rate: "0 (test split as is)" if rate == 0.0 else f"{rate:g}"

@@ -208,7 +208,7 @@ def test_the_card_of_a_baseline_describes_that_method_not_cldmdf(tmp_path, basel
     assert "Dual attention" not in text and "Dual attention" in cldmdf
     assert "## Model description\n\n" in text and "\n\nModalities, in the model's (sorted) order:" in text
     assert "## Citation" in text  # the library's citation stays
-    encoder = "none: concatenated as is" if baseline == "early_fusion" else "LayerNorm → Linear → GELU"
+    encoder = "none: concatenated as is" if baseline == "early_fusion" else "Linear → GELU"
     assert f"| `fou` | dense | 76 | {encoder}" in text
 
 
@@ -407,3 +407,11 @@ def test_the_missing_rate_axis_starts_at_zero_and_names_the_rows():
     # 0.97 and 0.95 are two points on a 0-1 axis, not a cliff across the whole panel.
     assert axes.get_ylim() == (0.0, 1.05)
     assert "400 rows" in axes.get_title()
+
+
+@pytest.mark.parametrize("dense_input_norm", [False, True])
+def test_the_dense_encoder_cell_says_whether_a_layer_norm_comes_first(tmp_path, dense_input_norm):
+    text = build(tmp_path, dense_input_norm=dense_input_norm).text
+    cell = ("LayerNorm → " if dense_input_norm else "") + "Linear → GELU → Dropout → Linear"
+    assert f"| `fou` | dense | 76 | {cell} |" in text
+    assert ("LayerNorm" in text) is dense_input_norm

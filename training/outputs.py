@@ -156,6 +156,7 @@ def write_card(folder: Path, args: argparse.Namespace, settings: dict, results: 
         base_model=args.model_name_or_path,
         label_names=[config.id2label[i] for i in sorted(config.id2label)] if data.id2label else None,
         baseline=getattr(type(config), "baseline", None),  # the reference models' configs name their method
+        dense_input_norm=config.dense_input_norm,
     )
 
 
