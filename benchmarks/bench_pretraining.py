@@ -148,6 +148,13 @@ def summarize(record: dict) -> dict:
     return summary
 
 
+def percent(value: Optional[dict]) -> str:
+    """`mean ± std` in %, the std left out for one seed."""
+    if not value:
+        return "–"
+    return f"{100 * value['mean']:.2f}" + (f" ± {100 * value['std']:.2f}" if value.get("std") is not None else "")
+
+
 def format_table(summary: dict) -> str:
     lines = ["| classifier | η = 0 | η = 0.3 | η = 0.5 | wall s |", "|---|---|---|---|---|"]
     for arm in ARMS:
@@ -155,7 +162,7 @@ def format_table(summary: dict) -> str:
         cells = []
         for rate in RATES:
             value = entry.get("test_accuracy" + (f"_missing_{rate:g}" if rate else ""))
-            cells.append(f"{100 * value['mean']:.2f} ± {100 * value['std']:.2f}" if value else "–")
+            cells.append(percent(value))
         wall = entry.get("wall_time")
         lines.append(f"| {arm.replace('_', ' ')} | {' | '.join(cells)} | {wall['mean']:.1f} |" if wall else "")
     return "\n".join(lines)
@@ -168,6 +175,7 @@ def main(args: argparse.Namespace) -> dict:
         "dataset": Path(args.dataset).name,
         "label_fraction": args.label_fraction,
         "train_args": args.train_args,
+        "pretraining_args": args.pretraining_args,
     }
     if record is None or record.get("setting") != setting:
         record = {**provenance("bench_pretraining", args.command), "setting": setting, "seeds": []}

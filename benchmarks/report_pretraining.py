@@ -9,7 +9,9 @@ RATES = (0.0, 0.3, 0.5)
 
 def _cell(entry: dict, rate: float) -> str:
     value = entry.get("test_accuracy" + (f"_missing_{rate:g}" if rate else ""))
-    return f"{100 * value['mean']:.2f} ± {100 * value['std']:.2f}" if value else "–"
+    if not value:
+        return "–"
+    return f"{100 * value['mean']:.2f}" + (f" ± {100 * value['std']:.2f}" if value.get("std") is not None else "")
 
 
 def pretraining_section(record: dict) -> list[str]:
