@@ -16,12 +16,9 @@ Both classifiers get the defaults and nothing else, and are evaluated on the tes
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -31,7 +28,17 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import REPO_ROOT, command_line, mean_std, provenance, read_json, run_cli, write_json  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    REPO_ROOT,
+    command_line,
+    mean_std,
+    percent,
+    provenance,
+    read_json,
+    run_cli,
+    run_training_script,
+    write_json,
+)
 
 DATASET = REPO_ROOT / "bundled_datasets" / "womens_clothing_reviews"
 LABEL = "recommended"
@@ -91,19 +98,11 @@ def make_views(dataset: Path, fraction: float, seed: int, workdir: Path) -> tupl
 
 
 def run_script(argv: list[str]) -> tuple[dict, float]:
-    environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
-    start = time.time()
-    process = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "train_accelerate.py"), *argv],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=REPO_ROOT,
-    )
+    process, wall = run_training_script(argv)
     if process.returncode != 0:
         raise RuntimeError(f"train_accelerate.py {' '.join(argv)} failed:\n{process.stderr[-3000:]}")
     output_dir = Path(argv[argv.index("--output_dir") + 1])
-    return json.loads((output_dir / "all_results.json").read_text()), round(time.time() - start, 2)
+    return json.loads((output_dir / "all_results.json").read_text()), wall
 
 
 def run_seed(args: argparse.Namespace, seed: int, workdir: Path) -> dict:
@@ -146,13 +145,6 @@ def summarize(record: dict) -> dict:
         "wall_time": mean_std([seed["runs"]["pretraining"]["wall_time"] for seed in record["seeds"]])
     }
     return summary
-
-
-def percent(value: Optional[dict]) -> str:
-    """`mean ± std` in %, the std left out for one seed."""
-    if not value:
-        return "–"
-    return f"{100 * value['mean']:.2f}" + (f" ± {100 * value['std']:.2f}" if value.get("std") is not None else "")
 
 
 def format_table(summary: dict) -> str:

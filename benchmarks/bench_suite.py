@@ -20,20 +20,27 @@ frozen MiniLM outputs are cached (`--freeze_backbones --cache_backbone_outputs`)
 
 import argparse
 import json
-import os
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import REPO_ROOT, command_line, mean_std, provenance, read_json, run_cli, write_json  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    REPO_ROOT,
+    command_line,
+    mean_std,
+    percent,
+    provenance,
+    read_json,
+    run_cli,
+    run_training_script,
+    write_json,
+)
 from benchmarks.suite import SETTINGS  # noqa: E402
 
 RATES = (0.0, 0.3, 0.5)
@@ -89,16 +96,7 @@ def run_one(dataset: Path, setting: str, seed: int, arguments: list[str], workdi
     argv = ["--dataset_name", str(dataset), "--output_dir", str(output_dir), "--seed", str(seed), *arguments]
     if "text" in SETTINGS[setting].regimes:
         argv += TEXT_ARGS
-    environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
-    start = time.time()
-    process = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "train_accelerate.py"), *argv],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=REPO_ROOT,
-    )
-    wall = time.time() - start
+    process, wall = run_training_script(argv)
     if process.returncode != 0:
         shutil.rmtree(output_dir, ignore_errors=True)
         return {"error": process.stderr[-2000:], "argv": argv}
@@ -143,7 +141,7 @@ def format_table(summary: dict) -> str:
             for rate in RATES:
                 key = "test_accuracy" + (f"_missing_{rate:g}" if rate else "")
                 value = entry.get(key)
-                cells.append(f"{100 * value['mean']:.2f} ± {100 * value['std']:.2f}" if value else "–")
+                cells.append(percent(value))
             steps = (
                 f"{entry['train_steps']['mean']:.0f} ({entry['best_step']['mean']:.0f})"
                 if "best_step" in entry

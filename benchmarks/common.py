@@ -296,3 +296,25 @@ def offline_environment() -> None:
         os.environ.setdefault(name, "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def run_training_script(argv: Sequence[str]) -> tuple[subprocess.CompletedProcess, float]:
+    """`train_accelerate.py argv` in a single-threaded subprocess from the repository root (what the suite and the
+    pre-training benchmarks time), and its wall time in seconds."""
+    environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    start = time.time()
+    process = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "train_accelerate.py"), *argv],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=REPO_ROOT,
+    )
+    return process, round(time.time() - start, 2)
+
+
+def percent(value: Optional[dict]) -> str:
+    """A `mean_std` of fractions as `mean ± std` in %; the std left out when there was one value, `–` for none."""
+    if not value:
+        return "–"
+    return f"{100 * value['mean']:.2f}" + (f" ± {100 * value['std']:.2f}" if value.get("std") is not None else "")

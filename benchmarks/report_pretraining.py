@@ -1,6 +1,7 @@
 """The report's pre-training section (`pretraining_reviews.json` of `bench_pretraining.py`): fine-tuning a
 pre-trained CL-DMDF against training it from scratch when few rows carry labels."""
 
+from benchmarks.common import percent
 from benchmarks.report_format import provenance_lines, table
 
 ARMS = {"from_scratch": "from scratch", "fine_tuned": "fine-tuned from the pre-trained checkpoint"}
@@ -8,10 +9,7 @@ RATES = (0.0, 0.3, 0.5)
 
 
 def _cell(entry: dict, rate: float) -> str:
-    value = entry.get("test_accuracy" + (f"_missing_{rate:g}" if rate else ""))
-    if not value:
-        return "–"
-    return f"{100 * value['mean']:.2f}" + (f" ± {100 * value['std']:.2f}" if value.get("std") is not None else "")
+    return percent(entry.get("test_accuracy" + (f"_missing_{rate:g}" if rate else "")))
 
 
 def pretraining_section(record: dict) -> list[str]:
