@@ -101,6 +101,11 @@ class FusionBaselineConfig(PreTrainedConfig):
         super().__init__(**kwargs)
         check_problem_type(self)
 
+    @classmethod
+    def field_names(cls) -> set[str]:
+        """The fields of the reference models' configs (their own `__init__` arguments, `modalities` included)."""
+        return set(inspect.signature(FusionBaselineConfig.__init__).parameters) - {"self", "kwargs"}
+
     modality_names = CLDMDFConfig.modality_names
     num_modalities = CLDMDFConfig.num_modalities
     modality_spec = CLDMDFConfig.modality_spec
@@ -109,8 +114,8 @@ class FusionBaselineConfig(PreTrainedConfig):
     def from_legacy_dict(cls, config_dict: dict[str, Any], **kwargs) -> "FusionBaselineConfig":
         """The config of a reference method saved by a release before 0.2 (a `CLDMDFConfig` with `baseline=...`,
         already upgraded): the CL-DMDF fields it carried are dropped."""
-        own = set(inspect.signature(FusionBaselineConfig.__init__).parameters)
-        dropped = (set(inspect.signature(CLDMDFConfig.__init__).parameters) - own) | {"auto_map", "model_type"}
+        cldmdf_fields = set(inspect.signature(CLDMDFConfig.__init__).parameters)
+        dropped = (cldmdf_fields - cls.field_names()) | {"auto_map", "model_type"}
         config_dict = {key: value for key, value in config_dict.items() if key not in dropped}
         return cls.from_dict(config_dict, **kwargs)
 

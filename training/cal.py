@@ -46,6 +46,8 @@ __all__ = [
     "subset_statistics",
 ]
 
+DEFAULT_AIB_BETA = 1e-3  # β of the bottleneck loss
+DEFAULT_K_MAX = 2.0  # the largest gradient acceleration
 MAX_SHAPLEY_MODALITIES = 8  # exact Shapley values (2^M masked passes) up to here, leave-one-out above
 
 
@@ -69,9 +71,9 @@ class CAL(nn.Module):
         model: CLDMDFModel,
         cal_lambda: float = 0.5,
         temperature: float = 1.0,
-        k_max: float = 2.0,
+        k_max: float = DEFAULT_K_MAX,
         potential_weight: float = 1.0,
-        aib_beta: float = 1e-3,
+        aib_beta: float = DEFAULT_AIB_BETA,
         interval: int = 1,
     ):
         super().__init__()

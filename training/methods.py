@@ -15,12 +15,11 @@ from accelerate.logging import get_logger
 from modeling_cldmdf import BASELINE_MODELS, CLDMDFForSequenceClassification
 
 from . import UserError
+from .cal import DEFAULT_AIB_BETA
 from .data import eval_dataloader, select
 from .objectives import TrainingObjectives
 
 logger = get_logger(__name__)
-
-DEFAULT_AIB_BETA = 1e-3
 
 
 def add_method_arguments(model) -> None:

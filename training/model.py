@@ -5,7 +5,6 @@ checkpoint (--model_name_or_path) with its own fitted processor; and the frozen 
 (--cache_backbone_outputs)."""
 
 import argparse
-import inspect
 from pathlib import Path
 from typing import Optional
 
@@ -98,7 +97,7 @@ def check_reference_model_fields(config_class, overrides: dict) -> None:
     """A reference model's config has CL-DMDF's modality fields only: a CL-DMDF field given for one is an error."""
     if not issubclass(config_class, FusionBaselineConfig):
         return
-    allowed = set(inspect.signature(FusionBaselineConfig.__init__).parameters) - {"self", "kwargs", "modalities"}
+    allowed = config_class.field_names() - {"modalities"}
     unknown = sorted(set(overrides) - allowed)
     if unknown:
         raise ValueError(

@@ -30,7 +30,7 @@ from accelerate import Accelerator
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .cal import CAL, statistics_subsets, subset_statistics
+from .cal import CAL, DEFAULT_AIB_BETA, DEFAULT_K_MAX, statistics_subsets, subset_statistics
 from .tuple_infonce import TupleInfoNCE, auto_tuple_alphas
 
 __all__ = ["TrainingObjectives", "tmc_kl_weight"]
@@ -78,8 +78,8 @@ class TrainingObjectives(nn.Module):
         tuple_weight: float = 0.0,
         tuple_alphas: Union[list[float], str, None] = None,
         cal: bool = False,
-        aib_beta: float = 1e-3,
-        cal_k_max: float = 2.0,
+        aib_beta: float = DEFAULT_AIB_BETA,
+        cal_k_max: float = DEFAULT_K_MAX,
         interval: int = 1,
         tmc_annealing_epochs: int = 10,
     ) -> TrainingObjectives:
