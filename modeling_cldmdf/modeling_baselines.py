@@ -40,7 +40,7 @@ from torch import nn
 from transformers.utils import ModelOutput
 
 from .configuration_baselines import EarlyFusionConfig, FusionBaselineConfig, LateFusionConfig, TMCConfig
-from .inputs_cldmdf import ModalityInputs, check_inputs, check_labels, drop_modalities, input_batch_size
+from .inputs_cldmdf import ModalityInputs, check_labels, input_batch_size
 from .losses_cldmdf import task_loss
 from .modeling_cldmdf import CLDMDFPreTrainedModel, build_encoder
 
@@ -129,11 +129,6 @@ class FusionBaselinePreTrainedModel(CLDMDFPreTrainedModel):
             self.config.problem_type = problem_type
         return problem_type
 
-    def check_and_drop(self, modality_inputs: ModalityInputs, modality_mask: Optional[torch.Tensor]) -> torch.Tensor:
-        """The checked `(B, M)` mask, minus training-time modality dropout."""
-        mask = check_inputs(self.config, modality_inputs, modality_mask, self.device)
-        return drop_modalities(mask, self.config.modality_dropout) if self.training else mask
-
 
 class EarlyFusionForSequenceClassification(FusionBaselinePreTrainedModel):
     """
@@ -184,7 +179,7 @@ class EarlyFusionForSequenceClassification(FusionBaselinePreTrainedModel):
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         problem_type = self.problem_type_of(labels, modality_inputs)
-        mask = self.check_and_drop(modality_inputs, modality_mask)  # (B, M)
+        mask = self.modality_mask_of(modality_inputs, modality_mask)  # (B, M)
         features = []
         for index, name in enumerate(self.config.modality_names):
             spec, present = self.config.modalities[name], mask[:, index : index + 1]
@@ -253,7 +248,7 @@ class LateFusionForSequenceClassification(PerModalityHeadsModel):
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         problem_type = self.problem_type_of(labels, modality_inputs)
-        mask = self.check_and_drop(modality_inputs, modality_mask)  # (B, M)
+        mask = self.modality_mask_of(modality_inputs, modality_mask)  # (B, M)
         unimodal_logits = self.head_outputs(modality_inputs, mask)  # (B, M, C)
         weights = uniform_weights(mask, unimodal_logits.dtype)  # (B, M)
         logits = (weights.unsqueeze(-1) * unimodal_logits).sum(dim=1)  # (B, C)
@@ -287,7 +282,7 @@ class TMCForSequenceClassification(PerModalityHeadsModel):
                 f"TMC takes single-label class ids (Dirichlet evidence over classes), got {labels.dtype} labels of "
                 f"shape {tuple(labels.shape)}."
             )
-        mask = self.check_and_drop(modality_inputs, modality_mask)  # (B, M)
+        mask = self.modality_mask_of(modality_inputs, modality_mask)  # (B, M)
         view_alphas, alphas, uncertainty = tmc_fusion(self.head_outputs(modality_inputs, mask), mask)
         # Log expected class probabilities of the Dirichlets: softmax gives back alpha / S.
         logits = (alphas / alphas.sum(dim=-1, keepdim=True)).log()

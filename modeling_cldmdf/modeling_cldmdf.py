@@ -354,6 +354,13 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
             # A fresh bottleneck starts nearly deterministic (σ ≈ 0.05) so it does not drown the tokens in noise.
             init.constant_(module.log_variance_bias, module.initial_log_variance)
 
+    def modality_mask_of(self, modality_inputs: ModalityInputs, modality_mask: Optional[torch.Tensor]) -> torch.Tensor:
+        """The `(B, M)` bool mask a forward fuses under: the inputs checked (`check_inputs`; every given modality
+        present when no mask is given), then, in training mode, each present entry dropped with
+        `config.modality_dropout` (one kept per row)."""
+        mask = check_inputs(self.config, modality_inputs, modality_mask, self.device)
+        return drop_modalities(mask, self.config.modality_dropout) if self.training else mask
+
     def floating_point_ops(self, inputs: dict, exclude_embeddings: bool = True) -> int:
         """
         Forward + backward FLOPs of a training batch, for `Trainer`'s `total_flos`: 6 x rows x the parameter uses of
@@ -437,10 +444,6 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
         )
         self.post_init()
 
-    def check_inputs(self, modality_inputs: ModalityInputs, modality_mask: Optional[torch.Tensor]) -> torch.Tensor:
-        """Validates the inputs and returns the boolean `(B, M)` mask on the model's device (see `check_inputs`)."""
-        return check_inputs(self.config, modality_inputs, modality_mask, self.device)
-
     def embed_modalities(
         self, modality_inputs: ModalityInputs, modality_mask: torch.Tensor
     ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
@@ -512,9 +515,7 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
         # 1. Which modalities each row has: (B, M) bool, minus training-time modality dropout.
         bottleneck_kl = None
         if modality_embeddings is None:
-            mask = self.check_inputs(modality_inputs, modality_mask)
-            if self.training:
-                mask = drop_modalities(mask, config.modality_dropout)
+            mask = self.modality_mask_of(modality_inputs, modality_mask)
             # 2. Modality tokens: encoders where present, learned missing embeddings elsewhere. (B, M, D)
             tokens, bottleneck_kl = self.embed_modalities(modality_inputs, mask)
         elif modality_mask is None:
@@ -705,9 +706,7 @@ class CLDMDFForPreTraining(CLDMDFPreTrainedModel):
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         model = self.cldmdf
-        mask = model.check_inputs(modality_inputs, modality_mask)  # (B, M)
-        if self.training:
-            mask = drop_modalities(mask, self.config.modality_dropout)
+        mask = self.modality_mask_of(modality_inputs, modality_mask)  # (B, M)
         hidden_entries = self._hidden_entries(mask, reconstruction_mask)  # (B, M)
         visible = mask & ~hidden_entries
 
