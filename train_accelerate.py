@@ -22,10 +22,12 @@ Fine-tune CL-DMDF on a multimodal dataset with missing modalities, with 🤗 Acc
 The shape follows accelerate's `complete_nlp_example.py` and transformers' `run_*_no_trainer.py` scripts:
 `parse_args()` -> `get_dataloaders(accelerator, args, ...)` -> `train(args)` -> `main(args)`, one
 `accelerator.prepare(...)`, `accumulate`, `gather_for_metrics`, `save_state`/`load_state` + `skip_first_batches`, and
-the final `unwrap_model(model).save_pretrained(...)` on the main process. After training, the best model (by
-validation accuracy, or loss for regression) is evaluated on the test split (`--evaluation_split validation` to tune
-settings without seeing it) at each `--eval_missing_rates` and with each modality removed; the results go to
-`all_results.json` and the model card. The helpers live in the `training` package, one module per responsibility.
+the final `unwrap_model(model).save_pretrained(...)` on the main process. Early stopping on the validation split
+chooses how long to train (by validation accuracy, or loss for regression); the model is then refit from its initial
+weights on train + validation for that many epochs (`--no_refit`: keep the best evaluation's weights) and evaluated
+on the test split (`--evaluation_split validation` to tune settings without seeing it) at each
+`--eval_missing_rates` and with each modality removed; the results go to `all_results.json` and the model card.
+The helpers live in the `training` package, one module per responsibility.
 """
 
 import argparse
@@ -33,7 +35,8 @@ import json
 import math
 import sys
 import time
-from typing import Optional
+from collections.abc import Callable
+from typing import NamedTuple, Optional
 
 from accelerate import Accelerator
 from accelerate.logging import get_logger
@@ -41,13 +44,21 @@ from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwa
 
 from training import UserError
 from training.arguments import build_parser, run_settings, validate_args
-from training.budget import EarlyStopping, create_optimizer_and_scheduler, training_budget
-from training.checkpointing import epoch_batches, resume_from_checkpoint, save_checkpoint, step_checkpoint_due
+from training.budget import Budget, EarlyStopping, create_optimizer_and_scheduler, training_budget
+from training.checkpointing import (
+    FRESH_START,
+    ResumePoint,
+    epoch_batches,
+    resume_from_checkpoint,
+    save_checkpoint,
+    step_checkpoint_due,
+)
 from training.data import eval_dataloader, get_dataloaders, load_checked_data
-from training.evaluation import evaluate_best_model, plan_evaluation, validate
+from training.evaluation import evaluate_model, plan_evaluation, validate
 from training.methods import CompanionMethods, build_objectives, prepare_objectives
 from training.model import build_model, build_processor, cache_backbone_outputs
 from training.outputs import TrainingRun, push_folder, save_final
+from training.refit import refit_data, refit_steps, should_refit
 from training.tracking import TrainingProgress, init_trackers, log_training_start, setup_logging
 
 logger = get_logger(__name__)
@@ -73,6 +84,15 @@ def create_accelerator(args: argparse.Namespace) -> Accelerator:
     )
 
 
+class Fitted(NamedTuple):
+    """What a pass of the training loop did."""
+
+    completed_steps: int
+    epochs: int
+    samples: int
+    runtime: float
+
+
 def train(args: argparse.Namespace) -> TrainingRun:
     """Trains and evaluates; returns the run without saving anything but checkpoints (the seam multi-process tests
     use to inspect every rank)."""
@@ -82,14 +102,16 @@ def train(args: argparse.Namespace) -> TrainingRun:
     set_seed(args.seed)
     data = load_checked_data(args)
     evaluation = plan_evaluation(args, data)
+    refit = should_refit(args, evaluation.split)
     model = build_model(args, data)
     objectives = build_objectives(args, model)  # TupleInfoNCE, CAL, TMC's annealing: what the flags ask for
     processor = build_processor(args, model, data)
     data = cache_backbone_outputs(model, processor, data, args)  # only under --cache_backbone_outputs
+    initial_weights = [copy_state(module) for module in (model, objectives)] if refit else None
     train_dataloader, eval_splits = get_dataloaders(accelerator, args, data, processor)
     validation_loader = eval_dataloader(eval_splits["validation"], args, data, processor, args.train_missing_rate)
-    steps_per_epoch = None if args.streaming else math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
-    budget = training_budget(args, steps_per_epoch)
+    per_epoch = None if args.streaming else steps_per_epoch(train_dataloader, args)
+    budget = training_budget(args, per_epoch)
     optimizer, lr_scheduler = create_optimizer_and_scheduler(
         args, [model, objectives], budget, accelerator.num_processes
     )
@@ -99,13 +121,65 @@ def train(args: argparse.Namespace) -> TrainingRun:
     objectives = prepare_objectives(accelerator, objectives)
     stopper = EarlyStopping(args.early_stopping_patience, min_steps=min(args.min_train_steps, budget.max_train_steps))
     methods = CompanionMethods(accelerator, objectives, eval_splits["validation"], args, data, processor)
-    settings = run_settings(args, evaluation, budget)
+    settings = run_settings(args, evaluation, budget, refit)
     if args.with_tracking:
         init_trackers(accelerator, args.report_to, settings)
-    resume = resume_from_checkpoint(accelerator, stopper, args, steps_per_epoch)
+    resume = resume_from_checkpoint(accelerator, stopper, args, per_epoch)
     log_training_start(accelerator, args, data, budget)
 
-    progress = TrainingProgress(accelerator, args, budget, resume.completed_steps)
+    def after_step(completed_steps: int, epoch: int) -> bool:
+        """Validation (True: stop early), then the step checkpoint, so that a resumed run has its state."""
+        stop = budget.evaluation_due(completed_steps) and validate(
+            model, validation_loader, accelerator, stopper, args, data, completed_steps, epoch
+        )
+        if step_checkpoint_due(args, completed_steps):
+            save_checkpoint(accelerator, stopper, args, f"step_{completed_steps}")
+        return stop
+
+    def after_epoch(epoch: int) -> None:
+        if args.checkpointing_steps == "epoch":
+            save_checkpoint(accelerator, stopper, args, f"epoch_{epoch}")
+
+    loop = (model, methods, optimizer, lr_scheduler, train_dataloader, budget)  # what `fit` trains, with what
+    fitted = fit(accelerator, args, *loop, resume=resume, after_step=after_step, after_epoch=after_epoch)
+    results = {"train_steps": fitted.completed_steps, "epochs_trained": fitted.epochs}
+    if refit and stopper.best_step:
+        refitted = refit_on_train_and_validation(
+            accelerator, args, data, processor, model, objectives, initial_weights, stopper.best_step
+        )
+        results.update(refit_steps=refitted.completed_steps, refit_rows=len(data["train"]) + len(data["validation"]))
+        results.update(refit_runtime=round(refitted.runtime, 3))
+        fitted = fitted._replace(samples=fitted.samples + refitted.samples, runtime=fitted.runtime + refitted.runtime)
+    elif stopper.best_state is not None:
+        accelerator.unwrap_model(model).load_state_dict(stopper.best_state)
+
+    results.update(evaluate_model(model, accelerator, args, data, processor, evaluation), **stopper.summary())
+    results.update(train_runtime=round(fitted.runtime, 3), seed=args.seed)
+    results.update(train_samples_per_second=round(fitted.samples / max(fitted.runtime, 1e-9), 3))
+    results.update(methods.results())
+    if args.with_tracking:
+        accelerator.log({k: v for k, v in results.items() if isinstance(v, (int, float))}, step=fitted.completed_steps)
+        accelerator.end_training()
+    return TrainingRun(accelerator, model, processor, data, results, settings)
+
+
+def fit(
+    accelerator,
+    args,
+    model,
+    methods,
+    optimizer,
+    lr_scheduler,
+    train_dataloader,
+    budget: Budget,
+    resume: ResumePoint = FRESH_START,
+    after_step: Optional[Callable[[int, int], bool]] = None,
+    after_epoch: Optional[Callable[[int], None]] = None,
+) -> Fitted:
+    """The training loop over `budget`, from `resume`. `after_step(completed_steps, epoch)` runs after each optimizer
+    step and returns True to stop early (validation, checkpoints); `after_epoch(epoch)` after each epoch."""
+    prefix = "" if after_step else "refit_"  # only the refit runs without evaluations
+    progress = TrainingProgress(accelerator, args, budget, resume.completed_steps, prefix)
     completed_steps, samples, should_stop = resume.completed_steps, 0, False
     epoch, start = resume.starting_epoch, time.time()
     for epoch in range(resume.starting_epoch, budget.num_train_epochs):
@@ -114,7 +188,7 @@ def train(args: argparse.Namespace) -> TrainingRun:
         for batch in epoch_batches(accelerator, train_dataloader, epoch, resume):
             if completed_steps >= budget.max_train_steps:  # resumed from the final step's checkpoint: nothing left
                 break
-            with accelerator.accumulate(model, objectives):
+            with accelerator.accumulate(model, methods.objectives):
                 loss = methods.loss(model, batch)
                 progress.add(loss)
                 accelerator.backward(loss)
@@ -125,31 +199,47 @@ def train(args: argparse.Namespace) -> TrainingRun:
             if accelerator.sync_gradients:
                 completed_steps += 1
                 progress.step(completed_steps, lr_scheduler.get_last_lr()[0])
-                if budget.evaluation_due(completed_steps):
-                    should_stop = validate(
-                        model, validation_loader, accelerator, stopper, args, data, completed_steps, epoch
-                    )
-                # After the evaluation of this step, so that a resumed run has its early-stopping state.
-                if step_checkpoint_due(args, completed_steps):
-                    save_checkpoint(accelerator, stopper, args, f"step_{completed_steps}")
+                should_stop = after_step is not None and after_step(completed_steps, epoch)
             if should_stop or completed_steps >= budget.max_train_steps:
                 break
         methods.after_epoch(model, epoch, completed_steps)
-        if args.checkpointing_steps == "epoch":
-            save_checkpoint(accelerator, stopper, args, f"epoch_{epoch}")
+        if after_epoch is not None:
+            after_epoch(epoch)
         if should_stop or completed_steps >= budget.max_train_steps:
             break
-    train_runtime = time.time() - start
+    return Fitted(completed_steps, epoch + 1, samples, time.time() - start)
 
-    results = evaluate_best_model(model, accelerator, args, data, processor, evaluation, stopper)
-    samples_per_second = round(samples / max(train_runtime, 1e-9), 3)
-    results.update(epochs_trained=epoch + 1, train_runtime=round(train_runtime, 3))
-    results.update(train_samples_per_second=samples_per_second, train_steps=completed_steps, seed=args.seed)
-    results.update(methods.results())
-    if args.with_tracking:
-        accelerator.log({k: v for k, v in results.items() if isinstance(v, (int, float))}, step=completed_steps)
-        accelerator.end_training()
-    return TrainingRun(accelerator, model, processor, data, results, settings)
+
+def refit_on_train_and_validation(
+    accelerator, args, data, processor, model, objectives, initial_weights, best_step: int
+) -> Fitted:
+    """Trains `model` (and the objectives) again from their initial weights on train + validation, for the epochs of
+    the best evaluation (`training/refit.py`); no evaluation and no checkpoint in between."""
+    refit = refit_data(data)
+    for module, weights in zip((model, objectives), initial_weights):
+        accelerator.unwrap_model(module).load_state_dict(weights)
+    train_dataloader, _ = get_dataloaders(accelerator, args, refit, processor)
+    per_epoch = steps_per_epoch(train_dataloader, args)
+    max_steps = refit_steps(best_step, len(data["train"]), len(refit["train"]))
+    budget = Budget(max_steps, math.ceil(max_steps / per_epoch), eval_steps=max_steps)
+    optimizer, lr_scheduler = create_optimizer_and_scheduler(
+        args, [model, objectives], budget, accelerator.num_processes
+    )
+    optimizer, train_dataloader, lr_scheduler = accelerator.prepare(optimizer, train_dataloader, lr_scheduler)
+    methods = CompanionMethods(accelerator, objectives, refit["validation"], args, refit, processor)
+    logger.info(
+        f"Refit on train + validation ({len(refit['train'])} rows) from the initial weights: {max_steps} steps, the "
+        f"{best_step} of the best evaluation scaled by the rows"
+    )
+    return fit(accelerator, args, model, methods, optimizer, lr_scheduler, train_dataloader, budget)
+
+
+def steps_per_epoch(train_dataloader, args: argparse.Namespace) -> int:
+    return math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
+
+
+def copy_state(module) -> dict:
+    return {key: value.detach().clone() for key, value in module.state_dict().items()}
 
 
 def main(args: argparse.Namespace) -> dict:

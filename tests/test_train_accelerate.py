@@ -280,6 +280,7 @@ def test_accelerate_dynamo_backend_inductor_compiles_trains_and_saves_plain_weig
         # UCI has 6 modalities: every row keeps one, so η < 5/6.
         (["--train_missing_rate", "0.9"], r"--train_missing_rate got \[0.9\]: .* below \(M - 1\) / M = 0.833333"),
         (["--eval_missing_rates", "0,0.9"], r"--eval_missing_rates got \[0.9\]: with the 6 modalities"),
+        (["--refit", "--evaluation_split", "validation"], "--refit cannot run: the final evaluation reads the valid"),
     ],
 )
 def test_bad_arguments_stop_with_one_clear_line(tmp_path, extra, message):

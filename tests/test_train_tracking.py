@@ -67,10 +67,11 @@ def test_tracker_config_holds_only_types_trackers_take():
     args = train_accelerate.parse_args([*TINY, "--hub_token", "secret", "--tuple_alphas", "0.1,0.2"])
     # The run's settings hold the resolved values: --eval_missing_rates as a list of floats, the step budget.
     evaluation = EvaluationPlan("test", parse_missing_rates(args.eval_missing_rates), explicit_missing_rates=True)
-    config = tracker_config(run_settings(args, evaluation, training_budget(args, steps_per_epoch=4)))
+    config = tracker_config(run_settings(args, evaluation, training_budget(args, steps_per_epoch=4), refit=True))
     assert all(type(value) in (bool, int, float, str) for value in config.values())
     assert config["eval_missing_rates"] == "0,0.5" and config["tuple_alphas"] == "0.1,0.2"
     assert "hub_token" not in config and "model_name_or_path" not in config
+    assert config["refit"] is True  # the resolved value, where the flag's default is None
 
 
 def test_logging_steps_must_be_positive():

@@ -135,6 +135,15 @@ def add_training_arguments(train) -> None:
         "(never before --min_train_steps); 0: off.",
     )
     train.add_argument(
+        "--refit",
+        action="store_const",
+        const=True,
+        default=None,
+        help="After early stopping, train again from the initial weights on train + validation for the epochs of the "
+        "best evaluation, and keep that model (the default whenever the final evaluation is not on validation).",
+    )
+    train.add_argument("--no_refit", dest="refit", action="store_const", const=False, help="Keep the best evaluation.")
+    train.add_argument(
         "--train_missing_rate",
         type=float,
         default=0.0,
@@ -268,10 +277,10 @@ def hub_model_id(args: argparse.Namespace) -> Optional[str]:
     return args.hub_model_id
 
 
-def run_settings(args: argparse.Namespace, evaluation: EvaluationPlan, budget: Budget) -> dict:
+def run_settings(args: argparse.Namespace, evaluation: EvaluationPlan, budget: Budget, refit: bool) -> dict:
     """The arguments as the run used them, in the flags' order, for the trackers' hyper-parameters and the model
     card: what the user typed, with the values resolved from the data put in place of the defaults (the evaluation
-    split and missing rates, the step budget, the Hub repo id)."""
+    split and missing rates, the step budget, whether the run refits, the Hub repo id)."""
     return {
         **vars(args),
         "eval_missing_rates": evaluation.missing_rates,
@@ -279,6 +288,7 @@ def run_settings(args: argparse.Namespace, evaluation: EvaluationPlan, budget: B
         "max_train_steps": budget.max_train_steps,
         "num_train_epochs": budget.num_train_epochs,
         "eval_steps": budget.eval_steps,
+        "refit": refit,
         "hub_model_id": hub_model_id(args),
         "explicit_missing_rates": evaluation.explicit_missing_rates,
     }

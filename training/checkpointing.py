@@ -25,6 +25,9 @@ class ResumePoint(NamedTuple):
     resume_step: Optional[int]
 
 
+FRESH_START = ResumePoint(0, 0, None)
+
+
 def epoch_batches(accelerator: Accelerator, train_dataloader, epoch: int, resume: ResumePoint):
     """The batches of `epoch`: the seeded order of that epoch, without those a step checkpoint had done."""
     if hasattr(train_dataloader, "set_epoch"):
@@ -64,7 +67,7 @@ def resume_from_checkpoint(
 ) -> ResumePoint:
     """Loads --resume_from_checkpoint into the prepared objects and `stopper`; the start of a fresh run without it."""
     if not args.resume_from_checkpoint:
-        return ResumePoint(0, 0, None)
+        return FRESH_START
     path = latest_checkpoint(args) if args.resume_from_checkpoint == "latest" else args.resume_from_checkpoint
     accelerator.print(f"Resumed from checkpoint: {path}")
     accelerator.load_state(path)

@@ -2,7 +2,7 @@
 # Licensed under the Apache License, Version 2.0.
 """Evaluation in a run: what the final robustness sweep measures (`plan_evaluation`: its split and missing rates,
 resolved from the arguments and the data), the validation of every --eval_steps steps (`validate`), and the sweep
-itself on the best weights (`evaluate_best_model`, `robustness_sweep`)."""
+itself on the final weights (`evaluate_model`, `robustness_sweep`)."""
 
 import argparse
 from dataclasses import dataclass
@@ -95,12 +95,8 @@ def validate(model, loader, accelerator: Accelerator, stopper: EarlyStopping, ar
     return should_stop
 
 
-def evaluate_best_model(
-    model, accelerator: Accelerator, args, data, processor, evaluation: EvaluationPlan, stopper: EarlyStopping
-) -> dict:
-    """The robustness sweep of the best evaluation's weights (loaded into `model`), with that evaluation's scores."""
-    if stopper.best_state is not None:
-        accelerator.unwrap_model(model).load_state_dict(stopper.best_state)
+def evaluate_model(model, accelerator: Accelerator, args, data, processor, evaluation: EvaluationPlan) -> dict:
+    """The final robustness sweep of `model` (the best evaluation's weights, or the refit on train + validation)."""
     if is_pretraining(args):  # the pre-training losses of the evaluation split, whole and at each missing rate
         results = {}
         for rate in evaluation.missing_rates:
@@ -108,9 +104,8 @@ def evaluate_best_model(
             suffix = f"_missing_{rate:g}" if rate else ""
             for key, value in pretraining_losses(model, loader, accelerator, args.eval_seed).items():
                 results[f"{evaluation.split}_{key}{suffix}"] = value
-        return {**results, **stopper.summary()}
-    results = robustness_sweep(model, accelerator, args, data, processor, evaluation.missing_rates, evaluation.split)
-    return {**results, **stopper.summary()}
+        return results
+    return robustness_sweep(model, accelerator, args, data, processor, evaluation.missing_rates, evaluation.split)
 
 
 def robustness_sweep(

@@ -67,13 +67,15 @@ def log_training_start(accelerator: Accelerator, args, data, budget) -> None:
 class TrainingProgress:
     """The progress bar over the budget's optimizer steps (from those a resumed run had done), with the mean training
     loss of the last --logging_steps steps on it and, with --with_tracking, logged as `train_loss` (with
-    `learning_rate`). Losses add up on the device; one sync per --logging_steps steps reads them."""
+    `learning_rate`; `refit_train_loss`... for the refit on train + validation). Losses add up on the device; one sync
+    per --logging_steps steps reads them."""
 
-    def __init__(self, accelerator: Accelerator, args, budget, completed_steps: int):
+    def __init__(self, accelerator: Accelerator, args, budget, completed_steps: int, prefix: str = ""):
         self.bar = tqdm(range(budget.max_train_steps), disable=not accelerator.is_local_main_process)
         self.bar.update(completed_steps)
         self.every, self.accelerator, self.tracking = args.logging_steps, accelerator, args.with_tracking
         self.total, self.count = None, 0
+        self.prefix = prefix
 
     def add(self, loss: torch.Tensor) -> None:
         loss = loss.detach().float()
@@ -89,4 +91,6 @@ class TrainingProgress:
         self.total, self.count = None, 0
         self.bar.set_postfix(loss=f"{mean:.4f}")
         if self.tracking:
-            self.accelerator.log({"train_loss": mean, "learning_rate": learning_rate}, step=completed_steps)
+            self.accelerator.log(
+                {f"{self.prefix}train_loss": mean, f"{self.prefix}learning_rate": learning_rate}, step=completed_steps
+            )
