@@ -182,20 +182,28 @@ def _selection(path: Path) -> list[str]:
         f"### Choosing the defaults: `{path.name}`",
         "",
         "Each candidate trained on the setting's train split (its early-stopping split carved out of it) and scored "
-        "on the setting's validation split; the test split is never read. Accuracy %, mean ± std over seeds.",
+        "on the setting's validation split; the test split is never read. Accuracy % at η = 0, mean ± std over "
+        "seeds; the last column averages every η the settings allow (0, 0.3, 0.5).",
         "",
     ]
     summary = record.get("summary", {})
     settings = sorted({setting for entry in summary.values() for setting in entry})
-    header = ["candidate", "arguments", *settings, "mean over settings"]
+    header = ["candidate", "arguments", *settings, "mean over settings", "mean over settings and η"]
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     arguments = {run["candidate"]: run["argv"] for run in record.get("runs", []) if "argv" in run}
     for candidate, entry in summary.items():
         cells = [_pct(entry.get(setting, {}).get("test_accuracy")) for setting in settings]
+        complete = all(setting in entry for setting in settings)
         means = [entry[setting]["test_accuracy"]["mean"] for setting in settings if setting in entry]
+        every_rate = [
+            stats["mean"]
+            for setting in settings
+            for key, stats in entry.get(setting, {}).items()
+            if key == "test_accuracy" or key.startswith("test_accuracy_missing_")
+        ]
         own = " ".join(arguments.get(candidate, [])[6:]) or "(defaults)"
-        overall = f"{100 * sum(means) / len(means):.2f}" if len(means) == len(settings) else "–"
-        lines.append("| " + " | ".join([candidate, f"`{own}`", *cells, overall]) + " |")
+        overall = [f"{100 * sum(values) / len(values):.2f}" if complete else "–" for values in (means, every_rate)]
+        lines.append("| " + " | ".join([candidate, f"`{own}`", *cells, *overall]) + " |")
     dirty = " (+ uncommitted changes)" if record.get("git_dirty") else ""
     lines += ["", f"Command: `{record.get('command')}` at commit `{record.get('git_commit')}`{dirty}.", ""]
     return lines
