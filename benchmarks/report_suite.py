@@ -204,8 +204,12 @@ def _selection(path: Path) -> list[str]:
         own = " ".join(arguments.get(candidate, [])[6:]) or "(defaults)"
         overall = [f"{100 * sum(values) / len(values):.2f}" if complete else "–" for values in (means, every_rate)]
         lines.append("| " + " | ".join([candidate, f"`{own}`", *cells, *overall]) + " |")
-    dirty = " (+ uncommitted changes)" if record.get("git_dirty") else ""
-    lines += ["", f"Command: `{record.get('command')}` at commit `{record.get('git_commit')}`{dirty}.", ""]
+    lines.append("")
+    for invocation in record.get("invocations") or [record]:
+        dirty = " (+ uncommitted changes)" if invocation.get("git_dirty") else ""
+        note = f" {invocation['note']}" if invocation.get("note") else ""
+        where = f"at commit `{invocation.get('git_commit')}`{dirty}"
+        lines += [f"Command: `{invocation.get('command')}` {where}.{note}", ""]
     return lines
 
 

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Optional
 from modeling_cldmdf import CLDMDFConfig
 
 from . import UserError
-from .budget import DEFAULT_EPOCHS, DEFAULT_MIN_TRAIN_STEPS, DEFAULT_PATIENCE, EVALUATIONS_PER_BUDGET, Budget
+from .budget import (
+    DEFAULT_EPOCHS,
+    DEFAULT_LEARNING_RATE,
+    DEFAULT_MIN_TRAIN_STEPS,
+    DEFAULT_PATIENCE,
+    EVALUATIONS_PER_BUDGET,
+    Budget,
+)
 from .methods import add_method_arguments, check_method_args
 from .pretraining import TASKS, check_pretraining_args
 
@@ -96,7 +103,7 @@ def add_training_arguments(train) -> None:
     train.add_argument("--output_dir", default="outputs/cldmdf-uci")
     train.add_argument("--per_device_train_batch_size", type=int, default=64)
     train.add_argument("--per_device_eval_batch_size", type=int, default=256)
-    train.add_argument("--learning_rate", type=float, default=1e-3)
+    train.add_argument("--learning_rate", type=float, default=DEFAULT_LEARNING_RATE)
     train.add_argument("--weight_decay", type=float, default=0.01)
     train.add_argument(
         "--num_train_epochs",
