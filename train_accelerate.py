@@ -107,7 +107,6 @@ def train(args: argparse.Namespace) -> TrainingRun:
     objectives = build_objectives(args, model)  # TupleInfoNCE, CAL, TMC's annealing: what the flags ask for
     processor = build_processor(args, model, data)
     data = cache_backbone_outputs(model, processor, data, args)  # only under --cache_backbone_outputs
-    initial_weights = [copy_state(module) for module in (model, objectives)] if refit else None
     train_dataloader, eval_splits = get_dataloaders(accelerator, args, data, processor)
     validation_loader = eval_dataloader(eval_splits["validation"], args, data, processor, args.train_missing_rate)
     per_epoch = None if args.streaming else steps_per_epoch(train_dataloader, args)
@@ -119,6 +118,8 @@ def train(args: argparse.Namespace) -> TrainingRun:
         model, optimizer, train_dataloader, validation_loader, lr_scheduler
     )
     objectives = prepare_objectives(accelerator, objectives)
+    # Before a checkpoint is resumed; unwrapped, so that the keys are those `refit_on_train_and_validation` loads.
+    initial_weights = [copy_state(accelerator, module) for module in (model, objectives)] if refit else None
     stopper = EarlyStopping(args.early_stopping_patience, min_steps=min(args.min_train_steps, budget.max_train_steps))
     methods = CompanionMethods(accelerator, objectives, eval_splits["validation"], args, data, processor)
     settings = run_settings(args, evaluation, budget, refit)
@@ -238,8 +239,8 @@ def steps_per_epoch(train_dataloader, args: argparse.Namespace) -> int:
     return math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
 
 
-def copy_state(module) -> dict:
-    return {key: value.detach().clone() for key, value in module.state_dict().items()}
+def copy_state(accelerator: Accelerator, module) -> dict:
+    return {key: value.detach().clone() for key, value in accelerator.unwrap_model(module).state_dict().items()}
 
 
 def main(args: argparse.Namespace) -> dict:

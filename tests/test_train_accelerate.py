@@ -158,7 +158,7 @@ def _digest(folder: Path) -> dict:
     }
 
 
-RUN_TIME_KEYS = {"train_runtime", "train_samples_per_second"}
+RUN_TIME_KEYS = {"train_runtime", "refit_runtime", "train_samples_per_second"}
 
 
 def assert_same_run(first: Path, second: Path) -> None:

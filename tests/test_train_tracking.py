@@ -9,7 +9,7 @@ import pytest
 
 import train_accelerate
 from training.arguments import parse_missing_rates, run_settings, validate_args
-from training.budget import training_budget
+from training.budget import DEFAULT_LEARNING_RATE, training_budget
 from training.evaluation import EvaluationPlan
 from training.tracking import TRACKING_PROJECT, init_trackers, tracker_config
 
@@ -37,6 +37,9 @@ def test_tensorboard_gets_the_training_loss_and_the_hyperparameters(tmp_path):
     assert [event.step for event in losses] == [2, 4, 6]  # every --logging_steps steps
     assert all(math.isfinite(event.value) and event.value > 0 for event in losses)
     assert [event.step for event in scalars.Scalars("learning_rate")] == [2, 4, 6]
+    # the refit on train + validation logs its own loss, over its own steps
+    refit_steps = [event.step for event in scalars.Scalars("refit_train_loss")]
+    assert refit_steps == list(range(2, results["refit_steps"] + 1, 2))
     assert scalars.Scalars("test_accuracy")[-1].value == pytest.approx(results["test_accuracy"])
 
     # add_hparams writes its own sub-run: lists as strings, None left out, the token never.
@@ -45,7 +48,7 @@ def test_tensorboard_gets_the_training_loss_and_the_hyperparameters(tmp_path):
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
     hparams = dict(start.hparams)
     assert hparams["eval_missing_rates"].string_value == "0,0.5"
-    assert hparams["learning_rate"].number_value == pytest.approx(1e-3)
+    assert hparams["learning_rate"].number_value == pytest.approx(DEFAULT_LEARNING_RATE)
     assert hparams["logging_steps"].number_value == 2 and hparams["with_tracking"].number_value == 1  # bool -> 1
     assert "model_name_or_path" not in hparams and "hub_token" not in hparams
 
