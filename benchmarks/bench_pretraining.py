@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
     REPO_ROOT,
+    TEXT_ARGS,
     command_line,
     mean_std,
     percent,
@@ -43,7 +44,6 @@ from benchmarks.common import (  # noqa: E402
 DATASET = REPO_ROOT / "bundled_datasets" / "womens_clothing_reviews"
 LABEL = "recommended"
 RATES = (0.0, 0.3, 0.5)
-TEXT_ARGS = ["--freeze_backbones", "--cache_backbone_outputs"]
 ARMS = ("from_scratch", "fine_tuned")
 
 

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
     REPO_ROOT,
+    TEXT_ARGS,
     command_line,
     mean_std,
     percent,
@@ -46,8 +47,6 @@ from benchmarks.suite import SETTINGS  # noqa: E402
 RATES = (0.0, 0.3, 0.5)
 METRICS = ("accuracy", "f1")
 RUN_STATS = ("train_runtime", "train_steps", "best_step", "epochs_trained")
-# Settings whose modalities include text: their frozen backbone's pooled outputs are computed once per run.
-TEXT_ARGS = ["--freeze_backbones", "--cache_backbone_outputs"]
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:

@@ -23,6 +23,9 @@ from typing import Any, Optional
 
 import numpy as np
 
+# The arguments of every benchmark run on a setting with text: its frozen backbone's outputs computed once a run.
+TEXT_ARGS = ["--freeze_backbones", "--cache_backbone_outputs"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 

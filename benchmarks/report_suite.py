@@ -10,7 +10,7 @@ Every (setting, η) that misses its bar is listed among the places where CL-DMDF
 from pathlib import Path
 from typing import Optional
 
-from benchmarks.common import read_json
+from benchmarks.common import TEXT_ARGS, read_json
 
 SUITE_COMMAND = "python benchmarks/bench_suite.py --suite-dir .cache/suite"
 REFERENCES_COMMAND = "python benchmarks/bench_references.py --suite-dir .cache/suite"
@@ -28,7 +28,9 @@ INTRO = (
     "(NaN for missing entries), and the first two trained with modality dropout (`_md`: two extra copies of each "
     "training row with modalities dropped at p = 0.3); text through TF-IDF (SVD to 128 dimensions for the MLP and "
     "boosting). The references train on train + validation; CL-DMDF runs `train_accelerate.py --dataset_name "
-    "<setting>` with nothing else but the seed (early stopping on the validation split, so it trains on fewer rows). "
+    "<setting>` with nothing else but the seed (early stopping on the validation split chooses the number of epochs, "
+    "then the final model is refit on train + validation; before the refit default, results files from commits "
+    "before d6ebe51, it trained on the train rows only). "
     "Both are evaluated on the same test rows with the same missing entries (the collator's (seed 0, row id) "
     "pattern). Settings (`benchmarks/suite.py`, real data only): UCI Multiple Features whole, with 10 training rows "
     "per class, and with two views (`fou`, `zer`); scikit-learn's copy of Wisconsin breast cancer in three views of "
@@ -183,27 +185,30 @@ def _selection(path: Path) -> list[str]:
         "",
         "Each candidate trained on the setting's train split (its early-stopping split carved out of it) and scored "
         "on the setting's validation split; the test split is never read. Accuracy % at η = 0, mean ± std over "
-        "seeds; the last column averages every η the settings allow (0, 0.3, 0.5).",
+        "seeds. The means are over the settings every candidate ran (those without a dash), the last one over every η "
+        "they allow (0, 0.3, 0.5).",
         "",
     ]
     summary = record.get("summary", {})
     settings = sorted({setting for entry in summary.values() for setting in entry})
-    header = ["candidate", "arguments", *settings, "mean over settings", "mean over settings and η"]
+    common = [setting for setting in settings if all(setting in entry for entry in summary.values())]
+    header = ["candidate", "arguments", "seeds", *settings, "mean over settings", "mean over settings and η"]
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     arguments = {run["candidate"]: run["argv"] for run in record.get("runs", []) if "argv" in run}
     for candidate, entry in summary.items():
         cells = [_pct(entry.get(setting, {}).get("test_accuracy")) for setting in settings]
-        complete = all(setting in entry for setting in settings)
-        means = [entry[setting]["test_accuracy"]["mean"] for setting in settings if setting in entry]
+        at_zero = [entry[setting]["test_accuracy"]["mean"] for setting in common]
         every_rate = [
             stats["mean"]
-            for setting in settings
-            for key, stats in entry.get(setting, {}).items()
+            for setting in common
+            for key, stats in entry[setting].items()
             if key == "test_accuracy" or key.startswith("test_accuracy_missing_")
         ]
-        own = " ".join(arguments.get(candidate, [])[6:]) or "(defaults)"
-        overall = [f"{100 * sum(values) / len(values):.2f}" if complete else "–" for values in (means, every_rate)]
-        lines.append("| " + " | ".join([candidate, f"`{own}`", *cells, *overall]) + " |")
+        # a run's argv: --dataset_name, --output_dir, --seed (6 items), the candidate's own, then those of text
+        own = " ".join(a for a in arguments.get(candidate, [])[6:] if a not in TEXT_ARGS) or "(no flags)"
+        means = [f"{100 * sum(values) / len(values):.2f}" if values else "–" for values in (at_zero, every_rate)]
+        seeds = max(stats["test_accuracy"]["n"] for stats in entry.values() if "test_accuracy" in stats)
+        lines.append("| " + " | ".join([candidate, f"`{own}`", str(seeds), *cells, *means]) + " |")
     lines.append("")
     for invocation in record.get("invocations") or [record]:
         dirty = " (+ uncommitted changes)" if invocation.get("git_dirty") else ""

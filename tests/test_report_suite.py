@@ -69,22 +69,24 @@ def test_selection_view_never_holds_the_test_split(tmp_path):
     assert parse_candidates("defaults=,small=--hidden_size 32") == {"defaults": [], "small": ["--hidden_size", "32"]}
 
 
-def test_a_selection_table_averages_over_settings_at_eta_0_and_over_every_eta(tmp_path):
+def test_a_selection_table_averages_over_the_settings_every_candidate_ran(tmp_path):
     from benchmarks.report_suite import _selection
 
     argv = ["--dataset_name", "d", "--output_dir", "o", "--seed", "0"]
     record = {
         "summary": {
-            # mean at η = 0: (0.90 + 0.98) / 2; over every η: (0.90 + 0.80 + 0.98 + 0.96) / 4
             "a": {"two": {"test_accuracy": _stats(0.90), "test_accuracy_missing_0.3": _stats(0.80)},
                   "six": {"test_accuracy": _stats(0.98), "test_accuracy_missing_0.5": _stats(0.96)}},
-            "b": {"two": {"test_accuracy": _stats(0.92)}},  # no run of `six`: no mean
+            "b": {"two": {"test_accuracy": _stats(0.92), "test_accuracy_missing_0.3": _stats(0.84)}},
         },
-        "runs": [{"candidate": "a", "argv": [*argv, "--no_refit"]}, {"candidate": "b", "argv": argv}],
+        # the text arguments every run on a text setting gets are not the candidate's own
+        "runs": [{"candidate": "a", "argv": [*argv, "--no_refit", "--freeze_backbones", "--cache_backbone_outputs"]},
+                 {"candidate": "b", "argv": argv}],
     }  # fmt: skip
     path = tmp_path / "selection_suite_x.json"
     path.write_text(json.dumps(record))
-    rows = {line.split(" | ")[0].lstrip("| "): line for line in _selection(path) if line.startswith("| a") or
-            line.startswith("| b")}  # fmt: skip
-    assert rows["a"].endswith("| 94.00 | 91.00 |") and "`--no_refit`" in rows["a"]
-    assert rows["b"].endswith("| – | – |") and "`(defaults)`" in rows["b"]
+    rows = {line[2]: line for line in _selection(path) if line.startswith(("| a |", "| b |"))}
+    # `six` has no run of b: the means are over `two` only, at η = 0 and over η = 0 and 0.3
+    assert rows["a"].endswith("| 90.00 | 85.00 |") and "| `--no_refit` |" in rows["a"]
+    assert rows["b"].endswith("| 92.00 | 88.00 |") and "| `(no flags)` | 3 |" in rows["b"]
+    assert "| 98.00 ± 0.00 |" in rows["a"] and "| – |" in rows["b"]  # six's own cell is still shown
