@@ -59,13 +59,17 @@ def main(args: argparse.Namespace) -> dict:
         "repo": str(Path(args.repo).resolve()),
         "label": args.label,
         "runs": runs,
-        "summary": {key: mean_std([run[key] for run in runs]) for key in ("wall_time", *STATS)},
+        "summary": {
+            key: mean_std([run[key] for run in runs])
+            for key in ("wall_time", *STATS)
+            if all(run[key] is not None for run in runs)  # refit_steps: None under --no_refit
+        },
     }
     write_json(Path(args.output), record)
     return record
 
 
-STATS = ("train_runtime", "train_steps", "test_accuracy")
+STATS = ("train_runtime", "train_steps", "refit_steps", "test_accuracy")
 
 if __name__ == "__main__":
     run_cli(__file__, parse_args, main)

@@ -234,12 +234,13 @@ def _main_job(results_dir: Path) -> list[str]:
     ]
     for record in records:
         summary = record["summary"]
+        refit = f" + {summary['refit_steps']['mean']:.0f} (refit)" if "refit_steps" in summary else ""
         label = record.get("label", "this checkout")
         if label == "this checkout":
             label = f"`{str(record.get('git_commit'))[:7]}`"
         lines.append(
             f"| {label} | {summary['wall_time']['mean']:.1f} ± {summary['wall_time']['std']:.1f} | "
-            f"{summary['train_runtime']['mean']:.1f} | {summary['train_steps']['mean']:.0f} | "
+            f"{summary['train_runtime']['mean']:.1f} | {summary['train_steps']['mean']:.0f}{refit} | "
             f"{_pct(summary['test_accuracy'])} | {len(record['runs'])} |"
         )
     return [*lines, ""]
