@@ -186,7 +186,8 @@ def build_report(results_dir: Path, output: Path) -> str:
     report.lines += suite_lines
     add_accuracy(report, results_dir, output)
     report.lines += sweep_sections(results_dir)
-    before, after = read_json(results_dir / "test_suite.json"), read_json(results_dir / "redesign_suite.json")
+    before = read_json(results_dir / "test_suite_before_redesign.json")
+    after = read_json(results_dir / "redesign_suite.json")
     if before is not None and after is not None:
         report.lines += redesign_section(before, after)
     add_measurements(report, results_dir, output)
