@@ -47,11 +47,12 @@ def trained(tmp_path_factory):
 
 
 # Accuracy floors: the 3-seed minimum of what the real model reaches in these exact runs, minus a margin of about one
-# seed-to-seed spread. Measured with `--seed 0/1/2` (torch 2.13 CPU): CL-DMDF 0.781 / 0.802 / 0.854 after 8 epochs, a
-# variant fusing only the `pix` view 0.344 / 0.292 / 0.281; TMC 0.583 / 0.604 / 0.646, its `pix`-only variant
-# 0.406 / 0.375 / 0.344. Chance (0.1) is no reference: a model that ignores five of six modalities is far above it.
-CLDMDF_ACCURACY_FLOOR = 0.70  # 0.781 - 0.08
-TMC_ACCURACY_FLOOR = 0.50  # 0.583 - 0.08
+# seed-to-seed spread. Measured with `--seed 0/1/2` (torch 2.13 CPU, the defaults of d08a807: refit, learning rate
+# 2e-3): CL-DMDF 0.927 / 0.844 / 0.896 after 8 epochs, TMC 0.646 / 0.688 / 0.573; chance is 0.1. They tell a model that
+# learns from one that does not, not how many views it uses: trained on the `pix` view alone (a copy of the data with
+# that column only), CL-DMDF reaches 0.917 / 0.906 / 0.917 and TMC 0.594 / 0.302 / 0.635.
+CLDMDF_ACCURACY_FLOOR = 0.76  # 0.844 - 0.08
+TMC_ACCURACY_FLOOR = 0.49  # 0.573 - 0.08
 
 
 def test_outputs_and_flat_results(trained):
@@ -250,9 +251,9 @@ def test_accelerate_dynamo_backend_inductor_compiles_trains_and_saves_plain_weig
     run = train_accelerate.train(args)
     model, results = run.model, run.results
     assert isinstance(model, torch._dynamo.eval_frame.OptimizedModule)
-    # The same 8 steps run eagerly reach 0.500 / 0.365 / 0.458 test accuracy with --seed 0 / 1 / 2; a model whose
-    # classification loss gets no gradient (only the contrastive term trains) 0.219 / 0.094 / 0.073.
-    assert results["test_accuracy"] >= 0.30  # 0.365 - 0.065
+    # The same 8 steps (and their refit) run eagerly reach 0.292 / 0.490 / 0.688 test accuracy with --seed 0 / 1 / 2
+    # (measured at d08a807); chance is 0.1.
+    assert results["test_accuracy"] >= 0.20  # 0.292 - 0.09
     save_final(run, args)
     saved = load_file(tmp_path / "out" / "model.safetensors")
     trained = model._orig_mod.state_dict()
