@@ -120,7 +120,8 @@ def train(args: argparse.Namespace) -> TrainingRun:
     objectives = prepare_objectives(accelerator, objectives)
     # Before a checkpoint is resumed; unwrapped, so that the keys are those `refit_on_train_and_validation` loads.
     initial_weights = [copy_state(accelerator, module) for module in (model, objectives)] if refit else None
-    stopper = EarlyStopping(args.early_stopping_patience, min_steps=min(args.min_train_steps, budget.max_train_steps))
+    min_steps = min(args.min_train_steps, budget.max_train_steps)
+    stopper = EarlyStopping(args.early_stopping_patience, min_steps, metric=args.metric_for_best_model)
     methods = CompanionMethods(accelerator, objectives, eval_splits["validation"], args, data, processor)
     settings = run_settings(args, evaluation, budget, refit)
     if args.with_tracking:

@@ -142,6 +142,12 @@ def add_training_arguments(train) -> None:
         "(never before --min_train_steps); 0: off.",
     )
     train.add_argument(
+        "--metric_for_best_model",
+        choices=["accuracy", "loss"],
+        default="accuracy",
+        help="What picks the best evaluation: validation accuracy (ties broken by the loss), or the loss alone.",
+    )
+    train.add_argument(
         "--refit",
         action="store_const",
         const=True,

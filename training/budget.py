@@ -83,17 +83,20 @@ def create_optimizer_and_scheduler(args: argparse.Namespace, modules, budget: Bu
 class EarlyStopping:
     """Best validation score, patience counter and best weights; saved inside every checkpoint (safetensors).
 
-    Two questions, two criteria. *Which weights to keep*: the best score, a list compared lexicographically, higher
-    is better: `[accuracy, -loss]` for classification (on a small validation split accuracy saturates early, and the
-    loss breaks the ties), `[-loss]` otherwise. *When to stop*: after `patience` evaluations in which neither the
-    validation loss nor the accuracy reached a new best, and never before `min_steps`. On a small validation split
-    accuracy alone plateaus by chance (one seed of the development suite kept its best accuracy from the first
-    epoch while the loss was still falling), and the loss alone rises while the accuracy still improves.
+    Two questions, two criteria. *Which evaluation is the best* (its weights kept, its step the refit's length): the
+    best score, a list compared lexicographically, higher is better: `[accuracy, -loss]` for classification with
+    `metric="accuracy"` (on a small validation split accuracy saturates early, and the loss breaks the ties),
+    `[-loss]` with `metric="loss"` (--metric_for_best_model) and for every other problem. *When to stop*: after
+    `patience` evaluations in which neither the validation loss nor the accuracy reached a new best, and never before
+    `min_steps`. On a small validation split accuracy alone plateaus by chance (one seed of the development suite kept
+    its best accuracy from the first epoch while the loss was still falling), and the loss alone rises while the
+    accuracy still improves.
     """
 
-    def __init__(self, patience: int, min_steps: int = 0):
+    def __init__(self, patience: int, min_steps: int = 0, metric: str = "accuracy"):
         self.patience = patience
         self.min_steps = min_steps
+        self.metric = metric
         self.best_score: Optional[list[float]] = None
         self.best_step: Optional[int] = None
         self.best_epoch: Optional[int] = None
@@ -101,16 +104,19 @@ class EarlyStopping:
         self.best_accuracy: Optional[float] = None
         self.bad_evaluations = 0
         self.best_state: Optional[dict] = None
+        self.best_validation: Optional[dict] = None  # the loss and accuracy of the best evaluation
 
-    @staticmethod
-    def score(validation: dict) -> list[float]:
-        return [validation["accuracy"], -validation["loss"]] if "accuracy" in validation else [-validation["loss"]]
+    def score(self, validation: dict) -> list[float]:
+        if self.metric == "accuracy" and "accuracy" in validation:
+            return [validation["accuracy"], -validation["loss"]]
+        return [-validation["loss"]]
 
     def update(self, validation: dict, step: int, epoch: int, model) -> bool:
         """Records an evaluation; returns True when training should stop."""
         score = self.score(validation)
         if self.best_score is None or score > self.best_score:
             self.best_score, self.best_step, self.best_epoch = score, step, epoch
+            self.best_validation = {key: validation[key] for key in ("loss", "accuracy") if key in validation}
             self.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         improved = self.best_loss is None or validation["loss"] < self.best_loss
         self.best_loss = min(validation["loss"], self.best_loss if self.best_loss is not None else math.inf)
@@ -122,15 +128,19 @@ class EarlyStopping:
 
     def summary(self) -> dict:
         """The best evaluation, as `all_results.json` reports it."""
+        best = self.best_validation or {}
+        if self.best_validation is None and self.best_score:  # the state of a checkpoint saved before it was kept
+            best = {"loss": -self.best_score[-1], "accuracy": self.best_score[0] if len(self.best_score) > 1 else None}
         return {
-            "best_validation_loss": -self.best_score[-1] if self.best_score else None,
-            "best_validation_accuracy": self.best_score[0] if self.best_score and len(self.best_score) > 1 else None,
+            "best_validation_loss": best.get("loss"),
+            "best_validation_accuracy": best.get("accuracy"),
             "best_epoch": self.best_epoch,
             "best_step": self.best_step,
         }
 
     def save(self, folder: str) -> None:
         fields = ("patience", "min_steps", "best_score", "best_step", "best_epoch", "best_loss", "best_accuracy")
+        fields += ("best_validation",)
         state = {k: getattr(self, k) for k in (*fields, "bad_evaluations")}
         Path(folder, CHECKPOINT_STATE).write_text(json.dumps(state))
         if self.best_state is not None:
