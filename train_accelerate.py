@@ -177,10 +177,11 @@ def fit(
     resume: ResumePoint = FRESH_START,
     after_step: Optional[Callable[[int, int], bool]] = None,
     after_epoch: Optional[Callable[[int], None]] = None,
+    prefix: str = "",
 ) -> Fitted:
     """The training loop over `budget`, from `resume`. `after_step(completed_steps, epoch)` runs after each optimizer
-    step and returns True to stop early (validation, checkpoints); `after_epoch(epoch)` after each epoch."""
-    prefix = "" if after_step else "refit_"  # only the refit runs without evaluations
+    step and returns True to stop early (validation, checkpoints); `after_epoch(epoch)` after each epoch. The training
+    loss goes to the trackers as `{prefix}train_loss`."""
     progress = TrainingProgress(accelerator, args, budget, resume.completed_steps, prefix)
     completed_steps, samples, should_stop = resume.completed_steps, 0, False
     epoch, start = resume.starting_epoch, time.time()
@@ -233,7 +234,7 @@ def refit_on_train_and_validation(
         f"Refit on train + validation ({len(refit['train'])} rows) from the initial weights: {max_steps} steps, the "
         f"{best_step} of the best evaluation scaled by the rows"
     )
-    return fit(accelerator, args, model, methods, optimizer, lr_scheduler, train_dataloader, budget)
+    return fit(accelerator, args, model, methods, optimizer, lr_scheduler, train_dataloader, budget, prefix="refit_")
 
 
 def steps_per_epoch(train_dataloader, args: argparse.Namespace) -> int:

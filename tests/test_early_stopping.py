@@ -65,7 +65,7 @@ def test_the_state_round_trips_through_a_checkpoint_folder(tmp_path):
     assert restored.best_step is None
     stopper.save(str(tmp_path))
     restored.load(str(tmp_path))
-    for key in ("best_score", "best_step", "best_loss", "best_accuracy", "bad_evaluations", "best_validation"):
+    for key in ("best_validation", "best_step", "best_loss", "best_accuracy", "bad_evaluations"):
         assert getattr(restored, key) == getattr(stopper, key), key
     assert torch.equal(restored.best_state["weight"], stopper.best_state["weight"])
 

@@ -81,7 +81,7 @@ def create_optimizer_and_scheduler(args: argparse.Namespace, modules, budget: Bu
 
 
 class EarlyStopping:
-    """Best validation score, patience counter and best weights; saved inside every checkpoint (safetensors).
+    """The best evaluation (its loss and accuracy), patience counter and best weights; saved in every checkpoint.
 
     Two questions, two criteria. *Which evaluation is the best* (its weights kept, its step the refit's length): the
     best score, a list compared lexicographically, higher is better: `[accuracy, -loss]` for classification with
@@ -97,14 +97,13 @@ class EarlyStopping:
         self.patience = patience
         self.min_steps = min_steps
         self.metric = metric
-        self.best_score: Optional[list[float]] = None
+        self.best_validation: Optional[dict] = None  # the loss and accuracy of the best evaluation
         self.best_step: Optional[int] = None
         self.best_epoch: Optional[int] = None
         self.best_loss: Optional[float] = None
         self.best_accuracy: Optional[float] = None
         self.bad_evaluations = 0
         self.best_state: Optional[dict] = None
-        self.best_validation: Optional[dict] = None  # the loss and accuracy of the best evaluation
 
     def score(self, validation: dict) -> list[float]:
         if self.metric == "accuracy" and "accuracy" in validation:
@@ -113,9 +112,8 @@ class EarlyStopping:
 
     def update(self, validation: dict, step: int, epoch: int, model) -> bool:
         """Records an evaluation; returns True when training should stop."""
-        score = self.score(validation)
-        if self.best_score is None or score > self.best_score:
-            self.best_score, self.best_step, self.best_epoch = score, step, epoch
+        if self.best_validation is None or self.score(validation) > self.score(self.best_validation):
+            self.best_step, self.best_epoch = step, epoch
             self.best_validation = {key: validation[key] for key in ("loss", "accuracy") if key in validation}
             self.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         improved = self.best_loss is None or validation["loss"] < self.best_loss
@@ -129,8 +127,6 @@ class EarlyStopping:
     def summary(self) -> dict:
         """The best evaluation, as `all_results.json` reports it."""
         best = self.best_validation or {}
-        if self.best_validation is None and self.best_score:  # the state of a checkpoint saved before it was kept
-            best = {"loss": -self.best_score[-1], "accuracy": self.best_score[0] if len(self.best_score) > 1 else None}
         return {
             "best_validation_loss": best.get("loss"),
             "best_validation_accuracy": best.get("accuracy"),
@@ -139,8 +135,7 @@ class EarlyStopping:
         }
 
     def save(self, folder: str) -> None:
-        fields = ("patience", "min_steps", "best_score", "best_step", "best_epoch", "best_loss", "best_accuracy")
-        fields += ("best_validation",)
+        fields = ("patience", "min_steps", "best_validation", "best_step", "best_epoch", "best_loss", "best_accuracy")
         state = {k: getattr(self, k) for k in (*fields, "bad_evaluations")}
         Path(folder, CHECKPOINT_STATE).write_text(json.dumps(state))
         if self.best_state is not None:
@@ -149,7 +144,11 @@ class EarlyStopping:
     def load(self, folder: str) -> None:
         path = Path(folder, CHECKPOINT_STATE)
         if path.exists():
-            for key, value in json.loads(path.read_text()).items():
+            state = json.loads(path.read_text())
+            score = state.pop("best_score", None)  # checkpoints saved before the best evaluation itself was kept
+            if score and "best_validation" not in state:  # [accuracy, -loss], or [-loss]
+                state["best_validation"] = {"loss": -score[-1], **({"accuracy": score[0]} if len(score) > 1 else {})}
+            for key, value in state.items():
                 setattr(self, key, value)
         if Path(folder, BEST_WEIGHTS).exists():
             self.best_state = load_file(os.path.join(folder, BEST_WEIGHTS))
