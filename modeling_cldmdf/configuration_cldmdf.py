@@ -204,7 +204,7 @@ class CLDMDFConfig(PreTrainedConfig):
             Whether the global context of a row also sees *which* modalities are missing: `c[b]` = mean of the
             present tokens + mean of the learned missing embeddings `e_m` of the absent modalities (nothing is added
             for complete rows). This is how the missing embeddings reach any output (missing tokens are masked as keys
-            everywhere); `False` gives the strict present-only context of METHODS.md, where `e_m` cannot learn.
+            everywhere); `False` gives the strict present-only context of docs/methods.md, where `e_m` cannot learn.
         fusion_mode (`str`, *optional*, defaults to `"adaptive"`):
             `"adaptive"`: per-row softmax of gate logits over present modalities; `"mean"`: uniform weights over
             present modalities (ablation).

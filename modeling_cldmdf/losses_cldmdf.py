@@ -11,7 +11,7 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""The losses of CL-DMDF: pure functions, unit-tested against values computed by hand (METHODS.md).
+"""The losses of CL-DMDF: pure functions, unit-tested against values computed by hand (docs/methods.md).
 
 This file travels to the Hub as remote code with the modeling file.
 """
@@ -32,7 +32,7 @@ def entity_centroid_loss(
     labels: Optional[torch.Tensor] = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """
-    Entity-centroid InfoNCE (METHODS.md section 1).
+    Entity-centroid InfoNCE (docs/methods.md section 1).
 
     Each present projection `p[b, m]` is pulled towards the centroid of its own entity and pushed from the centroids
     of the other entities of the batch. With `leave_one_out` the centroid seen from modality m is the normalised sum

@@ -14,7 +14,7 @@
 """PyTorch CL-DMDF model.
 
 CL-DMDF: A Contrastive Learning-Based Framework for Dynamic Multimodal Data Fusion (Li, Zhang, Han, Ding, Kou; AAAI
-2026). The paper's text is not public; this is the reading written down in METHODS.md of this repository:
+2026). The paper's text is not public; this is the reading written down in docs/methods.md:
 modality encoders -> learned missing-modality embeddings -> stacked dual (feature x modality) attention -> adaptive
 per-row fusion over present modalities, trained with an entity-centroid InfoNCE.
 
@@ -292,7 +292,7 @@ def build_encoder(spec: dict, config) -> nn.Module:
 class CLDMDFTokenBottleneck(nn.Module):
     """
     A variational bottleneck on one modality's token (`config.token_bottleneck`; CAL's asymmetric information
-    bottleneck, METHODS.md section 3): `μ(h)`, `log σ²(h)`; `h~ = μ + σ ε` in training, `μ` in evaluation; returns
+    bottleneck, docs/methods.md section 3): `μ(h)`, `log σ²(h)`; `h~ = μ + σ ε` in training, `μ` in evaluation; returns
     `KL(N(μ, σ²) || N(0, I))` per row (summed over features). The variance starts small (`log σ²` bias at -6) so a
     fresh bottleneck barely perturbs the tokens.
     """

@@ -3,7 +3,7 @@
 Both functions are pure and vectorised over rows; they only ever turn present entries into missing ones, never the
 reverse, so a modality that is missing in the data stays missing.
 
-`missing_pattern` follows METHODS.md "Missing patterns" (the rate η of incomplete multi-view papers): the
+`missing_pattern` follows docs/methods.md, "Missing patterns" (the rate η of incomplete multi-view papers): the
 pattern of a row is a function of `(seed, row_id)` alone, computed with a stateless counter-based hash
 (splitmix64), so it is the same whatever the batch size, the order of the rows or the number of processes.
 """

@@ -1,4 +1,4 @@
-"""The entity-centroid InfoNCE against values computed by hand with plain Python loops (METHODS.md section 1)."""
+"""The entity-centroid InfoNCE against values computed by hand with plain Python loops (docs/methods.md section 1)."""
 
 import math
 
@@ -14,7 +14,7 @@ def _normalize(v):
 
 
 def reference_loss(p, mask, tau, leave_one_out, labels=None):
-    """Straight transcription of METHODS.md: explicit loops over anchors and candidates."""
+    """Straight transcription of docs/methods.md: explicit loops over anchors and candidates."""
     p = np.array([[_normalize(v) for v in row] for row in p])
     batch, modalities, _ = p.shape
 

@@ -1,4 +1,4 @@
-"""The companion methods (METHODS.md sections 2 and 3) as training objectives, against values computed by hand:
+"""The companion methods (docs/methods.md sections 2 and 3) as training objectives, against values computed by hand:
 TupleInfoNCE (training/tuple_infonce.py), CAL (training/cal.py) and their composition (training/objectives.py)."""
 
 import itertools
@@ -38,7 +38,7 @@ TESTER = CLDMDFModelTester()
 
 
 def hand_tuple_infonce(u1, u2, tau, disturbed=()):
-    """Row-by-row Python loops over the METHODS.md formula (no vectorisation shared with the implementation)."""
+    """Row-by-row Python loops over the docs/methods.md formula (no vectorisation shared with the implementation)."""
     u1 = [row / row.norm() for row in u1]
     u2 = [row / row.norm() for row in u2]
     batch_size = len(u1)

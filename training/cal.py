@@ -11,7 +11,7 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""CAL, contribution-guided asymmetric learning (Xu et al., 2025), as a training objective of CL-DMDF (METHODS.md
+"""CAL, contribution-guided asymmetric learning (Xu et al., 2025), as a training objective of CL-DMDF (docs/methods.md
 section 3).
 
 Every `interval` epochs the contribution `W^m` of each modality is measured on a validation slice through the

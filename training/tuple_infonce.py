@@ -11,7 +11,7 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""TupleInfoNCE (Liu et al., ICCV 2021) as a training objective of CL-DMDF (METHODS.md section 2).
+"""TupleInfoNCE (Liu et al., ICCV 2021) as a training objective of CL-DMDF (docs/methods.md section 2).
 
 Two augmented views of each batch are fused by the model; view-1 tuples are contrasted with their view-2 tuple
 (positive), the other rows' view-2 tuples (ordinary negatives) and, for each modality k with a ratio α_k > 0, the
@@ -207,7 +207,7 @@ def tuple_infonce_loss(
     disturbed: Sequence[tuple[torch.Tensor, torch.Tensor, float]] = (),
 ) -> torch.Tensor:
     """
-    TupleInfoNCE with importance-weighted disturbed negatives (METHODS.md section 2):
+    TupleInfoNCE with importance-weighted disturbed negatives (docs/methods.md section 2):
 
         L = mean_b -log( e(u1[b], u2[b]) / ( e(u1[b], u2[b]) + sum_{b' != b} e(u1[b], u2[b'])
                                              + sum_k r_k (B - 1) [swapped_k[b]] e(u1[b], d_k[b]) ) )
