@@ -1,6 +1,9 @@
 """Predictions for a user's rows: `--do_predict` in the training script and `predict_rows` in Python."""
 
+import ast
+import contextlib
 import csv
+import io
 import json
 import os
 from pathlib import Path
@@ -17,6 +20,13 @@ from evaluation.prediction import predict_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
+
+
+def python_block(path: Path, after: str) -> str:
+    """The first python block of the markdown file `path` after the line that starts with `after`."""
+    text = path.read_text()
+    start = text.index("```python\n", text.index(after)) + len("```python\n")
+    return text[start : text.index("```", start)]
 
 
 def read_jsonl(path) -> list[dict]:
@@ -105,16 +115,33 @@ def test_the_readme_and_card_prediction_snippets_run_on_a_trained_folder(tmp_pat
     assert len(lines) == 16 and all(line["label"] in [str(d) for d in range(10)] for line in lines)
     assert all(sum(line["probabilities"].values()) == pytest.approx(1.0, abs=1e-5) for line in lines)
 
-    text = (ROOT / "README.md").read_text()
-    start = text.index("```python\n", text.index("## Predict")) + len("```python\n")
-    block = text[start : text.index("```", start)].replace('"outputs/cldmdf-uci"', repr(str(output)))
+    block = python_block(ROOT / "docs" / "data.md", "## Predict").replace('"outputs/cldmdf-uci"', repr(str(output)))
     namespace = {}
-    exec(compile(block, "README Predict", "exec"), namespace)
+    exec(compile(block, "docs/data.md Predict", "exec"), namespace)
     assert namespace["classifier"].task == "cldmdf-classification"
     records = namespace["predict_rows"](namespace["model"], namespace["processor"], namespace["rows"])
     answer = namespace["classifier"](namespace["rows"][0], top_k=2)
     assert answer[0]["label"] == records[0]["label"] and answer[0]["score"] == pytest.approx(records[0]["score"])
     assert records[0]["modality_weights"]["kar"] == 0.0 and records[0]["modality_weights"]["pix"] == 0.0
+
+    # The README's quickstart, as written, against the same folder: one line of label and score per row, then the
+    # row's modality weights, exactly 0 for the views the snippet removes.
+    quickstart = python_block(ROOT / "README.md", "## Quickstart").replace('"outputs/cldmdf-uci"', repr(str(output)))
+    quickstart = quickstart.replace('"bundled_datasets/uci_multifeature"', repr(UCI))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(quickstart, "README quickstart", "exec"), {})
+    lines = printed.getvalue().splitlines()
+    test_rows = datasets.load_dataset(UCI, split="test").select(range(3))
+    assert len(lines) == 6
+    for row, (answer, weights) in enumerate(zip(lines[::2], lines[1::2])):
+        label, predicted, score = answer.split()
+        assert int(label) == test_rows[row]["label"] and predicted in [str(d) for d in range(10)]
+        assert 0.0 < float(score) <= 1.0
+        weights = ast.literal_eval(weights)
+        assert sum(weights.values()) == pytest.approx(1.0, abs=1e-5)
+        missing = {0: {"pix"}, 1: {"fac", "kar", "zer"}}.get(row, set())
+        assert {name for name, weight in weights.items() if weight == 0.0} == missing
 
     card = (output / "README.md").read_text()
     snippet = card.split("```python\n", 1)[1].split("\n```", 1)[0]
