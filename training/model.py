@@ -135,7 +135,7 @@ def modality_specs(args: argparse.Namespace, data: MultimodalDataset) -> dict:
     for name, spec in data.modalities.items():
         spec = {key: value for key, value in spec.items() if key in ("type", "dim", "backbone")}
         if spec["type"] == "image" and "backbone" not in spec and args.image_backbone is None:
-            specs[name] = {"type": "image", **cnn_image_defaults(data, name)}
+            specs[name] = {"type": "image", **cnn_image_defaults(data, name), **cnn_image_flags(args)}
             continue
         if spec["type"] in ("text", "image") and "backbone" not in spec:
             backbone = args.text_backbone if spec["type"] == "text" else args.image_backbone
@@ -173,6 +173,12 @@ def cnn_image_defaults(data: MultimodalDataset, name: str, rows: int = 64) -> di
         f"on {size} x {size} {'grayscale' if grayscale else 'RGB'} images"
     )
     return {"image_size": max(size, 4), "num_channels": 1 if grayscale else 3}
+
+
+def cnn_image_flags(args: argparse.Namespace) -> dict:
+    """The CNN spec keys the command line sets: --image_size, --image_shift, --image_flip."""
+    flags = {"image_size": args.image_size, "augment_shift": args.image_shift, "augment_flip": args.image_flip or None}
+    return {key: value for key, value in flags.items() if value is not None}
 
 
 def missing_backbone_message(name: str, kind: str) -> str:
