@@ -221,6 +221,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--split", choices=["test", "selection"], default="test")
     parser.add_argument("--references", default=",".join(REFERENCES), help="Comma-separated; empty for none.")
+    parser.add_argument("--no-cldmdf", action="store_true", help="Run the references only.")
     parser.add_argument("--extra", default="", help="Extra train_accelerate.py arguments (candidates, not defaults).")
     parser.add_argument("--output", default=None, help="Default: benchmarks/results/image_tabular.json.")
     args = parser.parse_args(argv)
@@ -255,7 +256,7 @@ def main(args: argparse.Namespace) -> dict:
         "runs": [],
     }
     extra = args.extra.split()
-    for seed in args.seed_list:
+    for seed in [] if args.no_cldmdf else args.seed_list:
         run = run_cldmdf(image_folder, seed, workdir, extra)
         record["runs"].append({"model": "cldmdf", "seed": seed, **run})
         if "error" in run:
