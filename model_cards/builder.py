@@ -276,6 +276,10 @@ def _encoder(spec: Mapping[str, Any], baseline: str | None = None, input_norm: b
         if baseline == "early_fusion":
             return str(spec["dim"]), "none: concatenated as is"
         return str(spec["dim"]), ("LayerNorm → " if input_norm else "") + _DENSE_ENCODER
+    if spec.get("encoder") == "cnn":  # the image modality's small CNN, trained from scratch
+        widths = "-".join(str(width) for width in spec["cnn_channels"])
+        size = f"{spec['image_size']}×{spec['image_size']}×{spec['num_channels']}"
+        return size, f"CNN trained from scratch (widths {widths}, GroupNorm, average pooling) → Linear"
     backbone, dim = spec.get("backbone"), "–"
     if isinstance(backbone, Mapping):
         dim = str(backbone.get("hidden_size", "–"))

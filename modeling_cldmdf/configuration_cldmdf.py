@@ -72,6 +72,11 @@ def _normalize_modality_spec(name: Any, spec: Any) -> dict:
     kind = spec["type"]
     if kind == "dense":
         unknown = set(spec) - {"type", "dim"}
+    elif kind == "image" and (spec.get("encoder") == "cnn" or "backbone" not in spec):
+        # No backbone: the small CNN trained from scratch (`image_encoder_cldmdf.py`), which checks its own keys.
+        from .image_encoder_cldmdf import normalize_cnn_image_spec
+
+        return normalize_cnn_image_spec(name, spec)
     else:
         backbone = spec.get("backbone")
         if isinstance(backbone, Mapping):
@@ -164,11 +169,14 @@ class CLDMDFConfig(PreTrainedConfig):
             attentions). A spec is one of:
             - `{"type": "dense", "dim": int}`: a fixed-length float vector (tabular or pre-extracted features);
             - `{"type": "text", "backbone": <transformers config dict or checkpoint name/path>}`;
-            - `{"type": "image", "backbone": <transformers config dict or checkpoint name/path>}`.
-            Text and image specs also accept `"pooling"` (`"mean"` over valid positions, `"cls"` for the first token,
-            `"pooler"` for the backbone's `pooler_output`; defaults to `"mean"`) and `"freeze_backbone"` (defaults to
-            `False`). A checkpoint name is resolved to its config dict when the model is first built, so a saved
-            model reloads offline. Defaults to two dense modalities `{"a": 16, "b": 16}` (for quick experiments).
+            - `{"type": "image", "backbone": <transformers config dict or checkpoint name/path>}`;
+            - `{"type": "image"}` (no backbone): a small CNN trained from scratch, with the keys `image_size`,
+              `num_channels`, `cnn_channels`, `augment_shift`, `augment_flip` (see `image_encoder_cldmdf.py`).
+            Text specs and image specs with a backbone also accept `"pooling"` (`"mean"` over valid positions,
+            `"cls"` for the first token, `"pooler"` for the backbone's `pooler_output`; defaults to `"mean"`) and
+            `"freeze_backbone"` (defaults to `False`). A checkpoint name is resolved to its config dict when the
+            model is first built, so a saved model reloads offline. Defaults to two dense modalities
+            `{"a": 16, "b": 16}` (for quick experiments).
         hidden_size (`int`, *optional*, defaults to 128):
             Dimension D of the modality tokens and of the fused entity embedding.
         num_fusion_layers (`int`, *optional*, defaults to 2):

@@ -38,6 +38,7 @@ from transformers import initialization as init
 from transformers.utils import logging
 
 from .configuration_cldmdf import CLDMDFConfig
+from .image_encoder_cldmdf import CLDMDFImageCNNEncoder, is_cnn_image_spec
 from .inputs_cldmdf import ModalityInputs, check_inputs, check_labels, drop_modalities, input_batch_size
 from .losses_cldmdf import entity_centroid_loss, task_loss
 from .modeling_outputs_cldmdf import CLDMDFModelOutput, CLDMDFPreTrainingOutput, CLDMDFSequenceClassifierOutput
@@ -283,9 +284,12 @@ def build_backbone(spec: dict) -> PreTrainedModel:
 
 
 def build_encoder(spec: dict, config) -> nn.Module:
-    """The encoder of one modality spec: a dense MLP, or a transformers backbone with a projection."""
+    """The encoder of one modality spec: a dense MLP, the small CNN of an image spec without a backbone, or a
+    transformers backbone with a projection."""
     if spec["type"] == "dense":
         return CLDMDFDenseEncoder(spec["dim"], config)
+    if is_cnn_image_spec(spec):
+        return CLDMDFImageCNNEncoder(spec, config)
     return CLDMDFBackboneEncoder(spec, build_backbone(spec), config)
 
 
@@ -350,6 +354,9 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
         super()._init_weights(module)
         if isinstance(module, CLDMDFModel):
             init.normal_(module.missing_embeddings, mean=0.0, std=self.config.initializer_range)
+        if isinstance(module, nn.Conv2d) and getattr(module, "he_init", False):
+            # The CNN image encoder's convolutions feed ReLUs: He initialisation, not the 0.02 normal of transformers.
+            init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
         if isinstance(module, CLDMDFTokenBottleneck):
             # A fresh bottleneck starts nearly deterministic (σ ≈ 0.05) so it does not drown the tokens in noise.
             init.constant_(module.log_variance_bias, module.initial_log_variance)

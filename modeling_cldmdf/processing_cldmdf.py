@@ -57,6 +57,7 @@ from .columns_cldmdf import (
     to_torch,
 )
 from .configuration_cldmdf import check_modality_spec
+from .image_encoder_cldmdf import cnn_pixel_values, normalize_cnn_image_spec
 
 __all__ = ["CLDMDFProcessor", "CLDMDFBatchFeature"]
 
@@ -78,6 +79,24 @@ def _checkpoint_of(spec: Mapping[str, Any]) -> Optional[str]:
     if isinstance(spec.get("pretrained_name"), str):
         return spec["pretrained_name"]
     return None
+
+
+def _uses_cnn(spec: Mapping[str, Any]) -> bool:
+    """An image modality the processor resizes itself, for the CNN encoder: `encoder: "cnn"` (what a model config
+    writes for an image spec without a backbone)."""
+    return spec["type"] == "image" and spec.get("encoder") == "cnn"
+
+
+def _with_cnn_specs(modalities: dict[str, dict], sub_processors: Optional[Mapping[str, Any]]) -> dict[str, dict]:
+    """The modalities with the CNN image specs completed: an image spec with `encoder: "cnn"`, or with neither a
+    backbone nor a checkpoint nor a given image processor, gets the CNN's keys and defaults (as the model config
+    does), so that the processor resizes its images to the size the encoder was built for."""
+    given = sub_processors or {}
+    out = {}
+    for name, spec in modalities.items():
+        bare = spec["type"] == "image" and name not in given and "backbone" not in spec and not _checkpoint_of(spec)
+        out[name] = normalize_cnn_image_spec(name, spec) if _uses_cnn(spec) or bare else spec
+    return out
 
 
 def _normalize_modalities(modalities: Any) -> dict[str, dict[str, Any]]:
@@ -136,7 +155,10 @@ class CLDMDFBatchFeature(BatchFeature):
 class CLDMDFProcessor(ProcessorMixin):
     r"""
     Constructs a CL-DMDF processor: one standardiser per dense modality, one tokenizer per text modality, one image
-    processor per image modality, and the missing-modality bookkeeping of the batch contract.
+    processor per image modality with a backbone, and the missing-modality bookkeeping of the batch contract. An
+    image modality without a backbone (the CNN encoder, `encoder: "cnn"`) needs no image processor: its images are
+    converted to `num_channels`, resized to `image_size` and scaled to [0, 1] here, the same way in training and
+    evaluation (the training-time augmentation is the encoder's, in training mode only).
 
     [`CLDMDFProcessor`] takes per-modality lists with `None` for missing entries and returns a [`CLDMDFBatchFeature`]
     `{"modality_inputs": {name: ...}, "modality_mask": BoolTensor (B, M)}` ready for `model(**batch)`; modalities are
@@ -201,7 +223,7 @@ class CLDMDFProcessor(ProcessorMixin):
     ):
         # No positional sub-processor: the mixin then only sets `chat_template` to None.
         super().__init__()
-        self.modalities = _normalize_modalities(modalities)
+        self.modalities = _with_cnn_specs(_normalize_modalities(modalities), sub_processors)
         if max_length is not None and (
             isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
         ):
@@ -253,10 +275,16 @@ class CLDMDFProcessor(ProcessorMixin):
                 f"`sub_processors` has entries {unknown} that are not text or image modalities; those are "
                 f"{[n for n, s in self.modalities.items() if s['type'] != 'dense']}"
             )
+        cnn = sorted(set(given) & {n for n, s in self.modalities.items() if _uses_cnn(s)})
+        if cnn:
+            raise ValueError(
+                f"`sub_processors` has entries {cnn} for image modalities of the CNN encoder (`encoder: 'cnn'`), "
+                f"which the processor resizes itself; give them a `backbone` to use an image processor"
+            )
         resolved = {}
         for name, spec in self.modalities.items():
             kind = spec["type"]
-            if kind == "dense":
+            if kind == "dense" or _uses_cnn(spec):
                 continue
             sub = given.get(name)
             if sub is None:
@@ -607,6 +635,12 @@ class CLDMDFProcessor(ProcessorMixin):
     # Image
 
     def _process_image(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
+        spec = self.modalities[name]
+        if _uses_cnn(spec):  # (B, C, S, S) in [0, 1], 0 under missing; deterministic (augmentation is the model's)
+            size = spec["image_size"]
+            out = np.zeros((batch_size, spec["num_channels"], size, size), dtype=np.float32)
+            out[rows] = cnn_pixel_values(name, rows.tolist(), values, spec)
+            return out
         images = [load_image(name, row, value) for row, value in zip(rows.tolist(), values)]
         if images:
             pixels = self._run_image_processor(name, images)
@@ -726,7 +760,7 @@ class CLDMDFProcessor(ProcessorMixin):
 
         sub_processors = dict(kwargs.pop("sub_processors", None) or {})
         for name, spec in modalities.items():
-            if spec["type"] == "dense" or name in sub_processors:
+            if spec["type"] == "dense" or _uses_cnn(spec) or name in sub_processors:
                 continue
             folder = _subfolder(name, spec["type"])
             loader = AutoTokenizer if spec["type"] == "text" else AutoImageProcessor

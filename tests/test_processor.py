@@ -659,6 +659,7 @@ def test_save_layout_and_auto_processor_round_trip(tmp_path, registered):
         "columns_cldmdf.py",  # remote code: the siblings processing_cldmdf.py imports, and what they import
         "configuration_baselines.py",  # (the config reads a reference model saved by 0.1 into its own class)
         "configuration_cldmdf.py",
+        "image_encoder_cldmdf.py",  # (the CNN image modality's resize, and the spec checks of both)
         "photo_image_processor",
         "processing_cldmdf.py",
         "processor_config.json",

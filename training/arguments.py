@@ -90,7 +90,23 @@ def add_model_arguments(model) -> None:
     model.add_argument("--fusion_mode", choices=["adaptive", "mean"], default=None)
     add_method_arguments(model)  # --baseline, --tuple_*, --cal*, --statistics_max_samples
     model.add_argument("--text_backbone", default=None, help="Checkpoint for text modalities (a local path offline).")
-    model.add_argument("--image_backbone", default=None, help="Checkpoint for image modalities.")
+    model.add_argument(
+        "--image_backbone",
+        default=None,
+        help="Checkpoint for image modalities (a local folder offline); default: a small CNN trained from scratch.",
+    )
+    model.add_argument(
+        "--image_size",
+        type=int,
+        default=None,
+        help="Side the CNN's images are resized to; default: the training images' largest side, at most 32.",
+    )
+    model.add_argument(
+        "--image_shift", type=int, default=None, help="Random shift of the CNN's training images (pixels; 0: off)."
+    )
+    model.add_argument(
+        "--image_flip", action="store_true", help="Random horizontal flips of the CNN's training images (photos)."
+    )
     model.add_argument("--freeze_backbones", action="store_true", help="Train only the fusion on text/image inputs.")
     model.add_argument(
         "--cache_backbone_outputs",

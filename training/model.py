@@ -13,6 +13,7 @@ from accelerate.logging import get_logger
 from transformers import AutoConfig, AutoModelForPreTraining, AutoModelForSequenceClassification
 
 from modeling_cldmdf import BASELINE_MODELS, CLDMDFConfig, CLDMDFForPreTraining, FusionBaselineConfig
+from modeling_cldmdf.image_encoder_cldmdf import MAX_DEFAULT_IMAGE_SIZE, as_pil_image, is_cnn_image_spec
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from processing.loading import MultimodalDataset
 
@@ -128,10 +129,14 @@ def build_processor(args: argparse.Namespace, model, data: MultimodalDataset) ->
 
 
 def modality_specs(args: argparse.Namespace, data: MultimodalDataset) -> dict:
-    """The model's `modalities`: the dataset's schema plus a backbone for each text/image modality."""
+    """The model's `modalities`: the dataset's schema plus a backbone for each text modality, and for each image
+    modality the --image_backbone, or without one the small CNN sized to the training images."""
     specs = {}
     for name, spec in data.modalities.items():
         spec = {key: value for key, value in spec.items() if key in ("type", "dim", "backbone")}
+        if spec["type"] == "image" and "backbone" not in spec and args.image_backbone is None:
+            specs[name] = {"type": "image", **cnn_image_defaults(data, name), **cnn_image_flags(args)}
+            continue
         if spec["type"] in ("text", "image") and "backbone" not in spec:
             backbone = args.text_backbone if spec["type"] == "text" else args.image_backbone
             if backbone is None and spec["type"] == "text":
@@ -142,6 +147,38 @@ def modality_specs(args: argparse.Namespace, data: MultimodalDataset) -> dict:
             spec["freeze_backbone"] = args.freeze_backbones or args.cache_backbone_outputs
         specs[name] = spec
     return specs
+
+
+def cnn_image_defaults(data: MultimodalDataset, name: str, rows: int = 64) -> dict:
+    """`image_size` and `num_channels` of the CNN of image modality `name`, from the first present training images
+    (up to `rows` rows read): their largest side, capped at `MAX_DEFAULT_IMAGE_SIZE` (small images are not blown up,
+    large ones are brought down to a size a CPU trains), and 1 channel when they are all grayscale, else 3."""
+    sizes, modes = [], set()
+    for index, row in enumerate(data["train"].select_columns([name])):
+        if index >= rows:
+            break
+        image = row[name]
+        if image is None:
+            continue
+        if isinstance(image, dict):  # an undecoded datasets.Image value
+            image = as_pil_image(name, index, image)
+        sizes.append(max(image.size))
+        modes.add(image.mode)
+    if not sizes:
+        return {}  # no image in the rows read: the config's defaults (32 x 32 RGB)
+    size = min(max(sizes), MAX_DEFAULT_IMAGE_SIZE)
+    grayscale = modes <= {"1", "L", "I", "I;16", "F"}
+    logger.info(
+        f"image modality {name!r}: the CNN encoder (trained from scratch; --image_backbone to use a pretrained one) "
+        f"on {size} x {size} {'grayscale' if grayscale else 'RGB'} images"
+    )
+    return {"image_size": max(size, 4), "num_channels": 1 if grayscale else 3}
+
+
+def cnn_image_flags(args: argparse.Namespace) -> dict:
+    """The CNN spec keys the command line sets: --image_size, --image_shift, --image_flip."""
+    flags = {"image_size": args.image_size, "augment_shift": args.image_shift, "augment_flip": args.image_flip or None}
+    return {key: value for key, value in flags.items() if value is not None}
 
 
 def missing_backbone_message(name: str, kind: str) -> str:
@@ -208,6 +245,9 @@ def cache_backbone_outputs(
     for name in model.config.modality_names:
         spec = model.config.modalities[name]
         if spec["type"] == "dense":
+            continue
+        if is_cnn_image_spec(spec):  # trained from scratch with the fusion: nothing frozen to cache
+            logger.info(f"--cache_backbone_outputs: image modality {name!r} has the CNN encoder, not cached")
             continue
         encoder = model.cldmdf.encoders[name]
         encoder.eval()
