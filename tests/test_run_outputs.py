@@ -19,7 +19,7 @@ import datasets
 import numpy as np
 import pytest
 import torch
-from accelerate import Accelerator
+from accelerate import Accelerator, PartialState
 from bare_process import BLOCK_LOCAL_PACKAGES, run_bare_script
 from huggingface_hub import ModelCard
 from shared_run import DIGIT_NAMES, NO_KAR_ROWS, ONLY_FOU_ROWS
@@ -103,6 +103,7 @@ def test_predictions_of_integer_labels_write_one_type_for_label_and_prediction(t
     from training.model import build_model, build_processor
     from training.outputs import write_predictions
 
+    PartialState()  # the logging of a run needs it, as in a run
     folder = write_folder(tmp_path / "data", rows(40, 0, labels=(0, 1)), rows(10, 1, labels=(0, 1)))
     args = train_accelerate.parse_args(["--dataset_name", folder, "--output_dir", str(tmp_path / "o"), "--do_predict"])
     data = load_checked_data(args)
