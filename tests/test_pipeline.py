@@ -78,8 +78,6 @@ def test_the_pipeline_loads_as_remote_code_in_a_bare_process(trained, tmp_path):
     assert result["top"] == [answer[0] for answer in result["many"]]  # without top_k: the top class of each row
 
 
-
-
 def readme_block(after: str) -> str:
     """The first python block of README.md after the line that starts with `after`."""
     text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
