@@ -53,6 +53,7 @@ from training.checkpointing import (
     save_checkpoint,
     step_checkpoint_due,
 )
+from training.command import run_command
 from training.data import eval_dataloader, get_dataloaders, load_checked_data
 from training.evaluation import evaluate_model, plan_evaluation, validate
 from training.methods import CompanionMethods, build_objectives, prepare_objectives
@@ -67,7 +68,7 @@ logger = get_logger(__name__)
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     """The command line (`training.arguments` defines the flags), and the command itself for the model card."""
     args = build_parser(__doc__.split("\n\n")[0].strip()).parse_args(argv)
-    args.command = " ".join(["python", "train_accelerate.py", *(sys.argv[1:] if argv is None else argv)])
+    args.command = run_command(sys.argv[1:] if argv is None else argv)
     return args
 
 

@@ -22,7 +22,7 @@ from modeling_cldmdf.pipeline_cldmdf import prediction_records, rows_to_columns
 
 from . import load_metrics
 
-__all__ = ["compute_metrics", "per_row_loss", "predict", "predict_dataset", "predict_rows"]
+__all__ = ["compute_metrics", "per_row_loss", "predict", "predict_dataset", "predict_rows", "regression_metrics"]
 
 
 def predict(model, dataloader: DataLoader, accelerator: Accelerator, removed: Optional[int] = None) -> dict:
@@ -58,14 +58,28 @@ def per_row_loss(logits: torch.Tensor, labels: torch.Tensor, model) -> torch.Ten
 
 def compute_metrics(outputs: dict, problem_type: str) -> dict:
     """Mean loss and number of rows of `predict`'s valid rows; plus `accuracy` and `f1` (macro) for single-label
-    classification, `mse` for regression."""
+    classification; `mse`, `rmse`, `mae` and `r2` (the coefficient of determination, left out when the labels are all
+    equal) for regression."""
     valid = outputs["valid"]
     predictions, labels = outputs["predictions"][valid], outputs["labels"][valid]
     metrics = {"loss": outputs["loss"][valid].mean().item(), "rows": int(valid.sum())}
     if problem_type == "single_label_classification":
         metrics.update(load_metrics().compute(predictions=predictions.numpy(), references=labels.numpy()))
     elif problem_type == "regression":
-        metrics["mse"] = metrics["loss"]
+        metrics.update(regression_metrics(predictions, labels))
+    return metrics
+
+
+def regression_metrics(predictions: torch.Tensor, labels: torch.Tensor) -> dict:
+    """MSE, RMSE, MAE and R² (uniform over the targets, as scikit-learn's `r2_score`) in float64."""
+    predictions = predictions.double().reshape(labels.shape[0], -1)
+    labels = labels.double().reshape(labels.shape[0], -1)
+    errors = predictions - labels
+    mse = float(errors.pow(2).mean())
+    metrics = {"mse": mse, "rmse": mse**0.5, "mae": float(errors.abs().mean())}
+    total = (labels - labels.mean(dim=0)).pow(2).sum(dim=0)
+    if labels.shape[0] > 1 and bool((total > 0).all()):
+        metrics["r2"] = float((1 - errors.pow(2).sum(dim=0) / total).mean())
     return metrics
 
 
@@ -81,7 +95,8 @@ def predict_rows(model, processor, rows: Sequence[Mapping[str, Any]], batch_size
     Returns:
         `list[dict]`, one per row: `label` (the predicted label's name), `score` (its probability), `probabilities`
         (label name -> probability, summing to 1) and `modality_weights` (modality name -> fusion weight, 0 for a
-        missing modality); see `modeling_cldmdf.pipeline_cldmdf.prediction_records` for multi-label and regression.
+        missing modality); a regression model gives `value` (the predicted number) instead of the label, score and
+        probabilities. See `modeling_cldmdf.pipeline_cldmdf.prediction_records` for multi-label.
 
     Example:
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,10 @@ __all__ = [
     "PLOT_FILENAME",
     "TEMPLATE_PATH",
     "build_eval_results",
+    "command_without_local_paths",
     "condition_of",
     "infer_task_type",
+    "without_local_path",
     "write_model_card",
 ]
 
@@ -55,6 +58,8 @@ CLDMDF_CITATION = """@inproceedings{li2026cldmdf,
 # Hub task ids for single-type models; a mix of types has no Hub task, so the model-index gets a descriptive one.
 _TASK_BY_TYPE = {"dense": "tabular-classification", "text": "text-classification", "image": "image-classification"}
 _MIXED_TASK = "multimodal-classification"
+_REGRESSION_TASK_BY_TYPE = {"dense": "tabular-regression"}
+_MIXED_REGRESSION_TASK = "multimodal-regression"
 _DENSE_ENCODER = "Linear → GELU → Dropout → Linear"
 
 
@@ -92,14 +97,23 @@ BASELINE_CLASSES = {
 }
 
 
-def infer_task_type(modalities: Mapping[str, Mapping[str, Any]]) -> str:
-    """The `model-index` task type: the Hub task of the one modality type, else `"multimodal-classification"`.
+def infer_task_type(modalities: Mapping[str, Mapping[str, Any]], problem_type: str | None = None) -> str:
+    """The `model-index` task type: the Hub task of the one modality type, else `"multimodal-classification"`; for
+    a regression model `"tabular-regression"` (dense modalities only), else `"multimodal-regression"`.
 
     Args:
         modalities (`Mapping[str, dict]`):
             Modality name -> spec with a `type` in `("dense", "text", "image")`.
+        problem_type (`str`, *optional*):
+            The config's `problem_type`; `"regression"` gives a regression task.
     """
     kinds = {spec["type"] for spec in modalities.values()}
+    if problem_type == "regression":
+        return (
+            _REGRESSION_TASK_BY_TYPE.get(kinds.pop(), _MIXED_REGRESSION_TASK)
+            if len(kinds) == 1
+            else _MIXED_REGRESSION_TASK
+        )
     return _TASK_BY_TYPE[kinds.pop()] if len(kinds) == 1 else _MIXED_TASK
 
 
@@ -117,6 +131,7 @@ def build_eval_results(
     dataset_revision: str | None = None,
     task_type: str = _MIXED_TASK,
     split: str = "test",
+    task_name: str = "Classification with missing modalities",
 ) -> list[EvalResult]:
     """One `EvalResult` per (condition, metric in `MODEL_INDEX_METRICS`), missing rates first, then removed modalities.
 
@@ -132,6 +147,8 @@ def build_eval_results(
             The model-index task type.
         split (`str`, *optional*, defaults to `"test"`):
             The evaluated split.
+        task_name (`str`, *optional*, defaults to `"Classification with missing modalities"`):
+            The model-index task name.
 
     Returns:
         `list[EvalResult]`: each with `metric_name` "<Metric> (<condition>)" and the condition in `metric_args`.
@@ -150,7 +167,7 @@ def build_eval_results(
             eval_results.append(
                 EvalResult(
                     task_type=task_type,
-                    task_name="Classification with missing modalities",
+                    task_name=task_name,
                     dataset_type=dataset_name,
                     dataset_name=dataset_name,
                     dataset_split=split,
@@ -238,10 +255,42 @@ def _hub_id(value: str | None, argument: str) -> str | None:
     return value
 
 
+_WINDOWS_ABSOLUTE = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+def _is_local_absolute(value: str) -> bool:
+    return os.path.isabs(value) or value.startswith("~") or bool(_WINDOWS_ABSOLUTE.match(value))
+
+
+def without_local_path(value: Any) -> Any:
+    """`value` with every absolute path of this machine (`/home/me/data/set`, `~/x`, `C:\\x`) replaced by its last
+    component (`set`): what the card says goes to the Hub, where a folder of this machine means nothing and tells
+    about the machine. Lists and tuples are handled item by item; other values are returned as they are."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(without_local_path(item) for item in value)
+    if not isinstance(value, str) or not _is_local_absolute(value):
+        return value
+    return _local_dataset_name(value)
+
+
+def command_without_local_paths(command: str) -> str:
+    """The command with each absolute-path argument (`--flag /x/y`, `--flag=/x/y`) replaced by its last component;
+    verbatim when it has none (or cannot be split like a shell would)."""
+    try:
+        tokens = shlex.split(command)
+    except ValueError:
+        return command
+    changed = []
+    for token in tokens:
+        flag, equals, value = token.partition("=") if token.startswith("--") else ("", "", token)
+        changed.append(flag + equals + without_local_path(value) if equals else without_local_path(token))
+    return command if changed == tokens else shlex.join(changed)
+
+
 def _local_dataset_name(path: str) -> str:
     """The last component of a local dataset path (`/data/my_set/` -> `my_set`): no folder of this machine goes to
     the Hub metadata."""
-    return Path(path.rstrip("/\\")).name or "local-dataset"
+    return re.split(r"[\\/]", path.rstrip("/\\"))[-1].lstrip("~") or "local-dataset"
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -303,7 +352,9 @@ def _example_entry(spec: Mapping[str, Any], present: bool) -> str:
     return 'Image.open("example.jpg")'
 
 
-def _usage_code(model_id: str, modalities: Mapping[str, Mapping[str, Any]], has_labels: bool) -> str:
+def _usage_code(
+    model_id: str, modalities: Mapping[str, Mapping[str, Any]], has_labels: bool, regression: bool = False
+) -> str:
     names = list(modalities)
     lines = ["import torch"]
     if any(spec["type"] == "image" for spec in modalities.values()):
@@ -329,24 +380,39 @@ def _usage_code(model_id: str, modalities: Mapping[str, Mapping[str, Any]], has_
         ")",
         "with torch.no_grad():",
         "    outputs = model(**batch)",
-        "predictions = outputs.logits.argmax(-1)",
+        "predictions = outputs.logits.squeeze(-1)  # the predicted values"
+        if regression
+        else "predictions = outputs.logits.argmax(-1)",
         "weights = outputs.modality_weights  # (rows, modalities): 0 for a missing modality, rows sum to 1",
     ]
-    if has_labels:
+    if regression:
+        lines.append("print(predictions.tolist())  # the predicted value of each row")
+    elif has_labels:
         lines.append("print([model.config.id2label[int(i)] for i in predictions])")
     # The same in one call: a row is a dict, None (or an absent key) for a missing modality.
     row = ", ".join(
         f'"{name}": {_example_entry(modalities[name], not (index == 0 and len(names) > 1))}'
         for index, name in enumerate(names)
     )
-    lines += [
-        "",
-        "# Or one call per row (or list of rows): labels sorted by score, with the row's modality weights",
-        "from transformers import pipeline",
-        "",
-        "classifier = pipeline(model=checkpoint, trust_remote_code=True)",
-        f"print(classifier({{{row}}}, top_k=3))",
-    ]
+    if regression:
+        lines += [
+            "",
+            "# Or one call per row (or list of rows): the predicted value, with the row's modality weights",
+            "from transformers import pipeline",
+            "",
+            "regressor = pipeline(model=checkpoint, trust_remote_code=True)",
+            f"print(regressor({{{row}}}))  # [{{'value': ..., 'modality_weights': {{...}}}}]",
+        ]
+    else:
+        lines += [
+            "",
+            "# Or one call per row (or list of rows): the top class, or the top_k classes sorted by score, with the",
+            "# row's modality weights",
+            "from transformers import pipeline",
+            "",
+            "classifier = pipeline(model=checkpoint, trust_remote_code=True)",
+            f"print(classifier({{{row}}}, top_k=3))",
+        ]
     return "\n".join(lines)
 
 
@@ -366,7 +432,7 @@ def _removal_rows(parsed: RobustnessResults) -> tuple[list[str], list[dict[str, 
     split, so it is compared with every modality's score on those same rows, never with the whole split's."""
     columns, rows = _condition_rows(parsed.removed_modalities, str)
     names = list(parsed.removed_modalities)
-    for metric in ("accuracy", "f1"):
+    for metric in ("accuracy", "f1", "rmse"):
         references = [parsed.removal_reference(name, metric) for name in names]
         if all(reference is None for reference in references):
             continue
@@ -407,6 +473,7 @@ def write_model_card(
     task_type: str | None = None,
     baseline: str | None = None,
     dense_input_norm: bool = False,
+    problem_type: str | None = None,
 ) -> ModelCard:
     """Writes `output_dir/README.md` (and `output_dir/robustness.png` when matplotlib is installed).
 
@@ -445,6 +512,12 @@ def write_model_card(
             describes that reference method instead of CL-DMDF.
         dense_input_norm (`bool`, *optional*, defaults to `False`):
             The config's `dense_input_norm`: whether the dense encoders start with a LayerNorm.
+        problem_type (`str`, *optional*):
+            The config's `problem_type`. `"regression"` makes a regression card: RMSE / MAE / R² in the model-index
+            and the tables, a plot of the RMSE, and a usage snippet that reads the predicted values.
+
+    An absolute local path (the dataset's folder, `output_dir`, a checkpoint) never goes into the card: in the text,
+    the command and the hyper-parameters it is replaced by its last component (the folder or file name).
 
     Returns:
         `huggingface_hub.ModelCard`: the card written to `output_dir/README.md`.
@@ -464,17 +537,20 @@ def write_model_card(
     label_names = _check_label_names(label_names)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    model_name = model_name or output_dir.resolve().name
+    model_name = without_local_path(model_name or output_dir.resolve().name)
+    regression = problem_type == "regression"
 
     parsed = parse_results(results, modality_names=modalities)
-    plot = plot_robustness(results, output_dir / PLOT_FILENAME, title=f"{model_name} on {dataset_name}")
     hub_dataset = _hub_id(dataset_name, "dataset_name")
+    # A local dataset is named by its folder / file name, never by its path (in the metadata and in the text).
+    dataset_name = hub_dataset or _local_dataset_name(dataset_name)
+    plot = plot_robustness(results, output_dir / PLOT_FILENAME, title=f"{model_name} on {dataset_name}")
     eval_results = build_eval_results(
         parsed,
-        # The Hub metadata takes dataset ids, never a local path: a local dataset is named by its folder / file name.
-        dataset_name=hub_dataset or _local_dataset_name(dataset_name),
+        dataset_name=dataset_name,
         dataset_revision=dataset_revision,
-        task_type=task_type or infer_task_type(modalities),
+        task_type=task_type or infer_task_type(modalities, problem_type),
+        task_name=f"{'Regression' if regression else 'Classification'} with missing modalities",
     )
     hub_base_model = _hub_id(base_model, "base_model")
     card_data = ModelCardData(
@@ -498,15 +574,16 @@ def write_model_card(
             dataset_name=dataset_name,
             dataset_revision=dataset_revision,
             hub_dataset=hub_dataset,
-            hyperparameters=hyperparameters,
-            command=command,
+            hyperparameters={name: without_local_path(value) for name, value in hyperparameters.items()},
+            command=command_without_local_paths(command),
             model_name=model_name,
-            base_model=base_model,
+            base_model=without_local_path(base_model),
             label_names=label_names,
             extra_notes=extra_notes,
             plot_file=plot.name if plot is not None else None,
             baseline=baseline,
             dense_input_norm=dense_input_norm,
+            regression=regression,
         ),
     )
     atomic_write_text(output_dir / "README.md", str(card))
@@ -529,6 +606,7 @@ def _template_values(
     plot_file: str | None,
     baseline: str | None,
     dense_input_norm: bool = False,
+    regression: bool = False,
 ) -> dict[str, Any]:
     modality_rows = []
     for name, spec in modalities.items():
@@ -553,7 +631,14 @@ def _template_values(
         "dataset_link": dataset_link,
         "dataset_revision": dataset_revision,
         "test_rows": None if test_rows is None else int(test_rows),
-        "usage_code": _usage_code(model_name, modalities, has_labels=bool(label_names)),
+        "usage_code": _usage_code(model_name, modalities, has_labels=bool(label_names), regression=regression),
+        "task_noun": "regression" if regression else "classification",
+        "quality_noun": "accuracy (its RMSE to grow)" if regression else "accuracy",
+        "plot_alt": (
+            "RMSE vs missing rate, and with each modality removed"
+            if regression
+            else "Accuracy and macro F1 vs missing rate, and with each modality removed"
+        ),
         "command": command,
         "command_fence": _command_fence(command),
         "hyperparameter_rows": [

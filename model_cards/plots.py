@@ -18,7 +18,7 @@ from typing import Any
 from ._atomic import atomic_path
 from .results import RobustnessResults, parse_results
 
-__all__ = ["PLOTTED_METRICS", "plot_robustness"]
+__all__ = ["PLOTTED_METRICS", "PLOTTED_REGRESSION_METRICS", "plot_robustness"]
 
 logger = logging.getLogger(__name__)
 
@@ -27,29 +27,41 @@ PLOTTED_METRICS: dict[str, tuple[str, str, str]] = {
     "accuracy": ("Accuracy", "o", "C0"),
     "f1": ("Macro F1", "s", "C1"),
 }
+# A regression model's results have no accuracy: its error is drawn instead (lower is better).
+PLOTTED_REGRESSION_METRICS: dict[str, tuple[str, str, str]] = {"rmse": ("RMSE", "o", "C0")}
 
 
-def _score_limits(values: list[float]) -> tuple[float, float]:
+def _score_limits(values: list[float], metrics: Mapping[str, Any] = PLOTTED_METRICS) -> tuple[float, float]:
     """y limits from 0 (or below, for a negative score) to 1.05: the whole range a score can take, so that a
-    difference of two test rows is drawn as small as it is."""
+    difference of two test rows is drawn as small as it is; for an error (RMSE), from 0 to 5 % above the largest."""
     finite = [value for value in values if value == value]  # drops NaN
+    if metrics is PLOTTED_REGRESSION_METRICS:
+        return 0.0, 1.05 * max([*finite, 1e-12])
     return min([0.0, *finite]), max([1.05, *finite])
+
+
+def _y_label(metrics: Mapping[str, Any]) -> str:
+    if metrics is PLOTTED_REGRESSION_METRICS:
+        return "RMSE on the test split (lower is better)"
+    return "score on the test split"
 
 
 def _rows_label(rows: float | None) -> str:
     return "" if rows is None else f"{int(rows)} rows"
 
 
-def _draw_missing_rates(axes: Any, missing_rates: Mapping[float, Mapping[str, float]]) -> None:
+def _draw_missing_rates(
+    axes: Any, missing_rates: Mapping[float, Mapping[str, float]], metrics: Mapping[str, Any] = PLOTTED_METRICS
+) -> None:
     values = []
-    for metric, (label, marker, colour) in PLOTTED_METRICS.items():
+    for metric, (label, marker, colour) in metrics.items():
         points = [(rate, scores[metric]) for rate, scores in missing_rates.items() if metric in scores]
         if points:
             axes.plot(*zip(*points), marker=marker, color=colour, label=label)
             values += [score for _, score in points]
-    axes.set_ylim(*_score_limits(values))
+    axes.set_ylim(*_score_limits(values, metrics))
     axes.set_xlabel("missing rate η (fraction of (row, modality) entries removed)")
-    axes.set_ylabel("score on the test split")
+    axes.set_ylabel(_y_label(metrics))
     rows = _rows_label(missing_rates.get(0.0, {}).get("rows"))
     axes.set_title("Randomly missing modalities" + (f" ({rows})" if rows else ""))
     axes.grid(True, alpha=0.3)
@@ -59,17 +71,19 @@ def _draw_missing_rates(axes: Any, missing_rates: Mapping[float, Mapping[str, fl
         axes.text(0.5, 0.5, "no missing-rate results", ha="center", va="center", transform=axes.transAxes)
 
 
-def _draw_removed_modalities(axes: Any, parsed: RobustnessResults) -> None:
+def _draw_removed_modalities(
+    axes: Any, parsed: RobustnessResults, metrics: Mapping[str, Any] = PLOTTED_METRICS
+) -> None:
     removed = parsed.removed_modalities
     names = list(removed)
     if not names:
         axes.text(0.5, 0.5, "no modality-removal results", ha="center", va="center", transform=axes.transAxes)
         axes.set_axis_off()
         return
-    width = 0.8 / len(PLOTTED_METRICS)
+    width = 0.8 / len(metrics)
     values = []
-    for offset, (metric, (label, _, colour)) in enumerate(PLOTTED_METRICS.items()):
-        positions = [i + (offset - (len(PLOTTED_METRICS) - 1) / 2) * width for i in range(len(names))]
+    for offset, (metric, (label, _, colour)) in enumerate(metrics.items()):
+        positions = [i + (offset - (len(metrics) - 1) / 2) * width for i in range(len(names))]
         heights = [removed[name].get(metric, float("nan")) for name in names]
         axes.bar(positions, heights, width=width, color=colour, label=f"{label} without the modality")
         # The reference of each bar is every modality's score on the rows that bar was scored on, not on the split.
@@ -92,8 +106,8 @@ def _draw_removed_modalities(axes: Any, parsed: RobustnessResults) -> None:
     elif len(rows) > 1:
         labels = [f"{name}\n{_rows_label(removed[name].get('rows'))}".strip() for name in names]
     axes.set_xticks(range(len(names)), labels, rotation=30 if len(names) > 4 and labels is names else 0)
-    axes.set_ylim(*_score_limits(values))
-    axes.set_ylabel("score on the test split")
+    axes.set_ylim(*_score_limits(values, metrics))
+    axes.set_ylabel(_y_label(metrics))
     axes.set_title(title)
     axes.grid(True, axis="y", alpha=0.3)
     # Below the axes: inside, it would hide the bars or the reference marks.
@@ -101,7 +115,8 @@ def _draw_removed_modalities(axes: Any, parsed: RobustnessResults) -> None:
 
 
 def plot_robustness(results: Mapping[str, Any], path: str | os.PathLike, *, title: str | None = None) -> Path | None:
-    """Writes a two-panel PNG: accuracy / macro-F1 vs missing rate, and per-modality removal bars.
+    """Writes a two-panel PNG: accuracy / macro-F1 (a regression model: RMSE) vs missing rate, and per-modality
+    removal bars.
 
     Args:
         results (`Mapping[str, Any]`):
@@ -113,11 +128,14 @@ def plot_robustness(results: Mapping[str, Any], path: str | os.PathLike, *, titl
 
     Returns:
         `Path` or `None`: the written file, or `None` when nothing was written because matplotlib is not installed
-        or `results` hold no test accuracy / F1.
+        or `results` hold no test accuracy / F1 / RMSE.
     """
     parsed = parse_results(results)
+    metrics = PLOTTED_METRICS
     if not parsed.has_condition_metric(PLOTTED_METRICS):
-        logger.warning("`results` hold no test accuracy or F1: no robustness plot written")
+        metrics = PLOTTED_REGRESSION_METRICS
+    if not parsed.has_condition_metric(metrics):
+        logger.warning("`results` hold no test accuracy, F1 or RMSE: no robustness plot written")
         return None
     try:
         from matplotlib.figure import Figure
@@ -127,8 +145,8 @@ def plot_robustness(results: Mapping[str, Any], path: str | os.PathLike, *, titl
 
     figure = Figure(figsize=(11, 4.2), dpi=110, layout="constrained")
     rate_axes, modality_axes = figure.subplots(1, 2)
-    _draw_missing_rates(rate_axes, parsed.missing_rates)
-    _draw_removed_modalities(modality_axes, parsed)
+    _draw_missing_rates(rate_axes, parsed.missing_rates, metrics)
+    _draw_removed_modalities(modality_axes, parsed, metrics)
     if title:
         figure.suptitle(title)
     path = Path(path)

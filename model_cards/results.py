@@ -27,12 +27,22 @@ from typing import Any
 __all__ = [
     "CONDITION_METRICS",
     "MODEL_INDEX_METRICS",
+    "REGRESSION_METRICS",
     "RobustnessResults",
     "parse_results",
 ]
 
 # Metrics that become `model-index` entries, with their display names.
-MODEL_INDEX_METRICS: dict[str, str] = {"accuracy": "Accuracy", "f1": "Macro F1", "mse": "MSE"}
+MODEL_INDEX_METRICS: dict[str, str] = {
+    "accuracy": "Accuracy",
+    "f1": "Macro F1",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "r2": "R²",
+    "mse": "MSE",
+}
+# The metrics of a regression model (`evaluation.prediction.regression_metrics`).
+REGRESSION_METRICS = ("rmse", "mae", "r2", "mse")
 # Metrics parsed per condition (the extra ones only appear in the card's tables).
 CONDITION_METRICS: dict[str, str] = {**MODEL_INDEX_METRICS, "loss": "Loss", "rows": "Rows"}
 

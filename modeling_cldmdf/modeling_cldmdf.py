@@ -26,6 +26,8 @@ Shapes: B rows, M modalities (sorted names), D `hidden_size`, P `projection_dim`
 This file travels to the Hub as remote code: it imports only torch, public transformers APIs and its siblings.
 """
 
+import os
+import shutil
 from collections.abc import Mapping
 from typing import Any, Optional, Union
 
@@ -67,6 +69,12 @@ CLDMDF_AUTO_MAP = {
     "AutoModelForSequenceClassification": "modeling_cldmdf.CLDMDFForSequenceClassification",
     "AutoModelForPreTraining": "modeling_cldmdf.CLDMDFForPreTraining",
 }
+
+# The processor's class in `auto_map`, and the files it needs (itself and its sibling imports), copied next to the
+# weights on save when they sit beside this file (always in the package; in remote code when they were fetched).
+PROCESSOR_AUTO_CLASS = "processing_cldmdf.CLDMDFProcessor"
+PROCESSOR_FILES = ("processing_cldmdf.py", "columns_cldmdf.py", "configuration_cldmdf.py")
+_HERE = os.path.dirname(os.path.abspath(__file__))
 
 # --------------------------------------------------------------------------------------------------------------------
 # Modules
@@ -413,9 +421,22 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
     def save_pretrained(self, save_directory, *args, **kwargs):
         # Write every Auto class into auto_map (transformers only adds the class being saved).
         self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **self._auto_map}
+        # The processor's class too, with its file: in a folder whose processor_config.json is missing,
+        # `AutoProcessor.from_pretrained(folder, trust_remote_code=True)` then reaches the processor's own
+        # `from_pretrained`, which says that the file is missing and where, instead of transformers' generic
+        # "Unrecognized processing class".
+        processor_files = [os.path.join(_HERE, name) for name in PROCESSOR_FILES]
+        if all(os.path.isfile(path) for path in processor_files):
+            self.config.auto_map.setdefault("AutoProcessor", PROCESSOR_AUTO_CLASS)
         if self._custom_pipelines:  # `pipeline(model=folder, trust_remote_code=True)` finds its pipeline there
             self.config.custom_pipelines = dict(self._custom_pipelines)
-        return super().save_pretrained(save_directory, *args, **kwargs)
+        saved = super().save_pretrained(save_directory, *args, **kwargs)
+        if "AutoProcessor" in self.config.auto_map and os.path.isdir(save_directory):
+            for path in processor_files:
+                target = os.path.join(save_directory, os.path.basename(path))
+                if not os.path.exists(target):
+                    shutil.copyfile(path, target)
+        return saved
 
 
 class CLDMDFModel(CLDMDFPreTrainedModel):

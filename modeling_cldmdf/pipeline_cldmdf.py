@@ -9,6 +9,8 @@ the model and its processor.
 
 >>> from transformers import pipeline  # doctest: +SKIP
 >>> classifier = pipeline(model="user/cldmdf-uci", trust_remote_code=True)  # doctest: +SKIP
+>>> classifier({"fou": [0.1] * 76, "kar": None, ...})  # doctest: +SKIP
+[{'label': '3', 'score': 0.97, 'modality_weights': {...}}]
 >>> classifier({"fou": [0.1] * 76, "kar": None, ...}, top_k=2)  # doctest: +SKIP
 [{'label': '3', 'score': 0.97, 'modality_weights': {...}}, {'label': '5', 'score': 0.01, 'modality_weights': {...}}]
 """
@@ -82,9 +84,14 @@ def _label_name(config: Any, index: int) -> str:
 def prediction_records(
     config: Any, logits: torch.Tensor, modality_weights: Optional[torch.Tensor]
 ) -> list[dict[str, Any]]:
-    """One dict per row: `label` (the predicted label's name; for multi-label, the list of labels scored > 0.5),
-    `score` (its probability), `probabilities` (label name -> probability; `values` for regression) and
-    `modality_weights` (modality name -> fusion weight, 0 for a missing modality)."""
+    """One dict per row, by problem type, plus `modality_weights` (modality name -> fusion weight, 0 for a missing
+    modality):
+
+    - single-label classification: `label` (the predicted class's name), `score` (its probability) and
+      `probabilities` (class name -> probability, summing to 1);
+    - multi-label classification: `label` (the list of classes scored > 0.5), `score` None, `probabilities`;
+    - regression: `value` (the predicted number) for one target, `values` (target name -> predicted number) for
+      several. No `label` or `score`: a regression model has no classes, and its output is no probability."""
     scores = class_scores(config, logits).cpu()  # (batch, labels)
     weights = None if modality_weights is None else modality_weights.float().cpu()  # (batch, modalities)
     names = [_label_name(config, i) for i in range(scores.shape[-1])]
@@ -93,7 +100,7 @@ def prediction_records(
         values = scores[row].tolist()
         by_name = dict(zip(names, values))
         if config.problem_type == "regression":
-            record = {"label": None, "score": None, "values": by_name}
+            record = {"value": values[0]} if len(values) == 1 else {"values": by_name}
         elif config.problem_type == "multi_label_classification":
             chosen = [name for name, value in by_name.items() if value > 0.5]
             record = {"label": chosen, "score": None, "probabilities": by_name}
@@ -106,13 +113,24 @@ def prediction_records(
     return records
 
 
+# `top_k` not given: transformers' text-classification pipeline then answers the top class only, one dict per input.
+_TOP_ONE = ""
+
+
 class CLDMDFClassificationPipeline(Pipeline):
-    """Classifies rows whose modalities may be missing.
+    """Classifies rows whose modalities may be missing, with the answers of transformers' text-classification
+    pipeline.
 
     Call it with one row (a dict modality name -> value, `None` or an absent key for a missing modality) or a list of
-    rows. Each row gives a list of `{"label", "score", "modality_weights"}` sorted by score (all labels, or the
-    `top_k` best); `modality_weights` (modality name -> fusion weight, 0 for a missing one) is the same in every
-    entry of a row. Dense values are raw: the processor saved with the model standardises them.
+    rows. Without `top_k`, each row gives its top class, `{"label", "score", "modality_weights"}`: a list of one such
+    dict for one row, one dict per row for a list of rows. With `top_k` (an int: the `top_k` best; `None`: every
+    class), each row gives a list of such dicts sorted by score (a list of lists for a list of rows).
+    `modality_weights` (modality name -> fusion weight, 0 for a missing one) is the same in every entry of a row.
+
+    A regression model answers `{"value": <predicted number>, "modality_weights"}` per row (`{"values": {target:
+    number}}` for several targets) in the same shapes as the top class, and takes no `top_k`: it has no classes to
+    rank, and its output is no probability. Dense values are raw: the processor saved with the model standardises
+    them.
     """
 
     _load_processor = True
@@ -121,12 +139,26 @@ class CLDMDFClassificationPipeline(Pipeline):
     _load_feature_extractor = False
     _load_video_processor = False
 
-    def _sanitize_parameters(self, top_k: Optional[int] = None, **kwargs):
+    def _sanitize_parameters(self, top_k: Optional[int] = _TOP_ONE, **kwargs):
         if kwargs:
             raise TypeError(f"CLDMDFClassificationPipeline got unexpected arguments {sorted(kwargs)}; it takes top_k")
+        if top_k is _TOP_ONE:
+            return {}, {}, {}
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
             raise ValueError(f"`top_k` must be a positive int or None, got {top_k!r}")
-        return {}, {}, ({} if top_k is None else {"top_k": top_k})
+        if self.model.config.problem_type == "regression":
+            raise ValueError(
+                f"`top_k` ranks classes; this model is a regression model (it predicts a value per row), got "
+                f"top_k={top_k!r}: leave it out"
+            )
+        return {}, {}, {"top_k": top_k, "ranked": True}
+
+    def __call__(self, inputs, **kwargs):
+        result = super().__call__(inputs, **kwargs)
+        # As transformers' text-classification pipeline: one input and no `top_k` still gives a list.
+        if isinstance(inputs, Mapping) and "top_k" not in kwargs:
+            return [result]
+        return result
 
     def preprocess(self, inputs: Mapping[str, Any]):
         if self.processor is None:
@@ -137,13 +169,15 @@ class CLDMDFClassificationPipeline(Pipeline):
         outputs = self.model(**model_inputs)
         return {"logits": outputs.logits, "modality_weights": outputs.modality_weights}
 
-    def postprocess(self, model_outputs, top_k: Optional[int] = None) -> list[dict[str, Any]]:
+    def postprocess(self, model_outputs, top_k: Optional[int] = None, ranked: bool = False):
         config = self.model.config
         record = prediction_records(config, model_outputs["logits"], model_outputs["modality_weights"])[0]
-        scores = record.get("probabilities") or record.get("values")
-        ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)[:top_k]
         weights = record.get("modality_weights")
-        return [{"label": label, "score": score, "modality_weights": weights} for label, score in ranked]
+        if config.problem_type == "regression":
+            return record
+        ranked_scores = sorted(record["probabilities"].items(), key=lambda item: item[1], reverse=True)
+        answers = [{"label": label, "score": score, "modality_weights": weights} for label, score in ranked_scores]
+        return answers[:top_k] if ranked else answers[0]
 
 
 if CLDMDF_PIPELINE_TASK not in PIPELINE_REGISTRY.get_supported_tasks():

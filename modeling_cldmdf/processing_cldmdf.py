@@ -61,6 +61,8 @@ from .image_encoder_cldmdf import cnn_pixel_values, normalize_cnn_image_spec
 
 __all__ = ["CLDMDFProcessor", "CLDMDFBatchFeature"]
 
+PROCESSOR_CONFIG_FILE = "processor_config.json"  # what `ProcessorMixin.save_pretrained` writes
+
 PADDING_STRATEGIES = ("longest", "max_length")
 RETURN_TENSORS = ("pt", "np")
 # Used when `max_length` is None and the tokenizer declares no usable `model_max_length`.
@@ -751,6 +753,19 @@ class CLDMDFProcessor(ProcessorMixin):
         kwargs.pop("code_revision", None)
         processor_dict, _ = cls.get_processor_dict(pretrained_model_name_or_path, subfolder=subfolder, **hub_kwargs)
         if "modalities" not in processor_dict and "modalities" not in kwargs:
+            where = (
+                os.path.join(str(pretrained_model_name_or_path), subfolder)
+                if subfolder
+                else str(pretrained_model_name_or_path)
+            )
+            if os.path.isdir(where) and not os.path.isfile(os.path.join(where, PROCESSOR_CONFIG_FILE)):
+                raise ValueError(
+                    f"{PROCESSOR_CONFIG_FILE} is missing from the folder {where!r}: the fitted processor (modalities, "
+                    f"standardisation statistics) is saved there by `processor.save_pretrained(folder)` (the training "
+                    f"script writes it next to the model); copy it from where the model was trained, or build one "
+                    f"from the model config and fit it on the training split with "
+                    f"`CLDMDFProcessor.from_config(config).fit(train_split)`"
+                )
             raise ValueError(
                 f"{str(pretrained_model_name_or_path)!r} has no CL-DMDF processor_config.json (with `modalities`); "
                 f"save a processor there first, or build one from the model config and fit it on the training split "

@@ -23,3 +23,12 @@ def fresh_accelerate_state():
     AcceleratorState._reset_state(reset_partial_state=True)
     yield
     AcceleratorState._reset_state(reset_partial_state=True)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """The one real training run (classification + regression) that the tests of a run's outputs read: see
+    `tests/shared_run.py`. Read its folders; never write into them."""
+    from shared_run import train_shared_run
+
+    return train_shared_run(tmp_path_factory.mktemp("shared_run"))

@@ -379,6 +379,7 @@ def test_auto_map_lists_every_auto_class(tester, tmp_path):
         "AutoModel": "modeling_cldmdf.CLDMDFModel",
         "AutoModelForSequenceClassification": "modeling_cldmdf.CLDMDFForSequenceClassification",
         "AutoModelForPreTraining": "modeling_cldmdf.CLDMDFForPreTraining",
+        "AutoProcessor": "processing_cldmdf.CLDMDFProcessor",
     }
     # a base model checkpoint loads into the classification head (new head initialised)
     head = AutoModelForSequenceClassification.from_pretrained(tmp_path)

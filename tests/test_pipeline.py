@@ -49,9 +49,11 @@ PIPELINE_SCRIPT = BLOCK_LOCAL_PACKAGES + textwrap.dedent(
     classifier = pipeline(model=folder, trust_remote_code=True)
     assert type(classifier).__module__.startswith("transformers_modules"), type(classifier).__module__
     one = classifier({"a": [0.1, 0.2, 0.3], "b": None}, top_k=2)
-    many = classifier([{"a": [0.1, 0.2, 0.3], "b": None}, {"a": None, "b": [1.0, -1.0]}])
+    rows = [{"a": [0.1, 0.2, 0.3], "b": None}, {"a": None, "b": [1.0, -1.0]}]
+    many = classifier(rows, top_k=None)
+    top = classifier(rows)
     with open(out, "w") as file:
-        json.dump({"one": one, "many": many, "task": classifier.task}, file)
+        json.dump({"one": one, "many": many, "top": top, "task": classifier.task}, file)
     """
 )
 
@@ -73,8 +75,7 @@ def test_the_pipeline_loads_as_remote_code_in_a_bare_process(trained, tmp_path):
         assert sum(entry["score"] for entry in answer) == pytest.approx(1.0, abs=1e-6)
         assert answer[0]["modality_weights"] == pytest.approx(dict(zip("ab", weights.tolist())), abs=1e-6)
     assert len(result["one"]) == 2 and result["one"] == result["many"][0][:2]
-
-
+    assert result["top"] == [answer[0] for answer in result["many"]]  # without top_k: the top class of each row
 
 
 def readme_block(after: str) -> str:

@@ -80,8 +80,9 @@ def save_final(run: TrainingRun, args: argparse.Namespace) -> None:
 
 def write_predictions(model, processor: CLDMDFProcessor, args: argparse.Namespace, data, folder: Path) -> Path:
     """`predictions.jsonl` (or `.csv`) for --predict_file / --predict_split: one line per row with its row id, its
-    label when the rows have one, the predicted label, the class probabilities by label name and the modality
-    weights by modality name."""
+    label when the rows have one (a class name, as `predicted_label`), the predicted label, the class probabilities
+    by label name and the modality weights by modality name. A regression model writes `predicted_value` (one
+    target) or `predicted_values` (target name -> value) instead of a label and probabilities."""
     name = PREDICT_FILE_SPLIT if args.predict_file else (args.predict_split or "test")
     split = data[name]
     records = predict_dataset(model, processor, split, batch_size=args.per_device_eval_batch_size)
@@ -92,8 +93,14 @@ def write_predictions(model, processor: CLDMDFProcessor, args: argparse.Namespac
         line = {"row_id": ids[index]}
         if labels is not None:
             line["label"] = labels[index]
-        line["predicted_label"] = record["label"]
-        line.update({key: value for key, value in record.items() if key not in ("label", "score")})
+        if "value" in record or "values" in record:  # regression: the predicted number(s), no label
+            predicted = "value" if "value" in record else "values"
+            line[f"predicted_{predicted}"] = record[predicted]
+        else:
+            line["predicted_label"] = record["label"]
+            line["probabilities"] = record["probabilities"]
+        if "modality_weights" in record:
+            line["modality_weights"] = record["modality_weights"]
         lines.append(line)
     path = folder / f"predictions.{args.predictions_format}"
     if args.predictions_format == "jsonl":
@@ -109,19 +116,23 @@ def write_predictions(model, processor: CLDMDFProcessor, args: argparse.Namespac
 
 
 def label_names_of(split, data) -> list:
-    """The rows' labels as the user wrote them: class names where the data names its classes, else the values."""
+    """The rows' labels as the class names `predicted_label` uses (one type in both): the names of a `ClassLabel`,
+    the names of string labels, an integer class `i` as `"i"` (its name in the config, `training.model.label_fields`);
+    the values themselves for regression and multi-label rows."""
     feature = split.features[data.label_column]
     values = split[data.label_column]
     if isinstance(feature, datasets.ClassLabel):
         return [None if value is None else feature.int2str(value) for value in values]
     if data.id2label and feature == data[data.splits[0]].features.get(data.label_column):
         return [None if value is None else data.id2label.get(value, value) for value in values]
+    if data.problem_type == "single_label_classification":
+        return [None if value is None else str(int(value)) for value in values]
     return values
 
 
 def flatten_prediction(line: dict) -> dict:
     """A CSV row: nested dicts become `probability_<label>` / `value_<target>` / `weight_<modality>` columns."""
-    prefixes = {"probabilities": "probability_", "values": "value_", "modality_weights": "weight_"}
+    prefixes = {"probabilities": "probability_", "predicted_values": "value_", "modality_weights": "weight_"}
     flat = {}
     for key, value in line.items():
         if key in prefixes:
@@ -144,6 +155,9 @@ def write_card(folder: Path, args: argparse.Namespace, settings: dict, results: 
         for key, value in settings.items()
         if key not in ("hub_token", "command") and value is not None and not isinstance(value, bool) or value is True
     }
+    if config.problem_type == "regression" and hyperparameters.get("task") == "classification":
+        # `--task classification` is the supervised task; a float label made it regression, which the card says.
+        hyperparameters["task"] = "regression"
     write_model_card(
         folder,
         results=results,
@@ -157,6 +171,7 @@ def write_card(folder: Path, args: argparse.Namespace, settings: dict, results: 
         label_names=[config.id2label[i] for i in sorted(config.id2label)] if data.id2label else None,
         baseline=getattr(type(config), "baseline", None),  # the reference models' configs name their method
         dense_input_norm=config.dense_input_norm,
+        problem_type=config.problem_type,
     )
 
 

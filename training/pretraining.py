@@ -63,7 +63,10 @@ def pretraining_losses(model, loader, accelerator: Accelerator, seed: int) -> di
 
 
 def write_pretraining_card(folder: Path, args: argparse.Namespace, results: dict, config) -> None:
-    """A short card: what the model is, what it was trained on, and how to fine-tune it."""
+    """A short card: what the model is, what it was trained on, and how to fine-tune it (no absolute local path:
+    folders are named by their last component, as in the fine-tuned model's card)."""
+    from model_cards.builder import command_without_local_paths
+
     losses = "\n".join(f"| {key} | {value:.4f} |" for key, value in sorted(results.items()) if key.endswith("loss"))
     text = f"""---
 library_name: transformers
@@ -84,13 +87,13 @@ the entity-centroid contrastive loss on what stays visible. Modalities: {", ".jo
 Fine-tune it on labelled rows with the same modalities:
 
 ```bash
-accelerate launch train_accelerate.py --model_name_or_path {args.output_dir} --dataset_name <labelled data>
+accelerate launch train_accelerate.py --model_name_or_path {Path(args.output_dir).name} --dataset_name <labelled data>
 ```
 
 | loss (evaluation split, η = 0; best validation) | value |
 |---|---|
 {losses}
 
-Trained with `{args.command}`.
+Trained with `{command_without_local_paths(args.command)}`.
 """
     ModelCard(text).save(folder / "README.md")
