@@ -420,7 +420,7 @@ class CLDMDFProcessor(ProcessorMixin):
             missing = [n for n in fitted_names if columns is not None and n not in columns]
             if missing:
                 raise ValueError(
-                    f"`train_data` has no column for the dense / bag-of-words modalities {missing}; its columns are "
+                    f"`train_data` has no column for {self._fitted_kinds(missing)} {missing}; its columns are "
                     f"{list(columns)}"
                 )
             batches = train_data.iter(batch_size=batch_size)
@@ -428,7 +428,7 @@ class CLDMDFProcessor(ProcessorMixin):
             missing = [n for n in fitted_names if n not in train_data]
             if missing:
                 raise ValueError(
-                    f"`train_data` has no column for the dense / bag-of-words modalities {missing}; it has "
+                    f"`train_data` has no column for {self._fitted_kinds(missing)} {missing}; it has "
                     f"{sorted(map(str, train_data))}. Pass the training split (a Dataset or a dict of columns), not a "
                     f"DatasetDict"
                 )
@@ -557,6 +557,10 @@ class CLDMDFProcessor(ProcessorMixin):
             inputs = to_torch(inputs)
             mask = torch.from_numpy(mask)
         return CLDMDFBatchFeature({"modality_inputs": inputs, "modality_mask": mask})
+
+    def _fitted_kinds(self, names: list) -> str:
+        """What the modalities `fit` reads are, for a message: 'dense modalities' unless some are bags of words."""
+        return "dense modalities" if set(names) <= set(self.dense_names) else "dense / bag-of-words modalities"
 
     def _check_fitted(self) -> None:
         no_vocabulary = [name for name in self.bag_of_words_names if name not in self.text_vocabularies]

@@ -663,6 +663,7 @@ def test_save_layout_and_auto_processor_round_trip(tmp_path, registered):
         "processing_cldmdf.py",
         "processor_config.json",
         "review_tokenizer",
+        "vocabulary_cldmdf.py",  # the vocabulary of bag-of-words text modalities (which need no tokenizer)
     ]
     saved = json.loads((tmp_path / "processor_config.json").read_text())
     assert saved["auto_map"] == {"AutoProcessor": "processing_cldmdf.CLDMDFProcessor"}
