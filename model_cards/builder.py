@@ -276,6 +276,9 @@ def _encoder(spec: Mapping[str, Any], baseline: str | None = None, input_norm: b
         if baseline == "early_fusion":
             return str(spec["dim"]), "none: concatenated as is"
         return str(spec["dim"]), ("LayerNorm → " if input_norm else "") + _DENSE_ENCODER
+    if spec.get("encoder") == "bag_of_words":
+        width = spec["embedding_dim"]
+        return str(spec["vocab_size"]), f"bag of words (TF-IDF of word 1-2-grams) → EmbeddingBag ({width}) → Linear"
     backbone, dim = spec.get("backbone"), "–"
     if isinstance(backbone, Mapping):
         dim = str(backbone.get("hidden_size", "–"))

@@ -110,7 +110,7 @@ def _normalize_modality_spec(name: Any, spec: Any) -> dict:
 # The bag-of-words text encoder (`text_encoder_cldmdf.py`): `vocab_size` embedding rows (the cap of the vocabulary
 # the processor fits on the training split), each `embedding_dim` wide; `bag_dropout` drops each term of a training
 # text with that probability. The defaults were chosen on the validation split of the bundled reviews (BENCHMARKS.md).
-BAG_OF_WORDS_DEFAULTS = {"vocab_size": 20000, "embedding_dim": 128, "bag_dropout": 0.0}
+BAG_OF_WORDS_DEFAULTS = {"vocab_size": 10000, "embedding_dim": 64, "bag_dropout": 0.3}
 
 
 def _normalize_bag_of_words_spec(name: str, spec: dict) -> dict:
@@ -192,8 +192,8 @@ class CLDMDFConfig(PreTrainedConfig):
             - `{"type": "text", "backbone": <transformers config dict or checkpoint name/path>}`;
             - `{"type": "text", "encoder": "bag_of_words"}`: a bag of TF-IDF-weighted word 1- and 2-grams (the
               vocabulary the processor fits on the training split) summed by an `nn.EmbeddingBag`; also accepts
-              `"vocab_size"` (its rows, the cap of the vocabulary; defaults to 20000), `"embedding_dim"` (defaults to
-              128) and `"bag_dropout"` (the probability of dropping each term of a training text; defaults to 0.0);
+              `"vocab_size"` (its rows, the cap of the vocabulary; defaults to 10000), `"embedding_dim"` (defaults to
+              64) and `"bag_dropout"` (the probability of dropping each term of a training text; defaults to 0.3);
             - `{"type": "image", "backbone": <transformers config dict or checkpoint name/path>}`.
             Text and image specs also accept `"pooling"` (`"mean"` over valid positions, `"cls"` for the first token,
             `"pooler"` for the backbone's `pooler_output`; defaults to `"mean"`) and `"freeze_backbone"` (defaults to

@@ -157,7 +157,7 @@ def test_the_encoder_is_a_sparse_linear_layer_that_never_reads_a_missing_row():
 
 
 def test_bag_of_words_specs_are_checked():
-    assert tiny_config().modalities["note"]["bag_dropout"] == 0.0  # the defaults are filled in and saved
+    assert tiny_config().modalities["note"]["bag_dropout"] == 0.3  # the defaults are filled in and saved
     for bad, match in (
         ({"backbone": "bert-base-uncased"}, "give one or the other"),
         ({"vocab_size": 0}, "'vocab_size'\\]` must be a positive int, got 0"),
@@ -212,6 +212,7 @@ def test_a_text_column_trains_as_a_bag_of_words_without_a_backbone_and_reloads_e
     folder, out, run = trained_notes
     spec = json.loads((out / "config.json").read_text())["modalities"]["note"]
     assert spec["encoder"] == "bag_of_words" and "backbone" not in spec
+    assert "| `note` | text | 10000 | bag of words" in (out / "README.md").read_text()  # the card names the encoder
     terms = run.processor.text_vocabularies["note"].terms
     assert "rattles" in terms and "zebra" not in terms  # fitted on the training split only
     assert run.results["test_accuracy"] >= 0.75  # the label is in the text: a bag of words reads it (chance: 0.5)
