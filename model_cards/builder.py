@@ -329,6 +329,9 @@ def _encoder(spec: Mapping[str, Any], baseline: str | None = None, input_norm: b
         widths = "-".join(str(width) for width in spec["cnn_channels"])
         size = f"{spec['image_size']}×{spec['image_size']}×{spec['num_channels']}"
         return size, f"CNN trained from scratch (widths {widths}, GroupNorm, average pooling) → Linear"
+    if spec.get("encoder") == "bag_of_words":
+        width = spec["embedding_dim"]
+        return str(spec["vocab_size"]), f"bag of words (TF-IDF of word 1-2-grams) → EmbeddingBag ({width}) → Linear"
     backbone, dim = spec.get("backbone"), "–"
     if isinstance(backbone, Mapping):
         dim = str(backbone.get("hidden_size", "–"))

@@ -72,6 +72,9 @@ def _normalize_modality_spec(name: Any, spec: Any) -> dict:
     kind = spec["type"]
     if kind == "dense":
         unknown = set(spec) - {"type", "dim"}
+    elif kind == "text" and spec.get("encoder") == "bag_of_words":
+        spec = _normalize_bag_of_words_spec(name, spec)
+        unknown = set(spec) - {"type", "encoder", *BAG_OF_WORDS_DEFAULTS}
     elif kind == "image" and (spec.get("encoder") == "cnn" or "backbone" not in spec):
         # No backbone: the small CNN trained from scratch (`image_encoder_cldmdf.py`), which checks its own keys.
         from .image_encoder_cldmdf import normalize_cnn_image_spec
@@ -106,6 +109,29 @@ def _normalize_modality_spec(name: Any, spec: Any) -> dict:
         raise ValueError(
             f"`modalities[{name!r}]` has unknown keys {sorted(unknown)}; see `CLDMDFConfig` for the allowed keys."
         )
+    return spec
+
+
+# The bag-of-words text encoder (`text_encoder_cldmdf.py`): `vocab_size` embedding rows (the cap of the vocabulary
+# the processor fits on the training split), each `embedding_dim` wide; `bag_dropout` drops each term of a training
+# text with that probability. The defaults were chosen on the validation split of the bundled reviews (BENCHMARKS.md).
+BAG_OF_WORDS_DEFAULTS = {"vocab_size": 10000, "embedding_dim": 64, "bag_dropout": 0.3}
+
+
+def _normalize_bag_of_words_spec(name: str, spec: dict) -> dict:
+    """A bag-of-words text spec with its defaults filled in, checked: no backbone, positive int sizes, a dropout
+    probability in [0, 1)."""
+    if "backbone" in spec:
+        raise ValueError(
+            f"`modalities[{name!r}]` is a bag-of-words text modality (`encoder='bag_of_words'`) and has a `backbone`; "
+            f"give one or the other"
+        )
+    spec = {**BAG_OF_WORDS_DEFAULTS, **spec}
+    for key in ("vocab_size", "embedding_dim"):
+        value = spec[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"`modalities[{name!r}][{key!r}]` must be a positive int, got {value!r}.")
+    _check_range(f"modalities[{name!r}]['bag_dropout']", spec["bag_dropout"], 0.0, 1.0, high_open=True)
     return spec
 
 
@@ -169,6 +195,10 @@ class CLDMDFConfig(PreTrainedConfig):
             attentions). A spec is one of:
             - `{"type": "dense", "dim": int}`: a fixed-length float vector (tabular or pre-extracted features);
             - `{"type": "text", "backbone": <transformers config dict or checkpoint name/path>}`;
+            - `{"type": "text", "encoder": "bag_of_words"}`: a bag of TF-IDF-weighted word 1- and 2-grams (the
+              vocabulary the processor fits on the training split) summed by an `nn.EmbeddingBag`; also accepts
+              `"vocab_size"` (its rows, the cap of the vocabulary; defaults to 10000), `"embedding_dim"` (defaults to
+              64) and `"bag_dropout"` (the probability of dropping each term of a training text; defaults to 0.3);
             - `{"type": "image", "backbone": <transformers config dict or checkpoint name/path>}`;
             - `{"type": "image"}` (no backbone): a small CNN trained from scratch, with the keys `image_size`,
               `num_channels`, `cnn_channels`, `augment_shift`, `augment_flip` (see `image_encoder_cldmdf.py`).

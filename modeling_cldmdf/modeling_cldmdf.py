@@ -47,6 +47,8 @@ from .modeling_outputs_cldmdf import CLDMDFModelOutput, CLDMDFPreTrainingOutput,
 
 # Imported here so that `save_pretrained` copies the pipeline file too (remote code follows relative imports).
 from .pipeline_cldmdf import CLDMDF_CUSTOM_PIPELINES
+from .text_encoder_cldmdf import CLDMDFBagOfWordsEncoder
+from .vocabulary_cldmdf import is_bag_of_words
 
 logger = logging.get_logger(__name__)
 
@@ -292,10 +294,12 @@ def build_backbone(spec: dict) -> PreTrainedModel:
 
 
 def build_encoder(spec: dict, config) -> nn.Module:
-    """The encoder of one modality spec: a dense MLP, the small CNN of an image spec without a backbone, or a
-    transformers backbone with a projection."""
+    """The encoder of one modality spec: a dense MLP, a bag of words, the small CNN of an image spec without a
+    backbone, or a transformers backbone with a projection."""
     if spec["type"] == "dense":
         return CLDMDFDenseEncoder(spec["dim"], config)
+    if is_bag_of_words(spec):
+        return CLDMDFBagOfWordsEncoder(spec, config)
     if is_cnn_image_spec(spec):
         return CLDMDFImageCNNEncoder(spec, config)
     return CLDMDFBackboneEncoder(spec, build_backbone(spec), config)
@@ -365,6 +369,9 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
         if isinstance(module, nn.Conv2d) and getattr(module, "he_init", False):
             # The CNN image encoder's convolutions feed ReLUs: He initialisation, not the 0.02 normal of transformers.
             init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        if isinstance(module, CLDMDFBagOfWordsEncoder):  # transformers leaves an nn.EmbeddingBag at torch's N(0, 1)
+            init.normal_(module.bag.weight, mean=0.0, std=self.config.initializer_range)
+            init.zeros_(module.bias)
         if isinstance(module, CLDMDFTokenBottleneck):
             # A fresh bottleneck starts nearly deterministic (σ ≈ 0.05) so it does not drown the tokens in noise.
             init.constant_(module.log_variance_bias, module.initial_log_variance)

@@ -58,6 +58,7 @@ from .columns_cldmdf import (
 )
 from .configuration_cldmdf import check_modality_spec
 from .image_encoder_cldmdf import cnn_pixel_values, normalize_cnn_image_spec
+from .vocabulary_cldmdf import CLDMDFVocabulary, CLDMDFVocabularyBuilder, is_bag_of_words
 
 __all__ = ["CLDMDFProcessor", "CLDMDFBatchFeature"]
 
@@ -191,6 +192,15 @@ class CLDMDFProcessor(ProcessorMixin):
         min_std (`float`, *optional*, defaults to 1e-6):
             In [`~CLDMDFProcessor.fit`], features whose standard deviation is below this are treated as constant and
             get `std = 1` (they are centred, not scaled), as scikit-learn's `StandardScaler` does.
+        text_vocabularies (`dict[str, dict]`, *optional*):
+            Per bag-of-words text modality (`{"type": "text", "encoder": "bag_of_words", ...}`), its fitted
+            vocabulary as written by [`~CLDMDFProcessor.fit`] (`CLDMDFVocabulary.to_dict()`: terms, idf, options).
+            Such a modality needs no tokenizer; its texts become `{"input_ids", "per_sample_weights"}` bags.
+        bag_of_words_min_df (`int`, *optional*, defaults to 2):
+            In [`~CLDMDFProcessor.fit`], the training documents a term must occur in to enter a vocabulary (the
+            vocabulary keeps at most the spec's `vocab_size` terms, those of largest count).
+        bag_of_words_ngram_range (`tuple[int, int]`, *optional*, defaults to `(1, 2)`):
+            In [`~CLDMDFProcessor.fit`], the word n-grams that are terms.
         allow_unfitted (`bool`, *optional*, defaults to `False`):
             Pass the values of a dense modality without statistics through unchanged, for inputs already on a sensible
             scale. By default such a processor refuses dense inputs: a model trained on standardised features scores
@@ -222,6 +232,9 @@ class CLDMDFProcessor(ProcessorMixin):
         dense_statistics: Optional[Mapping[str, Mapping[str, Sequence[float]]]] = None,
         min_std: float = 1e-6,
         allow_unfitted: bool = False,
+        text_vocabularies: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        bag_of_words_min_df: int = 2,
+        bag_of_words_ngram_range: Sequence[int] = (1, 2),
     ):
         # No positional sub-processor: the mixin then only sets `chat_template` to None.
         super().__init__()
@@ -242,6 +255,11 @@ class CLDMDFProcessor(ProcessorMixin):
         self.min_std = float(min_std)
         self.sub_processors = self._resolve_sub_processors(sub_processors)
         self.dense_statistics = self._check_statistics(dense_statistics)
+        # Checks the options now (a builder of no document raises nothing until `build`).
+        CLDMDFVocabularyBuilder(bag_of_words_ngram_range, bag_of_words_min_df)
+        self.bag_of_words_min_df = bag_of_words_min_df
+        self.bag_of_words_ngram_range = tuple(bag_of_words_ngram_range)
+        self.text_vocabularies = self._check_vocabularies(text_vocabularies)
         self._image_shapes: dict[str, tuple[int, ...]] = {}
 
     # ----------------------------------------------------------------------------------------------------------------
@@ -271,11 +289,13 @@ class CLDMDFProcessor(ProcessorMixin):
 
     def _resolve_sub_processors(self, given: Optional[Mapping[str, Any]]) -> dict[str, Any]:
         given = dict(given or {})
-        unknown = sorted(set(given) - {n for n, s in self.modalities.items() if s["type"] != "dense"})
+        # The modalities a tokenizer or image processor is for: not dense, not a bag of words (a fitted vocabulary).
+        allowed = [n for n, s in self.modalities.items() if s["type"] != "dense" and not is_bag_of_words(s)]
+        unknown = sorted(set(given) - set(allowed))
         if unknown:
             raise ValueError(
-                f"`sub_processors` has entries {unknown} that are not text or image modalities; those are "
-                f"{[n for n, s in self.modalities.items() if s['type'] != 'dense']}"
+                f"`sub_processors` has entries {unknown} that are not text or image modalities with a backbone; "
+                f"those are {allowed}"
             )
         cnn = sorted(set(given) & {n for n, s in self.modalities.items() if _uses_cnn(s)})
         if cnn:
@@ -286,7 +306,7 @@ class CLDMDFProcessor(ProcessorMixin):
         resolved = {}
         for name, spec in self.modalities.items():
             kind = spec["type"]
-            if kind == "dense" or _uses_cnn(spec):
+            if kind == "dense" or _uses_cnn(spec) or is_bag_of_words(spec):
                 continue
             sub = given.get(name)
             if sub is None:
@@ -344,6 +364,24 @@ class CLDMDFProcessor(ProcessorMixin):
             checked[name] = (mean, std)
         return checked
 
+    def _check_vocabularies(self, vocabularies: Optional[Mapping[str, Any]]) -> dict[str, CLDMDFVocabulary]:
+        """Reads saved vocabularies (`CLDMDFVocabulary.to_dict()` or instances) of bag-of-words text modalities."""
+        checked = {}
+        for name, state in (vocabularies or {}).items():
+            if name not in self.bag_of_words_names:
+                raise ValueError(
+                    f"`text_vocabularies` has an entry for {name!r}, which is not a bag-of-words text modality; those "
+                    f"are {self.bag_of_words_names}"
+                )
+            vocabulary = state if isinstance(state, CLDMDFVocabulary) else CLDMDFVocabulary.from_dict(state)
+            if len(vocabulary) > self.modalities[name]["vocab_size"]:
+                raise ValueError(
+                    f"`text_vocabularies[{name!r}]` has {len(vocabulary)} terms, more than the "
+                    f"{self.modalities[name]['vocab_size']} embedding rows of its spec (`vocab_size`)"
+                )
+            checked[name] = vocabulary
+        return checked
+
     # ----------------------------------------------------------------------------------------------------------------
     # Introspection
 
@@ -361,9 +399,16 @@ class CLDMDFProcessor(ProcessorMixin):
         return [n for n, s in self.modalities.items() if s["type"] == "dense"]
 
     @property
+    def bag_of_words_names(self) -> list[str]:
+        """The text modalities read as bags of words (a vocabulary fitted on the training split, no tokenizer)."""
+        return [n for n, s in self.modalities.items() if is_bag_of_words(s)]
+
+    @property
     def is_fitted(self) -> bool:
-        """Whether every dense modality has standardisation statistics."""
-        return all(name in self.dense_statistics for name in self.dense_names)
+        """Whether every dense modality has standardisation statistics and every bag-of-words one a vocabulary."""
+        return all(name in self.dense_statistics for name in self.dense_names) and all(
+            name in self.text_vocabularies for name in self.bag_of_words_names
+        )
 
     @property
     def model_input_names(self) -> list[str]:
@@ -380,35 +425,40 @@ class CLDMDFProcessor(ProcessorMixin):
     # Fitting
 
     def fit(self, train_data: Any, batch_size: int = 4096) -> "CLDMDFProcessor":
-        """Fits the standardisation statistics of every dense modality on the training split (and nothing else).
+        """Fits the standardisation statistics of every dense modality and the vocabulary of every bag-of-words text
+        modality on the training split (and nothing else).
 
-        Mean and population standard deviation per feature over the present rows (missing rows are ignored),
+        Dense: mean and population standard deviation per feature over the present rows (missing rows are ignored),
         accumulated batch by batch in float64 (Chan et al.'s parallel update) from the float32 values the model sees,
-        then stored as float32. Features with std below `min_std` get std 1. Refitting replaces the statistics.
+        then stored as float32. Features with std below `min_std` get std 1. Bag of words: the present texts are the
+        documents (`vocabulary_cldmdf.py`: terms in at least `bag_of_words_min_df` of them, at most the spec's
+        `vocab_size`, with their idf). Refitting replaces the statistics and vocabularies.
 
         Args:
             train_data (`datasets.Dataset`, `datasets.IterableDataset` or `Mapping[str, Sequence]`):
                 The training split: a dataset (iterated in batches with `.iter(batch_size=...)`) or a dict of
-                columns, one per dense modality (a list with one entry per row, `None` when missing).
+                columns, one per dense and bag-of-words modality (a list with one entry per row, `None` when missing).
             batch_size (`int`, *optional*, defaults to 4096):
                 Rows per batch when iterating a dataset.
 
         Returns:
             `CLDMDFProcessor`: `self`, fitted.
         """
+        fitted_names = self.dense_names + self.bag_of_words_names
         if hasattr(train_data, "iter") and not isinstance(train_data, Mapping):
             columns = getattr(train_data, "column_names", None)
-            missing = [n for n in self.dense_names if columns is not None and n not in columns]
+            missing = [n for n in fitted_names if columns is not None and n not in columns]
             if missing:
                 raise ValueError(
-                    f"`train_data` has no column for dense modalities {missing}; its columns are {list(columns)}"
+                    f"`train_data` has no column for {self._fitted_kinds(missing)} {missing}; its columns are "
+                    f"{list(columns)}"
                 )
             batches = train_data.iter(batch_size=batch_size)
         elif isinstance(train_data, Mapping):
-            missing = [n for n in self.dense_names if n not in train_data]
+            missing = [n for n in fitted_names if n not in train_data]
             if missing:
                 raise ValueError(
-                    f"`train_data` has no column for dense modalities {missing}; it has "
+                    f"`train_data` has no column for {self._fitted_kinds(missing)} {missing}; it has "
                     f"{sorted(map(str, train_data))}. Pass the training split (a Dataset or a dict of columns), not a "
                     f"DatasetDict"
                 )
@@ -420,6 +470,12 @@ class CLDMDFProcessor(ProcessorMixin):
             )
 
         accumulators = {name: (0, None, None) for name in self.dense_names}  # count, mean, M2 (float64)
+        builders = {
+            name: CLDMDFVocabularyBuilder(
+                self.bag_of_words_ngram_range, self.bag_of_words_min_df, self.modalities[name]["vocab_size"]
+            )
+            for name in self.bag_of_words_names
+        }
         for batch in batches:
             for name in self.dense_names:
                 column = as_row_list(name, batch[name])
@@ -427,6 +483,11 @@ class CLDMDFProcessor(ProcessorMixin):
                 present = present_values(name, column, rows)
                 values = dense_values(name, present, rows, self.modalities[name]["dim"])  # (P, dim) float32
                 accumulators[name] = merge_moments(accumulators[name], values.astype(np.float64))
+            for name in self.bag_of_words_names:
+                column = as_row_list(name, batch[name])
+                rows = np.flatnonzero(is_present(column))
+                builders[name].update(self._check_texts(name, present_values(name, column, rows), rows))
+        self.text_vocabularies = {name: builder.build() for name, builder in builders.items()}
 
         statistics = {}
         for name, (count, mean, m2) in accumulators.items():
@@ -527,7 +588,18 @@ class CLDMDFProcessor(ProcessorMixin):
             mask = torch.from_numpy(mask)
         return CLDMDFBatchFeature({"modality_inputs": inputs, "modality_mask": mask})
 
+    def _fitted_kinds(self, names: list) -> str:
+        """What the modalities `fit` reads are, for a message: 'dense modalities' unless some are bags of words."""
+        return "dense modalities" if set(names) <= set(self.dense_names) else "dense / bag-of-words modalities"
+
     def _check_fitted(self) -> None:
+        no_vocabulary = [name for name in self.bag_of_words_names if name not in self.text_vocabularies]
+        if no_vocabulary:  # no pass-through exists for these: a text is nothing to an EmbeddingBag without one
+            raise ValueError(
+                f"The bag-of-words text modalities {no_vocabulary} have no vocabulary: fit the processor on the "
+                f"training split first, `processor.fit(train_split)`, or load the fitted processor saved with the "
+                f"model (`AutoProcessor.from_pretrained(folder)`)"
+            )
         unfitted = [name for name in self.dense_names if name not in self.dense_statistics]
         if unfitted and not self.allow_unfitted:
             raise ValueError(
@@ -578,6 +650,8 @@ class CLDMDFProcessor(ProcessorMixin):
         kind = self.modalities[name]["type"]
         if kind == "dense":
             return self._process_dense(name, values, rows, batch_size)
+        if name in self.text_vocabularies:
+            return self._process_bag_of_words(name, values, rows, batch_size)
         if values and is_vector(values[0]):
             return {"pooled_output": self._process_pooled(name, values, rows, batch_size)}
         if kind == "text":
@@ -603,6 +677,26 @@ class CLDMDFProcessor(ProcessorMixin):
         return out
 
     # Text
+
+    @staticmethod
+    def _check_texts(name: str, values: list, rows: np.ndarray) -> list:
+        wrong = [k for k, value in enumerate(values) if not isinstance(value, str)]
+        if wrong:
+            raise TypeError(
+                f"Text modality {name!r} expects a string (or None) per row; rows {rows_repr(rows[wrong])} have "
+                f"{type(values[wrong[0]]).__name__}"
+            )
+        return values
+
+    def _process_bag_of_words(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> dict:
+        """`input_ids` `(B, L)` and `per_sample_weights` `(B, L)` of the present texts' bags, L the longest bag of
+        the batch; a missing row is all padding (id 0, weight 0), as is a present text with no known term."""
+        ids, weights = self.text_vocabularies[name].encode(self._check_texts(name, values, rows))  # (P, L)
+        input_ids = np.zeros((batch_size, ids.shape[1]), dtype=np.int64)
+        per_sample_weights = np.zeros((batch_size, ids.shape[1]), dtype=np.float32)
+        input_ids[rows] = ids
+        per_sample_weights[rows] = weights
+        return {"input_ids": input_ids, "per_sample_weights": per_sample_weights}
 
     def _process_text(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
         tokenizer = self.sub_processors[name]
@@ -690,6 +784,10 @@ class CLDMDFProcessor(ProcessorMixin):
             }
             or None,
         }
+        if self.bag_of_words_names:  # only then, so that the folders of other processors stay as they were
+            output["bag_of_words_min_df"] = self.bag_of_words_min_df
+            output["bag_of_words_ngram_range"] = list(self.bag_of_words_ngram_range)
+            output["text_vocabularies"] = {name: v.to_dict() for name, v in self.text_vocabularies.items()} or None
         if getattr(self, "auto_map", None):
             output["auto_map"] = copy.deepcopy(self.auto_map)
         return output
@@ -775,7 +873,7 @@ class CLDMDFProcessor(ProcessorMixin):
 
         sub_processors = dict(kwargs.pop("sub_processors", None) or {})
         for name, spec in modalities.items():
-            if spec["type"] == "dense" or _uses_cnn(spec) or name in sub_processors:
+            if spec["type"] == "dense" or _uses_cnn(spec) or is_bag_of_words(spec) or name in sub_processors:
                 continue
             folder = _subfolder(name, spec["type"])
             loader = AutoTokenizer if spec["type"] == "text" else AutoImageProcessor

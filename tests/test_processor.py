@@ -664,6 +664,7 @@ def test_save_layout_and_auto_processor_round_trip(tmp_path, registered):
         "processing_cldmdf.py",
         "processor_config.json",
         "review_tokenizer",
+        "vocabulary_cldmdf.py",  # the vocabulary of bag-of-words text modalities (which need no tokenizer)
     ]
     saved = json.loads((tmp_path / "processor_config.json").read_text())
     assert saved["auto_map"] == {"AutoProcessor": "processing_cldmdf.CLDMDFProcessor"}
@@ -677,7 +678,7 @@ def test_save_layout_and_auto_processor_round_trip(tmp_path, registered):
     assert CLDMDFProcessor.from_pretrained(tmp_path, max_length=3).max_length == 3
     # A model folder without a processor: the message says how to build one.
     CLDMDFConfig(modalities={"a": {"type": "dense", "dim": 2}}).save_pretrained(tmp_path / "model_only")
-    expected = r"has no CL-DMDF processor_config.json .*`CLDMDFProcessor.from_config\(config\).fit\(train_split\)`"
+    expected = r"processor_config.json is missing from the folder .*model_only.*CLDMDFProcessor.from_config\(config\)"
     with pytest.raises(ValueError, match=expected):
         AutoProcessor.from_pretrained(tmp_path / "model_only")
 

