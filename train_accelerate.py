@@ -33,6 +33,7 @@ The helpers live in the `training` package, one module per responsibility.
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -263,7 +264,9 @@ def cli(argv: Optional[list[str]] = None) -> int:
     try:
         main(args)
     except UserError as error:
-        print(f"train_accelerate.py: error: {error}", file=sys.stderr)
+        # Every process finds the same problem: one message, from the first (no traceback: a user error).
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"train_accelerate.py: error: {error}", file=sys.stderr)
         return 2
     return 0
 
