@@ -130,18 +130,21 @@ def train(args: argparse.Namespace) -> TrainingRun:
     resume = resume_from_checkpoint(accelerator, stopper, args, per_epoch)
     log_training_start(accelerator, args, data, budget)
 
+    done = {"steps": resume.completed_steps}  # the optimizer steps of the last after_step, for epoch checkpoints
+
     def after_step(completed_steps: int, epoch: int) -> bool:
         """Validation (True: stop early), then the step checkpoint, so that a resumed run has its state."""
+        done["steps"] = completed_steps
         stop = budget.evaluation_due(completed_steps) and validate(
             model, validation_loader, accelerator, stopper, args, data, completed_steps, epoch
         )
         if step_checkpoint_due(args, completed_steps):
-            save_checkpoint(accelerator, stopper, args, f"step_{completed_steps}")
+            save_checkpoint(accelerator, stopper, args, f"step_{completed_steps}", completed_steps)
         return stop
 
     def after_epoch(epoch: int) -> None:
         if args.checkpointing_steps == "epoch":
-            save_checkpoint(accelerator, stopper, args, f"epoch_{epoch}")
+            save_checkpoint(accelerator, stopper, args, f"epoch_{epoch}", done["steps"])
 
     loop = (model, methods, optimizer, lr_scheduler, train_dataloader, budget)  # what `fit` trains, with what
     fitted = fit(accelerator, args, *loop, resume=resume, after_step=after_step, after_epoch=after_epoch)

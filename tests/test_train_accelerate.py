@@ -187,7 +187,7 @@ def interrupted_after(straight: Path, checkpoint: str, folder: Path) -> None:
 # not restored changes the weights) and interrupt the same command line that ran straight through.
 def test_resume_mid_epoch_from_latest_is_bit_identical_under_the_default_cosine_schedule(tmp_path, capsys):
     common = ["--max_eval_samples", "32", "--skip_modality_removal", "--max_train_steps", "24"]
-    common += ["--checkpointing_steps", "3"]
+    common += ["--checkpointing_steps", "3", "--save_total_limit", "0"]  # 0: every checkpoint kept
     run(tmp_path, *common, name="straight")  # 8 steps an epoch: step_12 is halfway through the second epoch
     assert train_accelerate.parse_args([]).lr_scheduler_type == "cosine"
     interrupted_after(tmp_path / "straight", "step_12", tmp_path / "resumed")  # step_3, 6, 9, 12: not by name
