@@ -60,7 +60,7 @@ from training.methods import CompanionMethods, build_objectives, prepare_objecti
 from training.model import build_model, build_processor, cache_backbone_outputs
 from training.outputs import TrainingRun, push_folder, save_final
 from training.refit import refit_data, refit_steps, should_refit
-from training.tracking import TrainingProgress, init_trackers, log_training_start, setup_logging
+from training.tracking import RunClock, TrainingProgress, init_trackers, log_training_start, setup_logging
 
 logger = get_logger(__name__)
 
@@ -128,13 +128,17 @@ def train(args: argparse.Namespace) -> TrainingRun:
     if args.with_tracking:
         init_trackers(accelerator, args.report_to, settings)
     resume = resume_from_checkpoint(accelerator, stopper, args, per_epoch)
-    log_training_start(accelerator, args, data, budget)
+    rows = len(data["train"]), len(data["train"]) + len(data["validation"])
+    refit_bound = refit_steps(budget.max_train_steps, *rows) if refit else None
+    log_training_start(accelerator, args, data, budget, refit_bound)
+    clock = RunClock(accelerator, budget, resume.completed_steps, refit_bound)
 
     done = {"steps": resume.completed_steps}  # the optimizer steps of the last after_step, for epoch checkpoints
 
     def after_step(completed_steps: int, epoch: int) -> bool:
         """Validation (True: stop early), then the step checkpoint, so that a resumed run has its state."""
         done["steps"] = completed_steps
+        clock.step(completed_steps)
         stop = budget.evaluation_due(completed_steps) and validate(
             model, validation_loader, accelerator, stopper, args, data, completed_steps, epoch
         )
@@ -143,6 +147,7 @@ def train(args: argparse.Namespace) -> TrainingRun:
         return stop
 
     def after_epoch(epoch: int) -> None:
+        clock.epoch_done(epoch)
         if args.checkpointing_steps == "epoch":
             save_checkpoint(accelerator, stopper, args, f"epoch_{epoch}", done["steps"])
 
@@ -162,7 +167,7 @@ def train(args: argparse.Namespace) -> TrainingRun:
     results.update(evaluate_model(model, accelerator, args, data, processor, evaluation), **stopper.summary())
     results.update(train_runtime=round(fitted.runtime, 3), seed=args.seed)
     results.update(train_samples_per_second=round(fitted.samples / max(fitted.runtime, 1e-9), 3))
-    results.update(methods.results())
+    results.update(methods.results(), **clock.results())
     if args.with_tracking:
         accelerator.log({k: v for k, v in results.items() if isinstance(v, (int, float))}, step=fitted.completed_steps)
         accelerator.end_training()

@@ -102,6 +102,7 @@ TINY_RUN = [
 ]  # fmt: skip  32 steps an epoch
 
 
+@pytest.mark.slow  # three subprocess runs of the script: about 50 s on 2 shared cores
 def test_sigint_mid_epoch_then_the_readme_resume_is_the_uninterrupted_run(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, str(ROOT / "train_accelerate.py"), *TINY_RUN]
@@ -117,6 +118,8 @@ def test_sigint_mid_epoch_then_the_readme_resume_is_the_uninterrupted_run(tmp_pa
     time.sleep(0.5)  # well into the third epoch (about 0.1 s a step here), before its end
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=120) != 0
+    log.close()
+    assert "KeyboardInterrupt" in (tmp_path / "interrupted.log").read_text()
     assert not (output / "model.safetensors").exists()  # interrupted before the end
     saved = sorted(p.name for p in (output / "checkpoints").iterdir() if not p.name.startswith("."))
     assert "epoch_1" in saved and "epoch_5" not in saved
@@ -125,3 +128,28 @@ def test_sigint_mid_epoch_then_the_readme_resume_is_the_uninterrupted_run(tmp_pa
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Resumed from checkpoint" in resumed.stdout
     assert_same_run(tmp_path / "straight", output)
+
+
+def test_the_plan_time_per_epoch_and_peak_memory_are_reported(limited, caplog):
+    folder, results = limited
+    saved = json.loads((folder / "all_results.json").read_text())
+    assert saved["train_seconds_per_epoch"] == results["train_seconds_per_epoch"]
+    # 8 steps an epoch of a tiny model: well under a minute each, and more than nothing
+    assert 0 < results["train_seconds_per_epoch"] < 60
+    assert results["train_seconds_per_epoch"] * results["epochs_trained"] <= results["train_runtime"] * 1.05 + 0.1
+    import resource
+
+    # this process has run at least the model, torch and datasets: over 100 MiB, and not above its own peak now
+    assert 100 < results["peak_memory_mb"] <= resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + 1
+
+
+def test_the_plan_names_both_phases_and_an_estimate(tmp_path, caplog):
+    with caplog.at_level(logging.INFO):
+        results = run(tmp_path, "--max_train_steps", "24", "--skip_modality_removal", "--max_eval_samples", "32")
+    text = caplog.text
+    assert "Total optimization steps = 24 (at most; early stopping may end sooner)" in text
+    # 256 training rows + 32 validation rows: the refit runs at most 24 * 288 / 256 = 27 steps
+    assert "Then the refit on train + validation: at most 27 steps" in text
+    assert results["refit_steps"] <= 27
+    assert "Estimated time: " in text and "s of refit" in text
+    assert text.count("  Epoch ") == results["epochs_trained"]

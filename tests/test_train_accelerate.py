@@ -159,7 +159,13 @@ def _digest(folder: Path) -> dict:
     }
 
 
-RUN_TIME_KEYS = {"train_runtime", "refit_runtime", "train_samples_per_second"}
+RUN_TIME_KEYS = {
+    "train_runtime",
+    "refit_runtime",
+    "train_samples_per_second",
+    "train_seconds_per_epoch",
+    "peak_memory_mb",
+}
 
 
 def assert_same_run(first: Path, second: Path) -> None:
