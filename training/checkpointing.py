@@ -112,6 +112,7 @@ def save_checkpoint(
         shutil.rmtree(staging, ignore_errors=True)  # left by a save that was interrupted
     accelerator.wait_for_everyone()
     accelerator.save_state(str(staging))
+    accelerator.wait_for_everyone()  # every process's files (its random states) written before the manifest lists them
     if accelerator.is_main_process:
         stopper.save(str(staging))
         files = {p.name: p.stat().st_size for p in staging.iterdir() if p.is_file()}
