@@ -33,6 +33,7 @@ The helpers live in the `training` package, one module per responsibility.
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -60,7 +61,7 @@ from training.methods import CompanionMethods, build_objectives, prepare_objecti
 from training.model import build_model, build_processor, cache_backbone_outputs
 from training.outputs import TrainingRun, push_folder, save_final
 from training.refit import refit_data, refit_steps, should_refit
-from training.tracking import TrainingProgress, init_trackers, log_training_start, setup_logging
+from training.tracking import RunClock, TrainingProgress, init_trackers, log_training_start, setup_logging
 
 logger = get_logger(__name__)
 
@@ -128,20 +129,28 @@ def train(args: argparse.Namespace) -> TrainingRun:
     if args.with_tracking:
         init_trackers(accelerator, args.report_to, settings)
     resume = resume_from_checkpoint(accelerator, stopper, args, per_epoch)
-    log_training_start(accelerator, args, data, budget)
+    rows = len(data["train"]), len(data["train"]) + len(data["validation"])
+    refit_bound = refit_steps(budget.max_train_steps, *rows) if refit else None
+    log_training_start(accelerator, args, data, budget, refit_bound)
+    clock = RunClock(accelerator, budget, resume.completed_steps, refit_bound)
+
+    done = {"steps": resume.completed_steps}  # the optimizer steps of the last after_step, for epoch checkpoints
 
     def after_step(completed_steps: int, epoch: int) -> bool:
         """Validation (True: stop early), then the step checkpoint, so that a resumed run has its state."""
+        done["steps"] = completed_steps
+        clock.step(completed_steps)
         stop = budget.evaluation_due(completed_steps) and validate(
             model, validation_loader, accelerator, stopper, args, data, completed_steps, epoch
         )
         if step_checkpoint_due(args, completed_steps):
-            save_checkpoint(accelerator, stopper, args, f"step_{completed_steps}")
+            save_checkpoint(accelerator, stopper, args, f"step_{completed_steps}", completed_steps)
         return stop
 
     def after_epoch(epoch: int) -> None:
+        clock.epoch_done(epoch)
         if args.checkpointing_steps == "epoch":
-            save_checkpoint(accelerator, stopper, args, f"epoch_{epoch}")
+            save_checkpoint(accelerator, stopper, args, f"epoch_{epoch}", done["steps"])
 
     loop = (model, methods, optimizer, lr_scheduler, train_dataloader, budget)  # what `fit` trains, with what
     fitted = fit(accelerator, args, *loop, resume=resume, after_step=after_step, after_epoch=after_epoch)
@@ -159,7 +168,7 @@ def train(args: argparse.Namespace) -> TrainingRun:
     results.update(evaluate_model(model, accelerator, args, data, processor, evaluation), **stopper.summary())
     results.update(train_runtime=round(fitted.runtime, 3), seed=args.seed)
     results.update(train_samples_per_second=round(fitted.samples / max(fitted.runtime, 1e-9), 3))
-    results.update(methods.results())
+    results.update(methods.results(), **clock.results())
     if args.with_tracking:
         accelerator.log({k: v for k, v in results.items() if isinstance(v, (int, float))}, step=fitted.completed_steps)
         accelerator.end_training()
@@ -264,7 +273,9 @@ def cli(argv: Optional[list[str]] = None) -> int:
     try:
         main(args)
     except UserError as error:
-        print(f"train_accelerate.py: error: {error}", file=sys.stderr)
+        # Every process finds the same problem: one message, from the first (no traceback: a user error).
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"train_accelerate.py: error: {error}", file=sys.stderr)
         return 2
     return 0
 

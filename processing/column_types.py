@@ -4,13 +4,15 @@ A CSV stores vectors as strings (`"[0.1, 0.2]"`, `"0.1,0.2"`) and numbers with a
 reads them as text. `apply_modality_types` turns such columns into what the user declared, before inference:
 
 - `dense` on a string column: each value is parsed into a float list (`"[0.1, 0.2]"`, `"0.1, 0.2"`, `"0.1 0.2"`,
-  `"3.5"`); empty strings and the usual missing markers (`?`, `NA`, `nan`, `null`, `none`, `-`) become `None`.
+  `"3.5"`); empty strings and the usual missing markers (`?`, `NA`, `nan`, `null`, `none`, `-`, `unknown`...,
+  `MISSING_MARKERS`) become `None`.
 - `dense` on a scalar numeric column: a one-feature dense modality of its own (not packed into `tabular`).
 - `dense` on a list column: kept (lists of integers are read as floats).
 - `text` on any scalar column: its values as strings.
 - `image`: the column must already hold images (nothing to convert).
 """
 
+import logging
 import math
 import re
 from collections.abc import Mapping
@@ -24,7 +26,9 @@ from .schema import NUMERIC_DTYPES, STRING_DTYPES, AnyDataset, _float_vector, _l
 
 __all__ = ["MISSING_MARKERS", "apply_modality_types", "is_missing_marker", "parse_number", "parse_number_list"]
 
-MISSING_MARKERS = ("", "?", "na", "n/a", "nan", "null", "none", "-")
+# What spreadsheets, CSV exports and hand-filled tables write for a missing value (compared lower-cased, stripped).
+MISSING_MARKERS = ("", "?", "na", "n/a", "#n/a", "n.a.", "nan", "null", "none", "nil", "-", "unknown", "missing")
+logger = logging.getLogger(__name__)
 _SEPARATORS = re.compile(r"[,;\s]+")
 
 
@@ -66,7 +70,7 @@ def _parse_dense_batch(batch: dict[str, list], column: str, split: str) -> dict[
         if parsed is None:
             raise ValueError(
                 f"modality_types[{column!r}]='dense' but column {column!r} of split {split!r} holds {value!r}, which "
-                f"is not a list of numbers; allowed: strings like \"[0.1, 0.2]\" or \"0.1,0.2\", or a missing marker "
+                f'is not a list of numbers; allowed: strings like "[0.1, 0.2]" or "0.1,0.2", or a missing marker '
                 f"{list(MISSING_MARKERS)}."
             )
         vectors.append(parsed)
@@ -123,8 +127,10 @@ def apply_modality_types(split: AnyDataset, split_name: str, modality_types: Map
                 f"modality_types[{column!r}]={kind!r} cannot convert column {column!r} with feature {feature}; "
                 f"'dense' takes strings of numbers, numbers or lists of numbers, 'text' takes strings or numbers."
             )
+        logger.info(
+            f"column {column!r} of split {split_name!r} ({feature}): read as {kind}, as --modality_types declares"
+        )
         features = Features(split.features.copy())
         features[column] = new
         split = split.map(function, batched=True, fn_kwargs={"column": column, **kwargs}, features=features)
     return split
-

@@ -22,6 +22,7 @@ collator to refuse or drop.
 """
 
 import hashlib
+import io
 import logging
 import math
 import os
@@ -31,7 +32,10 @@ from typing import Any
 
 import datasets
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pa_json
+import pyarrow.parquet as pq
 from datasets import Dataset, DatasetDict, IterableDataset, IterableDatasetDict, Value
 from datasets.exceptions import DatasetGenerationError
 
@@ -58,6 +62,7 @@ from .schema import (
     _find_row_id_column,
     _float_vector,
     _LabelInfo,
+    _match_label_types,
     _pack_scalar_columns,
     _resolve_dense_dims,
     _resolve_modalities,
@@ -279,6 +284,7 @@ def prepare_multimodal_dataset(
 
     label_info = _LabelInfo()
     if label_column is not None:
+        splits = _match_label_types(splits, label_column, ref_name)
         label_info = _analyze_labels(splits, label_column, problem_type, num_labels, streaming)
         splits = _transform_labels(splits, label_column, label_info)
 
@@ -445,7 +451,52 @@ def _load_raw(
         ) from error
     if isinstance(loaded, (Dataset, IterableDataset)):
         loaded = (IterableDatasetDict if streaming else DatasetDict)({"train": loaded})
+    if call["path"] in FILE_BUILDERS.values() or os.path.isdir(call["path"]):
+        _warn_cast_columns(call)
     return loaded
+
+
+def _file_schema(path: str) -> pa.Schema | None:
+    """The types a parquet or JSON-lines file stores (CSV stores none), read from its metadata or first row."""
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix == ".parquet":
+        return pq.read_schema(path)
+    if suffix in (".json", ".jsonl"):
+        with open(path, "rb") as file:
+            first = file.readline()
+        return pa_json.read_json(io.BytesIO(first)).schema if first.strip() else None
+    return None
+
+
+def _warn_cast_columns(call: Mapping[str, Any]) -> None:
+    """datasets reads every file of a dataset with the types of the first one and casts the others to them without
+    a word (`"1"` -> `1` for labels stored as strings in the test file only): says which columns it cast."""
+    data_files = call.get("data_files")
+    try:
+        if data_files is None:
+            data_files = datasets.load_dataset_builder(call["path"], name=call.get("name")).config.data_files
+        files = [
+            (str(split), path)
+            for split, paths in data_files.items()
+            for path in ([paths] if isinstance(paths, str) else paths)
+        ]
+        schemas = [(split, path, _file_schema(path)) for split, path in files if os.path.isfile(path)]
+    except Exception as error:  # a best-effort diagnosis never stops a load that datasets accepted
+        logger.debug(f"could not compare the files' column types: {error}")
+        return
+    schemas = [entry for entry in schemas if entry[2] is not None]
+    if len(schemas) < 2:
+        return
+    _, first, reference = schemas[0]
+    for split, path, schema in schemas[1:]:
+        for column in schema:
+            if column.name in reference.names and reference.field(column.name).type != column.type:
+                expected = reference.field(column.name).type
+                logger.warning(
+                    f"column {column.name!r} is stored as {column.type} in {os.path.basename(path)} (split {split!r}) "
+                    f"but as {expected} in {os.path.basename(first)}: datasets reads it as {expected} in every split, "
+                    f"matching the values by value (e.g. '1' -> 1); check that they mean the same."
+                )
 
 
 def _builder_for_files(files: list[str], argument: str) -> tuple[str, dict[str, Any]]:
@@ -622,10 +673,15 @@ def _add_validation_split(
 
 
 def _warn_rows_without_modalities(data: MultimodalDataset) -> None:
+    """Rows with every modality missing, named as the pre-flight check names them: by row id (the file's 0-based
+    row, header not counted, unless the data has an id column), a carved validation split's rows as train rows."""
     for split in data.splits:
         rows = data.rows_without_modalities(split)
         if rows:
+            ids = sorted(data[split].select(rows)[data.row_id_column])
+            shown = "train" if split == "validation" and data.validation_from_train else split
+            listed = ids if len(ids) <= 10 else f"{ids[:10]} (and {len(ids) - 10} more)"
             logger.warning(
-                f"split {split!r} has {len(rows)} rows with no modality present (first positions: {rows[:10]}); "
-                "the collator refuses or drops them."
+                f"split {shown!r} has {len(rows)} rows with no modality present: rows {listed} (0-based rows of the "
+                f"file as stored, header not counted, or the data's own ids); the collator refuses or drops them."
             )

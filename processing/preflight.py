@@ -3,15 +3,21 @@
 `find_data_problems` reads every split once, before anything is fitted or trained, and returns every problem found
 with the ids of the rows concerned (the `row_id` column: the row's 0-based position in its file or split as
 stored when the data has no id column of its own, so the numbers are those of the user's file, before any shuffle
-or split; rows of a validation split carved from train are reported as rows of `train`). It raises nothing: the
-caller words the remedy (the training script names its flags).
+or split; rows of a validation split carved from train are reported as rows of `train`). `ROW_CONVENTION` says so
+in words, for messages. It raises nothing: the caller words the remedy (the training script names its flags).
 
-Problems (`DataProblem.kind`):
-- `"nan"`: a present dense vector holds NaN or an infinite value (the processor would refuse it while fitting).
+Problems (`DataProblem.kind`), each something the processor or the collator would otherwise refuse mid-run:
+- `"nan"`: a present dense vector holds NaN, an infinite value or a null element (pandas writes a NaN inside a list
+  to parquet as a null element).
+- `"wrong_type"`: a modality column of a split whose feature is not the modality's type (e.g. strings in a dense
+  column of the test split only).
 - `"no_modality"`: a row with every modality missing (the model needs one).
+- `"missing_label"`: a row of a labelled split without a label (None, or NaN for regression).
 - `"unseen_label"`: a class of an evaluation split that no training row has (it could never be predicted).
 - `"vector_strings"`: a text column whose values all parse as lists of numbers (vectors stored as strings, CSV).
 - `"numeric_strings"`: a text column whose values all parse as single numbers (a number column with a `?`).
+- `"mostly_numeric_strings"`: a text column of which more than half the values are numbers and the others
+  placeholders (`"unknown"` in a number column): read as text, a transformer would be fine-tuned on numbers.
 """
 
 from collections.abc import Collection
@@ -23,12 +29,18 @@ import pyarrow.compute as pc
 
 from .column_types import is_missing_marker, parse_number_list
 from .loading import MultimodalDataset, rows_without_modalities
-from .schema import _arrow_table
+from .schema import _arrow_table, _matches_type
 
-__all__ = ["DataProblem", "find_data_problems", "format_rows"]
+__all__ = ["ROW_CONVENTION", "DataProblem", "find_data_problems", "format_rows"]
 
-# Text columns are scanned up to this many present values (the first value that is not numbers ends the scan).
+# How every message of the pre-flight check (and the loader's warnings) numbers rows.
+ROW_CONVENTION = (
+    "rows are numbered as in your file or split as stored: 0-based, the header line not counted (row 0 is the first "
+    "data row), or by the data's own id column when it has one"
+)
+# Text columns are scanned up to this many present values; a column that is clearly text ends the scan early.
 MAX_TEXT_VALUES = 10_000
+_EARLY_TEXT_VALUES = 200  # after this many values, a column with fewer than half numbers is text
 _MAX_LISTED = 10
 
 
@@ -42,6 +54,10 @@ class DataProblem:
         column (`str`, *optional*): the modality (or label) column concerned.
         rows (`list[int]`): ids of the rows concerned (empty for a column-wide problem).
         detail (`str`, defaults to `""`): e.g. the unseen label names, or an example value.
+        facts (`dict`, defaults to `{}`): what else a message needs, by kind: `expected` and `found` (the modality
+            type and the feature of a `"wrong_type"` column), `numbers` and `values` (how many of the values scanned
+            are numbers, of how many) and `placeholders` (`{value: rows}`: the values that are not numbers, or the
+            missing markers, of a text column that holds numbers).
     """
 
     kind: str
@@ -49,6 +65,7 @@ class DataProblem:
     column: str | None = None
     rows: list[int] = field(default_factory=list)
     detail: str = ""
+    facts: dict = field(default_factory=dict)
 
 
 def format_rows(rows: list[int]) -> str:
@@ -85,10 +102,19 @@ def find_data_problems(
         if empty:
             problems.append(DataProblem("no_modality", shown, None, _sorted_ids(ids, empty)))
         for column, spec in data.modalities.items():
-            if spec["type"] == "dense":
+            feature = split.features[column]
+            if not _matches_type(feature, spec["type"]):
+                facts = {"expected": spec["type"], "found": str(feature)}
+                problems.append(DataProblem("wrong_type", shown, column, facts=facts))
+            elif spec["type"] == "dense":
                 bad = _non_finite_rows(split, column)
                 if bad:
-                    problems.append(DataProblem("nan", shown, column, _sorted_ids(ids, bad)))
+                    problems.append(
+                        DataProblem("nan", shown, column, _sorted_ids(ids, bad), facts={"dim": spec["dim"]})
+                    )
+        unlabelled = _rows_without_label(data, split)
+        if unlabelled:
+            problems.append(DataProblem("missing_label", shown, data.label_column, _sorted_ids(ids, unlabelled)))
         if name != reference and shown == name:
             problems += _unseen_label_problems(data, reference, name, ids)
     return problems
@@ -99,16 +125,40 @@ def _sorted_ids(ids: np.ndarray, positions: list[int]) -> list[int]:
 
 
 def _non_finite_rows(split, column: str) -> list[int]:
-    """Positions of the rows whose present vector holds NaN or an infinite value."""
+    """Positions of the rows whose present vector holds NaN, an infinite value or a null element (a missing vector,
+    None as a whole, is fine)."""
     values = _arrow_table(split, [column]).column(column).combine_chunks()
     if isinstance(values, pa.ChunkedArray):  # an empty table combines to a chunked array
         return []
     flat = pc.list_flatten(values)
-    if not pa.types.is_floating(flat.type):
-        return []
-    bad = pc.invert(pc.is_finite(flat)).fill_null(False)
+    if pa.types.is_floating(flat.type):
+        bad = pc.invert(pc.is_finite(flat)).fill_null(True)  # is_finite(null) is null: a null element is bad
+    else:
+        bad = pc.is_null(flat)
     parents = pc.list_parent_indices(values).to_numpy(zero_copy_only=False)
     return np.unique(parents[bad.to_numpy(zero_copy_only=False)]).tolist()
+
+
+def _rows_without_label(data: MultimodalDataset, split) -> list[int]:
+    """Positions of the rows without a label in a split whose other rows have one (the collator refuses a batch
+    that mixes them): None, or a non-finite regression target."""
+    column = data.label_column
+    if column is None or data.problem_type is None or column not in split.column_names:
+        return []
+    labels = _arrow_table(split, [column]).column(column).combine_chunks()
+    if isinstance(labels, pa.ChunkedArray) or labels.null_count == len(labels):
+        return []  # empty, or unlabelled as a whole (e.g. a prediction file without labels)
+    missing = labels.is_null().to_numpy(zero_copy_only=False)
+    if pa.types.is_floating(labels.type):
+        missing |= ~pc.is_finite(labels).fill_null(True).to_numpy(zero_copy_only=False)
+    elif pa.types.is_list(labels.type) or pa.types.is_large_list(labels.type):
+        parents = pc.list_parent_indices(labels).to_numpy(zero_copy_only=False)
+        flat = pc.list_flatten(labels)
+        bad = (
+            pc.is_null(flat) if not pa.types.is_floating(flat.type) else pc.invert(pc.is_finite(flat)).fill_null(True)
+        )
+        missing[np.unique(parents[bad.to_numpy(zero_copy_only=False)])] = True
+    return np.flatnonzero(missing).tolist()
 
 
 def _labels(split, column: str) -> np.ndarray:
@@ -135,24 +185,58 @@ def _unseen_label_problems(data: MultimodalDataset, reference: str, name: str, i
 
 
 def _text_problems(data: MultimodalDataset, reference: str, declared: Collection[str]) -> list[DataProblem]:
-    """Text columns whose values are numbers: vectors or numbers stored as strings."""
+    """Text columns of which more than half the values are numbers: vectors or numbers stored as strings (all of
+    them, apart from missing markers such as `?` or `unknown`), or numbers mixed with other placeholders."""
     problems = []
     for column, spec in data.modalities.items():
         if spec["type"] != "text" or column in declared:
             continue
-        values = _arrow_table(data[reference], [column]).column(column)
-        lengths, example = set(), None
-        for value in pc.drop_null(values).to_pylist()[:MAX_TEXT_VALUES]:
-            if is_missing_marker(value):
-                continue
-            parsed = parse_number_list(value)
-            if parsed is None:
-                break
+        # The rows of the user's training file: a validation split carved from it included.
+        carved = ["validation"] if data.validation_from_train and reference == "train" else []
+        values, ids = [], []
+        for name in [reference, *carved]:
+            table = _arrow_table(data[name], [column, data.row_id_column])
+            values += table.column(column).to_pylist()
+            ids += table.column(data.row_id_column).to_pylist()
+        scan = _scan_text(values, ids)
+        if scan is None:
+            continue
+        lengths, example, markers, others, numbers, seen = scan
+        shown = example if len(example) <= 40 else example[:40] + "..."  # a vector's start is enough
+        facts = {"numbers": numbers, "values": seen}
+        others, markers = ({value: sorted(rows) for value, rows in found.items()} for found in (others, markers))
+        if others:
+            rows = sorted(row for rows in others.values() for row in rows)
+            facts["placeholders"] = others
+            problems.append(DataProblem("mostly_numeric_strings", reference, column, rows, repr(shown), facts))
+        else:
+            facts["placeholders"] = markers
+            kind = "vector_strings" if max(lengths) > 1 else "numeric_strings"
+            problems.append(DataProblem(kind, reference, column, [], repr(shown), facts))
+    return problems
+
+
+def _scan_text(values: list, ids: list):
+    """(vector lengths, an example, missing markers and other non-numbers as `{value: rows}`, numbers, values
+    scanned) of a text column of which more than half the values scanned are numbers; None for a text column."""
+    lengths, example, markers, others, seen = set(), None, {}, {}, 0
+    for value, row in zip(values, ids):
+        if value is None or not value.strip():
+            continue
+        if is_missing_marker(value):
+            markers.setdefault(value, []).append(row)
+            continue
+        seen += 1
+        parsed = parse_number_list(value)
+        if parsed is None:
+            others.setdefault(value, []).append(row)
+        else:
             lengths.add(len(parsed))
             example = example or value
-        else:
-            if lengths:
-                kind = "vector_strings" if max(lengths) > 1 else "numeric_strings"
-                shown = example if len(example) <= 40 else example[:40] + "..."  # a vector's start is enough
-                problems.append(DataProblem(kind, reference, column, [], repr(shown)))
-    return problems
+        numbers = seen - sum(len(rows) for rows in others.values())
+        if seen >= MAX_TEXT_VALUES or (seen >= _EARLY_TEXT_VALUES and 2 * numbers < seen):
+            break
+    numbers = seen - sum(len(rows) for rows in others.values())
+    if not lengths or 2 * numbers <= seen:
+        return None  # text (or empty): not more than half of it is numbers
+    return lengths, example, markers, others, numbers, seen

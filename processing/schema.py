@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 import datasets
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from datasets import ClassLabel, Dataset, DatasetDict, Features, IterableDataset, IterableDatasetDict, Value
@@ -157,6 +158,15 @@ def _resolve_modalities(
     return specs, packed
 
 
+# Why a column's feature gives its modality type (the log line of each inferred column).
+_WHY = {
+    "image": "an Image feature or a {bytes, path} struct",
+    "text": "strings; --modality_types COLUMN=dense reads numbers or vectors stored as strings",
+    "dense": "a list of floats",
+    "scalar": "one number per row",
+}
+
+
 def _infer_modalities(
     features: Features, reserved: set[str | None], split: str
 ) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
@@ -172,6 +182,12 @@ def _infer_modalities(
             scalars.append(column)
         else:
             specs[column] = {"type": kind}
+            logger.info(f"column {column!r}: {kind} modality, inferred from its feature {feature} ({_WHY[kind]})")
+    if scalars:
+        logger.info(
+            f"columns {scalars}: packed into one dense modality {TABULAR_MODALITY!r}, inferred from their features "
+            f"({_WHY['scalar']})"
+        )
     if not scalars:
         return specs, {}
     if TABULAR_MODALITY in features:
@@ -226,6 +242,7 @@ def _explicit_modalities(
                 f"supported: {SUPPORTED_FEATURES}."
             )
         specs[name] = spec
+        logger.info(f"column {name!r}: {spec['type']} modality, as given in modalities")
     return specs, packed
 
 
@@ -266,6 +283,12 @@ def _check_columns_in_every_split(splits: Mapping[str, AnyDataset], specs: Mappi
                 raise ValueError(
                     f"modality column {name!r} is absent from split {split_name!r}; columns found: "
                     f"{list(split.features)}."
+                )
+            if not _matches_type(split.features[name], specs[name]["type"]):
+                raise ValueError(
+                    f"modality column {name!r} is a {specs[name]['type']} modality but has feature "
+                    f"{split.features[name]} in split {split_name!r}; store it as in the other splits (supported: "
+                    f"{SUPPORTED_FEATURES})."
                 )
 
 
@@ -344,6 +367,20 @@ def _dense_lengths(split: AnyDataset, split_name: str, column: str, streaming: b
     return set(pc.unique(pc.drop_null(pc.list_value_length(values))).to_pylist())
 
 
+def _odd_length_rows(split: Dataset, column: str) -> str:
+    """Which rows break the commonest vector length, by 0-based position in the split as stored (the row ids of data
+    without an id column; ids are added later)."""
+    lengths = pc.list_value_length(_arrow_table(split, [column]).column(column)).to_numpy(zero_copy_only=False)
+    present = lengths[~np.isnan(lengths.astype(float))].astype(int)
+    common = int(np.bincount(present).argmax())
+    odd = np.flatnonzero(~np.isnan(lengths.astype(float)) & (lengths.astype(float) != common))
+    listed = odd[:10].tolist()
+    more = f" and {len(odd) - 10} more" if len(odd) > 10 else ""
+    return (
+        f"most vectors have {common} numbers, the rows at 0-based positions {listed}{more} (header not counted) do not"
+    )
+
+
 def _resolve_dense_dims(
     splits: Mapping[str, AnyDataset], specs: dict[str, dict[str, Any]], streaming: bool
 ) -> dict[str, dict[str, Any]]:
@@ -358,7 +395,7 @@ def _resolve_dense_dims(
             if len(dims[split_name]) > 1:
                 raise ValueError(
                     f"dense column {name!r} has vectors of lengths {sorted(dims[split_name])} in split "
-                    f"{split_name!r}; a dense modality needs one length."
+                    f"{split_name!r}; a dense modality needs one length: {_odd_length_rows(split, name)}."
                 )
         found = {s: d.pop() for s, d in dims.items() if d}
         if len(set(found.values())) > 1:
@@ -431,6 +468,49 @@ def _label_values(splits: Mapping[str, Dataset], column: str) -> pa.ChunkedArray
     """The label column of every split as one array (splits read from different files may differ in int width)."""
     arrays = [_arrow_table(split, [column]).column(column) for split in splits.values()]
     return pa.chunked_array([c for a in arrays for c in a.cast(arrays[0].type).chunks], type=arrays[0].type)
+
+
+def _match_label_types(splits: dict[str, AnyDataset], column: str, reference: str) -> dict[str, AnyDataset]:
+    """Splits whose labels are stored as integers where the reference split's are strings, or the other way round
+    (a test file written by another tool: `1` and `"1"`), matched by value to the reference split's type, with a
+    warning that says what was matched; labels that cannot be matched (`"one"` for integers) raise.
+
+    Without it the strings would be encoded as class names and the integers taken as class ids: a silent shift."""
+    ref = splits[reference].features[column]
+    ref_dtype = _value_dtype(ref)
+    for name, split in splits.items():
+        feature = split.features[column]
+        dtype = _value_dtype(feature)
+        if name == reference or feature == ref or isinstance(split, IterableDataset):
+            continue
+        values = sorted(pc.unique(pc.drop_null(_arrow_table(split, [column]).column(column))).to_pylist())
+        if ref_dtype in INT_DTYPES and dtype in STRING_DTYPES:
+            bad = [value for value in values if not value.strip().lstrip("+-").isdigit()]
+            if bad:
+                raise ValueError(
+                    f"label_column={column!r} holds integers in split {reference!r} ({ref}) but strings in split "
+                    f"{name!r}, of which {bad[:5]} are not integers; store the labels with one type in every split."
+                )
+            target, matched = ref, {value: int(value) for value in values}
+        elif ref_dtype in STRING_DTYPES and (dtype in INT_DTYPES or dtype == "bool"):
+            target, matched = Value("string"), {value: str(value) for value in values}
+        elif isinstance(ref, ClassLabel) and dtype in STRING_DTYPES:
+            unknown = [value for value in values if value not in ref.names]
+            if unknown:
+                raise ValueError(
+                    f"label_column={column!r} is a ClassLabel with names {ref.names} in split {reference!r} but holds "
+                    f"the strings {unknown[:5]} in split {name!r}; use the class names of split {reference!r}."
+                )
+            target, matched = ref, {value: f"{ref.str2int(value)} ({value!r})" for value in values}
+        else:
+            continue
+        shown = ", ".join(f"{key!r} -> {value!r}" for key, value in list(matched.items())[:10])
+        logger.warning(
+            f"label_column={column!r} is stored as {feature} in split {name!r} but as {ref} in split {reference!r}: "
+            f"matched by value to split {reference!r}'s type ({shown}); check that these are the same classes."
+        )
+        splits[name] = split.cast_column(column, target)
+    return splits
 
 
 def _analyze_labels(

@@ -77,8 +77,8 @@ def test_a_bad_predict_file_stops_before_training(tmp_path, capsys):
     argv = ["--dataset_name", folder, *FAST, "--output_dir", str(output), "--do_predict"]
     assert train_accelerate.cli([*argv, "--predict_file", str(tmp_path / "new.parquet")]) == 2
     err = capsys.readouterr().err
-    assert "split 'predict_file': rows [1] have every modality missing" in err
-    assert "split 'predict_file': dense modality 'a' has NaN or infinite values in rows [2]" in err
+    assert "split 'predict_file':\n    - rows [1] have every modality missing" in err
+    assert "    - dense modality 'a': rows [2] hold NaN, infinite or null values" in err
     assert not output.exists()
     assert train_accelerate.cli([*argv, "--predict_split", "nope"]) == 2
     assert "--predict_split 'nope': the dataset has the splits" in capsys.readouterr().err

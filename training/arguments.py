@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 DEFAULT_DATASET = "bundled_datasets/uci_multifeature"
 DEFAULT_EVAL_MISSING_RATES = "0,0.1,0.3,0.5"
+# Checkpoints kept besides the best one: resuming needs only the newest, two more survive one that is damaged, and the
+# disk a run takes is bounded whatever its budget (`--checkpointing_steps epoch` over an adaptive budget wrote 167).
+DEFAULT_SAVE_TOTAL_LIMIT = 3
 
 
 def build_parser(description: str) -> argparse.ArgumentParser:
@@ -191,7 +194,18 @@ def add_training_arguments(train) -> None:
         "rows); 0: complete.",
     )
     train.add_argument("--checkpointing_steps", default=None, help='"epoch" or a number of steps.')
-    train.add_argument("--resume_from_checkpoint", default=None, help='A checkpoint folder, or "latest".')
+    train.add_argument(
+        "--resume_from_checkpoint",
+        default=None,
+        help='A checkpoint folder, or "latest" (the newest complete one). An incomplete folder is refused.',
+    )
+    train.add_argument(
+        "--save_total_limit",
+        type=int,
+        default=DEFAULT_SAVE_TOTAL_LIMIT,
+        help=f"Checkpoints kept: the last N and the one right after the best evaluation (default "
+        f"{DEFAULT_SAVE_TOTAL_LIMIT}, so that disk use stays bounded whatever the budget); 0: keep every checkpoint.",
+    )
     train.add_argument("--with_tracking", action="store_true", help="Log to the trackers of --report_to.")
     train.add_argument(
         "--report_to", default="all", help='"all" (every installed tracker) or one, e.g. "tensorboard".'
@@ -259,7 +273,7 @@ def validate_args(args: argparse.Namespace) -> None:
     for name in ("num_train_epochs", "max_train_steps", "eval_steps"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise UserError(f"--{name} must be >= 1, got {getattr(args, name)}")
-    for name in ("min_train_steps", "early_stopping_patience"):
+    for name in ("min_train_steps", "early_stopping_patience", "save_total_limit"):
         if getattr(args, name) < 0:
             raise UserError(f"--{name} must be >= 0, got {getattr(args, name)}")
     if args.modality_dropout is not None and not 0 <= args.modality_dropout < 1:

@@ -5,15 +5,29 @@
 the run bit for bit: the seedable sampler and `skip_first_batches` put the data where it was."""
 
 import argparse
+import json
 import os
+import shutil
 from pathlib import Path
 from typing import NamedTuple, Optional
 
 from accelerate import Accelerator
+from accelerate.logging import get_logger
 
 from . import UserError
-from .budget import EarlyStopping
+from .budget import CHECKPOINT_STATE, EarlyStopping
 from .outputs import push_folder
+
+logger = get_logger(__name__)
+
+# Written last into a checkpoint: the files it holds and their sizes, and the optimizer steps done. A checkpoint is
+# saved under a temporary name and renamed once this is written, so a folder `step_N` / `epoch_N` is complete; the
+# manifest also tells a checkpoint whose files were removed since. (accelerate logs a "sampler state saved" line per
+# dataloader but writes the file only for iterable datasets: a map-style dataset's seedable sampler is a function of
+# (seed, epoch), which `set_epoch` restores, so there is nothing to save.)
+MANIFEST = "checkpoint_manifest.json"
+# What a checkpoint saved before the manifest existed must hold to be resumed.
+REQUIRED_FILES = ("optimizer.bin", "scheduler.bin", "random_states_0.pkl", CHECKPOINT_STATE)
 
 
 class ResumePoint(NamedTuple):
@@ -41,25 +55,105 @@ def checkpoint_dir(args: argparse.Namespace, name: str) -> str:
     return os.path.join(args.output_dir, "checkpoints", name)
 
 
-def latest_checkpoint(args: argparse.Namespace) -> str:
+def saved_checkpoints(args: argparse.Namespace) -> list[Path]:
+    """The checkpoint folders of the run, oldest first (temporary folders of a save in progress left out)."""
     root = Path(args.output_dir, "checkpoints")
-    candidates = [p for p in root.glob("*") if p.is_dir()] if root.exists() else []
-    if not candidates:
-        raise UserError(f"--resume_from_checkpoint latest: no checkpoint under {root}")
-    return str(max(candidates, key=lambda p: p.stat().st_mtime))
+    folders = [p for p in root.glob("*") if p.is_dir() and not p.name.startswith(".")] if root.exists() else []
+    return sorted(folders, key=lambda p: p.stat().st_mtime)
+
+
+def missing_files(folder: Path) -> list[str]:
+    """What `folder` lacks to be resumed: files its manifest lists (or, saved before manifests, the files every
+    checkpoint holds) that are absent or of another size; [] for a complete checkpoint."""
+    manifest = folder / MANIFEST
+    if manifest.is_file():
+        listed = json.loads(manifest.read_text())["files"]
+        return sorted(
+            name
+            for name, size in listed.items()
+            if not (folder / name).is_file() or (folder / name).stat().st_size != size
+        )
+    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
+    if not list(folder.glob("model*.safetensors")) and not list(folder.glob("pytorch_model*.bin")):
+        missing.append("model.safetensors")
+    return missing
+
+
+def latest_checkpoint(args: argparse.Namespace) -> str:
+    """The newest complete checkpoint; incomplete ones (files removed, or a save interrupted by code before saves
+    were atomic) are skipped with a warning naming them."""
+    root = Path(args.output_dir, "checkpoints")
+    candidates = saved_checkpoints(args)
+    complete = [p for p in candidates if not missing_files(p)]
+    skipped = [p.name for p in candidates if complete and p.stat().st_mtime > complete[-1].stat().st_mtime]
+    if not complete:
+        found = f" ({[p.name for p in candidates]} are incomplete)" if candidates else ""
+        raise UserError(f"--resume_from_checkpoint latest: no complete checkpoint under {root}{found}")
+    if skipped:
+        logger.warning(
+            f"--resume_from_checkpoint latest: skipped the newer but incomplete checkpoints {skipped} (files "
+            f"missing); resuming from {complete[-1].name}, the newest complete one"
+        )
+    return str(complete[-1])
 
 
 def step_checkpoint_due(args: argparse.Namespace, completed_steps: int) -> bool:
     return str(args.checkpointing_steps).isdigit() and completed_steps % int(args.checkpointing_steps) == 0
 
 
-def save_checkpoint(accelerator: Accelerator, stopper: EarlyStopping, args: argparse.Namespace, name: str) -> None:
-    folder = checkpoint_dir(args, name)
-    accelerator.save_state(folder)
+def save_checkpoint(
+    accelerator: Accelerator, stopper: EarlyStopping, args: argparse.Namespace, name: str, completed_steps: int
+) -> None:
+    """Saves the state under a temporary name, writes the manifest last and renames the folder: an interrupt never
+    leaves a half checkpoint that looks complete. Then keeps the last --save_total_limit checkpoints and the best."""
+    folder = Path(checkpoint_dir(args, name))
+    staging = folder.with_name(f".saving-{name}")
     if accelerator.is_main_process:
-        stopper.save(folder)
+        shutil.rmtree(staging, ignore_errors=True)  # left by a save that was interrupted
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(staging))
+    accelerator.wait_for_everyone()  # every process's files (its random states) written before the manifest lists them
+    if accelerator.is_main_process:
+        stopper.save(str(staging))
+        files = {p.name: p.stat().st_size for p in staging.iterdir() if p.is_file()}
+        manifest = {"completed_steps": completed_steps, "files": files}
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        replaced = folder.with_name(f".replaced-{name}")
+        if folder.exists():  # the same name saved again (a run resumed from an earlier checkpoint)
+            folder.rename(replaced)
+        staging.rename(folder)
+        shutil.rmtree(replaced, ignore_errors=True)
+        prune_checkpoints(args, stopper.best_step)
         if args.push_to_hub and args.push_checkpoints:
-            push_folder(args, folder, revision=name, message=f"Checkpoint {name}")
+            push_folder(args, str(folder), revision=name, message=f"Checkpoint {name}")
+    accelerator.wait_for_everyone()
+
+
+def checkpoint_steps(folder: Path) -> Optional[int]:
+    manifest = folder / MANIFEST
+    return json.loads(manifest.read_text()).get("completed_steps") if manifest.is_file() else None
+
+
+def prune_checkpoints(args: argparse.Namespace, best_step: Optional[int]) -> None:
+    """Keeps the last --save_total_limit checkpoints and the best one: the first saved at or after the best
+    evaluation (it holds the best weights and resumes from right after them); 0 keeps every checkpoint."""
+    limit = args.save_total_limit
+    saved = saved_checkpoints(args)
+    if not limit or len(saved) <= limit:
+        return
+    kept = saved[-limit:]
+    after_best = [p for p in saved if best_step is not None and (checkpoint_steps(p) or -1) >= best_step]
+    best = min(after_best, key=checkpoint_steps) if after_best else None
+    if best is not None and best not in kept:
+        kept.insert(0, best)
+    removed = [p for p in saved if p not in kept]
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
+    best_text = f" and {best.name}, the first saved after the best evaluation (step {best_step})" if best else ""
+    logger.info(
+        f"Checkpoints kept: {[p.name for p in kept]}, the last {limit} (--save_total_limit){best_text}; removed "
+        f"{[p.name for p in removed]}"
+    )
 
 
 def resume_from_checkpoint(
@@ -69,6 +163,15 @@ def resume_from_checkpoint(
     if not args.resume_from_checkpoint:
         return FRESH_START
     path = latest_checkpoint(args) if args.resume_from_checkpoint == "latest" else args.resume_from_checkpoint
+    missing = missing_files(Path(path))
+    if missing:
+        # Refused rather than replaced by another: the user named this one, and resuming without its optimizer,
+        # random or early-stopping state would silently train another run than the one interrupted.
+        raise UserError(
+            f"--resume_from_checkpoint {path!r} is incomplete: {missing} are missing (a save interrupted before "
+            f"saves were atomic, or files removed); pass another checkpoint folder, or `latest` for the newest "
+            f"complete one"
+        )
     accelerator.print(f"Resumed from checkpoint: {path}")
     accelerator.load_state(path)
     stopper.load(path)

@@ -15,9 +15,10 @@ from torch.utils.data import DataLoader
 
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from processing.collator import CLDMDFDataCollator
+from processing.column_types import MISSING_MARKERS
 from processing.loading import MultimodalDataset, load_multimodal_dataset, load_prediction_file
-from processing.preflight import find_data_problems, format_rows
-from processing.schema import MODALITY_TYPES
+from processing.preflight import ROW_CONVENTION, DataProblem, find_data_problems, format_rows
+from processing.schema import MODALITY_TYPES, SUPPORTED_FEATURES
 
 from . import UserError
 from .pretraining import is_pretraining, without_labels
@@ -116,9 +117,10 @@ def add_predict_split(args: argparse.Namespace, data: MultimodalDataset) -> Mult
 
 
 def preflight_check(args: argparse.Namespace, data: MultimodalDataset) -> MultimodalDataset:
-    """Scans every split before anything is fitted or trained and raises one `UserError` that lists every data
-    problem, with the row ids of the user's file or split and the flag or change that fixes it. Rows with every
-    modality missing are dropped instead (with a log line) under --drop_rows_without_modalities."""
+    """Scans every split (and the rows --do_predict will read) before anything is fitted or trained and raises one
+    `UserError` that lists every data problem, grouped by split, with the row ids of the user's file or split and the
+    flag or change that fixes it. Rows with every modality missing are dropped instead (with a log line) under
+    --drop_rows_without_modalities."""
     if data.streaming:
         logger.info("streaming: the data is checked batch by batch during training, not ahead of it")
         return data
@@ -126,40 +128,68 @@ def preflight_check(args: argparse.Namespace, data: MultimodalDataset) -> Multim
         data = drop_rows_without_modalities(data)
     problems = find_data_problems(data, declared=parse_modality_types(args.modality_types))
     if problems:
-        lines = "\n".join(f"  - {describe_problem(problem)}" for problem in problems)
+        by_split = {}
+        for problem in problems:
+            by_split.setdefault(problem.split, []).append(f"    - {describe_problem(problem)}")
+        lines = "\n".join(f"  split {split!r}:\n" + "\n".join(items) for split, items in by_split.items())
         raise UserError(
-            f"--dataset_name {args.dataset_name!r}: {len(problems)} data problem(s) found before training (rows are "
-            f"{data.row_id_column!r} values: a row's 0-based position in its file or split as stored, header line not "
-            f"counted, unless the data has an id column of its own); nothing was trained or written:\n{lines}"
+            f"--dataset_name {args.dataset_name!r}: {len(problems)} data problem(s) found before training; nothing "
+            f"was trained or written ({ROW_CONVENTION}):\n{lines}"
         )
     return data
 
 
-def describe_problem(problem) -> str:
-    """One line per problem: where, what, and the remedy."""
-    where = f"split {problem.split!r}"
+def describe_problem(problem: DataProblem) -> str:
+    """One line per problem of a split: which rows and column, what is wrong, what is allowed and the remedy."""
     rows = format_rows(problem.rows)
     column = problem.column
     if problem.kind == "no_modality":
-        return f"{where}: rows {rows} have every modality missing; pass --drop_rows_without_modalities to drop them"
+        return f"rows {rows} have every modality missing; pass --drop_rows_without_modalities to drop them"
     if problem.kind == "nan":
         return (
-            f"{where}: dense modality {column!r} has NaN or infinite values in rows {rows}; fix those values, or "
-            f"store the vector as None (missing) to use the row's other modalities"
+            f"dense modality {column!r}: rows {rows} hold NaN, infinite or null values inside a present vector (a "
+            f"present vector must hold {problem.facts.get('dim', 'its')} finite numbers); fix those values, or store "
+            f"the whole vector as None (missing) to use the row's other modalities"
+        )
+    if problem.kind == "wrong_type":
+        return (
+            f"column {column!r} has feature {problem.facts['found']}, which a {problem.facts['expected']} modality "
+            f"(as in the training split) cannot hold; store it like the training split (supported: "
+            f"{SUPPORTED_FEATURES})"
+        )
+    if problem.kind == "missing_label":
+        return (
+            f"rows {rows} have no label in column {column!r} (None or NaN) while the others have one; label them or "
+            f"remove them (unlabelled data trains with --task pretraining)"
         )
     if problem.kind == "unseen_label":
         return (
-            f"{where}: label {problem.detail} (rows {rows}) never occurs in the training split, so the model cannot "
-            f"learn it and the ids of the other classes shift; add training rows of that class or remove these rows"
+            f"label {problem.detail} (rows {rows}) never occurs in the training split, so the model cannot learn it "
+            f"and the ids of the other classes shift; add training rows of that class or remove these rows"
         )
+    numbers = f"{problem.facts['numbers']} of its {problem.facts['values']} values are numbers"
+    if problem.kind == "mostly_numeric_strings":
+        placeholders = ", ".join(
+            f"{value!r} (rows {format_rows(ids)})" for value, ids in list(problem.facts["placeholders"].items())[:5]
+        )
+        return (
+            f"column {column!r} was read as text because it holds strings, but {numbers} (e.g. {problem.detail}); "
+            f"the others are {placeholders}. If it is a number column, replace those values with an empty cell "
+            f"(or one of {list(MISSING_MARKERS[1:])}) and pass --modality_types {column}=dense; to keep it as text, "
+            f"pass --modality_types {column}=text"
+        )
+    markers = problem.facts.get("placeholders") or {}
+    as_missing = ", ".join(f"{value!r} (rows {format_rows(ids)})" for value, ids in list(markers.items())[:5])
+    as_missing = f" ({as_missing} then count as missing)" if markers else ""
     if problem.kind == "vector_strings":
         return (
-            f"{where}: column {column!r} holds vectors stored as strings (e.g. {problem.detail}) and was read as "
-            f"text; pass --modality_types {column}=dense to parse them"
+            f"column {column!r} holds vectors stored as strings (e.g. {problem.detail}) and was read as text; pass "
+            f"--modality_types {column}=dense to parse them{as_missing}"
         )
     return (
-        f"{where}: column {column!r} holds numbers stored as strings (e.g. {problem.detail}) and was read as text; "
-        f"pass --modality_types {column}=dense to read it as one number, or {column}=text to keep it as text"
+        f"column {column!r} holds numbers stored as strings (e.g. {problem.detail}; {numbers}) and was read as text; "
+        f"pass --modality_types {column}=dense to read it as one number{as_missing}, or {column}=text to keep it as "
+        f"text"
     )
 
 
@@ -172,7 +202,7 @@ def drop_rows_without_modalities(data: MultimodalDataset) -> MultimodalDataset:
             data = with_splits(data, {name: split.select(sorted(set(range(len(split))) - set(empty)))})
             logger.warning(
                 f"--drop_rows_without_modalities: dropped {len(empty)} rows of split {name!r} with every modality "
-                f"missing (row ids {format_rows(sorted(ids))})"
+                f"missing: rows {format_rows(sorted(ids))} ({ROW_CONVENTION})"
             )
     return data
 

@@ -5,7 +5,12 @@
 loss."""
 
 import logging
+import math
+import resource
+import sys
+import time
 from collections.abc import Mapping
+from typing import Optional
 
 import datasets
 import torch
@@ -57,11 +62,68 @@ def init_trackers(accelerator: Accelerator, report_to: str, settings: Mapping) -
         )
 
 
-def log_training_start(accelerator: Accelerator, args, data, budget) -> None:
+def log_training_start(accelerator: Accelerator, args, data, budget, refit_upper_bound: Optional[int] = None) -> None:
+    """The whole plan: both phases' steps (the refit's is bounded by the first fit's length scaled by the rows, as
+    early stopping may end the first fit sooner), the evaluations, the batch."""
     total_batch = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
+    evaluations = math.ceil(budget.max_train_steps / budget.eval_steps)
     logger.info(f"  Modalities = {data.modality_names}, labels = {data.num_labels} ({data.problem_type})")
     logger.info(f"  Num epochs = {budget.num_train_epochs}, total batch size = {total_batch}")
-    logger.info(f"  Total optimization steps = {budget.max_train_steps}, evaluation every {budget.eval_steps} steps")
+    logger.info(
+        f"  Total optimization steps = {budget.max_train_steps} (at most; early stopping may end sooner), evaluation "
+        f"every {budget.eval_steps} steps (at most {evaluations} evaluations)"
+    )
+    if refit_upper_bound is not None:
+        logger.info(f"  Then the refit on train + validation: at most {refit_upper_bound} steps, no evaluation")
+
+
+def peak_memory_mb(accelerator: Accelerator) -> float:
+    """Peak memory of this process so far, in MiB: the CUDA allocator's peak on a GPU, the resident set size (RSS)
+    of the process elsewhere (`ru_maxrss`: KiB on Linux, bytes on macOS)."""
+    if accelerator.device.type == "cuda":
+        return torch.cuda.max_memory_allocated(accelerator.device) / 2**20
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+class RunClock:
+    """Time per epoch and peak memory in the log, and the estimated time of the run once a few steps are timed
+    (the first fit's remaining steps at the rate so far, plus the refit's upper bound at the same rate)."""
+
+    ESTIMATE_AFTER_STEPS = 20
+
+    def __init__(self, accelerator: Accelerator, budget, start_step: int, refit_upper_bound: Optional[int] = None):
+        self.accelerator, self.budget, self.refit = accelerator, budget, refit_upper_bound or 0
+        self.start_step, self.start = start_step, time.time()
+        self.epoch_start, self.epoch_seconds = self.start, []
+
+    def step(self, completed_steps: int) -> None:
+        if completed_steps - self.start_step != self.ESTIMATE_AFTER_STEPS:
+            return
+        per_step = (time.time() - self.start) / self.ESTIMATE_AFTER_STEPS
+        left = (self.budget.max_train_steps - completed_steps) * per_step
+        refit = f" + at most {self.refit * per_step:.0f} s of refit" if self.refit else ""
+        logger.info(
+            f"  Estimated time: {per_step:.3f} s a step (evaluations included), at most {left:.0f} s more of the "
+            f"first fit{refit}"
+        )
+
+    def epoch_done(self, epoch: int) -> None:
+        now = time.time()
+        self.epoch_seconds.append(now - self.epoch_start)
+        self.epoch_start = now
+        logger.info(
+            f"  Epoch {epoch}: {self.epoch_seconds[-1]:.2f} s, peak memory {peak_memory_mb(self.accelerator):.0f} MiB"
+        )
+
+    def results(self) -> dict:
+        """`train_seconds_per_epoch` (the mean over the epochs of the first fit this process ran) and
+        `peak_memory_mb`, for `all_results.json`."""
+        mean = sum(self.epoch_seconds) / len(self.epoch_seconds) if self.epoch_seconds else None
+        return {
+            "train_seconds_per_epoch": None if mean is None else round(mean, 3),
+            "peak_memory_mb": round(peak_memory_mb(self.accelerator), 1),
+        }
 
 
 class TrainingProgress:
