@@ -12,9 +12,10 @@ Run from the repository root, after the benchmarks:
 It imports neither torch nor the library, so it runs in a second.
 
 Each section is written by a module of its own: `report_suite.py` (CL-DMDF against the references),
-`report_accuracy.py`, `report_tmc.py`, `report_sweeps.py` (cross-validation, validation and sensitivity files),
-`report_speed.py`, `report_scaling.py`, `report_collator.py` and `report_devices.py` (speed and scaling on other
-devices), with the shared formatting in `report_format.py`; this file puts them together in order.
+`report_accuracy.py`, `report_raw.py` (text and images with `--dataset_name` alone), `report_tmc.py`,
+`report_sweeps.py` (cross-validation, validation and sensitivity files), `report_speed.py`, `report_scaling.py`,
+`report_collator.py` and `report_devices.py` (speed and scaling on other devices), with the shared formatting in
+`report_format.py`; this file puts them together in order.
 """
 
 import argparse
@@ -32,6 +33,7 @@ from benchmarks.report_collator import collator_section  # noqa: E402
 from benchmarks.report_devices import other_devices_section  # noqa: E402
 from benchmarks.report_format import missing_section  # noqa: E402
 from benchmarks.report_pretraining import pretraining_losses, pretraining_section  # noqa: E402
+from benchmarks.report_raw import IMAGE_COMMANDS, TEXT_COMMANDS, raw_section  # noqa: E402
 from benchmarks.report_redesign import redesign_section  # noqa: E402
 from benchmarks.report_scaling import scaling_losses, scaling_section  # noqa: E402
 from benchmarks.report_speed import speed_losses, speed_section  # noqa: E402
@@ -68,6 +70,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 def intro(results_dir: Path) -> list[str]:
     commands = [SUITE_BUILD_COMMAND, REFERENCES_COMMAND, SUITE_COMMAND]
     commands += [command for _, command in ACCURACY_DATASETS.values()]
+    commands += [TEXT_COMMANDS["text_test.json"], IMAGE_COMMANDS["image_tabular.json"]]
     commands += [TMC_RECIPE_COMMAND, SPEED_COMMAND, SCALING_COMMAND, COLLATOR_COMMAND]
     commands += [PRETRAINING_COMMAND, REPORT_COMMAND]
     shown = Path(os.path.relpath(results_dir.resolve(), REPO_ROOT)).as_posix()
@@ -185,6 +188,10 @@ def build_report(results_dir: Path, output: Path) -> str:
     suite_lines, report.losses = suite_section(results_dir)  # the headline: what a user would use instead
     report.lines += suite_lines
     add_accuracy(report, results_dir, output)
+    raw_lines, raw_losses, raw_missing = raw_section(results_dir)
+    report.lines += raw_lines
+    report.losses += raw_losses
+    report.missing += raw_missing
     report.lines += sweep_sections(results_dir)
     before = read_json(results_dir / "test_suite_before_redesign.json")
     after = read_json(results_dir / "redesign_suite.json")
