@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import resource
 import shutil
 import sys
 import tempfile
@@ -60,7 +59,7 @@ from benchmarks.common import (  # noqa: E402
     percent,
     provenance,
     run_cli,
-    run_training_script,
+    run_training_script_timed,
     write_json,
 )
 from processing.loading import load_multimodal_dataset  # noqa: E402
@@ -139,17 +138,14 @@ def run_cldmdf(dataset: Path, seed: int, workdir: Path, extra: list[str]) -> dic
     CPU seconds (the child's user + system time, from `getrusage(RUSAGE_CHILDREN)` around it)."""
     output_dir = Path(tempfile.mkdtemp(dir=workdir))
     argv = ["--dataset_name", str(dataset), "--output_dir", str(output_dir), "--seed", str(seed), *extra]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    process, wall = run_training_script(argv)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    process, wall, cpu = run_training_script_timed(argv)
     if process.returncode != 0:
         shutil.rmtree(output_dir, ignore_errors=True)
         return {"error": process.stderr[-3000:], "argv": argv}
     results = json.loads((output_dir / "all_results.json").read_text())
     modalities = json.loads((output_dir / "config.json").read_text())["modalities"]
     shutil.rmtree(output_dir, ignore_errors=True)
-    return {"results": results, "wall_s": wall, "cpu_s": round(cpu, 2), "argv": argv, "image_spec": modalities["pix"]}
+    return {"results": results, "wall_s": wall, "cpu_s": cpu, "argv": argv, "image_spec": modalities["pix"]}
 
 
 def pixels_only(split: SplitArrays, names: list[str]) -> SplitArrays:

@@ -27,11 +27,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,6 +47,7 @@ from benchmarks.common import (  # noqa: E402
     provenance,
     read_json,
     run_cli,
+    run_training_script_timed,
     write_json,
 )
 
@@ -75,29 +73,10 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     return args
 
 
-def run_training(argv: list[str]) -> tuple[subprocess.CompletedProcess, float, float]:
-    """`train_accelerate.py argv`, single-threaded, from the repository root: the process, its wall time and its CPU
-    time (user + system of the child and everything it waited for)."""
-    environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.time()
-    process = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "train_accelerate.py"), *argv],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=REPO_ROOT,
-    )
-    wall = time.time() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return process, round(wall, 2), round(cpu, 2)
-
-
 def run_candidate(dataset: Path, seed: int, arguments: list[str], workdir: Path) -> dict:
     output_dir = Path(tempfile.mkdtemp(dir=workdir))
     argv = ["--dataset_name", str(dataset), "--output_dir", str(output_dir), "--seed", str(seed), *arguments]
-    process, wall, cpu = run_training(argv)
+    process, wall, cpu = run_training_script_timed(argv)
     try:
         if process.returncode != 0:
             return {"error": process.stderr[-3000:], "argv": argv}
