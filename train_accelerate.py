@@ -129,8 +129,8 @@ def train(args: argparse.Namespace) -> TrainingRun:
     if args.with_tracking:
         init_trackers(accelerator, args.report_to, settings)
     resume = resume_from_checkpoint(accelerator, stopper, args, per_epoch)
-    rows = len(data["train"]), len(data["train"]) + len(data["validation"])
-    refit_bound = refit_steps(budget.max_train_steps, *rows) if refit else None
+    refit_rows = (len(data["train"]), len(data["train"]) + len(data["validation"])) if refit else None  # not streamed
+    refit_bound = refit_steps(budget.max_train_steps, *refit_rows) if refit else None
     log_training_start(accelerator, args, data, budget, refit_bound)
     clock = RunClock(accelerator, budget, resume.completed_steps, refit_bound)
 
