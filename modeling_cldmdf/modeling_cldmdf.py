@@ -233,18 +233,20 @@ class CLDMDFModalityAttention(nn.Module):
 
     def self_attention(self, hidden: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """`nn.MultiheadAttention(hidden, hidden, hidden, key_padding_mask=~mask, need_weights=True,
-        average_attn_weights=False)` written out: the same operations in the same order (the same numbers, bit for
-        bit on CPU in eval mode), without its argument checks and reshapes (a third of its time at M = 6). The
-        weights come with the output, so returning them never changes the numbers."""
+        average_attn_weights=False)` written out: the same operations (the same numbers up to float rounding),
+        without its argument checks and reshapes (a third of its time at M = 6). The weights come with the output,
+        so returning them never changes the numbers."""
         attention = self.attention
         batch_size, num_tokens, width = hidden.shape
         head_dim = width // attention.num_heads
         qkv = F.linear(hidden, attention.in_proj_weight, attention.in_proj_bias)  # (B, M, 3D)
         qkv = qkv.view(batch_size, num_tokens, 3, attention.num_heads, head_dim).permute(2, 0, 3, 1, 4)
         query, key, value = qkv.unbind(0)  # (B, heads, M, D / heads) each
-        scores = (query * math.sqrt(1.0 / head_dim)) @ key.transpose(-2, -1)  # (B, heads, M, M)
-        scores = scores.masked_fill(~mask.view(batch_size, 1, 1, num_tokens), float("-inf"))
-        weights = scores.softmax(dim=-1)
+        # Scores laid out keys first, (B, heads, key, query), and normalised over dim -2: torch's CPU softmax over a
+        # last dimension as short as M = 6 takes a slow path (3x the time of the whole softmax over dim -2).
+        scores = key @ (query * math.sqrt(1.0 / head_dim)).transpose(-2, -1)  # (B, heads, M keys, M queries)
+        scores = scores.masked_fill(~mask.view(batch_size, 1, num_tokens, 1), float("-inf"))
+        weights = scores.softmax(dim=-2).transpose(-2, -1)  # (B, heads, M queries, M keys)
         attended = (self.attention_dropout(weights) @ value).transpose(1, 2).reshape(batch_size, num_tokens, width)
         return attention.out_proj(attended), weights
 
