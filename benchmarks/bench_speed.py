@@ -24,10 +24,14 @@ reference method, a model of its own: `modeling_cldmdf.BASELINE_MODELS`), the tr
 
 A training step is what the training loop does for a batch: forward, the loss of `TrainingObjectives.loss` (the
 model's own loss plus the objectives', on the unwrapped model, epoch 0), backward, AdamW step over the model's and the
-objectives' parameters, zero_grad (train mode: dropout and modality dropout on). `parameters` counts both (TupleInfoNCE
-owns its projection). Inference is a forward pass of the model under `torch.inference_mode()` in eval mode. After a
+objectives' parameters (torch's fused kernel, as in the training script), zero_grad (train mode: dropout and modality
+dropout on). `parameters` counts both (TupleInfoNCE owns its projection).
+Inference is a forward pass of the model under `torch.inference_mode()` in eval mode. After a
 warm-up, the configurations are timed in interleaved rounds (one step of each per round, the order rotated every
-round), so a change in the machine's load hits all of them alike; each figure is the median over rounds. The headline
+round), so a change in the machine's load hits all of them alike; each figure is the median over rounds, in wall time
+and in CPU time (this thread's with one torch thread, the process's with more: on a shared machine the other
+processes stretch wall time, not this). `--profile-steps` steps of CL-DMDF's training run under torch.profiler: the
+operator calls and copies a step and the top operators by self CPU time. The headline
 is the ratio CL-DMDF / early fusion of training samples/s (goal: >= 0.5).
 
 Peak memory: on CPU, each configuration runs again in a fresh subprocess, which reports the growth of its peak
@@ -46,6 +50,7 @@ Run from the repository root:
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -70,6 +75,7 @@ from benchmarks.common import (  # noqa: E402
     write_json,
 )
 from modeling_cldmdf import BASELINE_MODELS, CLDMDFConfig, CLDMDFForSequenceClassification  # noqa: E402
+from training.budget import fused_adamw_supported  # noqa: E402
 from training.objectives import TrainingObjectives  # noqa: E402
 
 # name -> the run, as train_accelerate.py's arguments: `baseline` (a reference model of its own), the training
@@ -90,6 +96,8 @@ CONFIGS: dict[str, dict] = {
 # unimodal heads and weighs the KL of the token bottleneck (what a CAL-trained checkpoint of 0.1 loads as).
 OBJECTIVES: dict[str, dict] = {"tuple_weight": {}, "cal": {"use_auxiliary_heads": True, "token_bottleneck": True}}
 HEADLINE = ("cldmdf", "early_fusion")
+PROFILED = ("cldmdf",)  # the configurations whose training step torch.profiler breaks down into operators
+PROFILE_TOP = 12
 GOAL_RATIO = 0.5
 NUM_LABELS = 10
 MEMORY_MARKER = "MEMORY_JSON "
@@ -115,6 +123,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-memory", action="store_true", help="Skip the peak-memory measurement.")
     parser.add_argument(
+        "--profile-steps", type=int, default=None, help="Training steps of the operator profile (default 10; 0: none)."
+    )
+    parser.add_argument(
         "--compile",
         action="store_true",
         help="torch.compile every model (inductor, as `accelerate launch --dynamo_backend inductor` does); the "
@@ -138,6 +149,7 @@ def resolve_args(args: argparse.Namespace) -> None:
         "warmup": (5, 1),
         "repeats": (30, 3),
         "memory_steps": (5, 2),
+        "profile_steps": (10, 2),
     }
     apply_quick_defaults(args, defaults)
     args.config_list = [name.strip() for name in args.configs.split(",") if name.strip()]
@@ -199,8 +211,13 @@ class Runner:
         # read the unwrapped model, as in the training loop (TupleInfoNCE's extra passes run eager).
         self.model = torch.compile(self.module) if args.compile else self.module
         self.parameters = [*self.module.parameters(), *self.objectives.parameters()]
-        self.optimizer = torch.optim.AdamW(self.parameters, lr=1e-3)
+        # The training script's optimizer: torch's fused AdamW where it runs (`training.budget`).
+        fused = True if fused_adamw_supported(self.parameters) else None
+        self.optimizer = torch.optim.AdamW(self.parameters, lr=1e-3, fused=fused)
         self.sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
+        # CPU seconds of the step: this thread's alone with one torch thread (the other agents of a shared machine
+        # stretch wall time, not this), the whole process's with more.
+        self.cpu_clock = time.thread_time if torch.get_num_threads() == 1 else time.process_time
 
     def loss(self, model, batch: dict) -> torch.Tensor:
         """The training loss of `batch` through `model` (this runner's module, compiled or not), in train mode."""
@@ -228,20 +245,44 @@ class Runner:
         with torch.inference_mode():
             self.model(modality_inputs=batch["modality_inputs"], modality_mask=batch["modality_mask"])
 
-    def timed(self, operation: str, batch: dict) -> float:
+    def timed(self, operation: str, batch: dict) -> tuple[float, float]:
+        """Wall seconds and CPU seconds of one `operation` on `batch`."""
         self.sync()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), self.cpu_clock()
         getattr(self, operation)(batch)
         self.sync()
-        return time.perf_counter() - start
+        return time.perf_counter() - start, self.cpu_clock() - cpu_start
+
+    def profile(self, batches: list[dict], steps: int) -> dict:
+        """torch.profiler over `steps` training steps: operator calls a step, copies a step and the top operators
+        by self CPU time (the profiler's own overhead included in its times)."""
+        from torch.profiler import ProfilerActivity, profile
+
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+        with profile(activities=activities) as profiler:
+            for step in range(steps):
+                self.train_step(batches[step % len(batches)])
+            self.sync()
+        events = profiler.key_averages()
+        copies = ("aten::copy_", "aten::clone", "aten::_to_copy", "aten::contiguous")
+        top = sorted(events, key=lambda event: -event.self_cpu_time_total)[:PROFILE_TOP]
+        return {
+            "steps": steps,
+            "ops_per_step": sum(event.count for event in events) / steps,
+            "copies_per_step": sum(event.count for event in events if event.key in copies) / steps,
+            "top_ops": [
+                {"op": e.key, "self_cpu_ms_per_step": e.self_cpu_time_total / 1e3 / steps, "calls": e.count / steps}
+                for e in top
+            ],
+        }
 
 
-def interleaved_times(runners: list[Runner], operation: str, batches: list[dict], args) -> dict[str, list[float]]:
-    """Per runner, the seconds of each timed round; warm-up first, then rounds in a rotating order."""
+def interleaved_times(runners: list[Runner], operation: str, batches: list[dict], args) -> dict[str, list]:
+    """Per runner, the (wall, CPU) seconds of each timed round; warm-up first, then rounds in a rotating order."""
     for runner in runners:
         for step in range(args.warmup):
             getattr(runner, operation)(batches[step % len(batches)])
-    times: dict[str, list[float]] = {runner.name: [] for runner in runners}
+    times: dict[str, list] = {runner.name: [] for runner in runners}
     for round_index in range(args.repeats):
         batch = batches[round_index % len(batches)]
         shift = round_index % len(runners)
@@ -331,13 +372,19 @@ def main(args: argparse.Namespace) -> dict:
     for operation, unit in (("train_step", "samples_per_s"), ("infer", "rows_per_s")):
         times = interleaved_times(runners, operation, batches, args)
         for name, values in times.items():
-            timing = summarize_times(values)
+            timing = summarize_times([wall for wall, _ in values])
+            timing["cpu_median_s"] = statistics.median(cpu for _, cpu in values)
             timing[unit] = args.batch_size / timing["median_s"]
+            timing[f"{unit}_cpu"] = args.batch_size / timing["cpu_median_s"]
             results[name]["train" if operation == "train_step" else "inference"] = timing
     for runner in runners:
         flops = runner.train_flops(batches[0])
-        results[runner.name]["train"]["mflop_per_row"] = flops / args.batch_size / 1e6
-        results[runner.name]["train"]["gflop_per_s"] = flops / results[runner.name]["train"]["median_s"] / 1e9
+        train = results[runner.name]["train"]
+        train["mflop_per_row"] = flops / args.batch_size / 1e6
+        train["gflop_per_s"] = flops / train["median_s"] / 1e9
+        train["gflop_per_s_cpu"] = flops / train["cpu_median_s"] / 1e9
+        if args.profile_steps and runner.name in PROFILED:
+            results[runner.name]["profile"] = runner.profile(batches, args.profile_steps)
     del runners
     if not args.no_memory:
         for name in args.config_list:
@@ -371,7 +418,7 @@ def main(args: argparse.Namespace) -> dict:
             "warmup": args.warmup,
             "repeats": args.repeats,
             "device": args.device,
-            "optimizer": "AdamW(lr=1e-3)",
+            "optimizer": "AdamW(lr=1e-3), fused where torch supports it (as train_accelerate.py)",
             "compile": args.compile,
             "missing_rate": 0.0,
         },
@@ -392,17 +439,27 @@ def print_table(record: dict) -> None:
     print(f"B={setting['batch_size']}, hidden {setting['hidden_size']}, {setting['device']}{compiled}, median of "
           f"{setting['repeats']} interleaved rounds, torch threads {record['machine']['torch_threads']}")  # fmt: skip
     print(
-        f"{'config':<24}{'params':>10}{'train ms':>10}{'samples/s':>12}{'infer ms':>10}{'rows/s':>12}{'peak MiB':>10}"
-        f"{'MFLOP/row':>11}{'GFLOP/s':>9}"
+        f"{'config':<24}{'params':>10}{'train ms':>10}{'cpu ms':>8}{'samples/s':>12}{'infer ms':>10}{'rows/s':>12}"
+        f"{'peak MiB':>10}{'MFLOP/row':>11}{'GFLOP/s':>9}{'cpu':>7}"
     )
     for name, r in record["results"].items():
         memory = f"{r['memory']['peak_mib']:.0f}" if "memory" in r else "-"
+        train = r["train"]
         print(
-            f"{name:<24}{r['parameters']:>10,}{1e3 * r['train']['median_s']:>10.2f}"
-            f"{r['train']['samples_per_s']:>12,.0f}{1e3 * r['inference']['median_s']:>10.2f}"
+            f"{name:<24}{r['parameters']:>10,}{1e3 * train['median_s']:>10.2f}{1e3 * train['cpu_median_s']:>8.2f}"
+            f"{train['samples_per_s']:>12,.0f}{1e3 * r['inference']['median_s']:>10.2f}"
             f"{r['inference']['rows_per_s']:>12,.0f}{memory:>10}"
-            f"{r['train']['mflop_per_row']:>11.2f}{r['train']['gflop_per_s']:>9.1f}"
+            f"{train['mflop_per_row']:>11.2f}{train['gflop_per_s']:>9.1f}{train['gflop_per_s_cpu']:>7.1f}"
         )
+    for name, r in record["results"].items():
+        if "profile" in r:
+            profile = r["profile"]
+            print(
+                f"{name} training step, torch.profiler over {profile['steps']} steps: {profile['ops_per_step']:.0f} "
+                f"operator calls a step, {profile['copies_per_step']:.0f} copies; top operators by self CPU ms a step:"
+            )
+            for op in profile["top_ops"]:
+                print(f"  {op['op'][:48]:<48}{op['self_cpu_ms_per_step']:>8.3f}{op['calls']:>8.1f} calls")
     ratios = record["headline"]["ratios"]
     if ratios:
         met = "met" if record["headline"]["train_goal_met"] else "NOT met"

@@ -122,8 +122,10 @@ def _check_values(
 
 
 def _non_finite_rows(values: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-    """`(B,)` True where the row is present and has a NaN/inf value."""
-    return (~torch.isfinite(values).all(dim=1)) & present
+    """`(B,)` True where the row is present and has a NaN/inf value: `values * 0` is exactly 0 where finite and NaN
+    where not, and a row's sum is NaN exactly when one of its entries is (a quarter of the time of `isfinite` +
+    `all(dim=1)`, which is most of the input checks' cost on CPU)."""
+    return torch.isnan((values * 0).sum(dim=1)) & present
 
 
 def input_batch_size(config: CLDMDFConfig, modality_inputs: ModalityInputs) -> int:

@@ -49,7 +49,7 @@ def entity_centroid_loss(
     Returns:
         `(loss, num_anchors)`: the mean loss over valid anchors (exactly 0 when there is none) and their count.
     """
-    batch_size, num_modalities, _ = projections.shape
+    num_modalities = projections.shape[1]
     mask = modality_mask.bool()
     # fp32 for the similarity logits: at τ = 0.1 bf16 rounding of p.k would move the loss visibly.
     p = F.normalize(projections.float(), dim=-1) * mask.unsqueeze(-1)  # (B, M, P), exact zeros where missing
@@ -71,11 +71,13 @@ def entity_centroid_loss(
     log_prob = logits.log_softmax(dim=-1)
 
     if labels is None:
-        positives = torch.eye(batch_size, dtype=torch.bool, device=p.device).expand(num_modalities, -1, -1)
+        # The one positive of an anchor is its own entity's centroid: the diagonal (the masked mean over an identity
+        # mask, the same value without its (M, B, B) temporaries); rows that are not anchors are zeroed below.
+        positive_log_prob = log_prob.diagonal(dim1=1, dim2=2)  # (M, B)
     else:
         positives = (labels.view(-1, 1) == labels.view(1, -1)).unsqueeze(0) & candidate_ok
-    positives = positives & anchors.unsqueeze(-1)
-    positive_log_prob = log_prob.masked_fill(~positives, 0.0).sum(-1) / positives.sum(-1).clamp(min=1)  # (M, B)
+        positives = positives & anchors.unsqueeze(-1)
+        positive_log_prob = log_prob.masked_fill(~positives, 0.0).sum(-1) / positives.sum(-1).clamp(min=1)  # (M, B)
 
     num_anchors = anchors.sum()
     # Without an anchor the sum is exactly 0 (and its gradients too): no branch, so no device sync and no graph break.

@@ -65,12 +65,23 @@ def training_budget(args: argparse.Namespace, steps_per_epoch: Optional[int]) ->
     return Budget(steps, epochs, eval_steps)
 
 
+def fused_adamw_supported(parameters) -> bool:
+    """Whether torch's fused AdamW can update these parameters: floating point, on CPU or CUDA (the devices the
+    fused kernel is tested on here)."""
+    return bool(parameters) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in parameters)
+
+
 def create_optimizer_and_scheduler(args: argparse.Namespace, modules, budget: Budget, num_processes: int):
     """AdamW over the trainable parameters of `modules` (the model, and the training objectives' own), and
     --lr_scheduler_type over the budget. accelerate steps a prepared scheduler once per process at each optimizer
-    step, hence the steps multiplied by the number of processes."""
+    step, hence the steps multiplied by the number of processes.
+
+    AdamW is torch's fused kernel: one call updates every parameter, where the default loops over them in Python
+    (about 70 tensors, 5 ms of a 36 ms UCI step on one CPU core; 0.8 ms fused). The same update up to float
+    rounding."""
     parameters = [p for module in modules for p in module.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(parameters, lr=args.learning_rate, weight_decay=args.weight_decay)
+    fused = True if fused_adamw_supported(parameters) else None  # None: torch's own choice (foreach on GPUs)
+    optimizer = torch.optim.AdamW(parameters, lr=args.learning_rate, weight_decay=args.weight_decay, fused=fused)
     lr_scheduler = get_scheduler(
         args.lr_scheduler_type,
         optimizer=optimizer,

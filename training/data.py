@@ -21,6 +21,7 @@ from processing.preflight import ROW_CONVENTION, DataProblem, find_data_problems
 from processing.schema import MODALITY_TYPES, SUPPORTED_FEATURES
 
 from . import UserError
+from .collated import collated_source
 from .pretraining import is_pretraining, without_labels
 
 logger = get_logger(__name__)
@@ -235,10 +236,12 @@ def get_dataloaders(accelerator: Accelerator, args: argparse.Namespace, data, pr
     collator = make_collator(args, data, processor, args.train_missing_rate)
     if args.streaming:
         train = train.shuffle(seed=args.seed, buffer_size=10_000)
+    # An in-memory dense split is collated once; its loader indexes the tensors (the same batches, `collated.py`).
+    dataset, collate_fn = collated_source(train, collator) or (train, collator)
     train_dataloader = DataLoader(
-        train,
+        dataset,
         shuffle=not args.streaming,
-        collate_fn=collator,
+        collate_fn=collate_fn,
         batch_size=args.per_device_train_batch_size,
         num_workers=args.dataloader_num_workers,
         # Its own generator: creating an iterator (also when resuming) then draws nothing from the global RNG that
@@ -264,4 +267,6 @@ def make_collator(args, data, processor, missing_rate: float = 0.0) -> CLDMDFDat
 
 def eval_dataloader(split, args, data, processor, missing_rate: float = 0.0) -> DataLoader:
     collator = make_collator(args, data, processor, missing_rate)
-    return DataLoader(split, collate_fn=collator, batch_size=args.per_device_eval_batch_size)
+    # Collated once, then every evaluation (50 a budget for validation) indexes the same tensors.
+    dataset, collate_fn = collated_source(split, collator) or (split, collator)
+    return DataLoader(dataset, collate_fn=collate_fn, batch_size=args.per_device_eval_batch_size)
