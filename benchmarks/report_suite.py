@@ -10,7 +10,7 @@ Every (setting, η) that misses its bar is listed among the places where CL-DMDF
 from pathlib import Path
 from typing import Optional
 
-from benchmarks.common import TEXT_ARGS, read_json
+from benchmarks.common import TEXT_ARGS, percent, read_json
 
 SUITE_COMMAND = "python benchmarks/bench_suite.py --suite-dir .cache/suite"
 REFERENCES_COMMAND = "python benchmarks/bench_references.py --suite-dir .cache/suite"
@@ -40,9 +40,7 @@ INTRO = (
 
 
 def _pct(stats: Optional[dict]) -> str:
-    if not stats:
-        return "–"
-    return f"{100 * stats['mean']:.2f} ± {100 * stats['std']:.2f}"
+    return percent(stats)  # the std left out for a single seed
 
 
 def _key(rate: float, metric: str = "accuracy") -> str:
@@ -218,6 +216,11 @@ def _selection(path: Path) -> list[str]:
     return lines
 
 
+def _seconds(value: dict) -> str:
+    """`mean ± std` seconds, the std left out for a single run."""
+    return f"{value['mean']:.1f}" + (f" ± {value['std']:.1f}" if value.get("std") is not None else "")
+
+
 def _main_job(results_dir: Path) -> list[str]:
     """The README main job's wall time, for this checkout and any other timed on the same machine."""
     records = _main_jobs(results_dir)
@@ -239,7 +242,7 @@ def _main_job(results_dir: Path) -> list[str]:
         if label == "this checkout":
             label = f"`{str(record.get('git_commit'))[:7]}`"
         lines.append(
-            f"| {label} | {summary['wall_time']['mean']:.1f} ± {summary['wall_time']['std']:.1f} | "
+            f"| {label} | {_seconds(summary['wall_time'])} | "
             f"{summary['train_runtime']['mean']:.1f} | {summary['train_steps']['mean']:.0f}{refit} | "
             f"{_pct(summary['test_accuracy'])} | {len(record['runs'])} |"
         )

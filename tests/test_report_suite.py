@@ -90,3 +90,15 @@ def test_a_selection_table_averages_over_the_settings_every_candidate_ran(tmp_pa
     assert rows["a"].endswith("| 90.00 | 85.00 |") and "| `--no_refit` |" in rows["a"]
     assert rows["b"].endswith("| 92.00 | 88.00 |") and "| `(no flags)` | 3 |" in rows["b"]
     assert "| 98.00 ± 0.00 |" in rows["a"] and "| – |" in rows["b"]  # six's own cell is still shown
+
+
+def test_a_main_job_timed_with_one_seed_has_no_std(tmp_path):
+    (tmp_path / "references_suite.json").write_text(json.dumps(REFERENCES))
+    (tmp_path / "test_suite.json").write_text(json.dumps(CLDMDF))
+    one = {"mean": 44.35, "std": None, "n": 1}
+    summary = {"wall_time": one, "train_runtime": {"mean": 35.9, "std": None, "n": 1}, "train_steps": _stats(1000)}
+    summary["test_accuracy"] = {"mean": 0.9925, "std": None, "n": 1}
+    record = {"label": "one seed", "runs": [{"seed": 1}], "summary": summary}
+    (tmp_path / "main_job_one.json").write_text(json.dumps(record))
+    lines, _ = suite_section(tmp_path)
+    assert "| one seed | 44.4 | 35.9 | 1000 | 99.25 | 1 |" in lines
