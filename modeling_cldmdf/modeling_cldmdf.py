@@ -563,8 +563,12 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
         return torch.stack(compressed, dim=1), torch.stack(divergences, dim=1)
 
     def _all_dense_given(self, modality_inputs: ModalityInputs) -> bool:
+        """Every modality dense and given, and no encoder hooked: the batched path does not call the encoders'
+        `forward`, so forward hooks on them (CAL's gradient scaling, a user's probe) need the loop over encoders."""
         return all(
-            name in modality_inputs and isinstance(self.encoders[name], CLDMDFDenseEncoder)
+            name in modality_inputs
+            and isinstance(self.encoders[name], CLDMDFDenseEncoder)
+            and not (self.encoders[name]._forward_hooks or self.encoders[name]._forward_pre_hooks)
             for name in self.modality_names
         )
 

@@ -232,7 +232,9 @@ EARLY_STOPPING = [
 def test_resume_after_the_best_epoch_restores_early_stopping_and_is_bit_identical(tmp_path, checkpointing):
     """`epoch`: from `epoch_N`. `8`, the steps of an epoch: from `step_N` at an epoch's end, saved before that epoch's
     validation, which the resumed run must still do."""
-    straight = run(tmp_path, *EARLY_STOPPING, "--checkpointing_steps", checkpointing, name="straight")
+    # --save_total_limit 0: every checkpoint kept, so that one saved after the best evaluation can be resumed from.
+    straight = run(tmp_path, *EARLY_STOPPING, "--checkpointing_steps", checkpointing, "--save_total_limit", "0",
+                   name="straight")  # fmt: skip
     best, trained = straight["best_epoch"], straight["epochs_trained"]
     assert 0 < best and best + 2 < trained < 12  # stopped early, more than one epoch after the best one
     if checkpointing == "epoch":
