@@ -129,16 +129,13 @@ def train(args: argparse.Namespace) -> TrainingRun:
     if args.with_tracking:
         init_trackers(accelerator, args.report_to, settings)
     resume = resume_from_checkpoint(accelerator, stopper, args, per_epoch)
-    refit_rows = (len(data["train"]), len(data["train"]) + len(data["validation"])) if refit else None  # not streamed
-    refit_bound = refit_steps(budget.max_train_steps, *refit_rows) if refit else None
+    refit_rows = len(data["train"]) + len(data["validation"]) if refit else None  # no refit, no length: streamed
+    refit_bound = refit_steps(budget.max_train_steps, len(data["train"]), refit_rows) if refit else None
     log_training_start(accelerator, args, data, budget, refit_bound)
     clock = RunClock(accelerator, budget, resume.completed_steps, refit_bound)
 
-    done = {"steps": resume.completed_steps}  # the optimizer steps of the last after_step, for epoch checkpoints
-
     def after_step(completed_steps: int, epoch: int) -> bool:
         """Validation (True: stop early), then the step checkpoint, so that a resumed run has its state."""
-        done["steps"] = completed_steps
         clock.step(completed_steps)
         stop = budget.evaluation_due(completed_steps) and validate(
             model, validation_loader, accelerator, stopper, args, data, completed_steps, epoch
@@ -147,10 +144,10 @@ def train(args: argparse.Namespace) -> TrainingRun:
             save_checkpoint(accelerator, stopper, args, f"step_{completed_steps}", completed_steps)
         return stop
 
-    def after_epoch(epoch: int) -> None:
+    def after_epoch(epoch: int, completed_steps: int) -> None:
         clock.epoch_done(epoch)
         if args.checkpointing_steps == "epoch":
-            save_checkpoint(accelerator, stopper, args, f"epoch_{epoch}", done["steps"])
+            save_checkpoint(accelerator, stopper, args, f"epoch_{epoch}", completed_steps)
 
     loop = (model, methods, optimizer, lr_scheduler, train_dataloader, budget)  # what `fit` trains, with what
     fitted = fit(accelerator, args, *loop, resume=resume, after_step=after_step, after_epoch=after_epoch)
@@ -159,7 +156,7 @@ def train(args: argparse.Namespace) -> TrainingRun:
         refitted = refit_on_train_and_validation(
             accelerator, args, data, processor, model, objectives, initial_weights, stopper.best_step
         )
-        results.update(refit_steps=refitted.completed_steps, refit_rows=len(data["train"]) + len(data["validation"]))
+        results.update(refit_steps=refitted.completed_steps, refit_rows=refit_rows)
         results.update(refit_runtime=round(refitted.runtime, 3))
         fitted = fitted._replace(samples=fitted.samples + refitted.samples, runtime=fitted.runtime + refitted.runtime)
     elif stopper.best_state is not None:
@@ -186,12 +183,12 @@ def fit(
     budget: Budget,
     resume: ResumePoint = FRESH_START,
     after_step: Optional[Callable[[int, int], bool]] = None,
-    after_epoch: Optional[Callable[[int], None]] = None,
+    after_epoch: Optional[Callable[[int, int], None]] = None,
     prefix: str = "",
 ) -> Fitted:
     """The training loop over `budget`, from `resume`. `after_step(completed_steps, epoch)` runs after each optimizer
-    step and returns True to stop early (validation, checkpoints); `after_epoch(epoch)` after each epoch. The training
-    loss goes to the trackers as `{prefix}train_loss`."""
+    step and returns True to stop early (validation, checkpoints); `after_epoch(epoch, completed_steps)` after each
+    epoch. The training loss goes to the trackers as `{prefix}train_loss`."""
     progress = TrainingProgress(accelerator, args, budget, resume.completed_steps, prefix)
     completed_steps, samples, should_stop = resume.completed_steps, 0, False
     epoch, start = resume.starting_epoch, time.time()
@@ -217,7 +214,7 @@ def fit(
                 break
         methods.after_epoch(model, epoch, completed_steps)
         if after_epoch is not None:
-            after_epoch(epoch)
+            after_epoch(epoch, completed_steps)
         if should_stop or completed_steps >= budget.max_train_steps:
             break
     return Fitted(completed_steps, epoch + 1, samples, time.time() - start)

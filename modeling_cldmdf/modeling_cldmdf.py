@@ -76,7 +76,13 @@ CLDMDF_AUTO_MAP = {
 # The processor's class in `auto_map`, and the files it needs (itself and its sibling imports), copied next to the
 # weights on save when they sit beside this file (always in the package; in remote code when they were fetched).
 PROCESSOR_AUTO_CLASS = "processing_cldmdf.CLDMDFProcessor"
-PROCESSOR_FILES = ("processing_cldmdf.py", "columns_cldmdf.py", "configuration_cldmdf.py")
+PROCESSOR_FILES = (
+    "processing_cldmdf.py",
+    "columns_cldmdf.py",
+    "configuration_cldmdf.py",
+    "image_encoder_cldmdf.py",
+    "vocabulary_cldmdf.py",
+)
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -90,6 +90,12 @@ def _uses_cnn(spec: Mapping[str, Any]) -> bool:
     return spec["type"] == "image" and spec.get("encoder") == "cnn"
 
 
+def _has_sub_processor(spec: Mapping[str, Any]) -> bool:
+    """Whether a modality is read through a tokenizer or an image processor: not dense, not a bag of words (a fitted
+    vocabulary), not a CNN image (resized by the processor itself)."""
+    return spec["type"] != "dense" and not _uses_cnn(spec) and not is_bag_of_words(spec)
+
+
 def _with_cnn_specs(modalities: dict[str, dict], sub_processors: Optional[Mapping[str, Any]]) -> dict[str, dict]:
     """The modalities with the CNN image specs completed: an image spec with `encoder: "cnn"`, or with neither a
     backbone nor a checkpoint nor a given image processor, gets the CNN's keys and defaults (as the model config
@@ -306,7 +312,7 @@ class CLDMDFProcessor(ProcessorMixin):
         resolved = {}
         for name, spec in self.modalities.items():
             kind = spec["type"]
-            if kind == "dense" or _uses_cnn(spec) or is_bag_of_words(spec):
+            if not _has_sub_processor(spec):
                 continue
             sub = given.get(name)
             if sub is None:
@@ -700,12 +706,7 @@ class CLDMDFProcessor(ProcessorMixin):
 
     def _process_text(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
         tokenizer = self.sub_processors[name]
-        wrong = [k for k, value in enumerate(values) if not isinstance(value, str)]
-        if wrong:
-            raise TypeError(
-                f"Text modality {name!r} expects a string (or None) per row; rows {rows_repr(rows[wrong])} have "
-                f"{type(values[wrong[0]]).__name__}"
-            )
+        self._check_texts(name, values, rows)
         max_length = self._effective_max_length(tokenizer)
         if values:
             encoded = tokenizer(
@@ -873,7 +874,7 @@ class CLDMDFProcessor(ProcessorMixin):
 
         sub_processors = dict(kwargs.pop("sub_processors", None) or {})
         for name, spec in modalities.items():
-            if spec["type"] == "dense" or _uses_cnn(spec) or is_bag_of_words(spec) or name in sub_processors:
+            if not _has_sub_processor(spec) or name in sub_processors:
                 continue
             folder = _subfolder(name, spec["type"])
             loader = AutoTokenizer if spec["type"] == "text" else AutoImageProcessor

@@ -130,13 +130,18 @@ def _non_finite_rows(split, column: str) -> list[int]:
     values = _arrow_table(split, [column]).column(column).combine_chunks()
     if isinstance(values, pa.ChunkedArray):  # an empty table combines to a chunked array
         return []
+    return _rows_with_bad_elements(values).tolist()
+
+
+def _rows_with_bad_elements(values: pa.Array) -> np.ndarray:
+    """Positions of the rows of a list array that hold a NaN, an infinite value or a null element."""
     flat = pc.list_flatten(values)
     if pa.types.is_floating(flat.type):
         bad = pc.invert(pc.is_finite(flat)).fill_null(True)  # is_finite(null) is null: a null element is bad
     else:
         bad = pc.is_null(flat)
     parents = pc.list_parent_indices(values).to_numpy(zero_copy_only=False)
-    return np.unique(parents[bad.to_numpy(zero_copy_only=False)]).tolist()
+    return np.unique(parents[bad.to_numpy(zero_copy_only=False)])
 
 
 def _rows_without_label(data: MultimodalDataset, split) -> list[int]:
@@ -152,12 +157,7 @@ def _rows_without_label(data: MultimodalDataset, split) -> list[int]:
     if pa.types.is_floating(labels.type):
         missing |= ~pc.is_finite(labels).fill_null(True).to_numpy(zero_copy_only=False)
     elif pa.types.is_list(labels.type) or pa.types.is_large_list(labels.type):
-        parents = pc.list_parent_indices(labels).to_numpy(zero_copy_only=False)
-        flat = pc.list_flatten(labels)
-        bad = (
-            pc.is_null(flat) if not pa.types.is_floating(flat.type) else pc.invert(pc.is_finite(flat)).fill_null(True)
-        )
-        missing[np.unique(parents[bad.to_numpy(zero_copy_only=False)])] = True
+        missing[_rows_with_bad_elements(labels)] = True
     return np.flatnonzero(missing).tolist()
 
 
@@ -219,7 +219,7 @@ def _text_problems(data: MultimodalDataset, reference: str, declared: Collection
 def _scan_text(values: list, ids: list):
     """(vector lengths, an example, missing markers and other non-numbers as `{value: rows}`, numbers, values
     scanned) of a text column of which more than half the values scanned are numbers; None for a text column."""
-    lengths, example, markers, others, seen = set(), None, {}, {}, 0
+    lengths, example, markers, others, seen, numbers = set(), None, {}, {}, 0, 0
     for value, row in zip(values, ids):
         if value is None or not value.strip():
             continue
@@ -231,12 +231,11 @@ def _scan_text(values: list, ids: list):
         if parsed is None:
             others.setdefault(value, []).append(row)
         else:
+            numbers += 1
             lengths.add(len(parsed))
             example = example or value
-        numbers = seen - sum(len(rows) for rows in others.values())
         if seen >= MAX_TEXT_VALUES or (seen >= _EARLY_TEXT_VALUES and 2 * numbers < seen):
             break
-    numbers = seen - sum(len(rows) for rows in others.values())
     if not lengths or 2 * numbers <= seen:
         return None  # text (or empty): not more than half of it is numbers
     return lengths, example, markers, others, numbers, seen

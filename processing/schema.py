@@ -371,9 +371,10 @@ def _odd_length_rows(split: Dataset, column: str) -> str:
     """Which rows break the commonest vector length, by 0-based position in the split as stored (the row ids of data
     without an id column; ids are added later)."""
     lengths = pc.list_value_length(_arrow_table(split, [column]).column(column)).to_numpy(zero_copy_only=False)
-    present = lengths[~np.isnan(lengths.astype(float))].astype(int)
-    common = int(np.bincount(present).argmax())
-    odd = np.flatnonzero(~np.isnan(lengths.astype(float)) & (lengths.astype(float) != common))
+    lengths = lengths.astype(float)  # NaN for a missing vector
+    present = ~np.isnan(lengths)
+    common = int(np.bincount(lengths[present].astype(int)).argmax())
+    odd = np.flatnonzero(present & (lengths != common))
     listed = odd[:10].tolist()
     more = f" and {len(odd) - 10} more" if len(odd) > 10 else ""
     return (

