@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import evaluate
+if TYPE_CHECKING:  # `evaluate` is imported when a metric is loaded: `evaluation.results` stays light
+    import evaluate
 
 __all__ = ["METRIC_NAMES", "METRICS_DIR", "load_metric", "load_metrics", "metric_path"]
 
@@ -74,6 +75,8 @@ def load_metric(name: str, *, keep_in_memory: bool = True, **load_kwargs: Any) -
     Returns:
         `evaluate.EvaluationModule`: the metric, ready for `add_batch` / `compute`.
     """
+    import evaluate
+
     return evaluate.load(metric_path(name), keep_in_memory=keep_in_memory, **load_kwargs)
 
 
@@ -92,6 +95,8 @@ def load_metrics(*, keep_in_memory: bool = True, **load_kwargs: Any) -> evaluate
     Returns:
         `evaluate.CombinedEvaluations`: with `add_batch(predictions=..., references=...)` and `compute(...)`.
     """
+    import evaluate
+
     modules = {
         key: load_metric(name, keep_in_memory=keep_in_memory, **load_kwargs) for name, key in METRIC_NAMES.items()
     }
