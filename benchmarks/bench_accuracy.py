@@ -8,17 +8,17 @@ over seeds per (variant, condition).
 
 Run from the repository root:
 
-    python benchmarks/bench_accuracy.py --dataset uci                  # 15 variants x 5 seeds
-    python benchmarks/bench_accuracy.py --dataset reviews              # 15 variants x 3 seeds (needs [text] extra)
-    python benchmarks/bench_accuracy.py --dataset uci --variants cldmdf,early_fusion --seeds 0,1
-    python benchmarks/bench_accuracy.py --dataset uci --quick          # smoke test: tiny subsets, 2 steps, 1 seed
-    python benchmarks/bench_accuracy.py --dataset uci --split validation --variants cldmdf --seeds 0,1,3 \
+    python -m benchmarks.bench_accuracy --dataset uci                  # 15 variants x 5 seeds
+    python -m benchmarks.bench_accuracy --dataset reviews              # 15 variants x 3 seeds (needs [text] extra)
+    python -m benchmarks.bench_accuracy --dataset uci --variants cldmdf,early_fusion --seeds 0,1
+    python -m benchmarks.bench_accuracy --dataset uci --quick          # smoke test: tiny subsets, 2 steps, 1 seed
+    python -m benchmarks.bench_accuracy --dataset uci --split validation --variants cldmdf --seeds 0,1,3 \
         --train-args "--modality_dropout 0.1" --output benchmarks/results/validation_uci_modality_dropout_0.1.json
-    python benchmarks/bench_accuracy.py --dataset uci --split cv --seeds 0,1,2 --variants cldmdf,early_fusion \
+    python -m benchmarks.bench_accuracy --dataset uci --split cv --seeds 0,1,2 --variants cldmdf,early_fusion \
         --train-args "--hidden_dropout_prob 0.5" --output benchmarks/results/cv_uci_hidden_dropout_prob_0.5.json
 
 `--split validation` evaluates on the validation split instead of the test split: that is how defaults are chosen
-without looking at the test set (`make_report.py` lists every `validation_*.json` file in its own section).
+without looking at the test set (`benchmarks/report.py` lists every `validation_*.json` file in its own section).
 `--split cv` is k-fold cross-validation on the train and validation splits together (`--folds 5`: stratified by label,
 the same folds for every variant and seed; the test split is never read). Each (variant, seed) trains `--folds` times;
 each time the held-out fold plays the test split and train_accelerate.py carves its validation split (early stopping,
@@ -37,17 +37,16 @@ import logging
 import os
 import shlex
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.common import (  # noqa: E402
+from benchmarks.common import (
     REPO_ROOT,
     command_line,
+    condition_key,
+    condition_name,
     default_output,
     git_state,
     machine_info,
@@ -59,6 +58,7 @@ from benchmarks.common import (  # noqa: E402
     run_cli,
     write_json,
 )
+from evaluation.results import format_rate, parse_missing_rates
 
 # name -> (group, arguments of train_accelerate.py, what it is)
 VARIANTS: dict[str, tuple[str, Optional[str], str]] = {
@@ -177,11 +177,7 @@ def resolve_args(args: argparse.Namespace) -> None:
     if unknown or not names:
         raise ValueError(f"--variants got {unknown or args.variants!r}; allowed: 'all' or names in {list(VARIANTS)}")
     args.variant_list = names
-    try:
-        args.rates = sorted({float(rate) for rate in args.eval_missing_rates.split(",") if rate.strip()} | {0.0})
-    except ValueError:
-        rates = args.eval_missing_rates
-        raise ValueError(f"--eval-missing-rates must be comma-separated numbers, got {rates!r}") from None
+    args.rates = parse_missing_rates(args.eval_missing_rates, flag="--eval-missing-rates")
     if args.split == "cv" and args.folds < 2:
         raise ValueError(f"--folds must be at least 2 for --split cv, got {args.folds}")
     args.metric_split = metric_split(args.split)
@@ -229,7 +225,7 @@ def train_argv(
         "--dataset_name", str(dataset or REPO_ROOT / shared["dataset_path"]),
         "--output_dir", output_dir,
         "--seed", str(seed),
-        "--eval_missing_rates", ",".join(f"{rate:g}" for rate in args.rates),
+        "--eval_missing_rates", ",".join(format_rate(rate) for rate in args.rates),
         "--evaluation_split", args.metric_split,
         *shared["train_args"],
     ]  # fmt: skip
@@ -335,16 +331,10 @@ def run_one(args: argparse.Namespace, variant: str, seed: int, folds: Optional[l
 def conditions(runs: list[dict], rates: list[float], split: str = "test") -> list[str]:
     """Condition keys in table order: `missing_<η>` for each rate (η = 0 is the complete split), then
     `without_<modality>` for each removed modality found in the results."""
-    keys = [f"missing_{rate:g}" for rate in rates]
+    keys = [condition_name(rate) for rate in rates]
     prefix = f"{split}_accuracy_without_"
     removed = sorted({key[len(prefix) :] for run in runs for key in run["results"] if key.startswith(prefix)})
     return keys + [f"without_{name}" for name in removed]
-
-
-def result_key(metric: str, condition: str, split: str = "test") -> str:
-    """`<split>_<metric>` on the complete split, `<split>_<metric>_<condition>` otherwise (train_accelerate.py's
-    keys)."""
-    return f"{split}_{metric}" if condition == "missing_0" else f"{split}_{metric}_{condition}"
 
 
 def summarize(runs: list[dict], rates: list[float], split: str = "test") -> dict:
@@ -356,7 +346,7 @@ def summarize(runs: list[dict], rates: list[float], split: str = "test") -> dict
         for metric in METRICS:
             entry[metric] = {}
             for condition in conditions(runs, rates, split):
-                values = [run["results"][result_key(metric, condition, split)] for run in mine]
+                values = [run["results"][condition_key(metric, condition, split)] for run in mine]
                 values = [value for value in values if value is not None]
                 entry[metric][condition] = mean_std(values)
         for stat in RUN_STATS:
@@ -401,7 +391,7 @@ def plot(record: dict, path: Path) -> Optional[Path]:
     fig, ax = plt.subplots(figsize=(9, 4.8))
     styles = {"CL-DMDF": ("-", 2.5), "companion": ("-", 1.2), "ablation": (":", 1.2), "baseline": ("--", 1.5)}
     for variant, entry in record["summary"].items():
-        stats = [entry["accuracy"][f"missing_{rate:g}"] for rate in rates]
+        stats = [entry["accuracy"][condition_name(rate)] for rate in rates]
         means = [100 * s["mean"] for s in stats]
         errors = [100 * (s["std"] or 0.0) for s in stats]
         linestyle, width = styles.get(VARIANTS.get(variant, ("",))[0], ("-", 1.0))
@@ -432,7 +422,7 @@ def print_table(record: dict) -> None:
     for variant, entry in record["summary"].items():
         cells = []
         for rate in rates:
-            s = entry["accuracy"][f"missing_{rate:g}"]
+            s = entry["accuracy"][condition_name(rate)]
             std = f" ± {100 * s['std']:.2f}" if s["std"] is not None else ""
             cells.append(f"{100 * s['mean']:.2f}{std}")
         print(f"{variant:<22}" + "".join(f"{c:>16}" for c in cells) + f"{entry['train_runtime']['mean']:>10.1f}")

@@ -8,22 +8,19 @@ yields, the common case) and dicts of float32 numpy arrays (in-memory features, 
 
 Run from the repository root:
 
-    python benchmarks/bench_collator.py [--batch-size 1024] [--repeats 30] [--output benchmarks/results/collator.json]
-    python benchmarks/bench_collator.py --quick     # smoke test: B=128, 3 repeats, written to a temp folder
+    python -m benchmarks.bench_collator [--batch-size 1024] [--repeats 30] [--output benchmarks/results/collator.json]
+    python -m benchmarks.bench_collator --quick     # smoke test: B=128, 3 repeats, written to a temp folder
 
 Prints a table (rows/s, median over repeats) and writes a JSON file with the command, the git commit and the machine.
 """
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.common import (  # noqa: E402
+from benchmarks.common import (
     UCI_DIMS,
     apply_quick_defaults,
     check_counts,
@@ -35,9 +32,9 @@ from benchmarks.common import (  # noqa: E402
     time_it,
     write_json,
 )
-from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor  # noqa: E402
-from processing.collator import CLDMDFDataCollator  # noqa: E402
-from processing.missing import missing_pattern  # noqa: E402
+from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
+from processing.collator import CLDMDFDataCollator
+from processing.missing import missing_pattern
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -26,8 +26,8 @@ the same, so the collator's (seed 0, row id) evaluation pattern hides the same e
 is the training data (the script carves its early-stopping split out of it) and the validation split plays the test,
 for CL-DMDF and the references alike.
 
-    python benchmarks/bench_image.py                                  # test split, seeds 0,1,2
-    python benchmarks/bench_image.py --split selection --seeds 0 --output benchmarks/results/selection_image.json
+    python -m benchmarks.bench_image                                  # test split, seeds 0,1,2
+    python -m benchmarks.bench_image --split selection --seeds 0 --output benchmarks/results/selection_image.json
 
 Writes `benchmarks/results/image_tabular.json` (provenance header: command, commit, machine) and prints a table.
 """
@@ -38,7 +38,6 @@ import argparse
 import io
 import json
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -46,30 +45,31 @@ from typing import Optional
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.bench_references import FULL, SplitArrays, load_setting, run_reference, split_arrays  # noqa: E402
-from benchmarks.bench_suite import selection_view  # noqa: E402
-from benchmarks.common import (  # noqa: E402
+from benchmarks.bench_references import FULL, SplitArrays, load_setting, run_reference, split_arrays
+from benchmarks.bench_suite import selection_view
+from benchmarks.common import (
+    RATES,
     REPO_ROOT,
     RESULTS_DIR,
     command_line,
-    mean_std,
     offline_environment,
     percent,
     provenance,
     run_cli,
     run_training_script_timed,
+    summarize,
     write_json,
 )
-from processing.loading import load_multimodal_dataset  # noqa: E402
+from evaluation.results import parse_missing_rates, result_key
+from processing.loading import load_multimodal_dataset
 
+# The summary keeps every η of the runs: CL-DMDF is evaluated at train_accelerate.py's default rates (0.1 too).
+SUMMARY_RATES = parse_missing_rates(None)
 UCI_DIR = REPO_ROOT / "bundled_datasets" / "uci_multifeature"
 TABULAR_VIEWS = ("fou", "mor", "zer")
 IMAGE_VIEW = "pix"
 PIX_SHAPE = (16, 15)  # rows x columns of the mfeat-pix raster, row-major in the 240 values
 PIX_MAX = 6.0
-RATES = (0.0, 0.3, 0.5)
 REFERENCES = ("logreg", "logreg_md", "mlp", "mlp_md", "hgb", "logreg_pixels")
 IMAGE_SETTING, DENSE_SETTING = "uci_image_tabular", "uci_image_tabular_dense"
 
@@ -184,28 +184,13 @@ def run_references(dense_folder: Path, seeds: list[int], references: list[str], 
     return runs
 
 
-def summarize(runs: list[dict]) -> dict:
-    """model -> key -> mean ± std over seeds (accuracy / F1 per η, wall and CPU seconds)."""
-    summary: dict = {}
-    for run in runs:
-        if "results" not in run:
-            continue
-        entry = summary.setdefault(run["model"], {})
-        for key, value in run["results"].items():
-            if key.startswith("test_") and ("accuracy" in key or "f1" in key) and "_with" not in key:
-                entry.setdefault(key, []).append(value)
-        for key in ("wall_s", "cpu_s"):
-            entry.setdefault(key, []).append(run[key])
-    return {model: {key: mean_std(values) for key, values in entry.items()} for model, entry in summary.items()}
-
-
 def format_table(summary: dict) -> str:
     lines = [
         "| model | η = 0 | η = 0.3 | η = 0.5 | macro-F1 η = 0 | wall s | CPU s |",
         "|---|---|---|---|---|---|---|",
     ]
     for model, entry in summary.items():
-        cells = [percent(entry.get("test_accuracy" + (f"_missing_{rate:g}" if rate else ""))) for rate in RATES]
+        cells = [percent(entry.get(result_key("accuracy", rate))) for rate in RATES]
         seconds = [f"{entry[key]['mean']:.1f}" for key in ("wall_s", "cpu_s")]
         lines.append(f"| {model} | " + " | ".join([*cells, percent(entry.get("test_f1")), *seconds]) + " |")
     return "\n".join(lines)
@@ -260,12 +245,12 @@ def main(args: argparse.Namespace) -> dict:
         else:
             print(f"cldmdf seed {seed}: accuracy {run['results']['test_accuracy']:.4f}, {run['wall_s']} s wall, "
                   f"{run['cpu_s']} s CPU", flush=True)  # fmt: skip
-        record["summary"] = summarize(record["runs"])
+        record["summary"] = summarize(record["runs"], "model", rates=SUMMARY_RATES)
         write_json(args.output, record)
     if args.reference_list:
         selection = args.split == "selection"
         record["runs"] += run_references(folders[DENSE_SETTING], args.seed_list, args.reference_list, selection)
-    record["summary"] = summarize(record["runs"])
+    record["summary"] = summarize(record["runs"], "model", rates=SUMMARY_RATES)
     write_json(args.output, record)
     shutil.rmtree(workdir, ignore_errors=True)
     print(format_table(record["summary"]))

@@ -1,7 +1,7 @@
 """Wall time of the README's main job: `accelerate launch train_accelerate.py`, with its defaults, end to end.
 
-    python benchmarks/bench_main_job.py                    # seeds 0 and 1, results/main_job.json
-    python benchmarks/bench_main_job.py --repo /tmp/old --label b4ea2b6 --output results/main_job_b4ea2b6.json
+    python -m benchmarks.bench_main_job                    # seeds 0 and 1, results/main_job.json
+    python -m benchmarks.bench_main_job --repo /tmp/old --label b4ea2b6 --output results/main_job_b4ea2b6.json
 
 Each run is the whole process (start-up, loading, the pre-flight check, training, the robustness sweep, the model
 card), in a fresh temporary output folder, one at a time; `--repo` times another checkout's script with this
@@ -18,9 +18,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.common import REPO_ROOT, command_line, mean_std, provenance, run_cli, write_json  # noqa: E402
+from benchmarks.common import REPO_ROOT, command_line, mean_std, provenance, run_cli, write_json
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:

@@ -11,13 +11,12 @@ the test split is whole. Per seed, three real `train_accelerate.py` runs in subp
 
 Both classifiers get the defaults and nothing else, and are evaluated on the test split at η = 0, 0.3, 0.5:
 
-    python benchmarks/bench_pretraining.py --seeds 0,1,2
+    python -m benchmarks.bench_pretraining --seeds 0,1,2
 """
 
 import argparse
 import json
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Optional
@@ -26,9 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.common import (  # noqa: E402
+from benchmarks.common import (
+    RATES,
     REPO_ROOT,
     TEXT_ARGS,
     command_line,
@@ -40,10 +38,10 @@ from benchmarks.common import (  # noqa: E402
     run_training_script,
     write_json,
 )
+from evaluation.results import result_key
 
 DATASET = REPO_ROOT / "bundled_datasets" / "womens_clothing_reviews"
 LABEL = "recommended"
-RATES = (0.0, 0.3, 0.5)
 ARMS = ("from_scratch", "fine_tuned")
 
 
@@ -133,7 +131,7 @@ def summarize(record: dict) -> dict:
     for arm in ARMS:
         entry = {}
         for rate in RATES:
-            key = "test_accuracy" + (f"_missing_{rate:g}" if rate else "")
+            key = result_key("accuracy", rate)
             values = [
                 seed["runs"][arm]["results"][key] for seed in record["seeds"] if key in seed["runs"][arm]["results"]
             ]
@@ -153,7 +151,7 @@ def format_table(summary: dict) -> str:
         entry = summary.get(arm, {})
         cells = []
         for rate in RATES:
-            value = entry.get("test_accuracy" + (f"_missing_{rate:g}" if rate else ""))
+            value = entry.get(result_key("accuracy", rate))
             cells.append(percent(value))
         wall = entry.get("wall_time")
         lines.append(f"| {arm.replace('_', ' ')} | {' | '.join(cells)} | {wall['mean']:.1f} |" if wall else "")

@@ -29,10 +29,10 @@ because a 20,000-wide dense input is too slow for them. A missing text is an emp
 
 Run from the repository root:
 
-    python benchmarks/suite.py --out .cache/suite
-    python benchmarks/bench_references.py --suite-dir .cache/suite                       # every setting, seeds 0,1,2
-    python benchmarks/bench_references.py --suite-dir .cache/suite --datasets breast_cancer --references logreg,hgb
-    python benchmarks/bench_references.py --suite-dir .cache/suite --quick               # smoke test, temp folder
+    python -m benchmarks.suite --out .cache/suite
+    python -m benchmarks.bench_references --suite-dir .cache/suite                       # every setting, seeds 0,1,2
+    python -m benchmarks.bench_references --suite-dir .cache/suite --datasets breast_cancer --references logreg,hgb
+    python -m benchmarks.bench_references --suite-dir .cache/suite --quick               # smoke test, temp folder
 
 Writes `benchmarks/results/references_suite.json` (provenance header of `benchmarks/common.py`, the sha256 of every
 suite file read; one entry per (setting, reference, seed) with test accuracy and macro-F1 per η and the wall time of
@@ -42,7 +42,6 @@ fit + predict) and prints a table of mean ± std over seeds.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -53,9 +52,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.common import (  # noqa: E402
+from benchmarks.common import (
     command_line,
     default_output,
     mean_std,
@@ -64,9 +61,10 @@ from benchmarks.common import (  # noqa: E402
     run_cli,
     write_json,
 )
-from benchmarks.suite import SETTINGS, SUITE_SEED, sha256_bytes, stratified_subsample  # noqa: E402
-from processing.loading import load_multimodal_dataset  # noqa: E402
-from processing.missing import max_missing_rate, missing_pattern, modality_dropout_mask  # noqa: E402
+from benchmarks.suite import SETTINGS, SUITE_SEED, sha256_bytes, stratified_subsample
+from evaluation.results import parse_missing_rates, result_key
+from processing.loading import load_multimodal_dataset
+from processing.missing import max_missing_rate, missing_pattern, modality_dropout_mask
 
 MISSING_RATES = (0.0, 0.3, 0.5)
 EVAL_SEED = 0  # train_accelerate.py's default --eval_seed: the pattern every CL-DMDF run is evaluated with
@@ -360,9 +358,8 @@ def run_reference(
     results = {}
     for rate in kept:
         predicted = model.predict(featurizer.matrix(test_blocks, evaluation_mask(test.row_ids, test.present, rate)))
-        suffix = "" if rate == 0 else f"_missing_{rate:g}"
-        results[f"test_accuracy{suffix}"] = float(accuracy_score(test.labels, predicted))
-        results[f"test_f1{suffix}"] = float(f1_score(test.labels, predicted, average="macro"))
+        results[result_key("accuracy", rate)] = float(accuracy_score(test.labels, predicted))
+        results[result_key("f1", rate)] = float(f1_score(test.labels, predicted, average="macro"))
     predict_s = time.perf_counter() - start
     return {
         "results": results,
@@ -374,10 +371,6 @@ def run_reference(
         "test_rows": int(len(test.labels)),
         "converged": converged,
     }
-
-
-def rate_key(metric: str, rate: float) -> str:
-    return f"test_{metric}" if rate == 0 else f"test_{metric}_missing_{rate:g}"
 
 
 def subsample(split: SplitArrays, limit: int | None) -> SplitArrays:
@@ -430,14 +423,14 @@ def resolve_args(args: argparse.Namespace) -> None:
     seeds = args.seeds if args.seeds is not None else ("0" if args.quick else "0,1,2")
     try:
         args.seed_list = [int(seed) for seed in seeds.split(",") if seed.strip()]
-        args.rates = sorted({float(rate) for rate in args.eval_missing_rates.split(",") if rate.strip()} | {0.0})
     except ValueError:
-        raise ValueError(f"--seeds and --eval-missing-rates must be comma-separated numbers, got {seeds!r}") from None
-    if not args.seed_list or any(not 0 <= rate < 1 for rate in args.rates):
-        raise ValueError(f"--seeds must name a seed and every η be in [0, 1), got {seeds!r} and {args.rates}")
+        raise ValueError(f"--seeds must be comma-separated integers, got {seeds!r}") from None
+    args.rates = parse_missing_rates(args.eval_missing_rates, flag="--eval-missing-rates")
+    if not args.seed_list:
+        raise ValueError(f"--seeds must name at least one seed, got {seeds!r}")
     missing = [name for name in args.dataset_list if not (Path(args.suite_dir) / name / "README.md").is_file()]
     if missing:
-        raise ValueError(f"--suite-dir {args.suite_dir} lacks {missing}; build them: python benchmarks/suite.py "
+        raise ValueError(f"--suite-dir {args.suite_dir} lacks {missing}; build them: python -m benchmarks.suite "
                          f"--out {args.suite_dir} --only {','.join(missing)}")  # fmt: skip
     args.knobs = QUICK if args.quick else FULL
     args.output = default_output(args, "references_suite.json")
@@ -466,7 +459,7 @@ def format_table(summary: dict, rates: Sequence[float]) -> str:
 
     for dataset, refs in summary.items():
         for reference, entry in refs.items():
-            cells = [cell(entry.get(rate_key(m, r))) for r in rates for m in METRICS]
+            cells = [cell(entry.get(result_key(m, r))) for r in rates for m in METRICS]
             lines.append("| " + " | ".join([dataset, reference, *cells, cell(entry["wall_s"], 1.0, 1)]) + " |")
     return "\n".join(lines)
 

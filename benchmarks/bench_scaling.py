@@ -18,20 +18,17 @@ compares every anchor with every centroid of the batch, O(B² M P) (quadratic in
 
 Run from the repository root:
 
-    python benchmarks/bench_scaling.py [--repeats 5] [--quick]
+    python -m benchmarks.bench_scaling [--repeats 5] [--quick]
 """
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Optional
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.common import (  # noqa: E402
+from benchmarks.common import (
     apply_quick_defaults,
     check_counts,
     command_line,
@@ -46,7 +43,7 @@ from benchmarks.common import (  # noqa: E402
     time_it,
     write_json,
 )
-from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification  # noqa: E402
+from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
 
 SERIES = {"cldmdf": {}, "cldmdf_no_contrastive": {"contrastive_weight": 0.0}}
 NUM_LABELS = 10

@@ -41,9 +41,9 @@ on CUDA, `torch.cuda.max_memory_allocated` during the same steps, less what was 
 
 Run from the repository root:
 
-    python benchmarks/bench_speed.py [--hidden-size 128] [--batch-size 256] [--repeats 30]
-    python benchmarks/bench_speed.py --quick   # smoke test (B=64, width 32, 3 rounds), written to a temp folder
-    python benchmarks/bench_speed.py --device cuda --compile --configs cldmdf,early_fusion \
+    python -m benchmarks.bench_speed [--hidden-size 128] [--batch-size 256] [--repeats 30]
+    python -m benchmarks.bench_speed --quick   # smoke test (B=64, width 32, 3 rounds), written to a temp folder
+    python -m benchmarks.bench_speed --device cuda --compile --configs cldmdf,early_fusion \
         --output benchmarks/results/speed_cuda_compiled.json   # every model through torch.compile
 """
 
@@ -60,9 +60,8 @@ from typing import Optional
 import torch
 from transformers import PreTrainedModel
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.common import (  # noqa: E402
+from benchmarks.common import (
+    REPO_ROOT,
     UCI_DIMS,
     apply_quick_defaults,
     check_counts,
@@ -74,9 +73,9 @@ from benchmarks.common import (  # noqa: E402
     summarize_times,
     write_json,
 )
-from modeling_cldmdf import BASELINE_MODELS, CLDMDFConfig, CLDMDFForSequenceClassification  # noqa: E402
-from training.budget import fused_adamw_supported  # noqa: E402
-from training.objectives import TrainingObjectives  # noqa: E402
+from modeling_cldmdf import BASELINE_MODELS, CLDMDFConfig, CLDMDFForSequenceClassification
+from training.budget import fused_adamw_supported
+from training.objectives import TrainingObjectives
 
 # name -> the run, as train_accelerate.py's arguments: `baseline` (a reference model of its own), the training
 # objectives of `OBJECTIVES`, and model config fields (besides modalities, labels and width)
@@ -337,7 +336,7 @@ def measure_memory(name: str, args: argparse.Namespace) -> dict:
     if args.device == "cuda":
         return memory_worker(worker_args)
     command = [
-        sys.executable, str(Path(__file__).resolve()), "--memory-worker", name,
+        sys.executable, "-m", "benchmarks.bench_speed", "--memory-worker", name,
         "--hidden-size", str(args.hidden_size), "--batch-size", str(args.batch_size),
         "--num-batches", str(args.num_batches), "--memory-steps", str(args.memory_steps),
         "--device", args.device, "--seed", str(args.seed),
@@ -346,7 +345,7 @@ def measure_memory(name: str, args: argparse.Namespace) -> dict:
         command += ["--threads", str(args.threads)]
     if args.compile:
         command.append("--compile")
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=REPO_ROOT)
     for line in done.stdout.splitlines():
         if line.startswith(MEMORY_MARKER):
             return json.loads(line[len(MEMORY_MARKER) :])

@@ -4,8 +4,8 @@ Every (candidate, setting, seed) is one real `train_accelerate.py` run in a subp
 time), with only `--dataset_name`, `--output_dir`, `--seed` and the candidate's own arguments: what a user who runs
 the script on their data with no flags gets. Two splits:
 
-    python benchmarks/bench_suite.py --suite-dir .cache/suite                      # test split, seeds 0,1,2
-    python benchmarks/bench_suite.py --suite-dir .cache/suite --split selection \\
+    python -m benchmarks.bench_suite --suite-dir .cache/suite                      # test split, seeds 0,1,2
+    python -m benchmarks.bench_suite --suite-dir .cache/suite --split selection \\
         --candidates "epochs30=--num_train_epochs 30,defaults=" --output benchmarks/results/selection_suite.json
 
 `--split selection` chooses defaults without the test split: each setting's train split is the training data (the
@@ -14,7 +14,7 @@ validation split plays the test split. `--split test` is the report: train + val
 test split at η = 0, 0.3, 0.5 (those the setting's M modalities allow), with the collator's (seed 0, row id) missing
 patterns: the same rows and entries as the references.
 
-Build the suite first (`python benchmarks/suite.py --out .cache/suite`). Text settings need the `[text]` extra; their
+Build the suite first (`python -m benchmarks.suite --out .cache/suite`). Text settings need the `[text]` extra; their
 frozen MiniLM outputs are cached (`--freeze_backbones --cache_backbone_outputs`), as in `bench_accuracy.py`.
 """
 
@@ -22,30 +22,27 @@ import argparse
 import json
 import shlex
 import shutil
-import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.common import (  # noqa: E402
+from benchmarks.common import (
+    RATES,
     REPO_ROOT,
     TEXT_ARGS,
     command_line,
-    mean_std,
     percent,
     provenance,
     read_json,
     run_cli,
     run_training_script,
+    summarize,
     write_json,
 )
-from benchmarks.suite import SETTINGS  # noqa: E402
+from benchmarks.suite import SETTINGS
+from evaluation.results import result_key
 
-RATES = (0.0, 0.3, 0.5)
-METRICS = ("accuracy", "f1")
 RUN_STATS = ("train_runtime", "train_steps", "best_step", "epochs_trained")
 
 
@@ -104,28 +101,15 @@ def run_one(dataset: Path, setting: str, seed: int, arguments: list[str], workdi
     return {"results": results, "wall_time": round(wall, 2), "argv": argv}
 
 
-def summarize(runs: list[dict], split: str) -> dict:
-    """(candidate, setting) -> metric key -> mean ± std over seeds."""
-    prefix = "test"
-    summary: dict = {}
+def summarize_suite(runs: list[dict]) -> dict:
+    """candidate -> setting -> metric key -> mean ± std over seeds (`common.summarize` of each candidate's runs)."""
+    by_candidate: dict[str, list[dict]] = {}
     for run in runs:
-        if "results" not in run:
-            continue
-        entry = summary.setdefault(run["candidate"], {}).setdefault(run["setting"], {})
-        for rate in RATES:
-            for metric in METRICS:
-                key = f"{prefix}_{metric}" + (f"_missing_{rate:g}" if rate else "")
-                if key in run["results"]:
-                    entry.setdefault(key, []).append(run["results"][key])
-        for stat in RUN_STATS:
-            if run["results"].get(stat) is not None:
-                entry.setdefault(stat, []).append(run["results"][stat])
-        entry.setdefault("wall_time", []).append(run["wall_time"])
+        if "results" in run:
+            by_candidate.setdefault(run["candidate"], []).append(run)
     return {
-        candidate: {
-            setting: {key: mean_std(values) for key, values in entry.items()} for setting, entry in settings.items()
-        }
-        for candidate, settings in summary.items()
+        candidate: summarize(mine, "setting", stats=(*RUN_STATS, "wall_time"))
+        for candidate, mine in by_candidate.items()
     }
 
 
@@ -138,8 +122,7 @@ def format_table(summary: dict) -> str:
         for setting, entry in settings.items():
             cells = []
             for rate in RATES:
-                key = "test_accuracy" + (f"_missing_{rate:g}" if rate else "")
-                value = entry.get(key)
+                value = entry.get(result_key("accuracy", rate))
                 cells.append(percent(value))
             steps = (
                 f"{entry['train_steps']['mean']:.0f} ({entry['best_step']['mean']:.0f})"
@@ -161,7 +144,7 @@ def main(args: argparse.Namespace) -> dict:
     missing = [name for name in names if not (suite_dir / name).is_dir()]
     if missing:
         raise ValueError(
-            f"--suite-dir {suite_dir} lacks {missing}: run `python benchmarks/suite.py --out {suite_dir}`"
+            f"--suite-dir {suite_dir} lacks {missing}: run `python -m benchmarks.suite --out {suite_dir}`"
         )
     candidates = parse_candidates(args.candidates)
     seeds = [int(seed) for seed in args.seeds.split(",")]
@@ -198,7 +181,7 @@ def main(args: argparse.Namespace) -> dict:
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             for run in pool.map(execute, jobs):
                 record["runs"].append(run)
-                record["summary"] = summarize(record["runs"], args.split)
+                record["summary"] = summarize_suite(record["runs"])
                 write_json(output, record)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -5,8 +5,8 @@ The dataset is `bundled_datasets/womens_clothing_reviews` as shipped (review tex
 (`OMP_NUM_THREADS=1`, one run at a time), with only `--output_dir`, `--seed` and the candidate's own arguments: the
 defaults are what a user who names the dataset alone gets, without the `[text]` extra. Two splits:
 
-    python benchmarks/bench_text.py --split selection --candidates "defaults=,dim64=--text_embedding_dim 64"
-    python benchmarks/bench_text.py --split test                         # defaults + references, seeds 0,1,2
+    python -m benchmarks.bench_text --split selection --candidates "defaults=,dim64=--text_embedding_dim 64"
+    python -m benchmarks.bench_text --split test                         # defaults + references, seeds 0,1,2
 
 `--split selection` chooses defaults without the test split: the train split is the training data (the script
 carves its own early-stopping split from it, as for a user's dataset without one) and the validation split plays
@@ -29,31 +29,28 @@ import argparse
 import json
 import shlex
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.bench_references import FULL, REFERENCES, load_setting, rate_key, run_reference  # noqa: E402
-from benchmarks.bench_suite import parse_candidates, selection_view  # noqa: E402
-from benchmarks.common import (  # noqa: E402
+from benchmarks.bench_references import FULL, REFERENCES, load_setting, run_reference
+from benchmarks.bench_suite import parse_candidates, selection_view
+from benchmarks.common import (
+    RATES,
     REPO_ROOT,
     command_line,
-    mean_std,
     offline_environment,
     provenance,
     read_json,
     run_cli,
     run_training_script_timed,
+    summarize,
     write_json,
 )
+from evaluation.results import result_key
 
 DATASET = REPO_ROOT / "bundled_datasets" / "womens_clothing_reviews"
-RATES = (0.0, 0.3, 0.5)
-METRICS = ("accuracy", "f1")
 RUN_STATS = ("train_runtime", "train_steps", "best_step", "refit_steps", "wall_s", "cpu_s")
 
 
@@ -100,25 +97,6 @@ def run_references(dataset: Path, names: list[str], seeds: list[int]) -> list[di
     return runs
 
 
-def summarize(runs: list[dict]) -> dict:
-    """candidate -> key -> mean ± std over seeds (accuracy / F1 at each η as fractions, the run statistics)."""
-    summary: dict = {}
-    for run in runs:
-        if "results" not in run:
-            continue
-        entry = summary.setdefault(run["candidate"], {})
-        for rate in RATES:
-            for metric in METRICS:
-                key = rate_key(metric, rate)
-                if key in run["results"]:
-                    entry.setdefault(key, []).append(run["results"][key])
-        for stat in RUN_STATS:
-            value = run.get(stat, run["results"].get(stat))
-            if value is not None:
-                entry.setdefault(stat, []).append(value)
-    return {name: {key: mean_std(values) for key, values in entry.items()} for name, entry in summary.items()}
-
-
 def format_table(summary: dict) -> str:
     def cell(stats: Optional[dict], scale: float = 100.0, digits: int = 2) -> str:
         if not stats or stats["mean"] is None:
@@ -129,7 +107,7 @@ def format_table(summary: dict) -> str:
     header = "| model | acc η=0 | macro-F1 η=0 | acc η=0.3 | macro-F1 η=0.3 | acc η=0.5 | train s | wall s | CPU s |"
     lines = [header, "|---|---|---|---|---|---|---|---|---|"]
     for name, entry in summary.items():
-        cells = [cell(entry.get(rate_key(m, r))) for r, m in ((0, "accuracy"), (0, "f1"), (0.3, "accuracy"),
+        cells = [cell(entry.get(result_key(m, r))) for r, m in ((0, "accuracy"), (0, "f1"), (0.3, "accuracy"),
                                                               (0.3, "f1"), (0.5, "accuracy"))]  # fmt: skip
         times = [cell(entry.get(stat), 1.0, 1) for stat in ("train_runtime", "wall_s", "cpu_s")]
         lines.append(f"| {name} | {' | '.join(cells)} | {' | '.join(times)} |")
@@ -166,12 +144,12 @@ def main(args: argparse.Namespace) -> dict:
                 status = "failed" if "error" in run else f"{run['results']['test_accuracy']:.4f}, {run['cpu_s']} CPU s"
                 print(f"{name} seed {seed}: {status}", flush=True)
                 record["runs"].append(run)
-                record["summary"] = summarize(record["runs"])
+                record["summary"] = summarize(record["runs"], "candidate", stats=RUN_STATS)
                 write_json(output, record)
         missing = [name for name in references if not any((f"reference:{name}", s) in done for s in seeds)]
         if missing:
             record["runs"] += run_references(dataset, missing, seeds)
-            record["summary"] = summarize(record["runs"])
+            record["summary"] = summarize(record["runs"], "candidate", stats=RUN_STATS)
             write_json(output, record)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -13,26 +13,24 @@ patterns (`CLDMDFDataCollator(missing_rate=η, seed=0)`).
 
 Run from the repository root:
 
-    python benchmarks/bench_tmc_recipe.py [--seeds 0,1,2,3,4] [--output benchmarks/results/tmc_recipe_uci.json]
-    python benchmarks/bench_tmc_recipe.py --quick     # smoke test: 2 epochs, seed 0, written to a temp folder
+    python -m benchmarks.bench_tmc_recipe [--seeds 0,1,2,3,4] [--output benchmarks/results/tmc_recipe_uci.json]
+    python -m benchmarks.bench_tmc_recipe --quick     # smoke test: 2 epochs, seed 0, written to a temp folder
 
 Prints a table (accuracy %, mean ± std over seeds) and writes a JSON file with the command, the git commit and the
 machine.
 """
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.common import (  # noqa: E402
+from benchmarks.common import (
     REPO_ROOT,
     command_line,
+    condition_name,
     default_output,
     mean_std,
     offline_environment,
@@ -40,10 +38,11 @@ from benchmarks.common import (  # noqa: E402
     run_cli,
     write_json,
 )
-from modeling_cldmdf.modeling_baselines import evidential_loss, tmc_fusion  # noqa: E402
-from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor  # noqa: E402
-from processing.collator import CLDMDFDataCollator  # noqa: E402
-from training.objectives import tmc_kl_weight  # noqa: E402
+from evaluation.results import parse_missing_rates
+from modeling_cldmdf.modeling_baselines import evidential_loss, tmc_fusion
+from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
+from processing.collator import CLDMDFDataCollator
+from training.objectives import tmc_kl_weight
 
 DATASET = "bundled_datasets/uci_multifeature"
 EVAL_SEED = 0  # train_accelerate.py's default --eval_seed: the patterns of the accuracy benchmark
@@ -75,10 +74,9 @@ def resolve_args(args: argparse.Namespace) -> None:
         args.epochs = 2 if args.quick else 500
     try:
         args.seed_list = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
-        args.rates = sorted({float(rate) for rate in args.eval_missing_rates.split(",") if rate.strip()} | {0.0})
     except ValueError:
-        given = f"{args.seeds!r} and {args.eval_missing_rates!r}"
-        raise ValueError(f"--seeds and --eval-missing-rates must be comma-separated numbers, got {given}") from None
+        raise ValueError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from None
+    args.rates = parse_missing_rates(args.eval_missing_rates, flag="--eval-missing-rates")
     if not args.seed_list:
         raise ValueError(f"--seeds must name at least one seed, got {args.seeds!r}")
     for name in ("epochs", "batch_size"):
@@ -138,7 +136,7 @@ def train_and_evaluate(args, seed: int, train: dict, tests: dict[float, dict], m
         for rate, batch in tests.items():
             outputs = torch.stack([head(batch["modality_inputs"][name]) for head, name in zip(heads, names)], dim=1)
             _, alphas, _ = tmc_fusion(outputs, batch["modality_mask"])
-            accuracy[f"missing_{rate:g}"] = float((alphas.argmax(-1) == batch["labels"]).double().mean())
+            accuracy[condition_name(rate)] = float((alphas.argmax(-1) == batch["labels"]).double().mean())
     return accuracy
 
 
@@ -153,7 +151,7 @@ def main(args: argparse.Namespace) -> dict:
         runs.append({"seed": seed, "accuracy": accuracy, "wall_s": round(time.perf_counter() - start, 3)})
         cells = ", ".join(f"η={key.split('_')[1]} {100 * value:.2f}" for key, value in accuracy.items())
         print(f"seed {seed}: {cells} ({runs[-1]['wall_s']:.1f} s)")
-    conditions = [f"missing_{rate:g}" for rate in args.rates]
+    conditions = [condition_name(rate) for rate in args.rates]
     summary = {condition: mean_std([run["accuracy"][condition] for run in runs]) for condition in conditions}
     print(f"{'η':>6} {'accuracy %':>16}")
     for condition, stats in summary.items():

@@ -1,9 +1,10 @@
-"""Helpers shared by the benchmark scripts: provenance (command, git commit, machine), timing and JSON writing.
+"""Helpers shared by the benchmark scripts and the report: provenance (command, git commit, machine), timing, JSON
+writing and the summary of runs over seeds. Imports neither torch nor the library at the top (the report uses it).
 
-Every results file written under `benchmarks/results/` carries the same header, so `make_report.py` can print, under
-each table, the exact command that regenerates it, the commit it ran on and the machine:
+Every results file written under `benchmarks/results/` carries the same header, so `benchmarks/report.py` can print,
+under each table, the exact command that regenerates it, the commit it ran on and the machine:
 
-    {"benchmark": "<name>", "command": "python benchmarks/<script>.py ...", "git_commit": "...", "git_dirty": bool,
+    {"benchmark": "<name>", "command": "python -m benchmarks.<script> ...", "git_commit": "...", "git_dirty": bool,
      "machine": {"platform", "processor", "cpu_model", "cpu_count", "python", "torch", "torch_threads", "numpy",
                  "gpu", "load_average_1m"}, ...}
 """
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
+
+from evaluation.results import Condition, format_rate, result_key
 
 # The arguments of every benchmark run on a setting with text: its frozen backbone's outputs computed once a run.
 TEXT_ARGS = ["--freeze_backbones", "--cache_backbone_outputs"]
@@ -73,7 +76,7 @@ def cpu_model() -> Optional[str]:
 
 def gpu_description() -> Optional[str]:
     """`"<name> (<memory> GiB), CUDA <version>"` for each visible GPU, None without one."""
-    import torch  # here, not at the top: make_report.py reads results without importing torch
+    import torch  # here, not at the top: report.py reads results without importing torch
 
     if not torch.cuda.is_available():
         return None
@@ -118,19 +121,14 @@ def describe_machine(machine: dict) -> str:
 
 
 def command_line(script: str, argv: Optional[Sequence[str]] = None) -> str:
-    """The command that reproduces this run from the repository root: `python benchmarks/<script> <args>`.
+    """The command that reproduces this run from the repository root: `python -m benchmarks.<script> <args>`.
 
     Args:
-        script (`str`): the script's file (`__file__`).
+        script (`str`): the script's file (`__file__`) or its module name.
         argv (`Sequence[str]`, *optional*): the arguments given to `parse_args`; `sys.argv[1:]` when None.
     """
-    path = Path(script).resolve()
-    try:
-        shown = path.relative_to(REPO_ROOT).as_posix()
-    except ValueError:
-        shown = str(path)
     args = list(sys.argv[1:] if argv is None else argv)
-    return shlex.join(["python", shown, *args])
+    return shlex.join(["python", "-m", f"benchmarks.{Path(script).stem}", *args])
 
 
 def provenance(benchmark: str, command: str) -> dict:
@@ -328,8 +326,58 @@ def run_training_script_timed(argv: Sequence[str]) -> tuple[subprocess.Completed
     return process, round(wall, 2), round(cpu, 2)
 
 
-def percent(value: Optional[dict]) -> str:
-    """A `mean_std` of fractions as `mean ± std` in %; the std left out when there was one value, `–` for none."""
-    if not value:
-        return "–"
+def percent(value: Optional[dict], missing: str = "–") -> str:
+    """A `mean_std` of fractions as `mean ± std` in %; the std left out for one value, `missing` for none."""
+    if not value or value.get("mean") is None:
+        return missing
     return f"{100 * value['mean']:.2f}" + (f" ± {100 * value['std']:.2f}" if value.get("std") is not None else "")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Results: the condition names of a results file's summary, and the summary of runs over seeds
+
+# The missing rates every test-split table of the report shows.
+RATES = (0.0, 0.3, 0.5)
+
+
+def condition_name(rate: float) -> str:
+    """A missing rate's name among a results file's `conditions`: `missing_0`, `missing_0.5` (`without_<modality>`
+    names a removed modality)."""
+    return f"missing_{format_rate(rate)}"
+
+
+def condition_key(metric: str, name: str, split: str = "test") -> str:
+    """The `all_results.json` key (`evaluation.results.result_key`) of `metric` under the condition called `name`."""
+    kind, _, value = name.partition("_")
+    if kind not in ("missing", "without") or not value:
+        raise ValueError(f"a condition name is `missing_<η>` or `without_<modality>`, got {name!r}")
+    condition = Condition(without=value) if kind == "without" else Condition(missing_rate=float(value))
+    return result_key(metric, condition, split=split)
+
+
+def summarize(
+    runs: Sequence[dict],
+    field: str,
+    rates: Sequence[float] = RATES,
+    metrics: Sequence[str] = ("accuracy", "f1"),
+    stats: Sequence[str] = ("wall_s", "cpu_s"),
+) -> dict:
+    """`run[field]` -> key -> `mean_std` over the runs that have results (failed runs count in no mean): each of
+    `metrics` on the test split at each of `rates`, and each of `stats` (read from the run, else from its results).
+
+    The summary of the runs of `bench_text.py`, `bench_image.py` and the report's raw-modality section.
+    """
+    keys = [result_key(metric, rate) for rate in rates for metric in metrics]
+    values: dict = {}
+    for run in runs:
+        if "results" not in run:
+            continue
+        entry = values.setdefault(run[field], {})
+        for key in keys:
+            if run["results"].get(key) is not None:
+                entry.setdefault(key, []).append(run["results"][key])
+        for stat in stats:
+            value = run.get(stat, run["results"].get(stat))
+            if value is not None:
+                entry.setdefault(stat, []).append(value)
+    return {name: {key: mean_std(v) for key, v in entry.items()} for name, entry in values.items()}

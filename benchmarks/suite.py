@@ -4,7 +4,7 @@ Each setting is one folder (`data/{train,validation,test}-00000-of-00001.parquet
 YAML `configs:` maps the three splits to their files), with a stable integer `row_id` column, so that
 
     accelerate launch train_accelerate.py --dataset_name <suite dir>/<setting>
-    python benchmarks/bench_references.py --suite-dir <suite dir> --datasets <setting>
+    python -m benchmarks.bench_references --suite-dir <suite dir> --datasets <setting>
 
 read exactly the same train, validation and test rows, and the evaluation-time missing patterns (seeded by
 `row_id`) hit the same entries. The two-modality settings (`uci_two_views`, `digits_halves`, `reviews_text_tabular`)
@@ -44,8 +44,8 @@ version into each file footer): building twice gives the same bytes.
 
 Run from the repository root:
 
-    python benchmarks/suite.py --out .cache/suite                      # every setting
-    python benchmarks/suite.py --out .cache/suite --only uci_full,breast_cancer
+    python -m benchmarks.suite --out .cache/suite                      # every setting
+    python -m benchmarks.suite --out .cache/suite --only uci_full,breast_cancer
 """
 
 from __future__ import annotations
@@ -54,7 +54,6 @@ import argparse
 import hashlib
 import json
 import shutil
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,9 +62,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from scripts.build_datasets import (  # noqa: E402
+from scripts.build_datasets import (
     PARQUET_OPTIONS,
     SPLITS,
     card_front_matter,
@@ -84,7 +81,7 @@ UCI_DIR = BUNDLED / "uci_multifeature"
 REVIEWS_DIR = BUNDLED / "womens_clothing_reviews"
 SUITE_SEED = 0  # every seeded choice of the suite (splits, subsamples)
 SHARD = "data/{split}-00000-of-00001.parquet"
-BUILD_COMMAND = "python benchmarks/suite.py --out <dir> --only {name}"
+BUILD_COMMAND = "python -m benchmarks.suite --out <dir> --only {name}"
 
 # The regimes a setting stands for; a default that wins "on any real dataset" must hold in each.
 REGIMES = {

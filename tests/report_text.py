@@ -1,4 +1,4 @@
-"""Reading the report that `benchmarks/make_report.py` writes, in the tests of `test_benchmarks.py` and
+"""Reading the report that `benchmarks/report.py` writes, in the tests of `test_benchmarks.py` and
 `test_make_report.py`."""
 
 

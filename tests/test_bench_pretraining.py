@@ -1,15 +1,10 @@
 """`benchmarks/bench_pretraining.py`'s data views and its report section, without training."""
 
-import sys
-from pathlib import Path
-
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.bench_pretraining import DATASET, LABEL, labelled_subset, make_views  # noqa: E402
-from benchmarks.report_pretraining import pretraining_losses, pretraining_section  # noqa: E402
+from benchmarks.bench_pretraining import DATASET, LABEL, labelled_subset, make_views
+from benchmarks.report import pretraining_losses, pretraining_section
 
 
 def test_the_labelled_subset_is_stratified_seeded_and_keeps_every_label():

@@ -1,13 +1,9 @@
-"""`benchmarks/bench_text.py`'s summary and table, without training."""
-
-import sys
-from pathlib import Path
+"""`benchmarks/bench_text.py`'s summary (`common.summarize`) and table, without training."""
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.bench_text import format_table, summarize  # noqa: E402
+from benchmarks.bench_text import RUN_STATS, format_table
+from benchmarks.common import summarize
 
 
 def test_the_summary_averages_seeds_and_the_table_shows_accuracy_f1_and_both_times():
@@ -19,7 +15,7 @@ def test_the_summary_averages_seeds_and_the_table_shows_accuracy_f1_and_both_tim
         {"candidate": "defaults", "seed": 2, "error": "failed"},  # a failed run counts in no mean
         {"candidate": "reference:logreg", "seed": 0, "results": {"test_accuracy": 0.91}, "wall_s": 9.0, "cpu_s": 8.0},
     ]  # fmt: skip
-    summary = summarize(runs)
+    summary = summarize(runs, "candidate", stats=RUN_STATS)
     assert summary["defaults"]["test_accuracy"]["mean"] == pytest.approx(0.93)
     assert summary["defaults"]["test_accuracy"]["n"] == 2
     assert summary["defaults"]["cpu_s"]["mean"] == pytest.approx(138.0)

@@ -1,5 +1,5 @@
-"""The benchmark scripts keep working: each runs in `--quick` mode into a temporary folder, and `make_report.py` turns
-their results files into a report whose tables, commands and provenance come from those files.
+"""The benchmark scripts keep working: each runs in `--quick` mode into a temporary folder, and `benchmarks.report`
+turns their results files into a report whose tables, commands and provenance come from those files.
 
 No timing is asserted (the numbers of a loaded CI machine mean nothing); the tests check what the scripts write.
 The report on hand-made results files: `test_make_report.py`.
@@ -7,26 +7,22 @@ The report on hand-made results files: `test_make_report.py`.
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
+from report_text import section
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from report_text import section  # noqa: E402
-
-from benchmarks import (  # noqa: E402
+from benchmarks import (
     bench_accuracy,
     bench_collator,
     bench_scaling,
     bench_speed,
     bench_tmc_recipe,
-    make_report,
-    report_format,
+    report,
 )
-from benchmarks.common import RESULTS_DIR, quick_output_dir  # noqa: E402
+from benchmarks.common import RESULTS_DIR, quick_output_dir
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 PROVENANCE_KEYS = ("benchmark", "command", "git_commit", "git_dirty", "machine", "created")
 ACCURACY_VARIANTS = ("cldmdf", "cldmdf_tuple")  # CL-DMDF and one companion method
@@ -93,9 +89,9 @@ def quick_results(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     for module, argv in QUICK_ARGV.values():
         module.main(module.parse_args([arg.replace("{out}", str(out)) for arg in argv]))
-    report = out / "BENCHMARKS.md"
-    make_report.main(make_report.parse_args(["--results-dir", str(out), "--output", str(report)]))
-    return out, report.read_text()
+    markdown = out / "BENCHMARKS.md"
+    report.main(report.parse_args(["--results-dir", str(out), "--output", str(markdown)]))
+    return out, markdown.read_text()
 
 
 @pytest.mark.slow
@@ -104,8 +100,7 @@ def test_every_results_file_starts_with_the_provenance_header(quick_results):
     for filename, (module, argv) in QUICK_ARGV.items():
         record = json.loads((out / filename).read_text())
         assert all(key in record for key in PROVENANCE_KEYS), filename
-        script = Path(module.__file__).name
-        expected = " ".join(["python", f"benchmarks/{script}", *(a.replace("{out}", str(out)) for a in argv)])
+        expected = " ".join(["python", "-m", module.__name__, *(a.replace("{out}", str(out)) for a in argv)])
         assert record["command"] == expected
         assert re.fullmatch(r"[0-9a-f]{40}", record["git_commit"]), "the tests run inside the git checkout"
         assert isinstance(record["git_dirty"], bool)
@@ -278,9 +273,9 @@ def test_tmc_recipe_runs_tmc_on_the_test_split_and_the_report_compares_it(quick_
     assert record["runs"][0]["accuracy"] != record["runs"][1]["accuracy"]  # the seed changes the run
     part = section(text, "TMC's own recipe on this split")
     row = next(line for line in part.splitlines() if line.startswith("| 2 |"))
-    assert f"| {report_format.pct(record['summary']['missing_0.5'])} |" in row
+    assert f"| {report.pct(record['summary']['missing_0.5'])} |" in row
     assert f"Command: `{record['command']}`" in part and "Quick smoke-test numbers" in part
-    stats = report_format.pct(record["summary"]["missing_0"])
+    stats = report.pct(record["summary"]["missing_0"])
     assert f"TMC's own recipe on this split (`tmc_recipe_uci.json`): {stats} against CL-DMDF" in text
 
 

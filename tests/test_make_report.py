@@ -1,18 +1,18 @@
-"""`make_report.py` on hand-made results files (fast: no benchmark runs): which sections, tables, comparisons and
+"""`benchmarks/report.py` on hand-made results files (fast: no benchmark runs): which sections, tables, comparisons and
 losses the report computes from what the files hold.
 """
 
 import copy
 import json
+import subprocess
 import sys
 from pathlib import Path
 
+from report_text import section
+
+from benchmarks import bench_accuracy, report
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from report_text import section  # noqa: E402
-
-from benchmarks import bench_accuracy, make_report  # noqa: E402
 
 
 def stats(mean, std=0.01, n=5):
@@ -34,6 +34,7 @@ def accuracy_record(clean: float, early_half: float) -> dict:
         entry["f1"] = copy.deepcopy(entry["accuracy"])
     return {
         "benchmark": "accuracy",
+        # as files written before the benchmarks became a package recorded it: the report shows it as it runs today
         "command": "python benchmarks/bench_accuracy.py --dataset uci",
         "git_commit": "0" * 40,
         "git_dirty": False,
@@ -58,10 +59,15 @@ def write(folder: Path, name: str, record: dict) -> None:
     (folder / name).write_text(json.dumps(record))
 
 
+def test_the_report_imports_neither_torch_nor_the_library():
+    """`python -m benchmarks.report` runs in a second: it reads JSON files, nothing heavier."""
+    code = "import sys, benchmarks.report; print(sorted({'torch', 'transformers', 'datasets'} & set(sys.modules)))"
+    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+    assert process.stdout.strip() == "[]"
+
+
 def test_report_on_an_empty_folder_lists_every_file_as_missing(tmp_path):
-    text = make_report.main(
-        make_report.parse_args(["--results-dir", str(tmp_path), "--output", str(tmp_path / "B.md")])
-    )
+    text = report.main(report.parse_args(["--results-dir", str(tmp_path), "--output", str(tmp_path / "B.md")]))
     for filename in ("accuracy_uci.json", "accuracy_reviews.json", "speed.json", "scaling.json", "collator.json"):
         assert f"_Missing: `{filename}` was not found" in text
     assert (tmp_path / "B.md").read_text() == text
@@ -69,7 +75,7 @@ def test_report_on_an_empty_folder_lists_every_file_as_missing(tmp_path):
 
 def test_where_cldmdf_loses_is_computed_from_the_results(tmp_path):
     write(tmp_path, "accuracy_uci.json", accuracy_record(clean=0.965, early_half=0.93))
-    text = make_report.build_report(tmp_path, tmp_path / "B.md")
+    text = report.build_report(tmp_path, tmp_path / "B.md")
     loses = section(text, "Where CL-DMDF loses")
     # early fusion beats CL-DMDF at η=0 (0.97 > 0.965) and at η=0.5 (0.93 > 0.90); the ablation never does.
     assert "η=0: `early_fusion` (baseline) 97.00 ± 1.00 > CL-DMDF 96.50 ± 1.00 (+0.50 points, within one std)" in loses
@@ -85,13 +91,13 @@ def test_where_cldmdf_loses_is_computed_from_the_results(tmp_path):
         line.split("|")[1].strip() for line in section(text, "Accuracy: UCI").splitlines() if line.startswith("| `")
     ]
     assert rows == ["`cldmdf`", "`mean_fusion`", "`early_fusion`"]
-    assert "Command: `python benchmarks/bench_accuracy.py --dataset uci`" in text
+    assert "Command: `python -m benchmarks.bench_accuracy --dataset uci`" in text
     assert f"Commit: `{'0' * 40}`\n" in text  # clean tree: no dirty flag
 
 
 def test_variants_show_their_training_arguments_and_older_files_their_config_overrides(tmp_path):
     write(tmp_path, "accuracy_uci.json", accuracy_record(clean=0.965, early_half=0.93))
-    text = section(make_report.build_report(tmp_path, tmp_path / "B.md"), "Accuracy: UCI")
+    text = section(report.build_report(tmp_path, tmp_path / "B.md"), "Accuracy: UCI")
     variants = "`mean_fusion`: mean (`--fusion_mode mean`); `early_fusion`: ef (`--baseline early_fusion`)."
     assert f"Variants: `cldmdf`: CL-DMDF; {variants}" in text
     # A file written before bench_accuracy recorded the arguments whole holds its config overrides.
@@ -99,7 +105,7 @@ def test_variants_show_their_training_arguments_and_older_files_their_config_ove
     del older["variants"]["mean_fusion"]["train_args"]
     older["variants"]["mean_fusion"]["config_overrides"] = "fusion_mode=mean"
     write(tmp_path, "accuracy_uci.json", older)
-    text = section(make_report.build_report(tmp_path, tmp_path / "B.md"), "Accuracy: UCI")
+    text = section(report.build_report(tmp_path, tmp_path / "B.md"), "Accuracy: UCI")
     assert "`mean_fusion`: mean (`--config_overrides fusion_mode=mean`)" in text
 
 
@@ -109,11 +115,11 @@ def test_sensitivity_files_get_their_own_section_and_never_replace_the_main_tabl
     changed["setting"]["train_args"] = ["--modality_dropout", "0.5"]
     changed["command"] += " --train-args '--modality_dropout 0.5'"
     write(tmp_path, "sensitivity_uci_modality_dropout_0.5.json", changed)
-    text = make_report.build_report(tmp_path, tmp_path / "B.md")
+    text = report.build_report(tmp_path, tmp_path / "B.md")
     part = section(text, "Sensitivity to training settings")
     assert "### `sensitivity_uci_modality_dropout_0.5.json`" in part
     assert "Training arguments: `--modality_dropout 0.5`." in part
-    assert f"Command: `{changed['command']}`" in part
+    assert "Command: `python -m benchmarks.bench_accuracy --dataset uci --train-args '--modality_dropout 0.5'`" in part
     row = next(line for line in part.splitlines() if line.startswith("| `cldmdf` |"))
     assert " 95.50 ± 1.00 | 90.00 ± 1.00 |" in row
     # The main table and the comparisons still come from accuracy_uci.json only.
@@ -124,7 +130,7 @@ def test_sensitivity_files_get_their_own_section_and_never_replace_the_main_tabl
 
 def test_tmc_comparison_when_cldmdf_reaches_it(tmp_path):
     write(tmp_path, "accuracy_uci.json", accuracy_record(clean=0.9860, early_half=0.80))
-    text = make_report.build_report(tmp_path, tmp_path / "B.md")
+    text = report.build_report(tmp_path, tmp_path / "B.md")
     assert "CL-DMDF 98.60 ± 1.00 over 5 seed(s) against TMC's published 98.51 ± 0.15: CL-DMDF's mean reaches 98.5" in (
         text
     )
@@ -143,7 +149,7 @@ def test_tmc_comparison_adds_our_own_tmc_run_on_the_same_split(tmp_path):
         for variant, value in (("cldmdf", ours), ("tmc", theirs))
     ]
     write(tmp_path, "accuracy_uci.json", record)
-    text = make_report.build_report(tmp_path, tmp_path / "B.md")
+    text = report.build_report(tmp_path, tmp_path / "B.md")
     line = next(line for line in text.splitlines() if "TMC trained by this library" in line)
     assert "(`tmc`): 97.50 ± 1.00 against CL-DMDF 98.60 ± 1.00" in line
     assert "`tmc` per seed -1.03 ± 1.00, ahead on 0 of 3." in line  # tmc minus CL-DMDF: -2, 0, -1.1 points
@@ -158,7 +164,7 @@ def speed_record(cldmdf_train: float, device: str = "cpu", batch_size: int = 256
     ratio = cldmdf_train / 1000.0
     return {
         "benchmark": "speed",
-        "command": "python benchmarks/bench_speed.py",
+        "command": "python -m benchmarks.bench_speed",
         "git_commit": "1" * 40,
         "git_dirty": True,
         "machine": {"gpu": gpu} if gpu else {},
@@ -180,7 +186,7 @@ def speed_record(cldmdf_train: float, device: str = "cpu", batch_size: int = 256
 
 def test_speed_ratios_below_one_are_listed_but_baselines_are_not(tmp_path):
     write(tmp_path, "speed.json", speed_record(600.0))
-    text = make_report.build_report(tmp_path, tmp_path / "B.md")
+    text = report.build_report(tmp_path, tmp_path / "B.md")
     loses = section(text, "Where CL-DMDF loses")
     assert "- Speed (cpu, batch 256): `cldmdf` is slower than `early_fusion`: train 0.60x." in loses
     assert "`cldmdf_tuple` is slower than `early_fusion`: train 0.30x." in loses
@@ -194,7 +200,7 @@ def test_speed_and_scaling_on_a_gpu_get_their_own_section_and_labelled_losses(tm
     write(tmp_path, "speed_cuda_b4096.json", speed_record(200.0, "cuda", 4096, gpu="NVIDIA H200 (140 GiB), CUDA 13.0"))
     scaling = {
         "benchmark": "scaling",
-        "command": "python benchmarks/bench_scaling.py --device cuda",
+        "command": "python -m benchmarks.bench_scaling --device cuda",
         "provenance_note": "Measured on a copy whose git metadata lagged.",
         "setting": {"device": "cuda", "batch_modalities": 6, "modality_batch_size": 256},
         "sweeps": [
@@ -210,7 +216,7 @@ def test_speed_and_scaling_on_a_gpu_get_their_own_section_and_labelled_losses(tm
     }
     write(tmp_path, "scaling_cuda.json", scaling)
     (tmp_path / "scaling_cuda.png").write_bytes(b"png")
-    text = make_report.build_report(tmp_path, tmp_path / "B.md")
+    text = report.build_report(tmp_path, tmp_path / "B.md")
     other = section(text, "Speed and scaling on other devices")
     assert (
         "### `speed_cuda_b4096.json`: cuda (NVIDIA H200), batch 4096" in other and "| `cldmdf` | 10 | 200 |" in other
@@ -235,7 +241,7 @@ def test_losses_give_the_paired_per_seed_difference_computed_from_the_runs(tmp_p
         for variant, value in (("cldmdf", ours), ("early_fusion", theirs)):
             record["runs"].append({"variant": variant, "seed": seed, "results": {"test_accuracy": value}})
     write(tmp_path, "accuracy_uci.json", record)
-    loses = section(make_report.build_report(tmp_path, tmp_path / "B.md"), "Where CL-DMDF loses")
+    loses = section(report.build_report(tmp_path, tmp_path / "B.md"), "Where CL-DMDF loses")
     line = next(line for line in loses.splitlines() if "η=0: `early_fusion`" in line)
     assert line.endswith("(+0.50 points, within one std; per seed +0.83 ± 1.26, ahead on 2 of 3)")
     # No runs for η=0.5 in the file: the line keeps the summary comparison only.
@@ -253,7 +259,7 @@ def test_cross_validation_section_compares_cldmdf_with_each_baseline_seed_by_see
             results = {"test_accuracy": value, "test_accuracy_missing_0.5": value - 0.02}
             record["runs"].append({"variant": variant, "seed": seed, "results": results})
     write(tmp_path, "cv_uci.json", record)
-    text = make_report.build_report(tmp_path, tmp_path / "B.md")
+    text = report.build_report(tmp_path, tmp_path / "B.md")
     part = section(text, "Choosing defaults by cross-validation")
     # The summary means (98.5 vs 97.0 at η=0 and 90.0 vs 95.0 at η=0.5), the seed counts from the runs.
     assert (
@@ -278,12 +284,12 @@ def test_cross_validation_over_every_row_tests_each_row_once_and_is_never_a_cand
     every = [row for split in ("train", "validation", "test") for row in bundled[split]["row_id"]]
     held_out = [row for folder in folders for row in datasets.load_dataset(str(folder))["test"]["row_id"]]
     assert sorted(held_out) == sorted(every) and len(every) == 2000
-    # make_report: its own section, never in the candidates table that chose the defaults.
+    # the report: its own section, never in the candidates table that chose the defaults.
     record = accuracy_record(clean=0.985, early_half=0.95)
     record["setting"].update(split="cv", folds=5, cv_pool="all")
     write(tmp_path, "cv_all_uci.json", record)
     write(tmp_path, "cv_uci.json", accuracy_record(clean=0.975, early_half=0.95) | {"setting": {"split": "cv"}})
-    text = make_report.build_report(tmp_path, tmp_path / "B.md")
+    text = report.build_report(tmp_path, tmp_path / "B.md")
     assert "### `cv_all_uci.json`" in section(text, "Evaluation by cross-validation over every row")
     assert "cv_all_uci" not in section(text, "Choosing defaults by cross-validation")
     args = bench_accuracy.parse_args(["--split", "cv", "--cv-pool", "all"])

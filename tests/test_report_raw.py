@@ -1,21 +1,17 @@
-"""`report_raw.py` (and its place in `make_report.py`) on small hand-made results files of `bench_text.py` and
+"""The raw-modality section of `benchmarks/report.py` on small hand-made results files of `bench_text.py` and
 `bench_image.py`: the table's numbers are the runs' mean ± std, the win/loss sentence and the loss lines follow the
 numbers, and missing files get the report's missing line."""
 
 import json
 import statistics
-import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from report_text import section
 
-from report_text import section  # noqa: E402
+from benchmarks import report
+from benchmarks.report import RAW_TITLE, raw_section
 
-from benchmarks import make_report  # noqa: E402
-from benchmarks.report_raw import TITLE, raw_section  # noqa: E402
-
-HEADER = {"command": "python benchmarks/bench_x.py", "git_commit": "a" * 40, "git_dirty": False, "machine": {}}
+HEADER = {"command": "python -m benchmarks.bench_x", "git_commit": "a" * 40, "git_dirty": False, "machine": {}}
 
 
 def run(field: str, name: str, seed: int, accuracy: float, half: float) -> dict:
@@ -74,10 +70,8 @@ def test_image_selection_pools_each_candidates_run_files_and_missing_files_get_t
     ]
     candidates = {"defaults": [{**HEADER, "runs": part} for part in parts]}
     (tmp_path / "selection_image.json").write_text(json.dumps({"note": "x", "candidates": candidates}))
-    text = make_report.main(
-        make_report.parse_args(["--results-dir", str(tmp_path), "--output", str(tmp_path / "B.md")])
-    )
-    raw = section(text, TITLE)
+    text = report.main(report.parse_args(["--results-dir", str(tmp_path), "--output", str(tmp_path / "B.md")]))
+    raw = section(text, RAW_TITLE)
     assert f"| defaults | 95.00 ± {100 * statistics.stdev([0.9, 1.0]):.2f} |" in raw
     assert "| defaults: HistGradientBoosting | 50.00 |" in raw
     for name in ("text_test.json", "text_test_references.json", "text_selection.json", "image_tabular.json"):

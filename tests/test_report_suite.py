@@ -2,7 +2,7 @@
 
 import json
 
-from benchmarks.report_suite import comparisons, suite_section
+from benchmarks.report import comparisons, suite_section
 
 
 def _stats(mean: float, std: float = 0.0) -> dict:
@@ -22,9 +22,17 @@ CLDMDF = {
     "summary": {
         "defaults": {
             # 0.4 points under the best at η = 0 (met: the bar allows 0.5), 0.1 under at η = 0.3 (not met)
-            "two": {"test_accuracy": _stats(.906), "test_accuracy_missing_0.3": _stats(0.799), "wall_time": _stats(3)},
+            "two": {
+                "test_accuracy": _stats(0.906),
+                "test_accuracy_missing_0.3": _stats(0.799),
+                "wall_time": _stats(3),
+            },
             # 0.6 under at η = 0 (not met), above at η = 0.5 (met)
-            "six": {"test_accuracy": _stats(.984), "test_accuracy_missing_0.5": _stats(0.951), "wall_time": _stats(4)},
+            "six": {
+                "test_accuracy": _stats(0.984),
+                "test_accuracy_missing_0.5": _stats(0.951),
+                "wall_time": _stats(4),
+            },
         }
     }
 }
@@ -53,7 +61,7 @@ def test_the_section_lists_every_missed_bar_as_a_loss(tmp_path):
 def test_a_missing_results_file_is_named_with_its_command(tmp_path):
     (tmp_path / "references_suite.json").write_text(json.dumps(REFERENCES))
     lines, losses = suite_section(tmp_path)
-    assert losses == [] and any("test_suite.json" in line and "bench_suite.py" in line for line in lines)
+    assert losses == [] and any("test_suite.json" in line and "benchmarks.bench_suite" in line for line in lines)
 
 
 def test_selection_view_never_holds_the_test_split(tmp_path):
@@ -70,7 +78,7 @@ def test_selection_view_never_holds_the_test_split(tmp_path):
 
 
 def test_a_selection_table_averages_over_the_settings_every_candidate_ran(tmp_path):
-    from benchmarks.report_suite import _selection
+    from benchmarks.report import selection_table
 
     argv = ["--dataset_name", "d", "--output_dir", "o", "--seed", "0"]
     record = {
@@ -85,7 +93,7 @@ def test_a_selection_table_averages_over_the_settings_every_candidate_ran(tmp_pa
     }  # fmt: skip
     path = tmp_path / "selection_suite_x.json"
     path.write_text(json.dumps(record))
-    rows = {line[2]: line for line in _selection(path) if line.startswith(("| a |", "| b |"))}
+    rows = {line[2]: line for line in selection_table(path) if line.startswith(("| a |", "| b |"))}
     # `six` has no run of b: the means are over `two` only, at η = 0 and over η = 0 and 0.3
     assert rows["a"].endswith("| 90.00 | 85.00 |") and "| `--no_refit` |" in rows["a"]
     assert rows["b"].endswith("| 92.00 | 88.00 |") and "| `(no flags)` | 3 |" in rows["b"]

@@ -5,7 +5,6 @@ stable row ids and the announced modalities, rebuilt byte for byte. The referenc
 collator's missing pattern, reach real accuracies on real data and skip an η that M modalities cannot meet.
 """
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 from transformers import BertTokenizer
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from benchmarks import bench_references  # noqa: E402
-from benchmarks.bench_references import (  # noqa: E402
+from benchmarks import bench_references
+from benchmarks.bench_references import (
     QUICK,
     REFERENCES,
     Featurizer,
@@ -28,11 +24,13 @@ from benchmarks.bench_references import (  # noqa: E402
     run_reference,
     subsample,
 )
-from benchmarks.common import UCI_DIMS  # noqa: E402
-from benchmarks.suite import REGIMES, SETTINGS, SHARD, build_suite  # noqa: E402
-from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor  # noqa: E402
-from processing.collator import CLDMDFDataCollator  # noqa: E402
-from processing.loading import load_multimodal_dataset  # noqa: E402
+from benchmarks.common import UCI_DIMS
+from benchmarks.suite import REGIMES, SETTINGS, SHARD, build_suite
+from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
+from processing.collator import CLDMDFDataCollator
+from processing.loading import load_multimodal_dataset
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 SPLITS = ("train", "validation", "test")
 EXPECTED_MODALITIES = {
@@ -218,7 +216,7 @@ def test_cli_skips_an_unmeetable_rate_and_writes_provenance(suite, tmp_path):
     argv = ["--suite-dir", str(next(iter(suite.values())).parent), "--datasets", "digits_halves", "--references",
             "logreg", "--quick", "--eval-missing-rates", "0,0.5", "--output", str(output)]  # fmt: skip
     record = bench_references.main(bench_references.parse_args(argv))
-    assert output.is_file() and record["command"].startswith("python benchmarks/bench_references.py")
+    assert output.is_file() and record["command"].startswith("python -m benchmarks.bench_references")
     assert {"git_commit", "machine", "created"} <= set(record)
     checksums = record["setting"]["suite_sha256"]["digits_halves"]
     assert set(checksums) == {"README.md", *(SHARD.format(split=split) for split in SPLITS)}
