@@ -103,8 +103,8 @@ _SCRIPT_COMMAND = re.compile(r"\bpython benchmarks/(\w+)\.py\b")
 
 
 def command_text(command: Optional[str]) -> str:
-    """A recorded command as it runs today: `python benchmarks/<script>.py ARGS` -> `python -m benchmarks.<script>
-    ARGS` (the same arguments; `make_report.py` is now `report`)."""
+    """A recorded command (or a note that names one) as it runs today: `python benchmarks/<script>.py ARGS` ->
+    `python -m benchmarks.<script> ARGS` (the same arguments; `make_report.py` is now `report`)."""
     if command is None:
         return "unknown"
     return _SCRIPT_COMMAND.sub(lambda m: f"python -m benchmarks.{m[1].replace('make_report', 'report')}", command)
@@ -123,7 +123,7 @@ def provenance_lines(record: dict) -> list[str]:
         "",
         f"Commit: `{commit}`{dirty_flag(record)}",
         "",
-        *([record["provenance_note"], ""] if record.get("provenance_note") else []),
+        *([command_text(record["provenance_note"]), ""] if record.get("provenance_note") else []),
         f"Machine: {describe_machine(record.get('machine') or {})}",
         "",
         f"Written: {record.get('created', 'unknown')}",
