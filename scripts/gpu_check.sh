@@ -51,9 +51,9 @@ EOF
 step cuda_tests bash -c "set -o pipefail; '$PY' -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tail -30 | tee -a '$SUMMARY'"
 step main_job_fp32 main_job no
 step main_job_bf16 main_job bf16
-step speed_b256 "$PY" benchmarks/bench_speed.py --device cuda --output "$OUT/speed_cuda.json"
-step speed_b4096 "$PY" benchmarks/bench_speed.py --device cuda --batch-size 4096 --output "$OUT/speed_cuda_b4096.json"
-step speed_b256_compiled "$PY" benchmarks/bench_speed.py --device cuda --compile --configs cldmdf,early_fusion \
+step speed_b256 "$PY" -m benchmarks.bench_speed --device cuda --output "$OUT/speed_cuda.json"
+step speed_b4096 "$PY" -m benchmarks.bench_speed --device cuda --batch-size 4096 --output "$OUT/speed_cuda_b4096.json"
+step speed_b256_compiled "$PY" -m benchmarks.bench_speed --device cuda --compile --configs cldmdf,early_fusion \
     --warmup 20 --no-memory --output "$OUT/speed_cuda_compiled.json"
-step scaling "$PY" benchmarks/bench_scaling.py --device cuda --output "$OUT/scaling_cuda.json"
+step scaling "$PY" -m benchmarks.bench_scaling --device cuda --output "$OUT/scaling_cuda.json"
 exit $failed
