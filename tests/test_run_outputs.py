@@ -27,6 +27,7 @@ from transformers import AutoModelForSequenceClassification, AutoProcessor, pipe
 
 import train_accelerate
 from evaluation.prediction import compute_metrics, predict, predict_rows
+from evaluation.results import Condition, parse_result_key, result_key
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from training.data import eval_dataloader
 
@@ -192,10 +193,9 @@ def test_each_missing_rate_key_holds_the_saved_model_at_that_rate(trained_run, s
     """`test_<metric>_missing_<η>` is the saved model scored with the evaluation collator at exactly η (the loss
     tells any other rate apart), and that collator removes a share η of the (row, modality) entries."""
     results = results_of(trained_run.folder)
-    suffix = f"_missing_{rate:g}" if rate else ""
     recomputed = metrics_at(sweep_inputs, rate)
     for metric in ("loss", "accuracy", "f1"):
-        assert results[f"test_{metric}{suffix}"] == pytest.approx(recomputed[metric], rel=1e-5, abs=1e-7), metric
+        assert results[result_key(metric, rate)] == pytest.approx(recomputed[metric], rel=1e-5, abs=1e-7), metric
 
     args, data, _, processor = sweep_inputs
     masks = [batch["modality_mask"] for batch in eval_dataloader(data["test"], args, data, processor, rate)]
@@ -216,10 +216,11 @@ def test_removal_keys_hold_their_rows_and_scores(trained_run, sweep_inputs):
     assert results["test_rows"] == len(split)
     for index, name in enumerate(MODALITIES):
         keep_another = sum(any(row[other] is not None for other in MODALITIES if other != name) for row in split)
-        assert results[f"test_rows_without_{name}"] == keep_another, name
+        without = Condition(without=name)
+        assert results[result_key("rows", without)] == keep_another, name
         recomputed = metrics_at(sweep_inputs, 0.0, removed=index)
-        assert results[f"test_loss_without_{name}"] == pytest.approx(recomputed["loss"], rel=1e-5), name
-        assert results[f"test_accuracy_without_{name}"] == pytest.approx(recomputed["accuracy"], abs=1e-12), name
+        assert results[result_key("loss", without)] == pytest.approx(recomputed["loss"], rel=1e-5), name
+        assert results[result_key("accuracy", without)] == pytest.approx(recomputed["accuracy"], abs=1e-12), name
     # The rows that have only `fou` in the data leave no modality without it; removing any other keeps them.
     assert results["test_rows_without_fou"] == len(split) - len(ONLY_FOU_ROWS)
     assert results["test_rows_without_kar"] == results["test_rows_without_fac"] == len(split)
@@ -231,10 +232,10 @@ def model_index(folder: Path) -> dict:
     for result in ModelCard.load(folder / "README.md").data.eval_results:
         args = result.metric_args
         if "removed_modality" in args:
-            suffix = f"_without_{args['removed_modality']}"
+            condition = Condition(without=args["removed_modality"])
         else:
-            suffix = f"_missing_{args['missing_rate']:g}" if args["missing_rate"] else ""
-        key = f"{result.dataset_split}_{result.metric_type}{suffix}"
+            condition = Condition(missing_rate=args["missing_rate"])
+        key = result_key(result.metric_type, condition, split=result.dataset_split)
         assert key not in entries, key
         entries[key] = result.metric_value
     return entries
@@ -245,10 +246,11 @@ def test_the_cards_model_index_holds_the_results_values(trained_run, task):
     folder = trained_run.folder if task == "classification" else trained_run.regression_folder
     results, entries = results_of(folder), model_index(folder)
     metrics = ("accuracy", "f1") if task == "classification" else ("rmse", "mae", "r2", "mse")
+    parsed = {key: parse_result_key(key, metrics=metrics) for key in results}
     expected = {
         key: value
         for key, value in results.items()
-        if any(key == f"test_{m}" or key.startswith((f"test_{m}_missing_", f"test_{m}_without_")) for m in metrics)
+        if parsed[key] is not None and parsed[key].condition.reference_for is None
     }
     assert entries == expected
     assert len(entries) >= 2 * (1 + len(MODALITIES)) if task == "classification" else len(entries) >= 8
@@ -271,10 +273,9 @@ def test_the_robustness_plot_draws_the_results(trained_run):
     (figure,) = trained_run.figures
     drawn = plotted(figure)
     for metric, label in (("accuracy", "Accuracy"), ("f1", "Macro F1")):
-        rates = {0.0: results[f"test_{metric}"]}
-        rates |= {rate: results[f"test_{metric}_missing_{rate:g}"] for rate in (0.3, 0.5)}
+        rates = {rate: results[result_key(metric, rate)] for rate in (0.0, 0.3, 0.5)}
         assert drawn[("rates", label)] == pytest.approx(rates)
-        removals = {name: results[f"test_{metric}_without_{name}"] for name in MODALITIES}
+        removals = {name: results[result_key(metric, Condition(without=name))] for name in MODALITIES}
         assert drawn[("removed", f"{label} without the modality")] == pytest.approx(removals)
 
 
