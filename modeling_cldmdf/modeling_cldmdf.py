@@ -80,7 +80,9 @@ PROCESSOR_FILES = (
     "processing_cldmdf.py",
     "columns_cldmdf.py",
     "configuration_cldmdf.py",
+    "feature_extraction_cldmdf.py",
     "image_encoder_cldmdf.py",
+    "sub_processors_cldmdf.py",
     "vocabulary_cldmdf.py",
 )
 _HERE = os.path.dirname(os.path.abspath(__file__))
