@@ -310,9 +310,9 @@ class CLDMDFProcessor(ProcessorMixin):
         Dense (`feature_extraction_cldmdf.py`): mean and population standard deviation per feature over the present
         rows (missing rows are ignored), accumulated batch by batch in float64 (Chan et al.'s parallel update) from
         the float32 values the model sees, then stored as float32. Features with std below `min_std` get std 1.
-        Bag of words: the present texts are the
-        documents (`vocabulary_cldmdf.py`: terms in at least `bag_of_words_min_df` of them, at most the spec's
-        `vocab_size`, with their idf). Refitting replaces the statistics and vocabularies.
+        Bag of words: the present texts are the documents (`vocabulary_cldmdf.py`: terms in at least
+        `bag_of_words_min_df` of them, at most the spec's `vocab_size`, with their idf). Refitting replaces the
+        statistics and vocabularies.
 
         Args:
             train_data (`datasets.Dataset`, `datasets.IterableDataset` or `Mapping[str, Sequence]`):
