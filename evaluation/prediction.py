@@ -10,6 +10,7 @@ one-call path for new rows (dicts with `None` for missing modalities) -> labels,
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
@@ -64,10 +65,18 @@ def compute_metrics(outputs: dict, problem_type: str) -> dict:
     predictions, labels = outputs["predictions"][valid], outputs["labels"][valid]
     metrics = {"loss": outputs["loss"][valid].mean().item(), "rows": int(valid.sum())}
     if problem_type == "single_label_classification":
-        metrics.update(load_metrics().compute(predictions=predictions.numpy(), references=labels.numpy()))
+        metrics.update(_classification_metrics().compute(predictions=predictions.numpy(), references=labels.numpy()))
     elif problem_type == "regression":
         metrics.update(regression_metrics(predictions, labels))
     return metrics
+
+
+@functools.cache
+def _classification_metrics():
+    """`load_metrics()`, loaded once per process: `evaluate.load` copies and imports the module scripts again on every
+    call (a few ms, a tenth of the 50 validations of a run), and `compute` with the values given leaves the modules
+    empty, ready for the next call."""
+    return load_metrics()
 
 
 def regression_metrics(predictions: torch.Tensor, labels: torch.Tensor) -> dict:

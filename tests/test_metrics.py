@@ -110,6 +110,38 @@ def test_invalid_inputs_raise(metrics):
         load_metric("f1")
 
 
+def test_compute_metrics_loads_the_modules_once_and_each_call_stands_alone(monkeypatch):
+    """The validations of a run share one pair of metric modules: each call scores only its own rows, also after a
+    call that raised (no rows), and `evaluate.load` runs at most once per process."""
+    import evaluation.prediction as prediction
+
+    loads = []
+    monkeypatch.setattr(prediction, "load_metrics", lambda: loads.append(1) or load_metrics())
+    prediction._classification_metrics.cache_clear()
+    try:
+
+        def outputs(predictions, labels):
+            count = len(labels)
+            return {
+                "predictions": torch.tensor(predictions),
+                "labels": torch.tensor(labels),
+                "valid": torch.ones(count, dtype=torch.bool),
+                "loss": torch.zeros(count),
+            }
+
+        first = prediction.compute_metrics(outputs([0, 1, 1, 2], [0, 1, 2, 2]), "single_label_classification")
+        assert first["accuracy"] == 0.75 and first["f1"] == pytest.approx(
+            reference_macro_f1([0, 1, 2, 2], [0, 1, 1, 2])
+        )
+        with pytest.raises(ValueError, match="at least one example"):
+            prediction.compute_metrics(outputs([], []), "single_label_classification")
+        second = prediction.compute_metrics(outputs([0, 0], [0, 1]), "single_label_classification")
+        assert second["accuracy"] == 0.5 and second["f1"] == pytest.approx(reference_macro_f1([0, 1], [0, 0]))
+        assert len(loads) == 1
+    finally:
+        prediction._classification_metrics.cache_clear()
+
+
 def test_metric_paths_are_absolute_module_folders():
     for name in METRIC_NAMES:
         path = Path(metric_path(name))
