@@ -171,9 +171,10 @@ def row_context(hidden: torch.Tensor, mask: torch.Tensor, absence: Optional[torc
 def token_and_context_linear(linear: nn.Linear, hidden: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
     """`linear(cat([hidden, context broadcast over M], -1))` for `(B, M, D)` tokens and a `(B, D)` row context,
     without the concatenation: the weight's token half runs on each token, its context half once a row (the same
-    sum in another order: equal up to float rounding, and a third fewer multiply-adds for a (2D -> D) layer)."""
-    width = hidden.shape[-1]
-    token_weight, context_weight = linear.weight[:, :width], linear.weight[:, width:]
+    sum in another order: equal up to float rounding, and a third fewer multiply-adds for a (2D -> D) layer). The
+    halves come from `split`, whose backward writes the weight's gradient in one concatenation (two slices would each
+    pad their half with zeros, then add them up: the same numbers in three full-size operations)."""
+    token_weight, context_weight = linear.weight.split(hidden.shape[-1], dim=1)
     return F.linear(hidden, token_weight) + F.linear(context, context_weight, linear.bias).unsqueeze(1)
 
 
