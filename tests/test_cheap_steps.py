@@ -9,7 +9,7 @@ from datasets import Dataset
 from model_tester import CLDMDFModelTester
 from torch.utils.data import DataLoader
 
-from modeling_cldmdf import CLDMDFForSequenceClassification
+from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
 from modeling_cldmdf.inputs_cldmdf import _non_finite_rows
 from modeling_cldmdf.modeling_cldmdf import CLDMDFDropout
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
@@ -54,6 +54,24 @@ def test_the_non_finite_flag_catches_nan_and_both_infinities_and_not_large_finit
     present = torch.tensor([True, True, True, True, True, False])
     values[5, 0] = float("nan")  # a missing row's placeholder is not checked
     assert _non_finite_rows(values, present).tolist() == [False, True, True, True, False, False]
+
+
+@pytest.mark.parametrize("broken", ["b", "d"])
+def test_one_non_finite_flag_for_all_dense_modalities_still_names_the_broken_one(broken):
+    # Dense modalities a, b, d given, c missing from the inputs (so not checked); a NaN in a row where `broken` is
+    # missing is not an error, one in a present row is, and the message names that modality and only its rows.
+    modalities = {name: {"type": "dense", "dim": 3} for name in ("a", "b", "c", "d")}
+    model = CLDMDFForSequenceClassification(CLDMDFConfig(modalities=modalities)).eval()
+    inputs = {name: torch.randn(4, 3) for name in ("a", "b", "d")}
+    mask = torch.ones(4, 4, dtype=torch.bool)
+    mask[:, model.config.modality_names.index("c")] = False
+    mask[0, model.config.modality_names.index(broken)] = False
+    inputs[broken][0, 1] = float("nan")
+    with torch.no_grad():
+        model(inputs, modality_mask=mask)
+    inputs[broken][2, 0] = float("inf")
+    with pytest.raises(ValueError, match=rf"`modality_inputs\['{broken}'\]` has NaN/inf in present rows \[2\]"):
+        model(inputs, modality_mask=mask)
 
 
 def _rows(count: int) -> Dataset:
