@@ -392,6 +392,18 @@ def split_counts(tables: dict[str, pa.Table], label: str, num_classes: int) -> l
     ]
 
 
+def split_table(tables: dict[str, pa.Table], label: str, names: Sequence[str]) -> str:
+    """The markdown table of rows per split and per class (`templates/_split_table.md.j2`), as the cards show it.
+
+    Args:
+        tables (`dict`): split name -> arrow table.
+        label (`str`): label column name.
+        names (`Sequence[str]`): class names in label order.
+    """
+    template = CARD_TEMPLATES.get_template("_split_table.md.j2")
+    return template.render(class_names=list(names), split_counts=split_counts(tables, label, len(names))).rstrip("\n")
+
+
 def render_card(
     key: str, tables: dict[str, pa.Table], front: str, label: str, class_names: Sequence[str], **context: Any
 ) -> str:
