@@ -11,10 +11,10 @@ from datasets import List, Value
 from safetensors.torch import load_file
 from test_train_accelerate import QUICK
 
-import train_accelerate
-from training import UserError
-from training.data import with_splits
-from training.loop import refit_data, refit_steps, should_refit
+import cldmdf.train_accelerate as train_accelerate
+from cldmdf.training import UserError
+from cldmdf.training.data import with_splits
+from cldmdf.training.loop import refit_data, refit_steps, should_refit
 
 # 8 steps an epoch (256 rows, 32 a batch); evaluated every 4 steps; stops after 24 steps at most.
 SHORT = ["--max_eval_samples", "32", "--skip_modality_removal", "--max_train_steps", "24", "--eval_steps", "4"]
@@ -54,7 +54,7 @@ def test_refit_is_the_default_and_skipped_with_a_log_line_when_it_cannot_run(cap
     PartialState()  # accelerate's logger needs it, as in a run
     assert should_refit(_args(), "test") is True
     assert should_refit(_args("--no_refit"), "test") is False
-    with caplog.at_level(logging.INFO, logger="training.loop"):
+    with caplog.at_level(logging.INFO, logger="cldmdf.training.loop"):
         assert should_refit(_args(), "validation") is False
         assert should_refit(_args("--streaming", "--max_train_steps", "4"), "test") is False
     assert "no refit on train + validation: the final evaluation reads the validation split" in caplog.text

@@ -26,9 +26,9 @@ from benchmarks.bench_references import (
 )
 from benchmarks.common import UCI_DIMS
 from benchmarks.suite import REGIMES, SETTINGS, SHARD, build_suite
+from cldmdf.processing.collator import CLDMDFDataCollator
+from cldmdf.processing.loading import load_multimodal_dataset
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
-from processing.collator import CLDMDFDataCollator
-from processing.loading import load_multimodal_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

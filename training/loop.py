@@ -22,7 +22,7 @@ from accelerate import Accelerator
 from accelerate.logging import get_logger
 from datasets import concatenate_datasets
 
-from processing.loading import MultimodalDataset
+from cldmdf.processing.loading import MultimodalDataset
 
 from . import UserError
 from .budget import Budget, EarlyStopping, create_optimizer_and_scheduler
