@@ -42,16 +42,16 @@ def test_the_wheel_installs_one_namespace_and_the_remote_code(wheel):
     names = wheel.namelist()
     top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert top_level == {"cldmdf", "modeling_cldmdf"}
-    for module in [
-        "cldmdf/train_accelerate.py",
-        "cldmdf/training/loop.py",
-        "cldmdf/processing/loading.py",
-        "cldmdf/evaluation/results.py",
-        "cldmdf/evaluation/metrics/accuracy/accuracy.py",
-        "cldmdf/model_cards/template.md",
-        "modeling_cldmdf/modeling_cldmdf.py",
+    for folder, file in [
+        ("cldmdf", "train_accelerate.py"),
+        ("cldmdf/training", "loop.py"),
+        ("cldmdf/processing", "loading.py"),
+        ("cldmdf/evaluation", "results.py"),
+        ("cldmdf/evaluation/metrics/accuracy", "accuracy.py"),
+        ("cldmdf/model_cards", "template.md"),  # package data
+        ("modeling_cldmdf", "modeling_cldmdf.py"),
     ]:
-        assert module in names
+        assert f"{folder}/{file}" in names
     # nothing of the repository that is not the library: tests, benchmarks, scripts, data
     assert not [name for name in names if name.startswith(("cldmdf/tests", "cldmdf/benchmarks", "cldmdf/scripts"))]
 
