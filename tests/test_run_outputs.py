@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 from accelerate import Accelerator, PartialState
-from bare_process import BLOCK_LOCAL_PACKAGES, run_bare_script
+from bare_process import BARE_PROCESSOR_WITHOUT_CONFIG, BLOCK_LOCAL_PACKAGES, run_bare_script
 from huggingface_hub import ModelCard
 from shared_run import DIGIT_NAMES, NO_KAR_ROWS, ONLY_FOU_ROWS
 from transformers import AutoModelForSequenceClassification, AutoProcessor, pipeline
@@ -465,20 +465,6 @@ def test_a_run_started_by_accelerate_launch_says_so(tmp_path):
 # 8. A folder without processor_config.json
 
 
-BARE_PROCESSOR = BLOCK_LOCAL_PACKAGES + textwrap.dedent(
-    """
-    from transformers import AutoProcessor
-
-    try:
-        AutoProcessor.from_pretrained(sys.argv[1], trust_remote_code=True)
-    except ValueError as error:
-        assert f"processor_config.json is missing from the folder {sys.argv[1]!r}" in str(error), error
-    else:
-        raise SystemExit("loaded a processor from a folder without processor_config.json")
-    """
-)
-
-
 def test_a_folder_without_processor_config_says_which_file_is_missing_and_where(trained_run, tmp_path):
     folder = tmp_path / "model"
     shutil.copytree(trained_run.folder, folder)
@@ -488,4 +474,4 @@ def test_a_folder_without_processor_config_says_which_file_is_missing_and_where(
         with pytest.raises(ValueError, match=re.escape(message)):
             load(folder)
     # As remote code, where the package is not installed: transformers reaches the processor through config.json.
-    run_bare_script(BARE_PROCESSOR, [folder], tmp_path, dict(os.environ, HF_HUB_OFFLINE="1"))
+    run_bare_script(BARE_PROCESSOR_WITHOUT_CONFIG, [folder], tmp_path, dict(os.environ, HF_HUB_OFFLINE="1"))
