@@ -60,7 +60,7 @@ from training.evaluation import evaluate_model, plan_evaluation, validate
 from training.methods import CompanionMethods, build_objectives, prepare_objectives
 from training.model import build_model, build_processor, cache_backbone_outputs
 from training.outputs import TrainingRun, push_folder, save_final
-from training.refit import refit_data, refit_steps, should_refit
+from training.refit import refit_data, refit_length, refit_steps, should_refit
 from training.tracking import RunClock, TrainingProgress, init_trackers, log_training_start, setup_logging
 
 logger = get_logger(__name__)
@@ -153,8 +153,9 @@ def train(args: argparse.Namespace) -> TrainingRun:
     fitted = fit(accelerator, args, *loop, resume=resume, after_step=after_step, after_epoch=after_epoch)
     results = {"train_steps": fitted.completed_steps, "epochs_trained": fitted.epochs}
     if refit and stopper.best_step:
+        length = refit_length(stopper.best_step, fitted.completed_steps, data)
         refitted = refit_on_train_and_validation(
-            accelerator, args, data, processor, model, objectives, initial_weights, stopper.best_step
+            accelerator, args, data, processor, model, objectives, initial_weights, length
         )
         results.update(refit_steps=refitted.completed_steps, refit_rows=refit_rows)
         results.update(refit_runtime=round(refitted.runtime, 3))
@@ -239,7 +240,7 @@ def refit_on_train_and_validation(
     methods = CompanionMethods(accelerator, objectives, refit["validation"], args, refit, processor)
     logger.info(
         f"Refit on train + validation ({len(refit['train'])} rows) from the initial weights: {max_steps} steps, the "
-        f"{best_step} of the best evaluation scaled by the rows"
+        f"{best_step} of the first fit (`refit_length`) scaled by the rows"
     )
     return fit(accelerator, args, model, methods, optimizer, lr_scheduler, train_dataloader, budget, prefix="refit_")
 
