@@ -138,7 +138,14 @@ def train(args: argparse.Namespace) -> TrainingRun:
     results = {"train_steps": fitted.completed_steps, "epochs_trained": fitted.epochs}
     if refit and stopper.best_step:
         refitted = loop.refit_on_train_and_validation(
-            accelerator, args, data, processor, model, objectives, initial_weights, stopper.best_step
+            accelerator,
+            args,
+            data,
+            processor,
+            model,
+            objectives,
+            initial_weights,
+            loop.refit_length(stopper.best_step, fitted.completed_steps, data),
         )
         results.update(refit_steps=refitted.completed_steps, refit_rows=refit_rows)
         results.update(refit_runtime=round(refitted.runtime, 3))
