@@ -15,7 +15,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation import METRIC_NAMES, load_metric, load_metrics, metric_path
+from cldmdf.evaluation import METRIC_NAMES, load_metric, load_metrics, metric_path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -113,7 +113,7 @@ def test_invalid_inputs_raise(metrics):
 def test_compute_metrics_loads_the_modules_once_and_each_call_stands_alone(monkeypatch):
     """The validations of a run share one pair of metric modules: each call scores only its own rows, also after a
     call that raised (no rows), and `evaluate.load` runs at most once per process."""
-    import evaluation.prediction as prediction
+    import cldmdf.evaluation.prediction as prediction
 
     loads = []
     monkeypatch.setattr(prediction, "load_metrics", lambda: loads.append(1) or load_metrics())
@@ -162,7 +162,7 @@ _WORKER = textwrap.dedent(
     sys.path.insert(0, repo_root)
     from pathlib import Path
 
-    from evaluation import load_metrics
+    from cldmdf.evaluation import load_metrics
 
     # Barrier: both processes load and compute at the same moment, once both have imported evaluate.
     Path(barrier, f"ready-{worker_id}").touch()
