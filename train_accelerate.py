@@ -18,6 +18,7 @@ Fine-tune CL-DMDF on a multimodal dataset with missing modalities, with 🤗 Acc
     python train_accelerate.py                                   # the bundled UCI Multiple Features dataset
     accelerate launch train_accelerate.py --dataset_name user/dataset --output_dir out
     ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 train_accelerate.py   # 2 CPU processes
+    cldmdf-train --dataset_name user/dataset --output_dir out    # the same script, installed with the package
 
 The shape follows accelerate's `complete_nlp_example.py` and transformers' `run_*_no_trainer.py` scripts:
 `parse_args()` -> `get_dataloaders(accelerator, args, ...)` -> `train(args)` -> `main(args)`, one
@@ -27,41 +28,31 @@ chooses how long to train (by validation accuracy, or loss for regression); the 
 weights on train + validation for that many epochs (`--no_refit`: keep the best evaluation's weights) and evaluated
 on the test split (`--evaluation_split validation` to tune settings without seeing it) at each
 `--eval_missing_rates` and with each modality removed; the results go to `all_results.json` and the model card.
-The helpers live in the `training` package, one module per responsibility.
+The parts live in the `training` package (installed as `cldmdf.training`, this file as `cldmdf.train_accelerate`), one
+module per responsibility; the training loop and the refit are in `training/loop.py`.
 """
 
 import argparse
 import json
-import math
 import os
 import sys
-import time
-from collections.abc import Callable
-from typing import NamedTuple, Optional
+from typing import Optional
 
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, set_seed
 
-from training import UserError
-from training.arguments import build_parser, run_settings, validate_args
-from training.budget import Budget, EarlyStopping, create_optimizer_and_scheduler, training_budget
-from training.checkpointing import (
-    FRESH_START,
-    ResumePoint,
-    epoch_batches,
-    resume_from_checkpoint,
-    save_checkpoint,
-    step_checkpoint_due,
-)
-from training.command import run_command
-from training.data import eval_dataloader, get_dataloaders, load_checked_data
-from training.evaluation import evaluate_model, plan_evaluation, validate
-from training.methods import CompanionMethods, build_objectives, prepare_objectives
-from training.model import build_model, build_processor, cache_backbone_outputs
-from training.outputs import TrainingRun, push_folder, save_final
-from training.refit import refit_data, refit_steps, should_refit
-from training.tracking import RunClock, TrainingProgress, init_trackers, log_training_start, setup_logging
+from cldmdf.training import UserError, loop
+from cldmdf.training.arguments import build_parser, run_settings, validate_args
+from cldmdf.training.budget import EarlyStopping, create_optimizer_and_scheduler, training_budget
+from cldmdf.training.checkpointing import resume_from_checkpoint
+from cldmdf.training.command import run_command
+from cldmdf.training.data import eval_dataloader, get_dataloaders, load_checked_data
+from cldmdf.training.evaluation import evaluate_model, plan_evaluation
+from cldmdf.training.methods import CompanionMethods, build_objectives, prepare_objectives
+from cldmdf.training.model import build_model, build_processor, cache_backbone_outputs
+from cldmdf.training.outputs import TrainingRun, push_folder, save_final
+from cldmdf.training.tracking import RunClock, init_trackers, log_training_start, setup_logging
 
 logger = get_logger(__name__)
 
@@ -69,7 +60,7 @@ logger = get_logger(__name__)
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     """The command line (`training.arguments` defines the flags), and the command itself for the model card."""
     args = build_parser(__doc__.split("\n\n")[0].strip()).parse_args(argv)
-    args.command = run_command(sys.argv[1:] if argv is None else argv)
+    args.command = run_command(sys.argv[1:], program=sys.argv[0]) if argv is None else run_command(argv)
     return args
 
 
@@ -86,15 +77,6 @@ def create_accelerator(args: argparse.Namespace) -> Accelerator:
     )
 
 
-class Fitted(NamedTuple):
-    """What a pass of the training loop did."""
-
-    completed_steps: int
-    epochs: int
-    samples: int
-    runtime: float
-
-
 def train(args: argparse.Namespace) -> TrainingRun:
     """Trains and evaluates; returns the run without saving anything but checkpoints (the seam multi-process tests
     use to inspect every rank)."""
@@ -102,16 +84,20 @@ def train(args: argparse.Namespace) -> TrainingRun:
     accelerator = create_accelerator(args)
     setup_logging(accelerator)
     set_seed(args.seed)
+
+    # The data, what the final evaluation measures, the model, its training objectives and its processor.
     data = load_checked_data(args)
     evaluation = plan_evaluation(args, data)
-    refit = should_refit(args, evaluation.split)
+    refit = loop.should_refit(args, evaluation.split)
     model = build_model(args, data)
     objectives = build_objectives(args, model)  # TupleInfoNCE, CAL, TMC's annealing: what the flags ask for
     processor = build_processor(args, model, data)
     data = cache_backbone_outputs(model, processor, data, args)  # only under --cache_backbone_outputs
     train_dataloader, eval_splits = get_dataloaders(accelerator, args, data, processor)
     validation_loader = eval_dataloader(eval_splits["validation"], args, data, processor, args.train_missing_rate)
-    per_epoch = None if args.streaming else steps_per_epoch(train_dataloader, args)
+
+    # The budget in optimizer steps, the optimizer and schedule over it, everything prepared.
+    per_epoch = None if args.streaming else loop.steps_per_epoch(train_dataloader, args)
     budget = training_budget(args, per_epoch)
     optimizer, lr_scheduler = create_optimizer_and_scheduler(
         args, [model, objectives], budget, accelerator.num_processes
@@ -120,8 +106,8 @@ def train(args: argparse.Namespace) -> TrainingRun:
         model, optimizer, train_dataloader, validation_loader, lr_scheduler
     )
     objectives = prepare_objectives(accelerator, objectives)
-    # Before a checkpoint is resumed; unwrapped, so that the keys are those `refit_on_train_and_validation` loads.
-    initial_weights = [copy_state(accelerator, module) for module in (model, objectives)] if refit else None
+    # Before a checkpoint is resumed; unwrapped, so that the keys are those the refit loads.
+    initial_weights = loop.copy_weights(accelerator, model, objectives) if refit else None
     min_steps = min(args.min_train_steps, budget.max_train_steps)
     stopper = EarlyStopping(args.early_stopping_patience, min_steps, metric=args.metric_for_best_model)
     methods = CompanionMethods(accelerator, objectives, eval_splits["validation"], args, data, processor)
@@ -130,31 +116,36 @@ def train(args: argparse.Namespace) -> TrainingRun:
         init_trackers(accelerator, args.report_to, settings)
     resume = resume_from_checkpoint(accelerator, stopper, args, per_epoch)
     refit_rows = len(data["train"]) + len(data["validation"]) if refit else None  # no refit, no length: streamed
-    refit_bound = refit_steps(budget.max_train_steps, len(data["train"]), refit_rows) if refit else None
+    refit_bound = loop.refit_steps(budget.max_train_steps, len(data["train"]), refit_rows) if refit else None
     log_training_start(accelerator, args, data, budget, refit_bound)
     clock = RunClock(accelerator, budget, resume.completed_steps, refit_bound)
 
-    def after_step(completed_steps: int, epoch: int) -> bool:
-        """Validation (True: stop early), then the step checkpoint, so that a resumed run has its state."""
-        clock.step(completed_steps)
-        stop = budget.evaluation_due(completed_steps) and validate(
-            model, validation_loader, accelerator, stopper, args, data, completed_steps, epoch
-        )
-        if step_checkpoint_due(args, completed_steps):
-            save_checkpoint(accelerator, stopper, args, f"step_{completed_steps}", completed_steps)
-        return stop
-
-    def after_epoch(epoch: int, completed_steps: int) -> None:
-        clock.epoch_done(epoch)
-        if args.checkpointing_steps == "epoch":
-            save_checkpoint(accelerator, stopper, args, f"epoch_{epoch}", completed_steps)
-
-    loop = (model, methods, optimizer, lr_scheduler, train_dataloader, budget)  # what `fit` trains, with what
-    fitted = fit(accelerator, args, *loop, resume=resume, after_step=after_step, after_epoch=after_epoch)
+    # The first fit, with early stopping on the validation split; then the refit on train + validation from the
+    # initial weights for the epochs of the best evaluation, or (--no_refit) the best evaluation's weights.
+    fitted = loop.fit(
+        accelerator,
+        args,
+        model,
+        methods,
+        optimizer,
+        lr_scheduler,
+        train_dataloader,
+        budget,
+        resume=resume,
+        validation=loop.Validation(validation_loader, stopper, data),
+        clock=clock,
+    )
     results = {"train_steps": fitted.completed_steps, "epochs_trained": fitted.epochs}
     if refit and stopper.best_step:
-        refitted = refit_on_train_and_validation(
-            accelerator, args, data, processor, model, objectives, initial_weights, stopper.best_step
+        refitted = loop.refit_on_train_and_validation(
+            accelerator,
+            args,
+            data,
+            processor,
+            model,
+            objectives,
+            initial_weights,
+            loop.refit_length(stopper.best_step, fitted.completed_steps, data),
         )
         results.update(refit_steps=refitted.completed_steps, refit_rows=refit_rows)
         results.update(refit_runtime=round(refitted.runtime, 3))
@@ -162,6 +153,7 @@ def train(args: argparse.Namespace) -> TrainingRun:
     elif stopper.best_state is not None:
         accelerator.unwrap_model(model).load_state_dict(stopper.best_state)
 
+    # The final robustness sweep, and what the run measured.
     results.update(evaluate_model(model, accelerator, args, data, processor, evaluation), **stopper.summary())
     results.update(train_runtime=round(fitted.runtime, 3), seed=args.seed)
     results.update(train_samples_per_second=round(fitted.samples / max(fitted.runtime, 1e-9), 3))
@@ -170,86 +162,6 @@ def train(args: argparse.Namespace) -> TrainingRun:
         accelerator.log({k: v for k, v in results.items() if isinstance(v, (int, float))}, step=fitted.completed_steps)
         accelerator.end_training()
     return TrainingRun(accelerator, model, processor, data, results, settings)
-
-
-def fit(
-    accelerator,
-    args,
-    model,
-    methods,
-    optimizer,
-    lr_scheduler,
-    train_dataloader,
-    budget: Budget,
-    resume: ResumePoint = FRESH_START,
-    after_step: Optional[Callable[[int, int], bool]] = None,
-    after_epoch: Optional[Callable[[int, int], None]] = None,
-    prefix: str = "",
-) -> Fitted:
-    """The training loop over `budget`, from `resume`. `after_step(completed_steps, epoch)` runs after each optimizer
-    step and returns True to stop early (validation, checkpoints); `after_epoch(epoch, completed_steps)` after each
-    epoch. The training loss goes to the trackers as `{prefix}train_loss`."""
-    progress = TrainingProgress(accelerator, args, budget, resume.completed_steps, prefix)
-    completed_steps, samples, should_stop = resume.completed_steps, 0, False
-    epoch, start = resume.starting_epoch, time.time()
-    for epoch in range(resume.starting_epoch, budget.num_train_epochs):
-        model.train()
-        methods.before_epoch(model, epoch)
-        for batch in epoch_batches(accelerator, train_dataloader, epoch, resume):
-            if completed_steps >= budget.max_train_steps:  # resumed from the final step's checkpoint: nothing left
-                break
-            with accelerator.accumulate(model, methods.objectives):
-                loss = methods.loss(model, batch)
-                progress.add(loss)
-                accelerator.backward(loss)
-                optimizer.step()
-                lr_scheduler.step()
-                optimizer.zero_grad()
-            samples += batch["modality_mask"].shape[0] * accelerator.num_processes
-            if accelerator.sync_gradients:
-                completed_steps += 1
-                progress.step(completed_steps, lr_scheduler.get_last_lr()[0])
-                should_stop = after_step is not None and after_step(completed_steps, epoch)
-            if should_stop or completed_steps >= budget.max_train_steps:
-                break
-        methods.after_epoch(model, epoch, completed_steps)
-        if after_epoch is not None:
-            after_epoch(epoch, completed_steps)
-        if should_stop or completed_steps >= budget.max_train_steps:
-            break
-    return Fitted(completed_steps, epoch + 1, samples, time.time() - start)
-
-
-def refit_on_train_and_validation(
-    accelerator, args, data, processor, model, objectives, initial_weights, best_step: int
-) -> Fitted:
-    """Trains `model` (and the objectives) again from their initial weights on train + validation, for the epochs of
-    the best evaluation (`training/refit.py`); no evaluation and no checkpoint in between."""
-    refit = refit_data(data)
-    for module, weights in zip((model, objectives), initial_weights):
-        accelerator.unwrap_model(module).load_state_dict(weights)
-    train_dataloader, _ = get_dataloaders(accelerator, args, refit, processor)
-    per_epoch = steps_per_epoch(train_dataloader, args)
-    max_steps = refit_steps(best_step, len(data["train"]), len(refit["train"]))
-    budget = Budget(max_steps, math.ceil(max_steps / per_epoch), eval_steps=max_steps)
-    optimizer, lr_scheduler = create_optimizer_and_scheduler(
-        args, [model, objectives], budget, accelerator.num_processes
-    )
-    optimizer, train_dataloader, lr_scheduler = accelerator.prepare(optimizer, train_dataloader, lr_scheduler)
-    methods = CompanionMethods(accelerator, objectives, refit["validation"], args, refit, processor)
-    logger.info(
-        f"Refit on train + validation ({len(refit['train'])} rows) from the initial weights: {max_steps} steps, the "
-        f"{best_step} of the best evaluation scaled by the rows"
-    )
-    return fit(accelerator, args, model, methods, optimizer, lr_scheduler, train_dataloader, budget, prefix="refit_")
-
-
-def steps_per_epoch(train_dataloader, args: argparse.Namespace) -> int:
-    return math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
-
-
-def copy_state(accelerator: Accelerator, module) -> dict:
-    return {key: value.detach().clone() for key, value in accelerator.unwrap_model(module).state_dict().items()}
 
 
 def main(args: argparse.Namespace) -> dict:

@@ -2,7 +2,8 @@
 # Licensed under the Apache License, Version 2.0.
 """Parses the flat `all_results.json` dict of `train_accelerate.py` into robustness conditions.
 
-Keys understood (η is written as Python's `f"{eta:g}"`, e.g. `0.1`, `0.3`, `0.5`):
+Keys understood (named by `evaluation.results.result_key` and read back with its `parse_result_key`; η is written as
+Python's `f"{eta:g}"`, e.g. `0.1`, `0.3`, `0.5`):
 
 - `test_<metric>`: the test split as it is (missing rate η = 0);
 - `test_<metric>_missing_<η>`: a seeded evaluation-time missing pattern at rate η;
@@ -19,10 +20,11 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from cldmdf.evaluation.results import CONDITION_METRICS, MODEL_INDEX_METRICS, REGRESSION_METRICS, parse_result_key
 
 __all__ = [
     "CONDITION_METRICS",
@@ -31,26 +33,6 @@ __all__ = [
     "RobustnessResults",
     "parse_results",
 ]
-
-# Metrics that become `model-index` entries, with their display names.
-MODEL_INDEX_METRICS: dict[str, str] = {
-    "accuracy": "Accuracy",
-    "f1": "Macro F1",
-    "rmse": "RMSE",
-    "mae": "MAE",
-    "r2": "R²",
-    "mse": "MSE",
-}
-# The metrics of a regression model (`evaluation.prediction.regression_metrics`).
-REGRESSION_METRICS = ("rmse", "mae", "r2", "mse")
-# Metrics parsed per condition (the extra ones only appear in the card's tables).
-CONDITION_METRICS: dict[str, str] = {**MODEL_INDEX_METRICS, "loss": "Loss", "rows": "Rows"}
-
-_METRIC_GROUP = "|".join(sorted(CONDITION_METRICS, key=len, reverse=True))
-_COMPLETE_KEY = re.compile(rf"^test_(?P<metric>{_METRIC_GROUP})$")
-_MISSING_KEY = re.compile(rf"^test_(?P<metric>{_METRIC_GROUP})_missing_(?P<rate>.+)$")
-_WITHOUT_KEY = re.compile(rf"^test_(?P<metric>{_METRIC_GROUP})_without_(?P<modality>.+)$")
-_WITH_KEY = re.compile(rf"^test_(?P<metric>{_METRIC_GROUP})_with_(?P<modality>.+)$")
 
 
 @dataclass
@@ -106,18 +88,6 @@ def _metric_value(key: str, value: Any) -> float:
     return value
 
 
-def _missing_rate(key: str, text: str) -> float:
-    try:
-        rate = float(text)
-    except ValueError:
-        raise ValueError(
-            f"`results` key {key!r}: the missing rate {text!r} is not a number (expected e.g. 0.3)"
-        ) from None
-    if not 0.0 <= rate < 1.0:
-        raise ValueError(f"`results` key {key!r}: the missing rate must be in [0, 1), got {rate!r}")
-    return rate
-
-
 def _store(table: dict, condition: Any, metric: str, key: str, value: float) -> None:
     group = table.setdefault(condition, {})
     if metric in group and group[metric] != value:
@@ -161,23 +131,20 @@ def parse_results(results: Mapping[str, Any], modality_names: Iterable[str] | No
     for key, value in results.items():
         if not isinstance(key, str):
             raise TypeError(f"`results` keys must be strings, got {key!r} of type {type(key).__name__}")
-        if match := _COMPLETE_KEY.match(key):
-            _store(missing, 0.0, match["metric"], key, _metric_value(key, value))
-        elif match := _MISSING_KEY.match(key):
-            rate = _missing_rate(key, match["rate"])
-            _store(missing, rate, match["metric"], key, _metric_value(key, value))
-        elif match := _WITHOUT_KEY.match(key):
-            modality = match["modality"]
-            if known is not None and modality not in known:
-                raise ValueError(f"`results` key {key!r} names modality {modality!r}, which is not one of {known}")
-            _store(removed, modality, match["metric"], key, _metric_value(key, value))
-        elif match := _WITH_KEY.match(key):
-            modality = match["modality"]
-            if known is not None and modality not in known:
-                raise ValueError(f"`results` key {key!r} names modality {modality!r}, which is not one of {known}")
-            _store(references, modality, match["metric"], key, _metric_value(key, value))
-        else:
+        parsed = parse_result_key(key)
+        if parsed is None:
             other[key] = value
+            continue
+        condition = parsed.condition
+        if condition.without is not None:
+            table, group = removed, condition.without
+        elif condition.reference_for is not None:
+            table, group = references, condition.reference_for
+        else:
+            table, group = missing, condition.missing_rate
+        if known is not None and table is not missing and group not in known:
+            raise ValueError(f"`results` key {key!r} names modality {group!r}, which is not one of {known}")
+        _store(table, group, parsed.metric, key, _metric_value(key, value))
     return RobustnessResults(
         missing_rates=dict(sorted(missing.items())),
         removed_modalities=dict(sorted(removed.items())),

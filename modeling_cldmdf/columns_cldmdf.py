@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 """The array work of `CLDMDFProcessor` on one modality column (a list with one entry per row, `None` = missing):
-which entries are present, the present entries as checked arrays, the statistics `fit` accumulates.
+which entries are present, the present entries as checked arrays, the statistics `fit` accumulates; and the checks
+of a batch of columns and of a caller's presence mask.
 
 Pure functions of their arguments, no processor state. This file travels to the Hub as remote code with
 `processing_cldmdf.py` (which imports it): it imports only numpy, torch and the standard library.
@@ -28,6 +29,8 @@ import torch
 
 __all__ = [
     "as_row_list",
+    "check_columns",
+    "check_mask",
     "dense_values",
     "is_present",
     "is_vector",
@@ -72,6 +75,46 @@ def as_row_list(name: str, values: Any) -> list:
             raise TypeError(f"Modality {name!r} must be a list with one entry per row, got a 0-d array")
         return list(values)
     return list(values)
+
+
+def check_columns(modalities: Any, names: Sequence[str]) -> tuple[dict[str, list], int]:
+    """A batch given column-wise (modality name -> one entry per row), checked against the processor's modality
+    `names`: the columns as lists and the batch size."""
+    if not isinstance(modalities, Mapping):
+        raise TypeError(
+            f"`modalities` must be a dict modality name -> list of entries (None = missing), got "
+            f"{type(modalities).__name__}"
+        )
+    unknown = [name for name in modalities if name not in names]
+    if unknown:
+        raise ValueError(f"Unknown modalities {unknown}; this processor knows {list(names)}")
+    if not modalities:
+        raise ValueError(f"`modalities` is empty; give at least one of {list(names)}")
+    columns = {name: as_row_list(name, values) for name, values in modalities.items()}
+    lengths = {name: len(column) for name, column in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"All modalities must have one entry per row, got lengths {lengths}")
+    batch_size = next(iter(lengths.values()))
+    if batch_size == 0:
+        raise ValueError("The batch is empty: every modality list has length 0")
+    return columns, batch_size
+
+
+def check_mask(modality_mask: Any, batch_size: int, names: Sequence[str]) -> np.ndarray:
+    """A caller's `modality_mask` as a new C-contiguous bool array (B, M), columns in the order of the modality
+    `names`: the batch never shares its memory."""
+    if isinstance(modality_mask, torch.Tensor):
+        modality_mask = modality_mask.detach().cpu().numpy()
+    mask = np.asarray(modality_mask)
+    if mask.dtype != np.bool_:
+        raise TypeError(f"`modality_mask` must be boolean (True = present), got dtype {mask.dtype}")
+    expected = (batch_size, len(names))
+    if mask.shape != expected:
+        raise ValueError(
+            f"`modality_mask` must have shape (batch, modalities) = {expected}, columns in `modality_names` order "
+            f"{list(names)}, got shape {mask.shape}"
+        )
+    return mask.copy(order="C")
 
 
 def present_values(name: str, column: Optional[list], rows: np.ndarray) -> list:

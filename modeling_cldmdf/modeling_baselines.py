@@ -40,9 +40,10 @@ from torch import nn
 from transformers.utils import ModelOutput
 
 from .configuration_baselines import EarlyFusionConfig, FusionBaselineConfig, LateFusionConfig, TMCConfig
+from .encoders_cldmdf import build_encoder
 from .inputs_cldmdf import ModalityInputs, check_labels, input_batch_size
 from .losses_cldmdf import task_loss
-from .modeling_cldmdf import CLDMDFPreTrainedModel, build_encoder
+from .modeling_cldmdf import CLDMDFPreTrainedModel
 
 __all__ = [
     "FusionBaselineOutput",

@@ -18,30 +18,47 @@ CL-DMDF: A Contrastive Learning-Based Framework for Dynamic Multimodal Data Fusi
 modality encoders -> learned missing-modality embeddings -> stacked dual (feature x modality) attention -> adaptive
 per-row fusion over present modalities, trained with an entity-centroid InfoNCE.
 
-The forward pass of [`CLDMDFModel`] reads top to bottom in the order the data flows; the heads call it. Training
-recipes (TupleInfoNCE, CAL, the budget) live on the training side (`training/`), reference fusion methods in
-`modeling_baselines.py`.
+The forward pass of [`CLDMDFModel`] reads top to bottom in the order the data flows; the heads call it. Its building
+blocks live beside this file: the modality encoders in `encoders_cldmdf.py`, the dual attention and the adaptive
+fusion in `fusion_cldmdf.py`. Training recipes (TupleInfoNCE, CAL, the budget) live on the training side
+(`training/`), reference fusion methods in `modeling_baselines.py`.
 
 Shapes: B rows, M modalities (sorted names), D `hidden_size`, P `projection_dim`, C labels, L fusion layers.
 This file travels to the Hub as remote code: it imports only torch, public transformers APIs and its siblings.
 """
 
-import math
 import os
 import shutil
-from collections.abc import Mapping
-from typing import Any, Optional, Union
+from typing import Optional, Union
 
 import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError
 from torch import nn
-from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import logging
 
 from .configuration_cldmdf import CLDMDFConfig
-from .image_encoder_cldmdf import CLDMDFImageCNNEncoder, is_cnn_image_spec
+
+# The building blocks; those this file does not use are imported too, so that they stay importable from here.
+from .encoders_cldmdf import (  # noqa: F401
+    CLDMDFBackboneEncoder,
+    CLDMDFDenseEncoder,
+    CLDMDFDropout,
+    CLDMDFTokenBottleneck,
+    build_backbone,
+    build_encoder,
+)
+from .fusion_cldmdf import (  # noqa: F401
+    CLDMDFAdaptiveFusion,
+    CLDMDFFeatureAttention,
+    CLDMDFFusionLayer,
+    CLDMDFModalityAttention,
+    absence_summary,
+    row_context,
+    token_and_context_linear,
+)
 from .inputs_cldmdf import ModalityInputs, check_inputs, check_labels, drop_modalities, input_batch_size
 from .losses_cldmdf import entity_centroid_loss, task_loss
 from .modeling_outputs_cldmdf import CLDMDFModelOutput, CLDMDFPreTrainingOutput, CLDMDFSequenceClassifierOutput
@@ -49,7 +66,6 @@ from .modeling_outputs_cldmdf import CLDMDFModelOutput, CLDMDFPreTrainingOutput,
 # Imported here so that `save_pretrained` copies the pipeline file too (remote code follows relative imports).
 from .pipeline_cldmdf import CLDMDF_CUSTOM_PIPELINES
 from .text_encoder_cldmdf import CLDMDFBagOfWordsEncoder
-from .vocabulary_cldmdf import is_bag_of_words
 
 logger = logging.get_logger(__name__)
 
@@ -80,321 +96,12 @@ PROCESSOR_FILES = (
     "processing_cldmdf.py",
     "columns_cldmdf.py",
     "configuration_cldmdf.py",
+    "feature_extraction_cldmdf.py",
     "image_encoder_cldmdf.py",
+    "sub_processors_cldmdf.py",
     "vocabulary_cldmdf.py",
 )
 _HERE = os.path.dirname(os.path.abspath(__file__))
-
-# --------------------------------------------------------------------------------------------------------------------
-# Modules
-# --------------------------------------------------------------------------------------------------------------------
-
-
-class CLDMDFDropout(nn.Dropout):
-    """
-    `nn.Dropout` (same keep probability `1 - p`, same `1 / (1 - p)` scaling, a module without state) whose mask is
-    drawn more cheaply on CPU: a uniform `torch.rand` compared with `p`, where `nn.Dropout` calls `bernoulli_`, whose
-    CPU kernel costs about 4x as much for the `(B, M, intermediate_size)` tensors a training step drops (12 % of a
-    UCI step). The mask is another function of the seed than `nn.Dropout`'s; other devices keep torch's kernel.
-    """
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0.0:
-            return input
-        if input.device.type != "cpu" or self.p == 1.0 or self.inplace:
-            return super().forward(input)
-        # float32 uniforms for every dtype: a bf16 uniform has 8 bits, too coarse to compare with p
-        keep = torch.rand(input.shape, device=input.device).ge_(self.p)  # (...) 1.0 kept, 0.0 dropped
-        return input * keep.to(input.dtype).mul_(1.0 / (1.0 - self.p))
-
-
-class CLDMDFDenseEncoder(nn.Module):
-    """`dense` modality: [LayerNorm ->] Linear -> GELU -> Dropout -> Linear to `hidden_size`."""
-
-    def __init__(self, input_dim: int, config: CLDMDFConfig):
-        super().__init__()
-        self.norm = nn.LayerNorm(input_dim, eps=config.layer_norm_eps) if config.dense_input_norm else nn.Identity()
-        self.fc1 = nn.Linear(input_dim, config.hidden_size)
-        self.dropout = CLDMDFDropout(config.hidden_dropout_prob)
-        self.fc2 = nn.Linear(config.hidden_size, config.hidden_size)
-
-    def forward(self, values: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-        # (B, dim) -> (B, D). Missing rows are zero-filled first so that NaN/inf placeholders can reach no gradient.
-        values = torch.where(present.unsqueeze(-1), values, torch.zeros_like(values))
-        return self.fc2(self.dropout(F.gelu(self.fc1(self.norm(values)))))
-
-
-class CLDMDFBackboneEncoder(nn.Module):
-    """`text` / `image` modality: any transformers backbone, pooled, then a Linear to `hidden_size`."""
-
-    def __init__(self, spec: dict, backbone: PreTrainedModel, config: CLDMDFConfig):
-        super().__init__()
-        self.kind = spec["type"]
-        self.pooling = spec["pooling"]
-        self.backbone = backbone
-        backbone_config = backbone.config
-        width = getattr(backbone_config, "hidden_size", None) or getattr(backbone_config, "d_model", None)
-        if width is None and getattr(backbone_config, "hidden_sizes", None):
-            width = backbone_config.hidden_sizes[-1]
-        if width is None:
-            raise ValueError(
-                f"Cannot tell the output width of backbone {type(backbone).__name__}: its config has no "
-                f"`hidden_size`, `d_model` or `hidden_sizes`."
-            )
-        self.projection = nn.Linear(width, config.hidden_size)
-        self.frozen = spec["freeze_backbone"]
-        if self.frozen:
-            self.backbone.requires_grad_(False)
-
-    def train(self, mode: bool = True) -> "CLDMDFBackboneEncoder":
-        super().train(mode)
-        if self.frozen:  # a frozen backbone is a fixed function: no dropout, so cached outputs stay exact
-            self.backbone.eval()
-        return self
-
-    def forward(self, inputs: Union[torch.Tensor, Mapping[str, torch.Tensor]], present: torch.Tensor) -> torch.Tensor:
-        if isinstance(inputs, Mapping) and "pooled_output" in inputs:
-            # Precomputed pooled backbone outputs (frozen backbones, see `cache_backbone_outputs` in the training
-            # script): only the projection runs.
-            pooled = inputs["pooled_output"]
-            pooled = torch.where(present.unsqueeze(-1), pooled, torch.zeros_like(pooled))
-        else:
-            pooled = self.backbone_output(inputs, present)
-        return self.projection(pooled)
-
-    def backbone_output(self, inputs: Union[torch.Tensor, Mapping[str, torch.Tensor]], present: torch.Tensor):
-        """The pooled backbone output `(B, H)` before the projection (what `pooled_output` inputs stand for)."""
-        if self.kind == "text":
-            input_ids = inputs["input_ids"]
-            attention_mask = inputs.get("attention_mask")
-            if attention_mask is None:
-                attention_mask = torch.ones_like(input_ids)
-            # Missing rows: token ids 0 attending to the first position only, so no row is fully masked.
-            keep = present.unsqueeze(-1)
-            first_only = torch.zeros_like(attention_mask)
-            first_only[:, 0] = 1
-            attention_mask = torch.where(keep, attention_mask, first_only)
-            model_inputs = {"input_ids": torch.where(keep, input_ids, torch.zeros_like(input_ids))}
-            model_inputs["attention_mask"] = attention_mask
-            if "token_type_ids" in inputs:
-                model_inputs["token_type_ids"] = torch.where(keep, inputs["token_type_ids"], 0)
-            outputs = self.backbone(**model_inputs)
-            token_mask = attention_mask
-        else:
-            pixel_values = inputs["pixel_values"] if isinstance(inputs, Mapping) else inputs
-            pixel_values = torch.where(present.view(-1, 1, 1, 1), pixel_values, torch.zeros_like(pixel_values))
-            outputs = self.backbone(pixel_values=pixel_values)
-            token_mask = None
-        return self._pool(outputs, token_mask)
-
-    def _pool(self, outputs: Any, token_mask: Optional[torch.Tensor]) -> torch.Tensor:
-        if self.pooling == "pooler":
-            pooled = outputs.pooler_output
-            return pooled.flatten(1)
-        hidden = outputs.last_hidden_state
-        if hidden.dim() == 4:  # convolutional backbones: (B, C, H, W)
-            return hidden.mean(dim=(2, 3))
-        if self.pooling == "cls":
-            return hidden[:, 0]
-        if token_mask is None:
-            return hidden.mean(dim=1)
-        weights = token_mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
-
-
-class CLDMDFFeatureAttention(nn.Module):
-    """
-    Feature-level attention: a score in (0, 1) for each of the D features of each modality token, computed from the
-    token and the row's global context; the token is re-weighted feature-wise.
-
-    Inputs:
-        hidden (`(B, M, D)`), context (`(B, D)`).
-    Returns:
-        the re-weighted tokens `(B, M, D)` and the scores `(B, M, D)`.
-    """
-
-    def __init__(self, config: CLDMDFConfig):
-        super().__init__()
-        self.fc1 = nn.Linear(2 * config.hidden_size, config.feature_attention_hidden_size)
-        self.fc2 = nn.Linear(config.feature_attention_hidden_size, config.hidden_size)
-        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-
-    def forward(self, hidden: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        pre = token_and_context_linear(self.fc1, hidden, context)  # fc1([h; c]) (B, M, feature_attention_hidden)
-        scores = torch.sigmoid(self.fc2(F.gelu(pre)))  # (B, M, D)
-        return self.norm(hidden + hidden * scores), scores
-
-
-class CLDMDFModalityAttention(nn.Module):
-    """
-    Modality-level attention: a standard post-norm encoder layer over the M tokens of a row, with missing modalities
-    masked as keys (`key_padding_mask = ~mask`), capturing global cross-modal complementarity.
-    """
-
-    def __init__(self, config: CLDMDFConfig):
-        super().__init__()
-        # Holds the projections (its parameters and their initialisation; `self_attention` computes with them).
-        self.attention = nn.MultiheadAttention(
-            config.hidden_size, config.num_attention_heads, dropout=config.attention_dropout_prob, batch_first=True
-        )
-        self.attention_dropout = CLDMDFDropout(config.attention_dropout_prob)
-        self.norm1 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.feed_forward = nn.Sequential(
-            nn.Linear(config.hidden_size, config.intermediate_size),
-            nn.GELU(),
-            CLDMDFDropout(config.hidden_dropout_prob),
-            nn.Linear(config.intermediate_size, config.hidden_size),
-        )
-        self.dropout = CLDMDFDropout(config.hidden_dropout_prob)
-        self.norm2 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-
-    def self_attention(self, hidden: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """`nn.MultiheadAttention(hidden, hidden, hidden, key_padding_mask=~mask, need_weights=True,
-        average_attn_weights=False)` written out: the same operations (the same numbers up to float rounding),
-        without its argument checks and reshapes (a third of its time at M = 6). The weights come with the output,
-        so returning them never changes the numbers."""
-        attention = self.attention
-        batch_size, num_tokens, width = hidden.shape
-        head_dim = width // attention.num_heads
-        qkv = F.linear(hidden, attention.in_proj_weight, attention.in_proj_bias)  # (B, M, 3D)
-        qkv = qkv.view(batch_size, num_tokens, 3, attention.num_heads, head_dim).permute(2, 0, 3, 1, 4)
-        query, key, value = qkv.unbind(0)  # (B, heads, M, D / heads) each
-        # Scores laid out keys first, (B, heads, key, query), and normalised over dim -2: torch's CPU softmax over a
-        # last dimension as short as M = 6 takes a slow path (3x the time of the whole softmax over dim -2).
-        scores = key @ (query * math.sqrt(1.0 / head_dim)).transpose(-2, -1)  # (B, heads, M keys, M queries)
-        scores = scores.masked_fill(~mask.view(batch_size, 1, num_tokens, 1), float("-inf"))
-        weights = scores.softmax(dim=-2).transpose(-2, -1)  # (B, heads, M queries, M keys)
-        attended = (self.attention_dropout(weights) @ value).transpose(1, 2).reshape(batch_size, num_tokens, width)
-        return attention.out_proj(attended), weights
-
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        attended, weights = self.self_attention(hidden, mask)  # (B, M, D), (B, heads, M, M)
-        hidden = self.norm1(hidden + self.dropout(attended))
-        hidden = self.norm2(hidden + self.dropout(self.feed_forward(hidden)))
-        return hidden, weights
-
-
-class CLDMDFFusionLayer(nn.Module):
-    """One dual-attention layer: feature attention, then modality attention (each can be switched off)."""
-
-    def __init__(self, config: CLDMDFConfig):
-        super().__init__()
-        self.feature_attention = CLDMDFFeatureAttention(config) if config.use_feature_attention else None
-        self.modality_attention = CLDMDFModalityAttention(config) if config.use_modality_attention else None
-
-    def forward(
-        self, hidden: torch.Tensor, mask: torch.Tensor, absence: Optional[torch.Tensor] = None
-    ) -> tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
-        feature_scores = modality_scores = None
-        if self.feature_attention is not None:
-            hidden, feature_scores = self.feature_attention(hidden, row_context(hidden, mask, absence))
-        if self.modality_attention is not None:
-            hidden, modality_scores = self.modality_attention(hidden, mask)
-        return hidden, feature_scores, modality_scores
-
-
-class CLDMDFAdaptiveFusion(nn.Module):
-    """
-    Adaptive fusion: gate logits `g[b, m] = v . tanh(U [h[b, m]; c[b]])` (+ conf[b, m] with `fusion_use_confidence`),
-    softmax over the present modalities of each row; the fused embedding is the weighted sum of the present tokens.
-    """
-
-    def __init__(self, config: CLDMDFConfig):
-        super().__init__()
-        self.mode = config.fusion_mode
-        self.gate = nn.Linear(2 * config.hidden_size, config.hidden_size)
-        self.gate_vector = nn.Linear(config.hidden_size, 1, bias=False)
-
-    def forward(
-        self,
-        hidden: torch.Tensor,
-        mask: torch.Tensor,
-        absence: Optional[torch.Tensor] = None,
-        confidence: Optional[torch.Tensor] = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.mode == "mean":
-            logits = torch.zeros(mask.shape, dtype=hidden.dtype, device=hidden.device)
-        else:
-            pre = token_and_context_linear(self.gate, hidden, row_context(hidden, mask, absence))  # U [h; c]
-            logits = self.gate_vector(torch.tanh(pre)).squeeze(-1)
-            if confidence is not None:
-                logits = logits + confidence.to(logits.dtype)
-        weights = logits.float().masked_fill(~mask, float("-inf")).softmax(dim=-1)  # (B, M), exact 0 where missing
-        fused = (weights.to(hidden.dtype).unsqueeze(-1) * hidden).sum(dim=1)  # (B, D)
-        return fused, weights
-
-
-def build_backbone(spec: dict) -> PreTrainedModel:
-    """Builds a text/image backbone from a config dict, or loads it by checkpoint name and records its config."""
-    backbone = spec["backbone"]
-    if isinstance(backbone, str):
-        model = AutoModel.from_pretrained(backbone)
-        # Keep the resolved config so a saved model rebuilds the backbone offline, weights coming from its own file.
-        spec["pretrained_name"] = backbone
-        spec["backbone"] = model.config.to_dict()
-        return model
-    return AutoModel.from_config(AutoConfig.for_model(**backbone))
-
-
-def build_encoder(spec: dict, config) -> nn.Module:
-    """The encoder of one modality spec: a dense MLP, a bag of words, the small CNN of an image spec without a
-    backbone, or a transformers backbone with a projection."""
-    if spec["type"] == "dense":
-        return CLDMDFDenseEncoder(spec["dim"], config)
-    if is_bag_of_words(spec):
-        return CLDMDFBagOfWordsEncoder(spec, config)
-    if is_cnn_image_spec(spec):
-        return CLDMDFImageCNNEncoder(spec, config)
-    return CLDMDFBackboneEncoder(spec, build_backbone(spec), config)
-
-
-class CLDMDFTokenBottleneck(nn.Module):
-    """
-    A variational bottleneck on one modality's token (`config.token_bottleneck`; CAL's asymmetric information
-    bottleneck, docs/methods.md section 3): `μ(h)`, `log σ²(h)`; `h~ = μ + σ ε` in training, `μ` in evaluation; returns
-    `KL(N(μ, σ²) || N(0, I))` per row (summed over features). The variance starts small (`log σ²` bias at -6) so a
-    fresh bottleneck barely perturbs the tokens.
-    """
-
-    initial_log_variance = -6.0
-
-    def __init__(self, hidden_size: int):
-        super().__init__()
-        self.mean = nn.Linear(hidden_size, hidden_size)
-        self.log_variance = nn.Linear(hidden_size, hidden_size, bias=False)
-        # A parameter of this module (not of a Linear) so that weight initialisation can give it its own value.
-        self.log_variance_bias = nn.Parameter(torch.full((hidden_size,), self.initial_log_variance))
-
-    def forward(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean = self.mean(hidden)
-        log_variance = (self.log_variance(hidden) + self.log_variance_bias).float().clamp(-20.0, 10.0)
-        kl = 0.5 * (mean.float().pow(2) + log_variance.exp() - log_variance - 1.0).sum(dim=-1)  # (B,)
-        if self.training:
-            return mean + (0.5 * log_variance).exp().to(mean.dtype) * torch.randn_like(mean), kl
-        return mean, kl
-
-
-def row_context(hidden: torch.Tensor, mask: torch.Tensor, absence: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """Global context of each row: mean of its present tokens (+ its absence summary): `(B, M, D) -> (B, D)`."""
-    weights = mask.unsqueeze(-1).to(hidden.dtype)
-    context = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
-    return context if absence is None else context + absence.to(context.dtype)
-
-
-def token_and_context_linear(linear: nn.Linear, hidden: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-    """`linear(cat([hidden, context broadcast over M], -1))` for `(B, M, D)` tokens and a `(B, D)` row context,
-    without the concatenation: the weight's token half runs on each token, its context half once a row (the same
-    sum in another order: equal up to float rounding, and a third fewer multiply-adds for a (2D -> D) layer)."""
-    width = hidden.shape[-1]
-    token_weight, context_weight = linear.weight[:, :width], linear.weight[:, width:]
-    return F.linear(hidden, token_weight) + F.linear(context, context_weight, linear.bias).unsqueeze(1)
-
-
-def absence_summary(mask: torch.Tensor, missing_embeddings: torch.Tensor) -> torch.Tensor:
-    """Mean learned missing embedding of each row's absent modalities, 0 for complete rows: `(B, M) -> (B, D)`."""
-    absent = (~mask).to(missing_embeddings.dtype)  # (B, M)
-    return absent @ missing_embeddings / absent.sum(dim=1, keepdim=True).clamp(min=1.0)
-
 
 # --------------------------------------------------------------------------------------------------------------------
 # Models

@@ -14,15 +14,18 @@
 """Processor class for CL-DMDF: turns per-modality columns with missing entries into a model-ready batch.
 
 This file travels to the Hub as remote code with the model: it imports only numpy, torch, public transformers APIs and
-its siblings `configuration_cldmdf.py` (the modality-spec checks) and `columns_cldmdf.py` (array work on one column).
+its siblings: `configuration_cldmdf.py` (the modality-spec checks), `columns_cldmdf.py` (array work on one column),
+`feature_extraction_cldmdf.py` (the dense modalities' standardisation) and `sub_processors_cldmdf.py` (the tokenizers,
+image processors and vocabularies that read the text and image modalities).
 
 Design. `ProcessorMixin` finds its sub-processors from `__init__` parameter names (`tokenizer`, `image_processor`,
 ...), each mandatory, one per kind. CL-DMDF has any number of modalities of each kind and may have none, so
 `CLDMDFProcessor` declares no such parameter (`get_attributes()` is empty) and keeps its own state:
-- `processor_config.json` (written by the mixin from `to_dict`) holds the modalities spec, the text options and the
-  fitted dense statistics (float32 values written as exact decimal doubles, so they reload bit-identical);
+- `processor_config.json` (written by the mixin from `to_dict`) holds the modalities spec, the text options, the
+  fitted dense statistics of its `CLDMDFDenseFeatureExtractor` (float32 values written as exact decimal doubles, so
+  they reload bit-identical) and the fitted bag-of-words vocabularies;
 - the tokenizer of text modality `name` lives in the sub-folder `{name}_tokenizer/`, the image processor of image
-  modality `name` in `{name}_image_processor/` (one level deep, as `push_to_hub` uploads folders one level deep).
+  modality `name` in `{name}_image_processor/` (`sub_processors_cldmdf.py`).
 `_auto_class = "AutoProcessor"`, so every save writes `auto_map` and copies this file and the siblings it imports next
 to the config: the folder loads with `AutoProcessor.from_pretrained(folder, trust_remote_code=True)` where this package
 is not installed, and without `trust_remote_code` where the package registered the class with `AutoProcessor.register`.
@@ -35,30 +38,34 @@ from typing import Any, Optional, Union
 
 import numpy as np
 import torch
-from transformers import (
-    AutoImageProcessor,
-    AutoTokenizer,
-    BatchFeature,
-    ImageProcessingMixin,
-    PreTrainedTokenizerBase,
-    ProcessorMixin,
-)
+from transformers import BatchFeature, ProcessorMixin
 
 from .columns_cldmdf import (
     as_row_list,
-    dense_values,
+    check_columns,
+    check_mask,
     is_present,
     is_vector,
-    load_image,
-    merge_moments,
-    pooled_values,
     present_values,
     rows_repr,
     to_torch,
 )
 from .configuration_cldmdf import check_modality_spec
-from .image_encoder_cldmdf import cnn_pixel_values, normalize_cnn_image_spec
-from .vocabulary_cldmdf import CLDMDFVocabulary, CLDMDFVocabularyBuilder, is_bag_of_words
+from .feature_extraction_cldmdf import CLDMDFDenseFeatureExtractor
+from .sub_processors_cldmdf import (
+    bag_of_words_inputs,
+    check_texts,
+    cnn_image_inputs,
+    image_processor_inputs,
+    load_sub_processors,
+    pooled_inputs,
+    resolve_sub_processors,
+    subfolder_of,
+    text_inputs,
+    uses_cnn,
+    with_cnn_specs,
+)
+from .vocabulary_cldmdf import CLDMDFVocabularyBuilder, check_vocabularies, is_bag_of_words
 
 __all__ = ["CLDMDFProcessor", "CLDMDFBatchFeature"]
 
@@ -66,46 +73,6 @@ PROCESSOR_CONFIG_FILE = "processor_config.json"  # what `ProcessorMixin.save_pre
 
 PADDING_STRATEGIES = ("longest", "max_length")
 RETURN_TENSORS = ("pt", "np")
-# Used when `max_length` is None and the tokenizer declares no usable `model_max_length`.
-DEFAULT_MAX_LENGTH = 512
-
-
-def _subfolder(name: str, kind: str) -> str:
-    """Sub-folder (one level below the processor folder) holding the sub-processor of modality `name`."""
-    return f"{name}_tokenizer" if kind == "text" else f"{name}_image_processor"
-
-
-def _checkpoint_of(spec: Mapping[str, Any]) -> Optional[str]:
-    """The checkpoint name/path of a text/image spec: `backbone` when it is one, else `pretrained_name`."""
-    if isinstance(spec.get("backbone"), str):
-        return spec["backbone"]
-    if isinstance(spec.get("pretrained_name"), str):
-        return spec["pretrained_name"]
-    return None
-
-
-def _uses_cnn(spec: Mapping[str, Any]) -> bool:
-    """An image modality the processor resizes itself, for the CNN encoder: `encoder: "cnn"` (what a model config
-    writes for an image spec without a backbone)."""
-    return spec["type"] == "image" and spec.get("encoder") == "cnn"
-
-
-def _has_sub_processor(spec: Mapping[str, Any]) -> bool:
-    """Whether a modality is read through a tokenizer or an image processor: not dense, not a bag of words (a fitted
-    vocabulary), not a CNN image (resized by the processor itself)."""
-    return spec["type"] != "dense" and not _uses_cnn(spec) and not is_bag_of_words(spec)
-
-
-def _with_cnn_specs(modalities: dict[str, dict], sub_processors: Optional[Mapping[str, Any]]) -> dict[str, dict]:
-    """The modalities with the CNN image specs completed: an image spec with `encoder: "cnn"`, or with neither a
-    backbone nor a checkpoint nor a given image processor, gets the CNN's keys and defaults (as the model config
-    does), so that the processor resizes its images to the size the encoder was built for."""
-    given = sub_processors or {}
-    out = {}
-    for name, spec in modalities.items():
-        bare = spec["type"] == "image" and name not in given and "backbone" not in spec and not _checkpoint_of(spec)
-        out[name] = normalize_cnn_image_spec(name, spec) if _uses_cnn(spec) or bare else spec
-    return out
 
 
 def _normalize_modalities(modalities: Any) -> dict[str, dict[str, Any]]:
@@ -244,28 +211,27 @@ class CLDMDFProcessor(ProcessorMixin):
     ):
         # No positional sub-processor: the mixin then only sets `chat_template` to None.
         super().__init__()
-        self.modalities = _with_cnn_specs(_normalize_modalities(modalities), sub_processors)
+        self.modalities = with_cnn_specs(_normalize_modalities(modalities), sub_processors)
         if max_length is not None and (
             isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
         ):
             raise ValueError(f"`max_length` must be a positive int or None, got {max_length!r}")
         if padding not in PADDING_STRATEGIES:
             raise ValueError(f"`padding` must be one of {PADDING_STRATEGIES}, got {padding!r}")
-        if isinstance(min_std, bool) or not isinstance(min_std, (int, float)) or not min_std >= 0:
-            raise ValueError(f"`min_std` must be a non-negative number, got {min_std!r}")
+        dims = {name: spec["dim"] for name, spec in self.modalities.items() if spec["type"] == "dense"}
+        self.feature_extractor = CLDMDFDenseFeatureExtractor(dims, min_std=min_std)
         if not isinstance(allow_unfitted, bool):
             raise TypeError(f"`allow_unfitted` must be a bool, got {allow_unfitted!r}")
         self.allow_unfitted = allow_unfitted
         self.max_length = max_length
         self.padding = padding
-        self.min_std = float(min_std)
-        self.sub_processors = self._resolve_sub_processors(sub_processors)
-        self.dense_statistics = self._check_statistics(dense_statistics)
+        self.sub_processors = resolve_sub_processors(self.modalities, sub_processors)
+        self.feature_extractor.set_statistics(dense_statistics or {})
         # Checks the options now (a builder of no document raises nothing until `build`).
         CLDMDFVocabularyBuilder(bag_of_words_ngram_range, bag_of_words_min_df)
         self.bag_of_words_min_df = bag_of_words_min_df
         self.bag_of_words_ngram_range = tuple(bag_of_words_ngram_range)
-        self.text_vocabularies = self._check_vocabularies(text_vocabularies)
+        self.text_vocabularies = check_vocabularies(text_vocabularies, self.modalities)
         self._image_shapes: dict[str, tuple[int, ...]] = {}
 
     # ----------------------------------------------------------------------------------------------------------------
@@ -293,101 +259,6 @@ class CLDMDFProcessor(ProcessorMixin):
             )
         return cls(modalities=modalities, sub_processors=sub_processors, **kwargs)
 
-    def _resolve_sub_processors(self, given: Optional[Mapping[str, Any]]) -> dict[str, Any]:
-        given = dict(given or {})
-        # The modalities a tokenizer or image processor is for: not dense, not a bag of words (a fitted vocabulary).
-        allowed = [n for n, s in self.modalities.items() if s["type"] != "dense" and not is_bag_of_words(s)]
-        unknown = sorted(set(given) - set(allowed))
-        if unknown:
-            raise ValueError(
-                f"`sub_processors` has entries {unknown} that are not text or image modalities with a backbone; "
-                f"those are {allowed}"
-            )
-        cnn = sorted(set(given) & {n for n, s in self.modalities.items() if _uses_cnn(s)})
-        if cnn:
-            raise ValueError(
-                f"`sub_processors` has entries {cnn} for image modalities of the CNN encoder (`encoder: 'cnn'`), "
-                f"which the processor resizes itself; give them a `backbone` to use an image processor"
-            )
-        resolved = {}
-        for name, spec in self.modalities.items():
-            kind = spec["type"]
-            if not _has_sub_processor(spec):
-                continue
-            sub = given.get(name)
-            if sub is None:
-                checkpoint = _checkpoint_of(spec)
-                if checkpoint is None:
-                    raise ValueError(
-                        f"The {kind} modality {name!r} has a backbone config but no checkpoint to load its "
-                        f"{'tokenizer' if kind == 'text' else 'image processor'} from; pass it in "
-                        f"`sub_processors={{{name!r}: ...}}`"
-                    )
-                sub = (AutoTokenizer if kind == "text" else AutoImageProcessor).from_pretrained(checkpoint)
-            if kind == "text":
-                if not isinstance(sub, PreTrainedTokenizerBase):
-                    raise TypeError(
-                        f"`sub_processors[{name!r}]` must be a transformers tokenizer for a text modality, got "
-                        f"{type(sub).__name__}"
-                    )
-                if sub.pad_token_id is None:
-                    raise ValueError(
-                        f"The tokenizer of text modality {name!r} has no pad token, needed to pad missing and short "
-                        f"rows; set one first (e.g. `tokenizer.pad_token = tokenizer.eos_token`)"
-                    )
-            elif not isinstance(sub, ImageProcessingMixin):
-                raise TypeError(
-                    f"`sub_processors[{name!r}]` must be a transformers image processor for an image modality, got "
-                    f"{type(sub).__name__}"
-                )
-            resolved[name] = sub
-        return resolved
-
-    def _check_statistics(self, statistics: Optional[Mapping[str, Mapping[str, Sequence[float]]]]) -> dict:
-        """Validates dense statistics and stores them as float32 arrays (mean, std) per modality."""
-        checked = {}
-        for name, stats in (statistics or {}).items():
-            spec = self.modalities.get(name)
-            if spec is None or spec["type"] != "dense":
-                raise ValueError(
-                    f"`dense_statistics` has an entry for {name!r}, which is not a dense modality; dense modalities "
-                    f"are {self.dense_names}"
-                )
-            if not isinstance(stats, Mapping) or set(stats) != {"mean", "std"}:
-                raise ValueError(
-                    f"`dense_statistics[{name!r}]` must be a dict with keys 'mean' and 'std', got {stats!r}"
-                )
-            mean = np.asarray(stats["mean"], dtype=np.float32)
-            std = np.asarray(stats["std"], dtype=np.float32)
-            dim = spec["dim"]
-            if mean.shape != (dim,) or std.shape != (dim,):
-                raise ValueError(
-                    f"`dense_statistics[{name!r}]` mean and std must have {dim} values each, got shapes "
-                    f"{mean.shape} and {std.shape}"
-                )
-            if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
-                raise ValueError(f"`dense_statistics[{name!r}]` must be finite with std > 0, got {stats!r}")
-            checked[name] = (mean, std)
-        return checked
-
-    def _check_vocabularies(self, vocabularies: Optional[Mapping[str, Any]]) -> dict[str, CLDMDFVocabulary]:
-        """Reads saved vocabularies (`CLDMDFVocabulary.to_dict()` or instances) of bag-of-words text modalities."""
-        checked = {}
-        for name, state in (vocabularies or {}).items():
-            if name not in self.bag_of_words_names:
-                raise ValueError(
-                    f"`text_vocabularies` has an entry for {name!r}, which is not a bag-of-words text modality; those "
-                    f"are {self.bag_of_words_names}"
-                )
-            vocabulary = state if isinstance(state, CLDMDFVocabulary) else CLDMDFVocabulary.from_dict(state)
-            if len(vocabulary) > self.modalities[name]["vocab_size"]:
-                raise ValueError(
-                    f"`text_vocabularies[{name!r}]` has {len(vocabulary)} terms, more than the "
-                    f"{self.modalities[name]['vocab_size']} embedding rows of its spec (`vocab_size`)"
-                )
-            checked[name] = vocabulary
-        return checked
-
     # ----------------------------------------------------------------------------------------------------------------
     # Introspection
 
@@ -405,6 +276,15 @@ class CLDMDFProcessor(ProcessorMixin):
         return [n for n, s in self.modalities.items() if s["type"] == "dense"]
 
     @property
+    def dense_statistics(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The fitted statistics of the dense modalities, name -> (mean, std) float32 arrays (`dim`,)."""
+        return self.feature_extractor.statistics
+
+    @property
+    def min_std(self) -> float:
+        return self.feature_extractor.min_std
+
+    @property
     def bag_of_words_names(self) -> list[str]:
         """The text modalities read as bags of words (a vocabulary fitted on the training split, no tokenizer)."""
         return [n for n, s in self.modalities.items() if is_bag_of_words(s)]
@@ -412,20 +292,13 @@ class CLDMDFProcessor(ProcessorMixin):
     @property
     def is_fitted(self) -> bool:
         """Whether every dense modality has standardisation statistics and every bag-of-words one a vocabulary."""
-        return all(name in self.dense_statistics for name in self.dense_names) and all(
+        return not self.feature_extractor.unfitted_names and all(
             name in self.text_vocabularies for name in self.bag_of_words_names
         )
 
     @property
     def model_input_names(self) -> list[str]:
         return ["modality_inputs", "modality_mask"]
-
-    def _effective_max_length(self, tokenizer: PreTrainedTokenizerBase) -> int:
-        if self.max_length is not None:
-            return self.max_length
-        declared = getattr(tokenizer, "model_max_length", None)
-        # Tokenizers without a limit declare a huge sentinel (int(1e30)).
-        return int(declared) if isinstance(declared, int) and 0 < declared <= 1_000_000 else DEFAULT_MAX_LENGTH
 
     # ----------------------------------------------------------------------------------------------------------------
     # Fitting
@@ -434,11 +307,12 @@ class CLDMDFProcessor(ProcessorMixin):
         """Fits the standardisation statistics of every dense modality and the vocabulary of every bag-of-words text
         modality on the training split (and nothing else).
 
-        Dense: mean and population standard deviation per feature over the present rows (missing rows are ignored),
-        accumulated batch by batch in float64 (Chan et al.'s parallel update) from the float32 values the model sees,
-        then stored as float32. Features with std below `min_std` get std 1. Bag of words: the present texts are the
-        documents (`vocabulary_cldmdf.py`: terms in at least `bag_of_words_min_df` of them, at most the spec's
-        `vocab_size`, with their idf). Refitting replaces the statistics and vocabularies.
+        Dense (`feature_extraction_cldmdf.py`): mean and population standard deviation per feature over the present
+        rows (missing rows are ignored), accumulated batch by batch in float64 (Chan et al.'s parallel update) from
+        the float32 values the model sees, then stored as float32. Features with std below `min_std` get std 1.
+        Bag of words: the present texts are the documents (`vocabulary_cldmdf.py`: terms in at least
+        `bag_of_words_min_df` of them, at most the spec's `vocab_size`, with their idf). Refitting replaces the
+        statistics and vocabularies.
 
         Args:
             train_data (`datasets.Dataset`, `datasets.IterableDataset` or `Mapping[str, Sequence]`):
@@ -475,36 +349,22 @@ class CLDMDFProcessor(ProcessorMixin):
                 f"{type(train_data).__name__}"
             )
 
-        accumulators = {name: (0, None, None) for name in self.dense_names}  # count, mean, M2 (float64)
-        builders = {
+        statistics = self.feature_extractor.statistics_builders()
+        vocabularies = {
             name: CLDMDFVocabularyBuilder(
                 self.bag_of_words_ngram_range, self.bag_of_words_min_df, self.modalities[name]["vocab_size"]
             )
             for name in self.bag_of_words_names
         }
         for batch in batches:
-            for name in self.dense_names:
-                column = as_row_list(name, batch[name])
-                rows = np.flatnonzero(is_present(column))  # (P,)
-                present = present_values(name, column, rows)
-                values = dense_values(name, present, rows, self.modalities[name]["dim"])  # (P, dim) float32
-                accumulators[name] = merge_moments(accumulators[name], values.astype(np.float64))
-            for name in self.bag_of_words_names:
+            for name, builder in statistics.items():
+                builder.update(batch[name])
+            for name, builder in vocabularies.items():
                 column = as_row_list(name, batch[name])
                 rows = np.flatnonzero(is_present(column))
-                builders[name].update(self._check_texts(name, present_values(name, column, rows), rows))
-        self.text_vocabularies = {name: builder.build() for name, builder in builders.items()}
-
-        statistics = {}
-        for name, (count, mean, m2) in accumulators.items():
-            if count == 0:
-                raise ValueError(
-                    f"Dense modality {name!r} has no present row in `train_data`, so its statistics cannot be fitted"
-                )
-            std = np.sqrt(m2 / count).astype(np.float32)
-            std = np.where((std < self.min_std) | (std == 0), np.float32(1.0), std)
-            statistics[name] = {"mean": mean.astype(np.float32).tolist(), "std": std.tolist()}
-        self.dense_statistics = self._check_statistics(statistics)
+                builder.update(check_texts(name, present_values(name, column, rows), rows))
+        self.text_vocabularies = {name: builder.build() for name, builder in vocabularies.items()}
+        self.feature_extractor.set_statistics({name: builder.build() for name, builder in statistics.items()})
         return self
 
     # ----------------------------------------------------------------------------------------------------------------
@@ -522,7 +382,7 @@ class CLDMDFProcessor(ProcessorMixin):
             modality not given is False in every row. The data collator applies its simulated missingness to this
             mask and passes the result to `__call__` as `modality_mask`.
         """
-        columns, batch_size = self._check_columns(modalities)
+        columns, batch_size = check_columns(modalities, self.modality_names)
         mask = np.zeros((batch_size, self.num_modalities), dtype=bool)  # (B, M)
         for j, name in enumerate(self.modality_names):
             if name in columns:
@@ -571,11 +431,11 @@ class CLDMDFProcessor(ProcessorMixin):
             )
         if return_tensors not in RETURN_TENSORS:
             raise ValueError(f"`return_tensors` must be one of {RETURN_TENSORS}, got {return_tensors!r}")
-        columns, batch_size = self._check_columns(modalities)
+        columns, batch_size = check_columns(modalities, self.modality_names)
         if modality_mask is None:
             mask = self.presence_mask(columns)
         else:
-            mask = self._check_mask(modality_mask, batch_size)
+            mask = check_mask(modality_mask, batch_size, self.modality_names)
         empty_rows = np.flatnonzero(~mask.any(axis=1))
         if empty_rows.size:
             raise ValueError(
@@ -606,7 +466,7 @@ class CLDMDFProcessor(ProcessorMixin):
                 f"training split first, `processor.fit(train_split)`, or load the fitted processor saved with the "
                 f"model (`AutoProcessor.from_pretrained(folder)`)"
             )
-        unfitted = [name for name in self.dense_names if name not in self.dense_statistics]
+        unfitted = self.feature_extractor.unfitted_names
         if unfitted and not self.allow_unfitted:
             raise ValueError(
                 f"The dense modalities {unfitted} have no standardisation statistics: this processor is not fitted, "
@@ -616,153 +476,21 @@ class CLDMDFProcessor(ProcessorMixin):
                 f"`allow_unfitted=True` passes raw values through"
             )
 
-    def _check_columns(self, modalities: Any) -> tuple[dict[str, list], int]:
-        if not isinstance(modalities, Mapping):
-            raise TypeError(
-                f"`modalities` must be a dict modality name -> list of entries (None = missing), got "
-                f"{type(modalities).__name__}"
-            )
-        unknown = [name for name in modalities if name not in self.modalities]
-        if unknown:
-            raise ValueError(f"Unknown modalities {unknown}; this processor knows {self.modality_names}")
-        if not modalities:
-            raise ValueError(f"`modalities` is empty; give at least one of {self.modality_names}")
-        columns = {name: as_row_list(name, values) for name, values in modalities.items()}
-        lengths = {name: len(column) for name, column in columns.items()}
-        if len(set(lengths.values())) > 1:
-            raise ValueError(f"All modalities must have one entry per row, got lengths {lengths}")
-        batch_size = next(iter(lengths.values()))
-        if batch_size == 0:
-            raise ValueError("The batch is empty: every modality list has length 0")
-        return columns, batch_size
-
-    def _check_mask(self, modality_mask: Any, batch_size: int) -> np.ndarray:
-        """A caller's `modality_mask` as a new C-contiguous bool array (B, M): the batch never shares its memory."""
-        if isinstance(modality_mask, torch.Tensor):
-            modality_mask = modality_mask.detach().cpu().numpy()
-        mask = np.asarray(modality_mask)
-        if mask.dtype != np.bool_:
-            raise TypeError(f"`modality_mask` must be boolean (True = present), got dtype {mask.dtype}")
-        expected = (batch_size, self.num_modalities)
-        if mask.shape != expected:
-            raise ValueError(
-                f"`modality_mask` must have shape (batch, modalities) = {expected}, columns in `modality_names` order "
-                f"{self.modality_names}, got shape {mask.shape}"
-            )
-        return mask.copy(order="C")
-
     def _process_modality(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> Any:
         """The inputs of one modality (B, ...) from its P present entries `values` at rows `rows` (P,)."""
-        kind = self.modalities[name]["type"]
-        if kind == "dense":
-            return self._process_dense(name, values, rows, batch_size)
-        if name in self.text_vocabularies:
-            return self._process_bag_of_words(name, values, rows, batch_size)
-        if values and is_vector(values[0]):
-            return {"pooled_output": self._process_pooled(name, values, rows, batch_size)}
-        if kind == "text":
-            return self._process_text(name, values, rows, batch_size)
-        return self._process_image(name, values, rows, batch_size)
-
-    # Dense
-
-    def _process_dense(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
-        dense = dense_values(name, values, rows, self.modalities[name]["dim"])  # (P, dim) float32, checked
-        if name in self.dense_statistics:
-            mean, std = self.dense_statistics[name]
-            dense = (dense - mean) / std
-        out = np.zeros((batch_size, self.modalities[name]["dim"]), dtype=np.float32)  # (B, dim), 0 under missing
-        out[rows] = dense
-        return out
-
-    def _process_pooled(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
-        """A text/image modality given as its frozen backbone's pooled outputs (float vectors): stacked as is."""
-        pooled = pooled_values(name, values, rows)  # (P, H) float64, checked
-        out = np.zeros((batch_size, pooled.shape[1]), dtype=np.float32)  # (B, H), 0 under missing
-        out[rows] = pooled
-        return out
-
-    # Text
-
-    @staticmethod
-    def _check_texts(name: str, values: list, rows: np.ndarray) -> list:
-        wrong = [k for k, value in enumerate(values) if not isinstance(value, str)]
-        if wrong:
-            raise TypeError(
-                f"Text modality {name!r} expects a string (or None) per row; rows {rows_repr(rows[wrong])} have "
-                f"{type(values[wrong[0]]).__name__}"
-            )
-        return values
-
-    def _process_bag_of_words(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> dict:
-        """`input_ids` `(B, L)` and `per_sample_weights` `(B, L)` of the present texts' bags, L the longest bag of
-        the batch; a missing row is all padding (id 0, weight 0), as is a present text with no known term."""
-        ids, weights = self.text_vocabularies[name].encode(self._check_texts(name, values, rows))  # (P, L)
-        input_ids = np.zeros((batch_size, ids.shape[1]), dtype=np.int64)
-        per_sample_weights = np.zeros((batch_size, ids.shape[1]), dtype=np.float32)
-        input_ids[rows] = ids
-        per_sample_weights[rows] = weights
-        return {"input_ids": input_ids, "per_sample_weights": per_sample_weights}
-
-    def _process_text(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
-        tokenizer = self.sub_processors[name]
-        self._check_texts(name, values, rows)
-        max_length = self._effective_max_length(tokenizer)
-        if values:
-            encoded = tokenizer(
-                values,
-                padding=self.padding,
-                truncation=True,
-                max_length=max_length,
-                return_attention_mask=True,
-                return_token_type_ids=False,
-                return_tensors="np",
-            )
-            ids, attention = encoded["input_ids"], encoded["attention_mask"]
-            length = ids.shape[1]
-        else:
-            length = max_length if self.padding == "max_length" else 1
-        input_ids = np.full((batch_size, length), tokenizer.pad_token_id, dtype=np.int64)  # (B, L)
-        attention_mask = np.zeros((batch_size, length), dtype=np.int64)  # (B, L), 0 under missing
-        if values:
-            input_ids[rows] = ids
-            attention_mask[rows] = attention
-        return {"input_ids": input_ids, "attention_mask": attention_mask}
-
-    # Image
-
-    def _process_image(self, name: str, values: list, rows: np.ndarray, batch_size: int) -> np.ndarray:
         spec = self.modalities[name]
-        if _uses_cnn(spec):  # (B, C, S, S) in [0, 1], 0 under missing; deterministic (augmentation is the model's)
-            size = spec["image_size"]
-            out = np.zeros((batch_size, spec["num_channels"], size, size), dtype=np.float32)
-            out[rows] = cnn_pixel_values(name, rows.tolist(), values, spec)
-            return out
-        images = [load_image(name, row, value) for row, value in zip(rows.tolist(), values)]
-        if images:
-            pixels = self._run_image_processor(name, images)
-            self._image_shapes[name] = pixels.shape[1:]
-        shape = self._image_shapes.get(name) or self._probe_image_shape(name)
-        out = np.zeros((batch_size, *shape), dtype=np.float32)  # (B, C, H, W), 0 under missing
-        if images:
-            out[rows] = pixels
-        return out
-
-    def _run_image_processor(self, name: str, images: list) -> np.ndarray:
-        processed = self.sub_processors[name](images=images, return_tensors="np")["pixel_values"]
-        pixels = np.asarray(processed, dtype=np.float32)
-        if pixels.ndim != 4:
-            raise ValueError(
-                f"The image processor of modality {name!r} must return pixel_values of one fixed size (N, C, H, W), "
-                f"got shape {pixels.shape}; configure it to resize/crop to a fixed size"
-            )
-        return pixels
-
-    def _probe_image_shape(self, name: str) -> tuple[int, ...]:
-        """Output shape (C, H, W) of the image processor, from a black probe image (batches with no present image)."""
-        probe = np.zeros((32, 32, 3), dtype=np.uint8)
-        self._image_shapes[name] = self._run_image_processor(name, [probe]).shape[1:]
-        return self._image_shapes[name]
+        if spec["type"] == "dense":
+            return self.feature_extractor(name, values, rows, batch_size)
+        if name in self.text_vocabularies:
+            return bag_of_words_inputs(name, self.text_vocabularies[name], values, rows, batch_size)
+        if values and is_vector(values[0]):
+            return {"pooled_output": pooled_inputs(name, values, rows, batch_size)}
+        if spec["type"] == "text":
+            tokenizer = self.sub_processors[name]
+            return text_inputs(name, tokenizer, values, rows, batch_size, self.max_length, self.padding)
+        if uses_cnn(spec):  # resized here, the same way in training and evaluation (augmentation is the model's)
+            return cnn_image_inputs(name, spec, values, rows, batch_size)
+        return image_processor_inputs(name, self.sub_processors[name], values, rows, batch_size, self._image_shapes)
 
     # ----------------------------------------------------------------------------------------------------------------
     # Saving and loading
@@ -770,7 +498,8 @@ class CLDMDFProcessor(ProcessorMixin):
     def to_dict(self) -> dict[str, Any]:
         """The JSON-serialisable state written to `processor_config.json` (sub-processors are saved in sub-folders).
 
-        Statistics are float32 values written as Python floats (exact doubles), so they reload bit-identical.
+        Statistics are float32 values written as Python floats (exact doubles), so they reload bit-identical
+        (`CLDMDFDenseFeatureExtractor.to_dict`).
         """
         output = {
             "processor_class": type(self).__name__,
@@ -779,11 +508,7 @@ class CLDMDFProcessor(ProcessorMixin):
             "padding": self.padding,
             "min_std": self.min_std,
             "allow_unfitted": self.allow_unfitted,
-            "dense_statistics": {
-                name: {"mean": mean.tolist(), "std": std.tolist()}
-                for name, (mean, std) in self.dense_statistics.items()
-            }
-            or None,
+            "dense_statistics": self.feature_extractor.to_dict(),
         }
         if self.bag_of_words_names:  # only then, so that the folders of other processors stay as they were
             output["bag_of_words_min_df"] = self.bag_of_words_min_df
@@ -814,7 +539,7 @@ class CLDMDFProcessor(ProcessorMixin):
             return files
         os.makedirs(save_directory, exist_ok=True)
         for name, sub in self.sub_processors.items():
-            sub.save_pretrained(os.path.join(save_directory, _subfolder(name, self.modalities[name]["type"])))
+            sub.save_pretrained(os.path.join(save_directory, subfolder_of(name, self.modalities[name]["type"])))
         return super().save_pretrained(save_directory, **kwargs)
 
     @classmethod
@@ -872,18 +597,10 @@ class CLDMDFProcessor(ProcessorMixin):
             )
         modalities = _normalize_modalities(kwargs.get("modalities", processor_dict.get("modalities")))
 
-        sub_processors = dict(kwargs.pop("sub_processors", None) or {})
-        for name, spec in modalities.items():
-            if not _has_sub_processor(spec) or name in sub_processors:
-                continue
-            folder = _subfolder(name, spec["type"])
-            loader = AutoTokenizer if spec["type"] == "text" else AutoImageProcessor
-            sub_processors[name] = loader.from_pretrained(
-                pretrained_model_name_or_path,
-                subfolder=f"{subfolder}/{folder}" if subfolder else folder,
-                trust_remote_code=trust_remote_code,
-                **hub_kwargs,
-            )
+        given = kwargs.pop("sub_processors", None) or {}
+        sub_processors = load_sub_processors(
+            pretrained_model_name_or_path, modalities, given, subfolder, trust_remote_code, hub_kwargs
+        )
         return super().from_pretrained(
             pretrained_model_name_or_path, subfolder=subfolder, sub_processors=sub_processors, **hub_kwargs, **kwargs
         )

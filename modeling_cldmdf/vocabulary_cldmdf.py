@@ -46,6 +46,7 @@ __all__ = [
     "CLDMDFVocabularyBuilder",
     "TOKEN_PATTERN",
     "analyze",
+    "check_vocabularies",
     "is_bag_of_words",
 ]
 
@@ -244,3 +245,26 @@ class CLDMDFVocabulary:
             max_features=state.get("max_features"),
             num_documents=state.get("num_documents", 0),
         )
+
+
+def check_vocabularies(
+    vocabularies: Optional[Mapping[str, Any]], modalities: Mapping[str, Mapping[str, Any]]
+) -> dict[str, CLDMDFVocabulary]:
+    """Reads saved vocabularies (`CLDMDFVocabulary.to_dict()` or instances) of the bag-of-words text modalities
+    among `modalities` (name -> spec), each checked to fit its spec's `vocab_size`."""
+    bag_of_words_names = [name for name, spec in modalities.items() if is_bag_of_words(spec)]
+    checked = {}
+    for name, state in (vocabularies or {}).items():
+        if name not in bag_of_words_names:
+            raise ValueError(
+                f"`text_vocabularies` has an entry for {name!r}, which is not a bag-of-words text modality; those "
+                f"are {bag_of_words_names}"
+            )
+        vocabulary = state if isinstance(state, CLDMDFVocabulary) else CLDMDFVocabulary.from_dict(state)
+        if len(vocabulary) > modalities[name]["vocab_size"]:
+            raise ValueError(
+                f"`text_vocabularies[{name!r}]` has {len(vocabulary)} terms, more than the "
+                f"{modalities[name]['vocab_size']} embedding rows of its spec (`vocab_size`)"
+            )
+        checked[name] = vocabulary
+    return checked

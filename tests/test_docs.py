@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 # A document named in code: a path ending in .md that contains a folder or is one of the repository's own pages.
-CITED = re.compile(r"(?<![\w./-])((?:[\w-]+/)*[\w-]+\.md)\b")
+CITED = re.compile(r"(?<![\w./-])((?:[\w-]+/)*[\w-]+\.md)\b(?!\.j2)")
 # Markdown files that code names but that are written at run time (model and dataset cards), not documents.
 WRITTEN_AT_RUN_TIME = {"README.md", "output_dir/README.md", "template.md", "B.md"}
 

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from PIL import Image
 from transformers import AutoProcessor, BertTokenizer, ViTImageProcessor
 
+from cldmdf.processing.collator import CLDMDFDataCollator
 from modeling_cldmdf import CLDMDFConfig
 from modeling_cldmdf.processing_cldmdf import CLDMDFBatchFeature, CLDMDFProcessor
-from processing.collator import CLDMDFDataCollator
 
 WORDS = ["hello", "world", "foo", "bar", "baz", "missing", "modality", "fusion"]
 DENSE_DIMS = {"c": 2, "a": 1, "b": 3}  # deliberately not sorted
@@ -661,11 +661,13 @@ def test_save_layout_and_auto_processor_round_trip(tmp_path, registered):
         "columns_cldmdf.py",  # remote code: the siblings processing_cldmdf.py imports, and what they import
         "configuration_baselines.py",  # (the config reads a reference model saved by 0.1 into its own class)
         "configuration_cldmdf.py",
+        "feature_extraction_cldmdf.py",  # the dense modalities' standardisation
         "image_encoder_cldmdf.py",  # (the CNN image modality's resize, and the spec checks of both)
         "photo_image_processor",
         "processing_cldmdf.py",
         "processor_config.json",
         "review_tokenizer",
+        "sub_processors_cldmdf.py",  # the tokenizers / image processors of the text and image modalities
         "vocabulary_cldmdf.py",  # the vocabulary of bag-of-words text modalities (which need no tokenizer)
     ]
     saved = json.loads((tmp_path / "processor_config.json").read_text())

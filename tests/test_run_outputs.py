@@ -20,15 +20,16 @@ import numpy as np
 import pytest
 import torch
 from accelerate import Accelerator, PartialState
-from bare_process import BLOCK_LOCAL_PACKAGES, run_bare_script
+from bare_process import BARE_PROCESSOR_WITHOUT_CONFIG, BLOCK_LOCAL_PACKAGES, run_bare_script
 from huggingface_hub import ModelCard
 from shared_run import DIGIT_NAMES, NO_KAR_ROWS, ONLY_FOU_ROWS, script_env
 from transformers import AutoModelForSequenceClassification, AutoProcessor, pipeline
 
-import train_accelerate
-from evaluation.prediction import compute_metrics, predict, predict_rows
+import cldmdf.train_accelerate as train_accelerate
+from cldmdf.evaluation.prediction import compute_metrics, predict, predict_rows
+from cldmdf.evaluation.results import Condition, parse_result_key, result_key
+from cldmdf.training.data import eval_dataloader
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
-from training.data import eval_dataloader
 
 ROOT = Path(__file__).resolve().parent.parent
 MODALITIES = ["fac", "fou", "kar", "mor", "pix", "zer"]
@@ -99,9 +100,9 @@ def test_predictions_of_integer_labels_write_one_type_for_label_and_prediction(t
     `label` as in `predicted_label`. No training: the file is written by an untrained model."""
     from test_preflight import rows, write_folder
 
-    from training.data import load_checked_data
-    from training.model import build_model, build_processor
-    from training.outputs import write_predictions
+    from cldmdf.training.data import load_checked_data
+    from cldmdf.training.model import build_model, build_processor
+    from cldmdf.training.outputs import write_predictions
 
     PartialState()  # the logging of a run needs it, as in a run
     folder = write_folder(tmp_path / "data", rows(40, 0, labels=(0, 1)), rows(10, 1, labels=(0, 1)))
@@ -192,10 +193,9 @@ def test_each_missing_rate_key_holds_the_saved_model_at_that_rate(trained_run, s
     """`test_<metric>_missing_<η>` is the saved model scored with the evaluation collator at exactly η (the loss
     tells any other rate apart), and that collator removes a share η of the (row, modality) entries."""
     results = results_of(trained_run.folder)
-    suffix = f"_missing_{rate:g}" if rate else ""
     recomputed = metrics_at(sweep_inputs, rate)
     for metric in ("loss", "accuracy", "f1"):
-        assert results[f"test_{metric}{suffix}"] == pytest.approx(recomputed[metric], rel=1e-5, abs=1e-7), metric
+        assert results[result_key(metric, rate)] == pytest.approx(recomputed[metric], rel=1e-5, abs=1e-7), metric
 
     args, data, _, processor = sweep_inputs
     masks = [batch["modality_mask"] for batch in eval_dataloader(data["test"], args, data, processor, rate)]
@@ -216,10 +216,11 @@ def test_removal_keys_hold_their_rows_and_scores(trained_run, sweep_inputs):
     assert results["test_rows"] == len(split)
     for index, name in enumerate(MODALITIES):
         keep_another = sum(any(row[other] is not None for other in MODALITIES if other != name) for row in split)
-        assert results[f"test_rows_without_{name}"] == keep_another, name
+        without = Condition(without=name)
+        assert results[result_key("rows", without)] == keep_another, name
         recomputed = metrics_at(sweep_inputs, 0.0, removed=index)
-        assert results[f"test_loss_without_{name}"] == pytest.approx(recomputed["loss"], rel=1e-5), name
-        assert results[f"test_accuracy_without_{name}"] == pytest.approx(recomputed["accuracy"], abs=1e-12), name
+        assert results[result_key("loss", without)] == pytest.approx(recomputed["loss"], rel=1e-5), name
+        assert results[result_key("accuracy", without)] == pytest.approx(recomputed["accuracy"], abs=1e-12), name
     # The rows that have only `fou` in the data leave no modality without it; removing any other keeps them.
     assert results["test_rows_without_fou"] == len(split) - len(ONLY_FOU_ROWS)
     assert results["test_rows_without_kar"] == results["test_rows_without_fac"] == len(split)
@@ -231,10 +232,10 @@ def model_index(folder: Path) -> dict:
     for result in ModelCard.load(folder / "README.md").data.eval_results:
         args = result.metric_args
         if "removed_modality" in args:
-            suffix = f"_without_{args['removed_modality']}"
+            condition = Condition(without=args["removed_modality"])
         else:
-            suffix = f"_missing_{args['missing_rate']:g}" if args["missing_rate"] else ""
-        key = f"{result.dataset_split}_{result.metric_type}{suffix}"
+            condition = Condition(missing_rate=args["missing_rate"])
+        key = result_key(result.metric_type, condition, split=result.dataset_split)
         assert key not in entries, key
         entries[key] = result.metric_value
     return entries
@@ -245,10 +246,11 @@ def test_the_cards_model_index_holds_the_results_values(trained_run, task):
     folder = trained_run.folder if task == "classification" else trained_run.regression_folder
     results, entries = results_of(folder), model_index(folder)
     metrics = ("accuracy", "f1") if task == "classification" else ("rmse", "mae", "r2", "mse")
+    parsed = {key: parse_result_key(key, metrics=metrics) for key in results}
     expected = {
         key: value
         for key, value in results.items()
-        if any(key == f"test_{m}" or key.startswith((f"test_{m}_missing_", f"test_{m}_without_")) for m in metrics)
+        if parsed[key] is not None and parsed[key].condition.reference_for is None
     }
     assert entries == expected
     assert len(entries) >= 2 * (1 + len(MODALITIES)) if task == "classification" else len(entries) >= 8
@@ -271,10 +273,9 @@ def test_the_robustness_plot_draws_the_results(trained_run):
     (figure,) = trained_run.figures
     drawn = plotted(figure)
     for metric, label in (("accuracy", "Accuracy"), ("f1", "Macro F1")):
-        rates = {0.0: results[f"test_{metric}"]}
-        rates |= {rate: results[f"test_{metric}_missing_{rate:g}"] for rate in (0.3, 0.5)}
+        rates = {rate: results[result_key(metric, rate)] for rate in (0.0, 0.3, 0.5)}
         assert drawn[("rates", label)] == pytest.approx(rates)
-        removals = {name: results[f"test_{metric}_without_{name}"] for name in MODALITIES}
+        removals = {name: results[result_key(metric, Condition(without=name))] for name in MODALITIES}
         assert drawn[("removed", f"{label} without the modality")] == pytest.approx(removals)
 
 
@@ -380,7 +381,7 @@ def test_the_card_holds_no_local_absolute_path(trained_run):
 
 
 def test_the_card_replaces_every_absolute_path_by_its_name(tmp_path):
-    from model_cards.builder import command_without_local_paths, write_model_card
+    from cldmdf.model_cards.builder import command_without_local_paths, write_model_card
 
     data, base = tmp_path / "my data" / "set", tmp_path / "pretrained"
     command = f"python train_accelerate.py --dataset_name '{data}' --model_name_or_path={base} --seed 1"
@@ -402,11 +403,12 @@ def test_the_card_replaces_every_absolute_path_by_its_name(tmp_path):
 
 
 def test_the_command_names_the_launcher_that_started_the_run(monkeypatch):
-    import training.command
-    from training.command import run_command
+    import cldmdf.training.command as command_module
+    from cldmdf.training.command import run_command
 
     argv = ["--seed", "1", "--run_name", "a b"]
     assert run_command(argv, environ={}) == "python train_accelerate.py --seed 1 --run_name 'a b'"
+    assert run_command(argv, environ={}, program="/v/bin/cldmdf-train") == "cldmdf-train --seed 1 --run_name 'a b'"
     launched = {"ACCELERATE_MIXED_PRECISION": "no", "ACCELERATE_DYNAMO_BACKEND": "NO"}
     parent = ["/v/bin/python", "/v/bin/accelerate", "launch", "--num_processes", "2", "train_accelerate.py", "--seed"]
     assert run_command(argv, launched, parent) == (
@@ -420,8 +422,8 @@ def test_the_command_names_the_launcher_that_started_the_run(monkeypatch):
     exported = {"ACCELERATE_MIXED_PRECISION": "bf16"}
     assert run_command(argv, exported, ["bash"]).startswith("python train_accelerate.py")
     # what the script records for the card
-    monkeypatch.setattr(training.command, "parent_command_line", lambda: None)
-    for name in training.command.LAUNCH_ENV:
+    monkeypatch.setattr(command_module, "parent_command_line", lambda: None)
+    for name in command_module.LAUNCH_ENV:
         monkeypatch.delenv(name, raising=False)
     assert train_accelerate.parse_args(["--seed", "1"]).command == "python train_accelerate.py --seed 1"
     for name, value in launched.items():
@@ -434,7 +436,7 @@ LAUNCHED_SCRIPT = textwrap.dedent(
     import sys
 
     sys.path.insert(0, sys.argv.pop(1))
-    from training.command import run_command  # what `train_accelerate.parse_args` records as `args.command`
+    from cldmdf.training.command import run_command  # what `train_accelerate.parse_args` records as `args.command`
 
     print("COMMAND:", run_command(sys.argv[1:]))
     """
@@ -463,20 +465,6 @@ def test_a_run_started_by_accelerate_launch_says_so(tmp_path):
 # 8. A folder without processor_config.json
 
 
-BARE_PROCESSOR = BLOCK_LOCAL_PACKAGES + textwrap.dedent(
-    """
-    from transformers import AutoProcessor
-
-    try:
-        AutoProcessor.from_pretrained(sys.argv[1], trust_remote_code=True)
-    except ValueError as error:
-        assert f"processor_config.json is missing from the folder {sys.argv[1]!r}" in str(error), error
-    else:
-        raise SystemExit("loaded a processor from a folder without processor_config.json")
-    """
-)
-
-
 def test_a_folder_without_processor_config_says_which_file_is_missing_and_where(trained_run, tmp_path):
     folder = tmp_path / "model"
     shutil.copytree(trained_run.folder, folder)
@@ -486,4 +474,4 @@ def test_a_folder_without_processor_config_says_which_file_is_missing_and_where(
         with pytest.raises(ValueError, match=re.escape(message)):
             load(folder)
     # As remote code, where the package is not installed: transformers reaches the processor through config.json.
-    run_bare_script(BARE_PROCESSOR, [folder], tmp_path, dict(os.environ, HF_HUB_OFFLINE="1"))
+    run_bare_script(BARE_PROCESSOR_WITHOUT_CONFIG, [folder], tmp_path, dict(os.environ, HF_HUB_OFFLINE="1"))

@@ -19,6 +19,7 @@
 - `methods`: the flags of the reference models and the training objectives, and what the loop calls of them
 - `objectives`, `tuple_infonce`, `cal`: the training objectives (TupleInfoNCE, CAL, TMC's KL annealing)
 - `budget`: the training budget in optimizer steps, and early stopping
+- `loop`: the training loop (`fit`) and the refit on train + validation from the initial weights
 - `evaluation`: validation during training, the final robustness sweep and what it measures
 - `checkpointing`: saving checkpoints and resuming from them
 - `tracking`: logging, trackers and the training-loss log

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
+from cldmdf.evaluation.results import DEFAULT_EVAL_MISSING_RATES
+from cldmdf.evaluation.results import parse_missing_rates as parse_rates
 from modeling_cldmdf import CLDMDFConfig
 
 from . import UserError
@@ -30,7 +32,6 @@ if TYPE_CHECKING:
     from .evaluation import EvaluationPlan
 
 DEFAULT_DATASET = "bundled_datasets/uci_multifeature"
-DEFAULT_EVAL_MISSING_RATES = "0,0.1,0.3,0.5"
 # Checkpoints kept besides the best one: resuming needs only the newest, two more survive one that is damaged, and the
 # disk a run takes is bounded whatever its budget (`--checkpointing_steps epoch` over an adaptive budget wrote 167).
 DEFAULT_SAVE_TOTAL_LIMIT = 3
@@ -294,16 +295,12 @@ def validate_args(args: argparse.Namespace) -> None:
 
 
 def parse_missing_rates(text: Optional[str]) -> list[float]:
-    """--eval_missing_rates (the defaults when not given) as sorted rates in [0, 1), always with 0."""
-    text = DEFAULT_EVAL_MISSING_RATES if text is None else text
+    """--eval_missing_rates (the defaults when not given) as sorted rates in [0, 1), always with 0
+    (`evaluation.results.parse_missing_rates`, its error a `UserError`)."""
     try:
-        rates = [float(value) for value in str(text).split(",") if value.strip()]
-    except ValueError:
-        raise UserError(f"--eval_missing_rates must be comma-separated numbers, got {text!r}") from None
-    bad = [rate for rate in rates if not 0 <= rate < 1]
-    if bad:
-        raise UserError(f"--eval_missing_rates must be in [0, 1), got {bad}")
-    return sorted(set(rates) | {0.0})
+        return parse_rates(text, flag="--eval_missing_rates")
+    except ValueError as error:
+        raise UserError(str(error)) from None
 
 
 def parse_config_overrides(text: str) -> dict:

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 
-from evaluation.prediction import compute_metrics, predict
-from processing.loading import MultimodalDataset
-from processing.missing import max_missing_rate
+from cldmdf.evaluation.prediction import compute_metrics, predict
+from cldmdf.evaluation.results import COMPLETE, Condition, result_key
+from cldmdf.processing.loading import MultimodalDataset
+from cldmdf.processing.missing import max_missing_rate
 
 from . import UserError
 from .arguments import parse_missing_rates
@@ -101,9 +102,8 @@ def evaluate_model(model, accelerator: Accelerator, args, data, processor, evalu
         results = {}
         for rate in evaluation.missing_rates:
             loader = accelerator.prepare(eval_dataloader(data[evaluation.split], args, data, processor, rate))
-            suffix = f"_missing_{rate:g}" if rate else ""
             for key, value in pretraining_losses(model, loader, accelerator, args.eval_seed).items():
-                results[f"{evaluation.split}_{key}{suffix}"] = value
+                results[result_key(key, rate, split=evaluation.split)] = value
         return results
     return robustness_sweep(model, accelerator, args, data, processor, evaluation.missing_rates, evaluation.split)
 
@@ -111,27 +111,32 @@ def evaluate_model(model, accelerator: Accelerator, args, data, processor, evalu
 def robustness_sweep(
     model, accelerator, args, data, processor, missing_rates: list[float], split_name: str = "test"
 ) -> dict:
-    """Flat results: `{split}_accuracy`, `{split}_accuracy_missing_{η}`, `{split}_accuracy_without_{modality}`...
+    """Flat results, keyed by `evaluation.results.result_key`: every metric on `split_name` as it is, at each missing
+    rate (`test_accuracy_missing_0.3`) and with each modality removed (`test_accuracy_without_text`).
 
-    A removal is scored on the rows that keep another modality (`{split}_rows_without_{modality}`); every modality's
-    score on those same rows is `{split}_accuracy_with_{modality}`, the reference the model card compares it with."""
+    A removal is scored on the rows that keep another modality (`test_rows_without_text`); every modality's score on
+    those same rows (`test_accuracy_with_text`) is the reference the model card compares it with."""
     split = data[split_name]
     results, complete = {}, None
-    conditions = [(f"missing_{rate:g}" if rate else "", rate, None) for rate in missing_rates]
+    conditions = [(Condition(missing_rate=rate), None) for rate in missing_rates]
     if not args.skip_modality_removal and len(data.modality_names) > 1:
-        conditions += [(f"without_{name}", 0.0, index) for index, name in enumerate(data.modality_names)]
-    for suffix, rate, removed in conditions:
-        loader = accelerator.prepare(eval_dataloader(split, args, data, processor, missing_rate=rate))
+        conditions += [(Condition(without=name), index) for index, name in enumerate(data.modality_names)]
+    for condition, removed in conditions:
+        loader = accelerator.prepare(
+            eval_dataloader(split, args, data, processor, missing_rate=condition.missing_rate)
+        )
         outputs = predict(model, loader, accelerator, removed)
         metrics = compute_metrics(outputs, data.problem_type)
         for key, value in metrics.items():
-            if suffix and key == "rows" and removed is None:
+            if key == "rows" and condition.missing_rate:  # a missing pattern keeps every row
                 continue
-            results[f"{split_name}_{key}" + (f"_{suffix}" if suffix else "")] = value
-        if rate == 0 and removed is None:
+            results[result_key(key, condition, split=split_name)] = value
+        if condition == COMPLETE:
             complete = outputs
         elif removed is not None and complete is not None:  # the same rows, in the same order, every modality
             same_rows = compute_metrics({**complete, "valid": outputs["valid"]}, data.problem_type)
-            name = data.modality_names[removed]
-            results.update({f"{split_name}_{k}_with_{name}": v for k, v in same_rows.items() if k != "rows"})
+            reference = Condition(reference_for=condition.without)
+            results.update(
+                {result_key(k, reference, split=split_name): v for k, v in same_rows.items() if k != "rows"}
+            )
     return results

@@ -1,9 +1,10 @@
 # Copyright 2026 The CL-DMDF contributors.
 # Licensed under the Apache License, Version 2.0.
 """The reference models and the training objectives in the training script: their flags, which model class and
-config fields they call for, and `CompanionMethods`, which the training loop calls at three points (`before_epoch`,
-`loss`, `after_epoch`) without knowing which objective runs (`training/objectives.py`: TupleInfoNCE, CAL, TMC's KL
-annealing). Every value the objectives estimate lands in `results()` (`all_results.json`) and the tracker."""
+config fields they call for, and `CompanionMethods`, which the training loop (`training/loop.py`) calls at three
+points (`before_epoch`, `loss`, `after_epoch`) without knowing which objective runs (`training/objectives.py`:
+TupleInfoNCE, CAL, TMC's KL annealing). Every value the objectives estimate lands in `results()`
+(`all_results.json`) and the tracker."""
 
 import argparse
 from typing import Optional
@@ -132,9 +133,9 @@ class CompanionMethods:
     def before_epoch(self, model, epoch: int) -> None:
         self.epoch = epoch  # TMC's KL weight is a function of the epoch
 
-    def loss(self, model, batch: dict) -> torch.Tensor:
-        """The training loss of a batch: the model's own loss plus what the objectives add."""
-        outputs = model(**batch)
+    def loss(self, model, batch: dict, outputs) -> torch.Tensor:
+        """The training loss of a batch from the model's `outputs` on it: the model's own loss plus what the
+        objectives add."""
         loss, _ = self.objectives(self.accelerator.unwrap_model(model), batch, outputs, self.epoch)
         return loss
 
