@@ -31,7 +31,7 @@ from cldmdf.evaluation.results import Condition, parse_result_key, result_key
 from cldmdf.training.data import eval_dataloader
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODALITIES = ["fac", "fou", "kar", "mor", "pix", "zer"]
 
 

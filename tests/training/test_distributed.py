@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 from shared_run import script_env
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
 
 # Each rank trains through train_accelerate.train (the script's own loop) and dumps its parameters and results.

@@ -24,7 +24,7 @@ from cldmdf.training.data import eval_dataloader, get_dataloaders, load_data, se
 from cldmdf.training.model import build_model, build_processor
 from cldmdf.training.outputs import TrainingRun, save_final
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
 QUICK = [
     "--dataset_name", UCI,

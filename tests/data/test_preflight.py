@@ -187,7 +187,7 @@ def test_a_string_column_that_does_not_parse_names_the_value(tmp_path):
 # Every split, every failure the processor would hit later, said once
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def script(*argv: str, launcher: tuple = (sys.executable,), timeout: int = 300) -> subprocess.CompletedProcess:

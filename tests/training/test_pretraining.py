@@ -12,7 +12,7 @@ import pytest
 from safetensors.torch import load_file
 from shared_run import script_env
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UCI = ROOT / "bundled_datasets" / "uci_multifeature"
 SMALL = ["--hidden_size", "32", "--per_device_train_batch_size", "32", "--eval_missing_rates", "0,0.5"]
 
