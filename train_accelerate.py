@@ -18,6 +18,7 @@ Fine-tune CL-DMDF on a multimodal dataset with missing modalities, with 🤗 Acc
     python train_accelerate.py                                   # the bundled UCI Multiple Features dataset
     accelerate launch train_accelerate.py --dataset_name user/dataset --output_dir out
     ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 train_accelerate.py   # 2 CPU processes
+    cldmdf-train --dataset_name user/dataset --output_dir out    # the same script, installed with the package
 
 The shape follows accelerate's `complete_nlp_example.py` and transformers' `run_*_no_trainer.py` scripts:
 `parse_args()` -> `get_dataloaders(accelerator, args, ...)` -> `train(args)` -> `main(args)`, one
@@ -27,8 +28,8 @@ chooses how long to train (by validation accuracy, or loss for regression); the 
 weights on train + validation for that many epochs (`--no_refit`: keep the best evaluation's weights) and evaluated
 on the test split (`--evaluation_split validation` to tune settings without seeing it) at each
 `--eval_missing_rates` and with each modality removed; the results go to `all_results.json` and the model card.
-The parts live in the `training` package, one module per responsibility; the training loop and the refit are in
-`training/loop.py`.
+The parts live in the `training` package (installed as `cldmdf.training`, this file as `cldmdf.train_accelerate`), one
+module per responsibility; the training loop and the refit are in `training/loop.py`.
 """
 
 import argparse
@@ -41,17 +42,17 @@ from accelerate import Accelerator
 from accelerate.logging import get_logger
 from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, set_seed
 
-from training import UserError, loop
-from training.arguments import build_parser, run_settings, validate_args
-from training.budget import EarlyStopping, create_optimizer_and_scheduler, training_budget
-from training.checkpointing import resume_from_checkpoint
-from training.command import run_command
-from training.data import eval_dataloader, get_dataloaders, load_checked_data
-from training.evaluation import evaluate_model, plan_evaluation
-from training.methods import CompanionMethods, build_objectives, prepare_objectives
-from training.model import build_model, build_processor, cache_backbone_outputs
-from training.outputs import TrainingRun, push_folder, save_final
-from training.tracking import RunClock, init_trackers, log_training_start, setup_logging
+from cldmdf.training import UserError, loop
+from cldmdf.training.arguments import build_parser, run_settings, validate_args
+from cldmdf.training.budget import EarlyStopping, create_optimizer_and_scheduler, training_budget
+from cldmdf.training.checkpointing import resume_from_checkpoint
+from cldmdf.training.command import run_command
+from cldmdf.training.data import eval_dataloader, get_dataloaders, load_checked_data
+from cldmdf.training.evaluation import evaluate_model, plan_evaluation
+from cldmdf.training.methods import CompanionMethods, build_objectives, prepare_objectives
+from cldmdf.training.model import build_model, build_processor, cache_backbone_outputs
+from cldmdf.training.outputs import TrainingRun, push_folder, save_final
+from cldmdf.training.tracking import RunClock, init_trackers, log_training_start, setup_logging
 
 logger = get_logger(__name__)
 
@@ -59,7 +60,7 @@ logger = get_logger(__name__)
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     """The command line (`training.arguments` defines the flags), and the command itself for the model card."""
     args = build_parser(__doc__.split("\n\n")[0].strip()).parse_args(argv)
-    args.command = run_command(sys.argv[1:] if argv is None else argv)
+    args.command = run_command(sys.argv[1:], program=sys.argv[0]) if argv is None else run_command(argv)
     return args
 
 
@@ -137,7 +138,14 @@ def train(args: argparse.Namespace) -> TrainingRun:
     results = {"train_steps": fitted.completed_steps, "epochs_trained": fitted.epochs}
     if refit and stopper.best_step:
         refitted = loop.refit_on_train_and_validation(
-            accelerator, args, data, processor, model, objectives, initial_weights, stopper.best_step
+            accelerator,
+            args,
+            data,
+            processor,
+            model,
+            objectives,
+            initial_weights,
+            loop.refit_length(stopper.best_step, fitted.completed_steps, data),
         )
         results.update(refit_steps=refitted.completed_steps, refit_rows=refit_rows)
         results.update(refit_runtime=round(refitted.runtime, 3))

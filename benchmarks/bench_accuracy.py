@@ -58,7 +58,7 @@ from benchmarks.common import (
     run_cli,
     write_json,
 )
-from evaluation.results import format_rate, parse_missing_rates
+from cldmdf.evaluation.results import format_rate, parse_missing_rates
 
 # name -> (group, arguments of train_accelerate.py, what it is)
 VARIANTS: dict[str, tuple[str, Optional[str], str]] = {
@@ -297,7 +297,7 @@ def run_one(args: argparse.Namespace, variant: str, seed: int, folds: Optional[l
     With `folds` (cross-validation datasets from `write_folds`), one training per fold; the run's metrics are their
     mean over folds (the folds' accuracies are kept too).
     """
-    import train_accelerate
+    import cldmdf.train_accelerate as train_accelerate
 
     folder = tempfile.mkdtemp(prefix=f"cldmdf-bench-{variant}-{seed}-")
     per_fold = []

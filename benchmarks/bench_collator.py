@@ -32,9 +32,9 @@ from benchmarks.common import (
     time_it,
     write_json,
 )
+from cldmdf.processing.collator import CLDMDFDataCollator
+from cldmdf.processing.missing import missing_pattern
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
-from processing.collator import CLDMDFDataCollator
-from processing.missing import missing_pattern
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -60,8 +60,8 @@ from benchmarks.common import (
     summarize,
     write_json,
 )
-from evaluation.results import parse_missing_rates, result_key
-from processing.loading import load_multimodal_dataset
+from cldmdf.evaluation.results import parse_missing_rates, result_key
+from cldmdf.processing.loading import load_multimodal_dataset
 
 # The summary keeps every η of the runs: CL-DMDF is evaluated at train_accelerate.py's default rates (0.1 too).
 SUMMARY_RATES = parse_missing_rates(None)

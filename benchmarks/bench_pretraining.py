@@ -38,7 +38,7 @@ from benchmarks.common import (
     run_training_script,
     write_json,
 )
-from evaluation.results import result_key
+from cldmdf.evaluation.results import result_key
 
 DATASET = REPO_ROOT / "bundled_datasets" / "womens_clothing_reviews"
 LABEL = "recommended"

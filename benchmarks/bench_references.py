@@ -67,9 +67,9 @@ from benchmarks.common import (
     write_json,
 )
 from benchmarks.suite import SETTINGS, SUITE_SEED, sha256_bytes, stratified_subsample
-from evaluation.results import parse_missing_rates, result_key
-from processing.loading import load_multimodal_dataset
-from processing.missing import max_missing_rate, missing_pattern, modality_dropout_mask
+from cldmdf.evaluation.results import parse_missing_rates, result_key
+from cldmdf.processing.loading import load_multimodal_dataset
+from cldmdf.processing.missing import max_missing_rate, missing_pattern, modality_dropout_mask
 
 MISSING_RATES = (0.0, 0.3, 0.5)
 EVAL_SEED = 0  # train_accelerate.py's default --eval_seed: the pattern every CL-DMDF run is evaluated with

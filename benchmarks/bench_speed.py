@@ -73,9 +73,9 @@ from benchmarks.common import (
     summarize_times,
     write_json,
 )
+from cldmdf.training.budget import fused_adamw_supported
+from cldmdf.training.objectives import TrainingObjectives
 from modeling_cldmdf import BASELINE_MODELS, CLDMDFConfig, CLDMDFForSequenceClassification
-from training.budget import fused_adamw_supported
-from training.objectives import TrainingObjectives
 
 # name -> the run, as train_accelerate.py's arguments: `baseline` (a reference model of its own), the training
 # objectives of `OBJECTIVES`, and model config fields (besides modalities, labels and width)

@@ -41,7 +41,7 @@ from benchmarks.common import (
     write_json,
 )
 from benchmarks.suite import SETTINGS
-from evaluation.results import result_key
+from cldmdf.evaluation.results import result_key
 
 RUN_STATS = ("train_runtime", "train_steps", "best_step", "epochs_trained")
 

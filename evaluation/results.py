@@ -18,7 +18,7 @@ The training script, the model card and the benchmarks all name and read keys th
 Example:
 
 ```python
->>> from evaluation.results import Condition, parse_result_key, result_key
+>>> from cldmdf.evaluation.results import Condition, parse_result_key, result_key
 >>> result_key("accuracy", Condition(missing_rate=0.3))
 'test_accuracy_missing_0.3'
 >>> parse_result_key("test_f1_without_image")

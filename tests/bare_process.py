@@ -13,7 +13,13 @@ from typing import Optional
 import torch
 from safetensors.torch import load_file, save_file
 
-__all__ = ["BARE_PROCESS", "BLOCK_LOCAL_PACKAGES", "assert_matches_local", "run_in_bare_process"]
+__all__ = [
+    "BARE_PROCESS",
+    "BARE_PROCESSOR_WITHOUT_CONFIG",
+    "BLOCK_LOCAL_PACKAGES",
+    "assert_matches_local",
+    "run_in_bare_process",
+]
 
 # The first lines of every child script: block every import of our packages, so that what follows loads only
 # through transformers' remote code path.
@@ -35,6 +41,20 @@ BLOCK_LOCAL_PACKAGES = textwrap.dedent(
         pass
     else:
         raise SystemExit("the package was importable: the test would prove nothing")
+    """
+)
+
+# argv[1]: a folder without processor_config.json; the remote processor class must say that file is missing.
+BARE_PROCESSOR_WITHOUT_CONFIG = BLOCK_LOCAL_PACKAGES + textwrap.dedent(
+    """
+    from transformers import AutoProcessor
+
+    try:
+        AutoProcessor.from_pretrained(sys.argv[1], trust_remote_code=True)
+    except ValueError as error:
+        assert f"processor_config.json is missing from the folder {sys.argv[1]!r}" in str(error), error
+    else:
+        raise SystemExit("loaded a processor from a folder without processor_config.json")
     """
 )
 

@@ -126,8 +126,8 @@ def write_diabetes(folder: Path) -> Path:
 def train_shared_run(root: Path) -> SharedRun:
     import matplotlib.figure
 
-    import train_accelerate
-    from training import loop
+    import cldmdf.train_accelerate as train_accelerate
+    from cldmdf.training import loop
 
     data_folder = write_digits(root / "digits")
     argv = ["--dataset_name", str(data_folder), "--output_dir", str(root / "cldmdf-digits"), *CLASSIFICATION_FLAGS]

@@ -16,11 +16,11 @@ import torch
 from bare_process import BLOCK_LOCAL_PACKAGES, run_bare_script
 from safetensors.torch import load_file
 
-import train_accelerate
+import cldmdf.train_accelerate as train_accelerate
+from cldmdf.training.outputs import save_final
 from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from modeling_cldmdf.vocabulary_cldmdf import CLDMDFVocabulary, CLDMDFVocabularyBuilder
-from training.outputs import save_final
 
 ROOT = Path(__file__).resolve().parent.parent
 REVIEWS = ROOT / "bundled_datasets" / "womens_clothing_reviews" / "data"

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from model_tester import CLDMDFModelTester, outputs_equal
 from test_backbones import multimodal_batch, multimodal_config
 
+from cldmdf.training.objectives import TrainingObjectives, tmc_kl_weight
 from modeling_cldmdf import (
     BASELINE_MODELS,
     CLDMDFForSequenceClassification,
@@ -17,7 +18,6 @@ from modeling_cldmdf import (
     TMCForSequenceClassification,
 )
 from modeling_cldmdf.modeling_baselines import combine_opinions, dirichlet_kl_to_uniform, evidential_loss, tmc_fusion
-from training.objectives import TrainingObjectives, tmc_kl_weight
 
 
 @pytest.fixture

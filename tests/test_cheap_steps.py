@@ -9,12 +9,12 @@ from datasets import Dataset
 from model_tester import CLDMDFModelTester
 from torch.utils.data import DataLoader
 
+from cldmdf.processing.collator import CLDMDFDataCollator
+from cldmdf.training.collated import collated_source
 from modeling_cldmdf import CLDMDFForSequenceClassification
 from modeling_cldmdf.inputs_cldmdf import _non_finite_rows
 from modeling_cldmdf.modeling_cldmdf import CLDMDFDropout
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
-from processing.collator import CLDMDFDataCollator
-from training.collated import collated_source
 
 
 @pytest.mark.parametrize("p", [0.3, 0.5])

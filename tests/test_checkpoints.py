@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from test_train_accelerate import EARLY_STOPPING, QUICK, ROOT, assert_same_run, run
 
-import train_accelerate
-from training import UserError
-from training.budget import EarlyStopping
-from training.checkpointing import MANIFEST, latest_checkpoint, missing_files
+import cldmdf.train_accelerate as train_accelerate
+from cldmdf.training import UserError
+from cldmdf.training.budget import EarlyStopping
+from cldmdf.training.checkpointing import MANIFEST, latest_checkpoint, missing_files
 
 LIMITED = [*EARLY_STOPPING, "--checkpointing_steps", "epoch", "--save_total_limit", "1"]
 

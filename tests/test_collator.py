@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from transformers import BertTokenizer
 
+from cldmdf.processing.collator import CLDMDFDataCollator
+from cldmdf.processing.missing import max_missing_rate, missing_pattern, modality_dropout_mask
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
-from processing.collator import CLDMDFDataCollator
-from processing.missing import max_missing_rate, missing_pattern, modality_dropout_mask
 
 PROPERTY_SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 UCI_DIMS = {"fac": 216, "fou": 76, "kar": 64, "mor": 6, "pix": 240, "zer": 47}
@@ -385,7 +385,7 @@ def test_rows_without_modalities_raise_or_are_dropped_and_logged(caplog):
     with pytest.raises(ValueError, match=r"Rows \[11, 13\] have no present modality"):
         CLDMDFDataCollator(SMALL_PROCESSOR)(rows)
     collator = CLDMDFDataCollator(SMALL_PROCESSOR, drop_rows_without_modalities=True, return_row_ids=True)
-    with caplog.at_level(logging.WARNING, logger="processing.collator"):
+    with caplog.at_level(logging.WARNING, logger="cldmdf.processing.collator"):
         batch = collator(rows)
     assert batch["row_ids"].tolist() == [10, 12, 14]
     assert batch["labels"].tolist() == [rows[i]["label"] for i in (0, 2, 4)]

@@ -15,8 +15,8 @@ import pytest
 import torch
 from model_tester import CLDMDFModelTester, outputs_equal
 
+from cldmdf.training.objectives import TrainingObjectives
 from modeling_cldmdf import BASELINE_MODELS, CLDMDFForPreTraining, CLDMDFForSequenceClassification
-from training.objectives import TrainingObjectives
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -157,7 +157,8 @@ def test_train_accelerate_trains_in_bf16_on_cuda_and_saves_float32_weights(
 ):
     from safetensors.torch import load_file
 
-    import train_accelerate  # here, not at the top: collecting this file must not need the training script
+    # here, not at the top: collecting this file must not need the training script
+    import cldmdf.train_accelerate as train_accelerate
 
     monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
     dataset = str(ROOT / "bundled_datasets" / "uci_multifeature")

@@ -19,8 +19,8 @@ DRIVER = textwrap.dedent(
     """
     import json, os, sys
     from safetensors.torch import save_file
-    import train_accelerate
-    from training.data import eval_dataloader
+    import cldmdf.train_accelerate as train_accelerate
+    from cldmdf.training.data import eval_dataloader
 
     out = sys.argv[1]
     args = train_accelerate.parse_args(sys.argv[2:])
@@ -34,7 +34,7 @@ DRIVER = textwrap.dedent(
     # Row identity of the sharded evaluation: `predict` over the prepared test loader (what the robustness sweep
     # runs) against each row evaluated by this rank alone on the unsharded loader, with the same weights.
     import torch
-    from evaluation.prediction import per_row_loss, predict
+    from cldmdf.evaluation.prediction import per_row_loss, predict
 
     test = data["test"]
     gathered = predict(model, accelerator.prepare(eval_dataloader(test, args, data, processor)), accelerator)

@@ -5,7 +5,7 @@ import json
 import torch
 from torch import nn
 
-from training.budget import CHECKPOINT_STATE, EarlyStopping
+from cldmdf.training.budget import CHECKPOINT_STATE, EarlyStopping
 
 
 def _model(value: float) -> nn.Module:

@@ -27,13 +27,13 @@ from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 from transformers import AutoModelForSequenceClassification, AutoProcessor
 
-import train_accelerate
-from model_cards.builder import write_model_card
+import cldmdf.train_accelerate as train_accelerate
+from cldmdf.model_cards.builder import write_model_card
+from cldmdf.processing.collator import CLDMDFDataCollator
+from cldmdf.processing.loading import load_multimodal_dataset
+from cldmdf.training.outputs import push_folder
 from modeling_cldmdf import CLDMDFForSequenceClassification
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
-from processing.collator import CLDMDFDataCollator
-from processing.loading import load_multimodal_dataset
-from training.outputs import push_folder
 
 try:
     from httpx2 import TransportError  # the HTTP client of huggingface_hub >= 2

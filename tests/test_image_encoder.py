@@ -11,8 +11,8 @@ import torch
 from bare_process import assert_matches_local, run_in_bare_process
 from PIL import Image
 
-import train_accelerate
-from evaluation.prediction import predict_dataset
+import cldmdf.train_accelerate as train_accelerate
+from cldmdf.evaluation.prediction import predict_dataset
 from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification, CLDMDFProcessor
 from modeling_cldmdf.image_encoder_cldmdf import random_shift_and_flip
 

@@ -20,7 +20,7 @@ import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Image, List, Value
 from datasets.distributed import split_dataset_by_node
 
-from processing.loading import (
+from cldmdf.processing.loading import (
     PROBLEM_TYPES,
     MultimodalDataset,
     load_multimodal_dataset,
@@ -531,7 +531,7 @@ def test_rows_without_modalities_are_reported_not_dropped(caplog: pytest.LogCapt
         i for i in range(20) if rows["fou"][i] is None and rows["review_text"][i] is None and rows["photo"][i] is None
     ]
     assert empty == [0]  # the only multiple of 3, 4 and 5 below 20
-    with caplog.at_level("WARNING", logger="processing.loading"):
+    with caplog.at_level("WARNING", logger="cldmdf.processing.loading"):
         data = prepare_multimodal_dataset(Dataset.from_dict(rows, features=FEATURES), validation_fraction=0.0)
     assert len(data["train"]) == 20
     assert data.rows_without_modalities("train") == empty
@@ -548,7 +548,7 @@ def test_rows_without_modalities_are_reported_not_dropped(caplog: pytest.LogCapt
 def test_local_folder_loads_offline_in_a_fresh_interpreter(hub_folder: Path, tmp_path: Path):
     script = (
         "import sys\n"
-        "from processing.loading import load_multimodal_dataset\n"
+        "from cldmdf.processing.loading import load_multimodal_dataset\n"
         f"data = load_multimodal_dataset({str(hub_folder)!r}, cache_dir={str(tmp_path / 'fresh_cache')!r})\n"
         f"stream = load_multimodal_dataset({str(hub_folder)!r}, streaming=True)\n"
         "assert data.modalities == stream.modalities and len(list(stream['test'])) == 15\n"

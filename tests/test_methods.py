@@ -10,10 +10,7 @@ import torch
 import torch.nn.functional as F
 from model_tester import CLDMDFModelTester
 
-from modeling_cldmdf import CLDMDFForPreTraining, CLDMDFForSequenceClassification, EarlyFusionForSequenceClassification
-from modeling_cldmdf.configuration_cldmdf import RECIPE_FIELDS
-from modeling_cldmdf.modeling_cldmdf import CLDMDFTokenBottleneck
-from training.cal import (
+from cldmdf.training.cal import (
     CAL,
     bottleneck_betas,
     cal_contributions,
@@ -24,8 +21,8 @@ from training.cal import (
     statistics_subsets,
     subset_statistics,
 )
-from training.objectives import TrainingObjectives
-from training.tuple_infonce import (
+from cldmdf.training.objectives import TrainingObjectives
+from cldmdf.training.tuple_infonce import (
     TupleInfoNCE,
     auto_tuple_alphas,
     derangement,
@@ -33,6 +30,9 @@ from training.tuple_infonce import (
     swap_modality,
     tuple_infonce_loss,
 )
+from modeling_cldmdf import CLDMDFForPreTraining, CLDMDFForSequenceClassification, EarlyFusionForSequenceClassification
+from modeling_cldmdf.configuration_cldmdf import RECIPE_FIELDS
+from modeling_cldmdf.modeling_cldmdf import CLDMDFTokenBottleneck
 
 TESTER = CLDMDFModelTester()
 

@@ -15,7 +15,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation import METRIC_NAMES, load_metric, load_metrics, metric_path
+from cldmdf.evaluation import METRIC_NAMES, load_metric, load_metrics, metric_path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -130,7 +130,7 @@ _WORKER = textwrap.dedent(
     sys.path.insert(0, repo_root)
     from pathlib import Path
 
-    from evaluation import load_metrics
+    from cldmdf.evaluation import load_metrics
 
     # Barrier: both processes load and compute at the same moment, once both have imported evaluate.
     Path(barrier, f"ready-{worker_id}").touch()

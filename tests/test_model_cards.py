@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from huggingface_hub import ModelCard, metadata_load
 
-from model_cards._atomic import atomic_path
-from model_cards.builder import CARD_TAGS, PLOT_FILENAME, condition_of, infer_task_type, write_model_card
-from model_cards.results import parse_results
+from cldmdf.model_cards._atomic import atomic_path
+from cldmdf.model_cards.builder import CARD_TAGS, PLOT_FILENAME, condition_of, infer_task_type, write_model_card
+from cldmdf.model_cards.results import parse_results
 
 MODALITIES = {
     "zer": {"type": "dense", "dim": 47},
@@ -188,7 +188,7 @@ def test_text_sections_and_verbatim_command(card_dir):
 
 
 def test_every_reference_model_has_a_card_description_naming_its_class():
-    from model_cards.builder import BASELINE_CARDS, BASELINE_CLASSES
+    from cldmdf.model_cards.builder import BASELINE_CARDS, BASELINE_CLASSES
     from modeling_cldmdf import BASELINE_MODELS
 
     assert set(BASELINE_CARDS) == set(BASELINE_MODELS)
@@ -226,7 +226,7 @@ def test_only_card_and_plot_are_left_in_the_folder(card_dir):
 def test_without_matplotlib_the_card_has_no_image(tmp_path, monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with caplog.at_level(logging.WARNING, logger="model_cards.plots"):
+    with caplog.at_level(logging.WARNING, logger="cldmdf.model_cards.plots"):
         card = build(tmp_path)
     assert not (tmp_path / PLOT_FILENAME).exists()
     assert PLOT_FILENAME not in card.text and "![" not in card.text
@@ -376,7 +376,7 @@ def test_a_removal_is_compared_with_every_modality_on_the_same_rows(tmp_path):
 def test_the_removal_panel_marks_each_bar_with_its_same_rows_reference():
     from matplotlib.figure import Figure
 
-    from model_cards.plots import _draw_removed_modalities
+    from cldmdf.model_cards.plots import _draw_removed_modalities
 
     axes = Figure().subplots()
     _draw_removed_modalities(axes, parse_results(SUBSET_RESULTS))
@@ -399,7 +399,7 @@ def test_the_removal_panel_marks_each_bar_with_its_same_rows_reference():
 def test_the_missing_rate_axis_starts_at_zero_and_names_the_rows():
     from matplotlib.figure import Figure
 
-    from model_cards.plots import _draw_missing_rates
+    from cldmdf.model_cards.plots import _draw_missing_rates
 
     parsed = parse_results({"test_accuracy": 0.97, "test_rows": 400, "test_accuracy_missing_0.5": 0.95})
     axes = Figure().subplots()

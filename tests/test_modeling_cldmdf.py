@@ -543,7 +543,7 @@ def test_training_and_inference_trace_as_one_torch_compile_graph(tester, baselin
     # The training objectives (TupleInfoNCE, CAL's hooks and bottleneck loss, TMC's annealing) are in the graph too.
     import torch._dynamo
 
-    from training.objectives import TrainingObjectives
+    from cldmdf.training.objectives import TrainingObjectives
 
     torch.manual_seed(0)
     if baseline is None:

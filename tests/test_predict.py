@@ -13,8 +13,8 @@ import torch
 from test_pipeline import trained  # noqa: F401  (fixture)
 from test_preflight import FAST, rows, write_folder
 
-import train_accelerate
-from evaluation.prediction import predict_rows
+import cldmdf.train_accelerate as train_accelerate
+from cldmdf.evaluation.prediction import predict_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")

@@ -15,11 +15,11 @@ import pyarrow.parquet as pq
 import pytest
 from accelerate import PartialState
 
-import train_accelerate
-from processing.column_types import parse_number_list
-from processing.loading import load_multimodal_dataset, prepare_multimodal_dataset
-from processing.preflight import find_data_problems
-from training.data import load_data, parse_modality_types, preflight_check
+import cldmdf.train_accelerate as train_accelerate
+from cldmdf.processing.column_types import parse_number_list
+from cldmdf.processing.loading import load_multimodal_dataset, prepare_multimodal_dataset
+from cldmdf.processing.preflight import find_data_problems
+from cldmdf.training.data import load_data, parse_modality_types, preflight_check
 
 FAST = ["--hidden_size", "16", "--max_train_steps", "2", "--eval_missing_rates", "0", "--skip_modality_removal"]
 
@@ -231,7 +231,7 @@ def test_the_loader_warning_and_the_error_name_the_same_rows(tmp_path, capsys, c
     for row in (5, 41):
         train["a"][row] = train["b"][row] = None
     folder = write_folder(tmp_path / "data", train, rows(20, 1))
-    with caplog.at_level(logging.WARNING, logger="processing.loading"):
+    with caplog.at_level(logging.WARNING, logger="cldmdf.processing.loading"):
         message = run_error(capsys, "--dataset_name", folder, *FAST, "--output_dir", str(tmp_path / "out"))
     warnings = [record.getMessage() for record in caplog.records if "no modality present" in record.getMessage()]
     assert warnings and all("split 'train'" in warning for warning in warnings)
@@ -287,7 +287,7 @@ def placeholder_csv(path: Path, placeholder: str) -> str:
 def test_a_number_column_with_unknown_in_every_9th_row_is_not_trained_as_text(tmp_path, capsys, caplog):
     csv = placeholder_csv(tmp_path / "sizes.csv", "unknown")
     argv = ["--dataset_name", csv, *FAST, "--output_dir", str(tmp_path / "out")]
-    with caplog.at_level(logging.INFO, logger="processing.schema"):
+    with caplog.at_level(logging.INFO, logger="cldmdf.processing.schema"):
         message = run_error(capsys, *argv)
     # What was inferred, and why, in the log; the refusal names the placeholder's rows (the carved validation
     # split's among them) and the flag.

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from PIL import Image
 from transformers import AutoProcessor, BertTokenizer, ViTImageProcessor
 
+from cldmdf.processing.collator import CLDMDFDataCollator
 from modeling_cldmdf import CLDMDFConfig
 from modeling_cldmdf.processing_cldmdf import CLDMDFBatchFeature, CLDMDFProcessor
-from processing.collator import CLDMDFDataCollator
 
 WORDS = ["hello", "world", "foo", "bar", "baz", "missing", "modality", "fusion"]
 DENSE_DIMS = {"c": 2, "a": 1, "b": 3}  # deliberately not sorted

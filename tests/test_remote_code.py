@@ -6,7 +6,13 @@ import textwrap
 
 import pytest
 import torch
-from bare_process import BLOCK_LOCAL_PACKAGES, assert_matches_local, run_bare_script, run_in_bare_process
+from bare_process import (
+    BARE_PROCESSOR_WITHOUT_CONFIG,
+    BLOCK_LOCAL_PACKAGES,
+    assert_matches_local,
+    run_bare_script,
+    run_in_bare_process,
+)
 from model_tester import CLDMDFModelTester
 from safetensors.torch import load_file, save_file
 
@@ -79,20 +85,6 @@ def test_every_head_and_reference_model_loads_as_remote_code_in_a_bare_process(t
             torch.testing.assert_close(remote[name], local, atol=1e-6, rtol=0)
 
 
-PROCESSOR_OF_A_MODEL_FOLDER = BLOCK_LOCAL_PACKAGES + textwrap.dedent(
-    """
-    from transformers import AutoProcessor
-
-    try:
-        AutoProcessor.from_pretrained(sys.argv[1], trust_remote_code=True)
-    except ValueError as error:
-        assert f"processor_config.json is missing from the folder {sys.argv[1]!r}" in str(error), error
-    else:
-        raise SystemExit("loaded a processor from a folder without processor_config.json")
-    """
-)
-
-
 def test_a_model_folder_carries_the_processor_code_and_every_file_it_imports(tmp_path):
     """`model.save_pretrained` names the processor class in `auto_map` and copies its files (`PROCESSOR_FILES`): the
     class loads as remote code from a folder that holds only the model, which needs every sibling file that
@@ -100,4 +92,4 @@ def test_a_model_folder_carries_the_processor_code_and_every_file_it_imports(tmp
     folder = tmp_path / "model_only"
     CLDMDFForSequenceClassification(CLDMDFModelTester().get_config()).save_pretrained(folder)
     assert not (folder / "processor_config.json").exists()
-    run_bare_script(PROCESSOR_OF_A_MODEL_FOLDER, [folder], tmp_path, dict(os.environ, HF_HUB_OFFLINE="1"))
+    run_bare_script(BARE_PROCESSOR_WITHOUT_CONFIG, [folder], tmp_path, dict(os.environ, HF_HUB_OFFLINE="1"))

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from evaluation.results import Condition, ResultKey, parse_missing_rates, parse_result_key, result_key
+from cldmdf.evaluation.results import Condition, ResultKey, parse_missing_rates, parse_result_key, result_key
 
 
 @pytest.mark.parametrize(

@@ -20,16 +20,16 @@ import numpy as np
 import pytest
 import torch
 from accelerate import Accelerator, PartialState
-from bare_process import BLOCK_LOCAL_PACKAGES, run_bare_script
+from bare_process import BARE_PROCESSOR_WITHOUT_CONFIG, BLOCK_LOCAL_PACKAGES, run_bare_script
 from huggingface_hub import ModelCard
 from shared_run import DIGIT_NAMES, NO_KAR_ROWS, ONLY_FOU_ROWS
 from transformers import AutoModelForSequenceClassification, AutoProcessor, pipeline
 
-import train_accelerate
-from evaluation.prediction import compute_metrics, predict, predict_rows
-from evaluation.results import Condition, parse_result_key, result_key
+import cldmdf.train_accelerate as train_accelerate
+from cldmdf.evaluation.prediction import compute_metrics, predict, predict_rows
+from cldmdf.evaluation.results import Condition, parse_result_key, result_key
+from cldmdf.training.data import eval_dataloader
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
-from training.data import eval_dataloader
 
 ROOT = Path(__file__).resolve().parent.parent
 MODALITIES = ["fac", "fou", "kar", "mor", "pix", "zer"]
@@ -100,9 +100,9 @@ def test_predictions_of_integer_labels_write_one_type_for_label_and_prediction(t
     `label` as in `predicted_label`. No training: the file is written by an untrained model."""
     from test_preflight import rows, write_folder
 
-    from training.data import load_checked_data
-    from training.model import build_model, build_processor
-    from training.outputs import write_predictions
+    from cldmdf.training.data import load_checked_data
+    from cldmdf.training.model import build_model, build_processor
+    from cldmdf.training.outputs import write_predictions
 
     PartialState()  # the logging of a run needs it, as in a run
     folder = write_folder(tmp_path / "data", rows(40, 0, labels=(0, 1)), rows(10, 1, labels=(0, 1)))
@@ -381,7 +381,7 @@ def test_the_card_holds_no_local_absolute_path(trained_run):
 
 
 def test_the_card_replaces_every_absolute_path_by_its_name(tmp_path):
-    from model_cards.builder import command_without_local_paths, write_model_card
+    from cldmdf.model_cards.builder import command_without_local_paths, write_model_card
 
     data, base = tmp_path / "my data" / "set", tmp_path / "pretrained"
     command = f"python train_accelerate.py --dataset_name '{data}' --model_name_or_path={base} --seed 1"
@@ -403,11 +403,12 @@ def test_the_card_replaces_every_absolute_path_by_its_name(tmp_path):
 
 
 def test_the_command_names_the_launcher_that_started_the_run(monkeypatch):
-    import training.command
-    from training.command import run_command
+    import cldmdf.training.command as command_module
+    from cldmdf.training.command import run_command
 
     argv = ["--seed", "1", "--run_name", "a b"]
     assert run_command(argv, environ={}) == "python train_accelerate.py --seed 1 --run_name 'a b'"
+    assert run_command(argv, environ={}, program="/v/bin/cldmdf-train") == "cldmdf-train --seed 1 --run_name 'a b'"
     launched = {"ACCELERATE_MIXED_PRECISION": "no", "ACCELERATE_DYNAMO_BACKEND": "NO"}
     parent = ["/v/bin/python", "/v/bin/accelerate", "launch", "--num_processes", "2", "train_accelerate.py", "--seed"]
     assert run_command(argv, launched, parent) == (
@@ -421,8 +422,8 @@ def test_the_command_names_the_launcher_that_started_the_run(monkeypatch):
     exported = {"ACCELERATE_MIXED_PRECISION": "bf16"}
     assert run_command(argv, exported, ["bash"]).startswith("python train_accelerate.py")
     # what the script records for the card
-    monkeypatch.setattr(training.command, "parent_command_line", lambda: None)
-    for name in training.command.LAUNCH_ENV:
+    monkeypatch.setattr(command_module, "parent_command_line", lambda: None)
+    for name in command_module.LAUNCH_ENV:
         monkeypatch.delenv(name, raising=False)
     assert train_accelerate.parse_args(["--seed", "1"]).command == "python train_accelerate.py --seed 1"
     for name, value in launched.items():
@@ -435,7 +436,7 @@ LAUNCHED_SCRIPT = textwrap.dedent(
     import sys
 
     sys.path.insert(0, sys.argv.pop(1))
-    from training.command import run_command  # what `train_accelerate.parse_args` records as `args.command`
+    from cldmdf.training.command import run_command  # what `train_accelerate.parse_args` records as `args.command`
 
     print("COMMAND:", run_command(sys.argv[1:]))
     """
@@ -464,20 +465,6 @@ def test_a_run_started_by_accelerate_launch_says_so(tmp_path):
 # 8. A folder without processor_config.json
 
 
-BARE_PROCESSOR = BLOCK_LOCAL_PACKAGES + textwrap.dedent(
-    """
-    from transformers import AutoProcessor
-
-    try:
-        AutoProcessor.from_pretrained(sys.argv[1], trust_remote_code=True)
-    except ValueError as error:
-        assert f"processor_config.json is missing from the folder {sys.argv[1]!r}" in str(error), error
-    else:
-        raise SystemExit("loaded a processor from a folder without processor_config.json")
-    """
-)
-
-
 def test_a_folder_without_processor_config_says_which_file_is_missing_and_where(trained_run, tmp_path):
     folder = tmp_path / "model"
     shutil.copytree(trained_run.folder, folder)
@@ -487,4 +474,4 @@ def test_a_folder_without_processor_config_says_which_file_is_missing_and_where(
         with pytest.raises(ValueError, match=re.escape(message)):
             load(folder)
     # As remote code, where the package is not installed: transformers reaches the processor through config.json.
-    run_bare_script(BARE_PROCESSOR, [folder], tmp_path, dict(os.environ, HF_HUB_OFFLINE="1"))
+    run_bare_script(BARE_PROCESSOR_WITHOUT_CONFIG, [folder], tmp_path, dict(os.environ, HF_HUB_OFFLINE="1"))

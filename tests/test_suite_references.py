@@ -5,6 +5,7 @@ stable row ids and the announced modalities, rebuilt byte for byte. The referenc
 collator's missing pattern, reach real accuracies on real data and skip an η that M modalities cannot meet.
 """
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +27,10 @@ from benchmarks.bench_references import (
     subsample,
 )
 from benchmarks.common import UCI_DIMS
-from benchmarks.suite import REGIMES, SETTINGS, SHARD, UCI_DIR, build_suite
+from benchmarks.suite import REGIMES, SETTINGS, SHARD, UCI_DIR, build_suite, per_class_splits, read_letter
+from cldmdf.processing.collator import CLDMDFDataCollator
+from cldmdf.processing.loading import load_multimodal_dataset
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
-from processing.collator import CLDMDFDataCollator
-from processing.loading import load_multimodal_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,6 +41,7 @@ EXPECTED_MODALITIES = {
     "uci_two_views": {"fou": ("dense", 76), "zer": ("dense", 47)},
     "breast_cancer": {"mean": ("dense", 10), "se": ("dense", 10), "worst": ("dense", 10)},
     "digits_halves": {"bottom": ("dense", 32), "top": ("dense", 32)},
+    "letter_10_per_class": {"box": ("dense", 5), "moments": ("dense", 7), "edges": ("dense", 4)},
     "reviews_text_tabular": {"review_text": ("text", None), "tabular": ("dense", 30)},
     "uci_image_tabular": {"fou": ("dense", 76), "mor": ("dense", 6), "pix": ("image", None), "zer": ("dense", 47)},
 }
@@ -104,6 +106,9 @@ def test_splits_are_stratified(suite, name):
     checked = ("validation", "test") if name == "uci_10_per_class" else SPLITS
     if name == "uci_10_per_class":
         assert np.array_equal(np.bincount(labels["train"]), np.full(len(classes), 10))
+    if name == "letter_10_per_class":  # 7 + 3 labelled rows of each of the 26 letters, 100 test rows each
+        for split, count in (("train", 7), ("validation", 3), ("test", 100)):
+            assert np.array_equal(np.bincount(labels[split]), np.full(26, count)), split
     for split in checked:
         counts = np.bincount(labels[split], minlength=len(classes))
         expected = len(labels[split]) * np.bincount(everything) / len(everything)
@@ -128,6 +133,32 @@ def test_split_sizes_and_derived_settings(suite):
             assert np.array_equal(_column(suite[name], split, "row_id"), full[split]), name
     # the reviews subsample keeps rows whose text is really missing in the source
     assert pq.read_table(suite["reviews_text_tabular"] / SHARD.format(split="test")).column("review_text").null_count
+
+
+def test_letter_keeps_the_source_rows_and_letters(suite):
+    features, letters = read_letter()
+    table = pq.read_table(suite["letter_10_per_class"] / SHARD.format(split="test"))
+    rows = table.column("row_id").to_numpy()
+    names = json.loads(table.schema.metadata[b"huggingface"])["info"]["features"]["label"]["names"]
+    assert names == [chr(ord("A") + i) for i in range(26)]
+    assert [names[i] for i in table.column("label").to_numpy()] == list(letters[rows])
+    views = [np.stack(table.column(view).to_numpy(zero_copy_only=False)) for view in ("box", "moments", "edges")]
+    np.testing.assert_array_equal(np.concatenate(views, axis=1), features[rows])
+
+
+def test_per_class_splits_are_disjoint_exact_and_seeded():
+    labels = np.repeat([0, 1, 2], [12, 15, 10])
+    splits = per_class_splits(labels, {"train": 3, "validation": 2, "test": 5}, seed=0)
+    for split, count in (("train", 3), ("validation", 2), ("test", 5)):
+        assert np.array_equal(np.bincount(labels[splits[split]]), [count] * 3)
+    everything = np.concatenate(list(splits.values()))
+    assert len(np.unique(everything)) == len(everything) == 30
+    again = per_class_splits(labels, {"train": 3, "validation": 2, "test": 5}, seed=0)
+    assert all(np.array_equal(splits[split], again[split]) for split in splits)
+    other = per_class_splits(labels, {"train": 3, "validation": 2, "test": 5}, seed=1)
+    assert not np.array_equal(splits["train"], other["train"])
+    with pytest.raises(ValueError, match="smallest class"):
+        per_class_splits(labels, {"train": 8, "test": 3}, seed=0)
 
 
 def test_build_is_deterministic(suite, tmp_path):

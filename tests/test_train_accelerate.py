@@ -13,14 +13,14 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification, AutoProcessor
 
-import train_accelerate
-from processing.collator import CLDMDFDataCollator
-from processing.loading import load_multimodal_dataset
-from training.arguments import validate_args
-from training.budget import DEFAULT_MIN_TRAIN_STEPS, training_budget
-from training.data import eval_dataloader, get_dataloaders, load_data, select, select_splits
-from training.model import build_model, build_processor
-from training.outputs import TrainingRun, save_final
+import cldmdf.train_accelerate as train_accelerate
+from cldmdf.processing.collator import CLDMDFDataCollator
+from cldmdf.processing.loading import load_multimodal_dataset
+from cldmdf.training.arguments import validate_args
+from cldmdf.training.budget import DEFAULT_MIN_TRAIN_STEPS, training_budget
+from cldmdf.training.data import eval_dataloader, get_dataloaders, load_data, select, select_splits
+from cldmdf.training.model import build_model, build_processor
+from cldmdf.training.outputs import TrainingRun, save_final
 
 ROOT = Path(__file__).resolve().parent.parent
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")

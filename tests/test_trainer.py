@@ -9,12 +9,12 @@ import pytest
 import torch
 from transformers import Trainer, TrainingArguments
 
-from evaluation.trainer import trainer_compute_metrics
+from cldmdf.evaluation.trainer import trainer_compute_metrics
+from cldmdf.processing.collator import CLDMDFDataCollator
+from cldmdf.processing.loading import load_multimodal_dataset
 from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
 from modeling_cldmdf.modeling_outputs_cldmdf import CLDMDFSequenceClassifierOutput
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
-from processing.collator import CLDMDFDataCollator
-from processing.loading import load_multimodal_dataset
 
 UCI = str(Path(__file__).resolve().parent.parent / "bundled_datasets" / "uci_multifeature")
 

@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from evaluation.results import DEFAULT_EVAL_MISSING_RATES
-from evaluation.results import parse_missing_rates as parse_rates
+from cldmdf.evaluation.results import DEFAULT_EVAL_MISSING_RATES
+from cldmdf.evaluation.results import parse_missing_rates as parse_rates
 from modeling_cldmdf import CLDMDFConfig
 
 from . import UserError

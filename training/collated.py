@@ -20,7 +20,7 @@ from typing import Any, Optional
 import torch
 from torch.utils.data import Dataset
 
-from processing.collator import CLDMDFDataCollator
+from cldmdf.processing.collator import CLDMDFDataCollator
 
 # A split is collated once only while its dense values stay small next to the memory of a run; a larger one is
 # collated batch by batch as before (memory-mapped Arrow data is not read into memory whole).

@@ -1,7 +1,8 @@
 # Copyright 2026 The CL-DMDF contributors.
 # Licensed under the Apache License, Version 2.0.
 """The command that started the run, as the model card shows it: `accelerate launch [its flags] train_accelerate.py
-...` for a run started by `accelerate launch`, `python train_accelerate.py ...` otherwise.
+...` for a run started by `accelerate launch`, `cldmdf-train ...` for the installed console script, `python
+train_accelerate.py ...` otherwise.
 
 `accelerate launch` (accelerate 1.x) starts the script in a child process whose environment it fills: every
 launcher (`simple_launcher`, `multi_gpu_launcher`, DeepSpeed, FSDP) sets `ACCELERATE_MIXED_PRECISION`, and the simple
@@ -19,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from typing import Optional
 
 SCRIPT = "train_accelerate.py"
+# The same script installed as a console script (`[project.scripts]` of pyproject.toml).
+CONSOLE_SCRIPT = "cldmdf-train"
 # Set by every `accelerate launch` launcher, and by the simple and multi-GPU ones (the usual two) respectively.
 LAUNCH_ENV = ("ACCELERATE_MIXED_PRECISION", "ACCELERATE_DYNAMO_BACKEND")
 
@@ -57,7 +60,10 @@ def launch_flags(parent: Optional[Sequence[str]]) -> Optional[list[str]]:
 
 
 def run_command(
-    argv: Sequence[str], environ: Mapping[str, str] = os.environ, parent: Optional[Sequence[str]] = None
+    argv: Sequence[str],
+    environ: Mapping[str, str] = os.environ,
+    parent: Optional[Sequence[str]] = None,
+    program: Optional[str] = None,
 ) -> str:
     """The command line of this run, quoted as a shell would need it.
 
@@ -65,7 +71,11 @@ def run_command(
         argv (`Sequence[str]`): the script's arguments (`sys.argv[1:]`).
         environ (`Mapping[str, str]`, defaults to `os.environ`): the environment of the process.
         parent (`Sequence[str]`, *optional*): the parent process's argv; read from the system when not given.
+        program (`str`, *optional*): the program the process runs (`sys.argv[0]`); the console script is named as
+            such, anything else as `python train_accelerate.py`.
     """
+    if program is not None and os.path.basename(program) == CONSOLE_SCRIPT:
+        return shlex.join([CONSOLE_SCRIPT, *argv])
     launched = [name for name in LAUNCH_ENV if name in environ]
     if launched:
         parent = parent_command_line() if parent is None else parent

@@ -13,12 +13,12 @@ from accelerate import Accelerator
 from accelerate.logging import get_logger
 from torch.utils.data import DataLoader
 
+from cldmdf.processing.collator import CLDMDFDataCollator
+from cldmdf.processing.column_types import MISSING_MARKERS
+from cldmdf.processing.loading import MultimodalDataset, load_multimodal_dataset, load_prediction_file
+from cldmdf.processing.preflight import ROW_CONVENTION, DataProblem, find_data_problems, format_rows
+from cldmdf.processing.schema import MODALITY_TYPES, SUPPORTED_FEATURES
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
-from processing.collator import CLDMDFDataCollator
-from processing.column_types import MISSING_MARKERS
-from processing.loading import MultimodalDataset, load_multimodal_dataset, load_prediction_file
-from processing.preflight import ROW_CONVENTION, DataProblem, find_data_problems, format_rows
-from processing.schema import MODALITY_TYPES, SUPPORTED_FEATURES
 
 from . import UserError
 from .collated import collated_source

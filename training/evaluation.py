@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 
-from evaluation.prediction import compute_metrics, predict
-from evaluation.results import COMPLETE, Condition, result_key
-from processing.loading import MultimodalDataset
-from processing.missing import max_missing_rate
+from cldmdf.evaluation.prediction import compute_metrics, predict
+from cldmdf.evaluation.results import COMPLETE, Condition, result_key
+from cldmdf.processing.loading import MultimodalDataset
+from cldmdf.processing.missing import max_missing_rate
 
 from . import UserError
 from .arguments import parse_missing_rates

@@ -22,7 +22,7 @@ from accelerate import Accelerator
 from accelerate.logging import get_logger
 from datasets import concatenate_datasets
 
-from processing.loading import MultimodalDataset
+from cldmdf.processing.loading import MultimodalDataset
 
 from . import UserError
 from .budget import Budget, EarlyStopping, create_optimizer_and_scheduler
@@ -150,6 +150,30 @@ def refit_data(data: MultimodalDataset) -> MultimodalDataset:
     return with_splits(data, {"train": concatenate_datasets([train, validation])})
 
 
+# Below this many validation rows per class, the step of the best validation evaluation is mostly chance: on the
+# development suite's `letter_10_per_class` (3 validation rows per class, 26 classes) the best step of a 1000-step
+# run ranged from 40 to 1280 over seeds and candidates, and the earliest ones gave the worst refitted models; the
+# refit for all the steps of the first fit was ahead on every seed (docs/results.md, "Few rows per class"). 4: the
+# rule covers what was measured (3 per class); the suite's other settings have 16 or more and keep the best step.
+MIN_VALIDATION_ROWS_PER_CLASS = 4
+
+
+def refit_length(best_step: int, completed_steps: int, data: MultimodalDataset) -> int:
+    """The steps of the first fit the refit repeats (before `refit_steps` scales them by the rows): those of the best
+    evaluation, or all `completed_steps` for single-label classification with fewer than
+    MIN_VALIDATION_ROWS_PER_CLASS validation rows per class, too few to pick a step."""
+    if data.problem_type == "single_label_classification" and data.num_labels:
+        rows = len(data["validation"])
+        if rows < MIN_VALIDATION_ROWS_PER_CLASS * data.num_labels:
+            logger.info(
+                f"the refit trains for all {completed_steps} steps of the first fit, not the best evaluation's "
+                f"{best_step}: {rows} validation rows for {data.num_labels} classes (fewer than "
+                f"{MIN_VALIDATION_ROWS_PER_CLASS} per class) are too few to choose a step"
+            )
+            return completed_steps
+    return best_step
+
+
 def refit_steps(best_step: int, train_rows: int, refit_rows: int) -> int:
     """The optimizer steps of the refit: `best_step` scaled by the rows, i.e. the same number of epochs."""
     return math.ceil(best_step * refit_rows / train_rows)
@@ -167,7 +191,8 @@ def refit_on_train_and_validation(
     accelerator, args, data, processor, model, objectives, initial_weights, best_step: int
 ) -> Fitted:
     """Trains `model` (and the objectives) again from their `initial_weights` on train + validation, for the epochs
-    of the best evaluation; no evaluation and no checkpoint in between."""
+    of the best evaluation (`best_step`, or the first fit's length: `refit_length`); no evaluation and no checkpoint
+    in between."""
     refit = refit_data(data)
     for module, weights in zip((model, objectives), initial_weights):
         accelerator.unwrap_model(module).load_state_dict(weights)
@@ -182,6 +207,6 @@ def refit_on_train_and_validation(
     methods = CompanionMethods(accelerator, objectives, refit["validation"], args, refit, processor)
     logger.info(
         f"Refit on train + validation ({len(refit['train'])} rows) from the initial weights: {max_steps} steps, the "
-        f"{best_step} of the best evaluation scaled by the rows"
+        f"{best_step} of the first fit (`refit_length`) scaled by the rows"
     )
     return fit(accelerator, args, model, methods, optimizer, lr_scheduler, train_dataloader, budget, prefix="refit_")

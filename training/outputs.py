@@ -15,7 +15,7 @@ import datasets
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 
-from evaluation.prediction import predict_dataset
+from cldmdf.evaluation.prediction import predict_dataset
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 
 from .arguments import hub_model_id
@@ -146,7 +146,7 @@ def write_card(folder: Path, args: argparse.Namespace, settings: dict, results: 
     """The model card; its hyper-parameters are the run's `settings` that were set (False flags and None left out),
     without the Hub token and the command, which the card shows on its own."""
     try:
-        from model_cards.builder import write_model_card
+        from cldmdf.model_cards.builder import write_model_card
     except ImportError:  # the card builder is optional for library users who copy only this script
         logger.warning("model_cards is not importable: no model card written")
         return

@@ -15,8 +15,8 @@ import torch
 from accelerate import Accelerator
 from huggingface_hub import ModelCard
 
+from cldmdf.processing.loading import MultimodalDataset
 from modeling_cldmdf import CLDMDFForPreTraining
-from processing.loading import MultimodalDataset
 
 from . import UserError
 
@@ -65,7 +65,7 @@ def pretraining_losses(model, loader, accelerator: Accelerator, seed: int) -> di
 def write_pretraining_card(folder: Path, args: argparse.Namespace, results: dict, config) -> None:
     """A short card: what the model is, what it was trained on, and how to fine-tune it (no absolute local path:
     folders are named by their last component, as in the fine-tuned model's card)."""
-    from model_cards.builder import command_without_local_paths
+    from cldmdf.model_cards.builder import command_without_local_paths
 
     losses = "\n".join(f"| {key} | {value:.4f} |" for key, value in sorted(results.items()) if key.endswith("loss"))
     text = f"""---
