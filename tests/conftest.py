@@ -10,6 +10,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One torch thread in this process and every process it starts, as `accelerate launch` sets on CPU: the models are
+# tiny, and on two shared cores a second thread per process made the runs four to ten times slower. Set before torch
+# is imported (it reads the variable once); OMP_NUM_THREADS=N in the environment still chooses.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from hub_fixtures import hub_server  # noqa: E402, F401  (a Hub-protocol server on 127.0.0.1, see hub_server.py)
 

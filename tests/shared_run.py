@@ -11,14 +11,20 @@ Two tiny runs of `train_accelerate.cli`, a few seconds of CPU together:
 
 While the classification run trains, every call of the training loop (`training.loop.fit`: the first fit and the
 refit) is recorded with the weights it starts from and its budget, and every figure the model card saves is kept.
+
+`run_script` runs `train_accelerate.py` in a subprocess as a user runs it, the way every test that needs a real
+process does (one torch thread: `script_env`).
 """
 
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import datasets
 import numpy as np
@@ -161,3 +167,19 @@ def train_shared_run(root: Path) -> SharedRun:
         run.regression_argv += ["--output_dir", str(run.regression_folder)]
         assert train_accelerate.cli(run.regression_argv) == 0
     return run
+
+
+def script_env(**overrides: str) -> dict:
+    """This process's environment for a child process that trains, with one torch thread: what `accelerate launch`
+    sets on CPU. The suite's processes share two cores; two threads each made a 30 s run take over 10 minutes."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", **overrides}
+
+
+def run_script(
+    *argv: str, launcher: tuple = (sys.executable,), env: Optional[dict] = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
+    """`train_accelerate.py` with `argv` run as a user runs it (`launcher`: `python`, or an `accelerate launch`
+    command line), from the repository root, in a subprocess with `script_env()` (or `env`); output captured."""
+    command = [*launcher, str(ROOT / "train_accelerate.py"), *map(str, argv)]
+    env = script_env() if env is None else env
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)

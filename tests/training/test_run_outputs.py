@@ -22,7 +22,7 @@ import torch
 from accelerate import Accelerator, PartialState
 from bare_process import BARE_PROCESSOR_WITHOUT_CONFIG, BLOCK_LOCAL_PACKAGES, run_bare_script
 from huggingface_hub import ModelCard
-from shared_run import DIGIT_NAMES, NO_KAR_ROWS, ONLY_FOU_ROWS
+from shared_run import DIGIT_NAMES, NO_KAR_ROWS, ONLY_FOU_ROWS, script_env
 from transformers import AutoModelForSequenceClassification, AutoProcessor, pipeline
 
 import cldmdf.train_accelerate as train_accelerate
@@ -31,7 +31,7 @@ from cldmdf.evaluation.results import Condition, parse_result_key, result_key
 from cldmdf.training.data import eval_dataloader
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODALITIES = ["fac", "fou", "kar", "mor", "pix", "zer"]
 
 
@@ -450,7 +450,7 @@ def test_a_run_started_by_accelerate_launch_says_so(tmp_path):
     script.write_text(LAUNCHED_SCRIPT)
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1"]
     launch += ["--mixed_precision", "no", "--dynamo_backend", "no", "--cpu"]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = script_env()
     env.pop("ACCELERATE_MIXED_PRECISION", None)
     done = subprocess.run(
         [*launch, str(script), str(ROOT), "--seed", "3"], cwd=tmp_path, env=env, capture_output=True, text=True

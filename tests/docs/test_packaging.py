@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # What the build reads: the project file, the long description and every folder the wheel installs.
 BUILD_INPUTS = ["pyproject.toml", "README.md", "train_accelerate.py"]
 PACKAGE_FOLDERS = ["processing", "training", "evaluation", "model_cards", "modeling_cldmdf"]

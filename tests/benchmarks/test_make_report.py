@@ -12,7 +12,7 @@ from report_text import section
 
 from benchmarks import bench_accuracy, report
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def stats(mean, std=0.01, n=5):

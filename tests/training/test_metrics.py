@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from cldmdf.evaluation import METRIC_NAMES, load_metric, load_metrics, metric_path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ try:
 except ImportError:  # pragma: no cover - huggingface_hub 1.x
     from httpx import TransportError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UCI = ROOT / "bundled_datasets" / "uci_multifeature"
 UCI_VIEWS = ["fac", "fou", "kar", "mor", "pix", "zer"]
 TESTER = CLDMDFModelTester()

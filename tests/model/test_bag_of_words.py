@@ -22,7 +22,7 @@ from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from modeling_cldmdf.vocabulary_cldmdf import CLDMDFVocabulary, CLDMDFVocabularyBuilder
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REVIEWS = ROOT / "bundled_datasets" / "womens_clothing_reviews" / "data"
 
 

@@ -80,7 +80,7 @@ def test_the_pipeline_loads_as_remote_code_in_a_bare_process(trained, tmp_path):
 
 def readme_block(after: str) -> str:
     """The first python block of docs/model.md (the model in Python) after the line that starts with `after`."""
-    text = (Path(__file__).resolve().parent.parent / "docs" / "model.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "docs" / "model.md").read_text()
     start = text.index("```python\n", text.index(after)) + len("```python\n")
     return text[start : text.index("```", start)]
 

@@ -1,7 +1,6 @@
 """Two CPU processes through `accelerate launch` (gloo): synchronised gradients and exactly-once evaluation."""
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -10,8 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from shared_run import script_env
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
 
 # Each rank trains through train_accelerate.train (the script's own loop) and dumps its parameters and results.
@@ -65,7 +65,7 @@ def _launch(tmp_path: Path, name: str, processes: int, batch: int) -> Path:
     out.mkdir()
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER)
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    env = script_env(PYTHONPATH=str(ROOT))
     args = [*COMMON, "--per_device_train_batch_size", str(batch), "--output_dir", str(out / "run")]
     if processes == 1:
         command = [sys.executable, str(driver), str(out), *args]

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from shared_run import run_script
 from transformers import AutoModelForSequenceClassification, AutoProcessor
 
 import cldmdf.train_accelerate as train_accelerate
@@ -22,7 +24,7 @@ from cldmdf.training.data import eval_dataloader, get_dataloaders, load_data, se
 from cldmdf.training.model import build_model, build_processor
 from cldmdf.training.outputs import TrainingRun, save_final
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
 QUICK = [
     "--dataset_name", UCI,
@@ -90,7 +92,9 @@ def test_tmc_baseline_anneals_its_kl_term_and_its_saved_folder_reproduces_the_ac
     tmc = ["--baseline", "tmc"]
 
     def trained_weights(annealing_epochs: str) -> dict:
-        argv = [*QUICK, "--output_dir", str(tmp_path / annealing_epochs), "--num_train_epochs", "3", *tmc]
+        # Two steps of the first epoch, where the annealed KL term weighs 1/4 and the unannealed one 1.
+        argv = [*QUICK, "--output_dir", str(tmp_path / annealing_epochs), "--max_train_steps", "2", *tmc]
+        argv += ["--no_refit", "--skip_modality_removal", "--max_eval_samples", "32"]
         run = train_accelerate.train(train_accelerate.parse_args([*argv, "--tmc_annealing_epochs", annealing_epochs]))
         return run.model.state_dict()
 
@@ -292,18 +296,24 @@ def test_accelerate_dynamo_backend_inductor_compiles_trains_and_saves_plain_weig
         (["--refit", "--evaluation_split", "validation"], "--refit cannot run: the final evaluation reads the valid"),
     ],
 )
-def test_bad_arguments_stop_with_one_clear_line(tmp_path, extra, message):
+def test_bad_arguments_stop_with_one_clear_line(tmp_path, capsys, extra, message):
+    """In process: what `cli` (the script's exit status) prints; the script itself in the test below."""
     output = tmp_path / "never"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "train_accelerate.py"), *QUICK, "--output_dir", str(output), *extra],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    assert train_accelerate.cli([*QUICK, "--output_dir", str(output), *extra]) == 2
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("train_accelerate.py: error: ")
+    assert re.search(message, last), last
+    assert "Traceback" not in err
+    assert not output.exists()
+
+
+def test_the_script_exits_2_with_one_error_line_and_no_traceback(tmp_path):
+    output = tmp_path / "never"
+    done = run_script(*QUICK, "--output_dir", str(output), "--label_column_name", "nope", timeout=300)
     assert done.returncode == 2, done.stderr[-2000:]
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("train_accelerate.py: error: ")
-    import re
-
-    assert re.search(message, last), last
+    assert last.startswith("train_accelerate.py: error: ") and "'nope' is not a column" in last, last
     assert "Traceback" not in done.stderr
     assert not output.exists()
 
@@ -428,10 +438,7 @@ def test_two_dense_modalities_train_and_evaluate_with_no_flag_but_the_dataset(tm
     log line, not an error; the step budget and early stopping run as they would on a user's data (~30 s)."""
     dataset = _two_view_folder(tmp_path / "two_views")
     output = tmp_path / "out"
-    command = [sys.executable, str(ROOT / "train_accelerate.py"), "--dataset_name", str(dataset)]
-    done = subprocess.run(
-        [*command, "--output_dir", str(output)], cwd=ROOT, capture_output=True, text=True, timeout=600
-    )
+    done = run_script("--dataset_name", str(dataset), "--output_dir", str(output))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "evaluation missing rates [0.5] skipped: with 2 modalities" in done.stderr
     results = json.loads((output / "all_results.json").read_text())

@@ -1,5 +1,5 @@
 """The documentation stands alone: the README opens with the quickstart, and every link and every document the code
-cites is a file of this repository (the README's quickstart itself runs in tests/test_predict.py)."""
+cites is a file of this repository (the README's quickstart itself runs in tests/training/test_predict.py)."""
 
 import re
 import subprocess
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 # A document named in code: a path ending in .md that contains a folder or is one of the repository's own pages.

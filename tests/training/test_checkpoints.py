@@ -3,7 +3,6 @@ kept), and a real interrupt (SIGINT mid-epoch in a subprocess) then the README's
 
 import json
 import logging
-import os
 import shutil
 import signal
 import subprocess
@@ -12,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from shared_run import script_env
 from test_train_accelerate import EARLY_STOPPING, QUICK, ROOT, assert_same_run, run
 
 import cldmdf.train_accelerate as train_accelerate
@@ -104,7 +104,7 @@ TINY_RUN = [
 
 @pytest.mark.slow  # three subprocess runs of the script: about 50 s on 2 shared cores
 def test_sigint_mid_epoch_then_the_readme_resume_is_the_uninterrupted_run(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = script_env()
     command = [sys.executable, str(ROOT / "train_accelerate.py"), *TINY_RUN]
     straight = subprocess.run([*command, "--output_dir", str(tmp_path / "straight")], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=600)  # fmt: skip

@@ -32,7 +32,7 @@ from cldmdf.processing.collator import CLDMDFDataCollator
 from cldmdf.processing.loading import load_multimodal_dataset
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 SPLITS = ("train", "validation", "test")
 EXPECTED_MODALITIES = {

@@ -16,7 +16,7 @@ from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
 from modeling_cldmdf.modeling_outputs_cldmdf import CLDMDFSequenceClassifierOutput
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 
-UCI = str(Path(__file__).resolve().parent.parent / "bundled_datasets" / "uci_multifeature")
+UCI = str(Path(__file__).resolve().parents[2] / "bundled_datasets" / "uci_multifeature")
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ import pytest
 from datasets import ClassLabel, DatasetDict, Features, List, Value, load_dataset
 from huggingface_hub import DatasetCard
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BUNDLED = REPO / "bundled_datasets"
 UCI_DIR = BUNDLED / "uci_multifeature"
 REVIEWS_DIR = BUNDLED / "womens_clothing_reviews"

@@ -13,7 +13,7 @@ from cldmdf.training.budget import DEFAULT_LEARNING_RATE, training_budget
 from cldmdf.training.evaluation import EvaluationPlan
 from cldmdf.training.tracking import TRACKING_PROJECT, init_trackers, tracker_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
 TINY = [
     "--dataset_name", UCI, "--max_train_samples", "128", "--max_eval_samples", "32", "--hidden_size", "32",

@@ -22,7 +22,7 @@ from benchmarks import (
 )
 from benchmarks.common import RESULTS_DIR, quick_output_dir
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 PROVENANCE_KEYS = ("benchmark", "command", "git_commit", "git_dirty", "machine", "created")
 ACCURACY_VARIANTS = ("cldmdf", "cldmdf_tuple")  # CL-DMDF and one companion method

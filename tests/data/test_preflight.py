@@ -3,7 +3,6 @@ fitted or trained, with the row numbers of the user's file and the flag that fix
 
 import json
 import logging
-import os
 import re
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from accelerate import PartialState
+from shared_run import run_script
 
 import cldmdf.train_accelerate as train_accelerate
 from cldmdf.processing.column_types import parse_number_list
@@ -187,14 +187,12 @@ def test_a_string_column_that_does_not_parse_names_the_value(tmp_path):
 # Every split, every failure the processor would hit later, said once
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def script(*argv: str, launcher: tuple = (sys.executable,), timeout: int = 300) -> subprocess.CompletedProcess:
-    """The training script run as a user runs it, in a subprocess (one thread: the tests share two cores)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [*launcher, str(ROOT / "train_accelerate.py"), *argv]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+    """The training script run as a user runs it, in a subprocess (see `shared_run.run_script`)."""
+    return run_script(*argv, launcher=launcher, timeout=timeout)
 
 
 def pandas_folder(folder: Path, nan_at: int) -> str:

@@ -16,7 +16,7 @@ from test_preflight import FAST, rows, write_folder
 import cldmdf.train_accelerate as train_accelerate
 from cldmdf.evaluation.prediction import predict_rows
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
 
 

@@ -28,7 +28,7 @@ from cldmdf.processing.loading import (
     rows_without_modalities,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CLASS_NAMES = ["neg", "neu", "pos"]
 FEATURES = Features(
     {

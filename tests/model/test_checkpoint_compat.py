@@ -14,7 +14,7 @@ from transformers import AutoModelForSequenceClassification
 
 from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "checkpoints_b4ea2b6"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checkpoints_b4ea2b6"
 
 
 @pytest.mark.parametrize("name", ["cldmdf", "early_fusion"])
@@ -29,7 +29,7 @@ def test_a_checkpoint_of_an_earlier_release_predicts_the_logits_it_was_saved_wit
     torch.testing.assert_close(logits, torch.tensor(expected["logits"][name]), rtol=0, atol=1e-6)
 
 
-REDESIGN = Path(__file__).resolve().parent / "fixtures" / "checkpoints_5b800df"
+REDESIGN = Path(__file__).resolve().parents[1] / "fixtures" / "checkpoints_5b800df"
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from cldmdf.training.evaluation import robustness_sweep
 from cldmdf.training.model import build_model, build_processor
 from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UCI = str(ROOT / "bundled_datasets" / "uci_multifeature")
 TINY = ["--max_train_samples", "64", "--max_eval_samples", "32", "--hidden_size", "32"]
 

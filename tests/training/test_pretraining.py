@@ -2,7 +2,6 @@
 through `accelerate launch`."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from safetensors.torch import load_file
+from shared_run import script_env
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UCI = ROOT / "bundled_datasets" / "uci_multifeature"
 SMALL = ["--hidden_size", "32", "--per_device_train_batch_size", "32", "--eval_missing_rates", "0,0.5"]
 
@@ -35,7 +35,7 @@ def launch(*args: str) -> subprocess.CompletedProcess:
         sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1",
         "--mixed_precision", "no", "--dynamo_backend", "no", str(ROOT / "train_accelerate.py"), *args,
     ]  # fmt: skip
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", ACCELERATE_USE_CPU="1")
+    env = script_env(PYTHONPATH=str(ROOT), ACCELERATE_USE_CPU="1")
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
     return done

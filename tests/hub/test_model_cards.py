@@ -198,7 +198,7 @@ def test_every_reference_model_has_a_card_description_naming_its_class():
 @pytest.mark.parametrize("baseline", ["early_fusion", "late_fusion", "tmc"])
 def test_the_card_of_a_baseline_describes_that_method_not_cldmdf(tmp_path, baseline):
     text = build(tmp_path / baseline, baseline=baseline).text
-    cldmdf = (Path(__file__).parent.parent / "model_cards" / "template.md").read_text()
+    cldmdf = (Path(__file__).resolve().parents[2] / "model_cards" / "template.md").read_text()
     name = {"early_fusion": "early fusion", "late_fusion": "late fusion", "tmc": "TMC"}[baseline]
     first = text.split("\n\n", 1)[1].split("\n\n", 1)[0]  # the paragraph under the title
     assert first.startswith(f"A **{name}") and f"`--baseline {baseline}`" in first, first
