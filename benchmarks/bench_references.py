@@ -25,7 +25,8 @@ Text modalities: TF-IDF (word 1-2 grams, min_df 2, at most 20,000 features, fitt
 texts). `logreg` takes the sparse TF-IDF block in the hstack as is; `mlp` and `hgb` take a `TruncatedSVD` of it to 128
 dimensions (fitted on the same texts, seeded by the model seed; for `mlp` then standardised like a dense block),
 because a 20,000-wide dense input is too slow for them. A missing text is an empty document (a zero row, or NaN for
-`hgb`) plus its indicator.
+`hgb`) plus its indicator. Image modalities: the pixels / 255 of each image, row-major (every image of one size), a
+dense block like any other.
 
 Run from the repository root:
 
@@ -36,12 +37,15 @@ Run from the repository root:
 
 Writes `benchmarks/results/references_suite.json` (provenance header of `benchmarks/common.py`, the sha256 of every
 suite file read; one entry per (setting, reference, seed) with test accuracy and macro-F1 per η and the wall time of
-fit + predict) and prints a table of mean ± std over seeds.
+fit + predict) and prints a table of mean ± std over seeds. Runs go into the file's existing ones (`--fresh` discards
+those): a (setting, reference, seed) run again replaces its entry, the others are kept, and `invocations` lists every
+command that wrote into the file; the knobs, rates and evaluation seed must be those the file was measured with.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import time
 import warnings
 from collections.abc import Sequence
@@ -58,6 +62,7 @@ from benchmarks.common import (
     mean_std,
     offline_environment,
     provenance,
+    read_json,
     run_cli,
     write_json,
 )
@@ -122,8 +127,9 @@ QUICK = Knobs(max_fit_rows=300, max_test_rows=200, mlp_max_iter=30, hgb_max_iter
 # ------------------------------------------------------------------------------------------------ data
 @dataclass
 class SplitArrays:
-    """One split as arrays: `values[name]` is (N, d) float64 (NaN rows where missing) for a dense modality and a list
-    of `str | None` for a text one; `present` (N, M) bool in sorted modality order; labels and row ids (N,)."""
+    """One split as arrays: `values[name]` is (N, d) float64 (NaN rows where missing) for a dense or image modality
+    and a list of `str | None` for a text one; `present` (N, M) bool in sorted modality order; labels and row ids
+    (N,)."""
 
     values: dict[str, Any]
     present: np.ndarray
@@ -154,13 +160,34 @@ def split_arrays(dataset, modalities: dict[str, dict], label_column: str, row_id
             values[name] = matrix
         elif modalities[name]["type"] == "text":
             values[name] = column
+        elif modalities[name]["type"] == "image":
+            values[name] = image_pixels(name, column)
         else:
             raise ValueError(
-                f"modality {name!r} has type {modalities[name]['type']!r}; the references take dense/text"
+                f"modality {name!r} has type {modalities[name]['type']!r}; the references take dense/text/image"
             )
     labels = np.asarray(table.column(label_column).to_numpy(zero_copy_only=False), dtype=np.int64)
     row_ids = np.asarray(table.column(row_id_column).to_numpy(zero_copy_only=False), dtype=np.int64)
     return SplitArrays(values, present, labels, row_ids)
+
+
+def image_pixels(name: str, column: list[dict | None]) -> np.ndarray:
+    """(N, pixels) float64: each image's pixels / 255, row-major (NaN rows where missing), from `datasets.Image()`
+    values as arrow stores them (`{"bytes", "path"}`); every image must have the same size and channels."""
+    from PIL import Image
+
+    decoded = {
+        i: np.asarray(Image.open(io.BytesIO(value["bytes"]) if value["bytes"] is not None else value["path"]))
+        for i, value in enumerate(column)
+        if value is not None
+    }
+    shapes = sorted({image.shape for image in decoded.values()})
+    if len(shapes) > 1:
+        raise ValueError(f"image modality {name!r} has images of shapes {shapes}; the references need one shape")
+    matrix = np.full((len(column), int(np.prod(shapes[0])) if shapes else 0), np.nan)
+    for i, image in decoded.items():
+        matrix[i] = image.reshape(-1) / 255.0
+    return matrix
 
 
 def concat(a: SplitArrays, b: SplitArrays) -> SplitArrays:
@@ -403,6 +430,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--output", default=None, help="Results JSON (default benchmarks/results/references_suite.json)."
     )
+    parser.add_argument("--fresh", action="store_true", help="Discard the runs already in --output.")
     args = parser.parse_args(argv)
     args.command = command_line(__file__, argv)
     return args
@@ -464,6 +492,40 @@ def format_table(summary: dict, rates: Sequence[float]) -> str:
     return "\n".join(lines)
 
 
+# A file's runs compare only when measured with the same of these: a merge into it requires them equal.
+COMPARABLE_SETTING = ("eval_missing_rates", "eval_seed", "quick", "knobs")
+INVOCATION_KEYS = ("benchmark", "command", "git_commit", "git_dirty", "machine", "created")
+
+
+def merge_record(previous: dict | None, record: dict, output: str) -> dict:
+    """`record` (this invocation: header and setting, no runs yet) merged into `previous`, what `output` holds.
+
+    The runs of `previous` that this invocation runs again (same setting, reference and seed) are dropped, the others
+    kept; the setting's lists and checksums are extended; `invocations` gains this one. Raises ValueError when
+    `previous` was measured with another `COMPARABLE_SETTING` value (its runs and these would not compare)."""
+    invocation = {key: record[key] for key in INVOCATION_KEYS}
+    if previous is None:
+        return {**record, "invocations": [invocation]}
+    old, new = previous["setting"], record["setting"]
+    differ = {key: (old.get(key), new[key]) for key in COMPARABLE_SETTING if old.get(key) != new[key]}
+    if differ:
+        raise ValueError(f"{output} was measured with other settings (file, this run): {differ}; pass --fresh to "
+                         f"replace it or --output another file")  # fmt: skip
+    rerun = {(d, r, s) for d in new["datasets"] for r in new["references"] for s in new["seeds"]}
+    setting = {
+        **old,
+        "suite_dir": new["suite_dir"],
+        "datasets": [*old["datasets"], *(name for name in new["datasets"] if name not in old["datasets"])],
+        "references": {**old["references"], **new["references"]},
+        "seeds": sorted({*old["seeds"], *new["seeds"]}),
+        "regimes": {**old["regimes"], **new["regimes"]},
+        "suite_sha256": {**old["suite_sha256"], **new["suite_sha256"]},
+    }
+    runs = [run for run in previous["runs"] if (run["dataset"], run["reference"], run["seed"]) not in rerun]
+    invocations = previous.get("invocations") or [{key: previous.get(key) for key in INVOCATION_KEYS}]
+    return {**previous, "setting": setting, "runs": runs, "invocations": [*invocations, invocation]}
+
+
 def main(args: argparse.Namespace) -> dict:
     resolve_args(args)
     offline_environment()
@@ -483,6 +545,7 @@ def main(args: argparse.Namespace) -> dict:
         },
         "runs": [],
     }
+    record = merge_record(None if args.fresh else read_json(args.output), record, args.output)
     for dataset in args.dataset_list:
         modalities, fit, test = load_setting(Path(args.suite_dir) / dataset)
         fit, test = subsample(fit, args.knobs.max_fit_rows), subsample(test, args.knobs.max_test_rows)

@@ -14,8 +14,9 @@ validation split plays the test split. `--split test` is the report: train + val
 test split at η = 0, 0.3, 0.5 (those the setting's M modalities allow), with the collator's (seed 0, row id) missing
 patterns: the same rows and entries as the references.
 
-Build the suite first (`python -m benchmarks.suite --out .cache/suite`). Text settings need the `[text]` extra; their
-frozen MiniLM outputs are cached (`--freeze_backbones --cache_backbone_outputs`), as in `bench_accuracy.py`.
+Build the suite first (`python -m benchmarks.suite --out .cache/suite`). A text or image setting gets no extra flag
+either: the script reads text with its bag-of-words encoder and images with its small CNN, both trained with the
+rest (a candidate that wants a pretrained backbone names it, e.g. `--text_backbone minilm --cache_backbone_outputs`).
 """
 
 import argparse
@@ -30,7 +31,6 @@ from typing import Optional
 from benchmarks.common import (
     RATES,
     REPO_ROOT,
-    TEXT_ARGS,
     command_line,
     percent,
     provenance,
@@ -60,6 +60,12 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=2, help="Runs at a time, one CPU thread each.")
     parser.add_argument("--output", default=None, help="Default: benchmarks/results/{split}_suite.json")
     parser.add_argument("--fresh", action="store_true", help="Discard the runs already in --output.")
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="Run again the (candidate, setting, seed) of this invocation that --output already holds, replacing "
+        "them (after a default changed); the file's other runs are kept.",
+    )
     args = parser.parse_args(argv)
     args.command = command_line("benchmarks/bench_suite.py", argv)
     return args
@@ -87,11 +93,9 @@ def selection_view(folder: Path, workdir: Path) -> Path:
     return view
 
 
-def run_one(dataset: Path, setting: str, seed: int, arguments: list[str], workdir: Path) -> dict:
+def run_one(dataset: Path, seed: int, arguments: list[str], workdir: Path) -> dict:
     output_dir = Path(tempfile.mkdtemp(dir=workdir))
     argv = ["--dataset_name", str(dataset), "--output_dir", str(output_dir), "--seed", str(seed), *arguments]
-    if "text" in SETTINGS[setting].regimes:
-        argv += TEXT_ARGS
     process, wall = run_training_script(argv)
     if process.returncode != 0:
         shutil.rmtree(output_dir, ignore_errors=True)
@@ -99,6 +103,11 @@ def run_one(dataset: Path, setting: str, seed: int, arguments: list[str], workdi
     results = json.loads((output_dir / "all_results.json").read_text())
     shutil.rmtree(output_dir, ignore_errors=True)
     return {"results": results, "wall_time": round(wall, 2), "argv": argv}
+
+
+def run_key(run: dict) -> tuple[str, str, int]:
+    """What identifies a run in a results file: (candidate, setting, seed)."""
+    return run["candidate"], run["setting"], run["seed"]
 
 
 def summarize_suite(runs: list[dict]) -> dict:
@@ -154,7 +163,10 @@ def main(args: argparse.Namespace) -> dict:
         record = {**provenance("bench_suite", args.command), "split": args.split, "runs": []}
     # Every invocation that added runs to the file, with its commit (the header names the first one).
     record.setdefault("invocations", []).append(provenance("bench_suite", args.command))
-    done = {(run["candidate"], run["setting"], run["seed"]) for run in record["runs"] if "results" in run}
+    if args.replace:
+        planned = {(candidate, name, seed) for candidate in candidates for name in names for seed in seeds}
+        record["runs"] = [run for run in record["runs"] if run_key(run) not in planned]
+    done = {run_key(run) for run in record["runs"] if "results" in run}
     workdir = Path(tempfile.mkdtemp(prefix="cldmdf-suite-"))
     jobs = []
     for name in names:
@@ -171,7 +183,7 @@ def main(args: argparse.Namespace) -> dict:
             "candidate": candidate,
             "setting": name,
             "seed": seed,
-            **run_one(dataset, name, seed, arguments, workdir),
+            **run_one(dataset, seed, arguments, workdir),
         }
         status = "failed" if "error" in run else f"{run['results'].get('test_accuracy', float('nan')):.4f}"
         print(f"{candidate} {name} seed {seed}: {status}", flush=True)

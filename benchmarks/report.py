@@ -187,12 +187,14 @@ SUITE_TEXT = (
     "pattern). Settings (`benchmarks/suite.py`, real data only): UCI Multiple Features whole, with 10 training rows "
     "per class, and with two views (`fou`, `zer`); scikit-learn's copy of Wisconsin breast cancer in three views of "
     "10 features; scikit-learn's digits as two halves of the image; the women's clothing reviews as review text + "
-    "tabular (3,000 / 1,000 / 2,000 rows; CL-DMDF's MiniLM frozen and cached). Accuracy %, mean ± std over seeds."
+    "tabular (3,000 / 1,000 / 2,000 rows; CL-DMDF reads the text as a bag of words, measured so from commit ad6a008, "
+    "with MiniLM frozen and cached before); UCI Multiple Features as an image (`pix` as a PNG, CL-DMDF's CNN; the "
+    "references read its pixels) + three shape views. Accuracy %, mean ± std over seeds."
 )
 WALL_TIME_TEXT = (
-    "Wall time of one run, seconds (mean over seeds). CL-DMDF: the whole `train_accelerate.py` process, two runs "
-    "at a time on the 2 cores, one thread each, with other work on the machine (the load averages below); the "
-    "references one at a time."
+    "Wall time of one run, seconds (mean over seeds). CL-DMDF: the whole `train_accelerate.py` process, one thread, "
+    "`--jobs` runs at a time (the commands below) on the 2 cores, with other work on the machine (the load "
+    "averages below); the references one at a time."
 )
 SELECTION_TEXT = (
     "Each candidate trained on the setting's train split (its early-stopping split carved out of it) and scored "

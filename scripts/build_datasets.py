@@ -361,6 +361,8 @@ def card_front_matter(tables: dict[str, pa.Table], split_bytes: dict[str, int], 
         elif feature["_type"] == "ClassLabel":
             names = {str(i): label for i, label in enumerate(feature["names"])}
             yaml_features.append({"name": name, "dtype": {"class_label": {"names": names}}})
+        elif feature["_type"] == "Image":
+            yaml_features.append({"name": name, "dtype": "image"})
         else:
             yaml_features.append({"name": name, "dtype": feature["dtype"]})
     data = dict(extra)

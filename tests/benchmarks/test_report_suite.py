@@ -110,3 +110,31 @@ def test_a_main_job_timed_with_one_seed_has_no_std(tmp_path):
     (tmp_path / "main_job_one.json").write_text(json.dumps(record))
     lines, _ = suite_section(tmp_path)
     assert "| one seed | 44.4 | 35.9 | 1000 | 99.25 | 1 |" in lines
+
+
+def test_replace_runs_again_what_the_file_holds_and_keeps_the_rest(tmp_path, monkeypatch):
+    from benchmarks import bench_suite
+
+    (tmp_path / "suite" / "breast_cancer").mkdir(parents=True)
+    (tmp_path / "suite" / "digits_halves").mkdir()
+    calls = []
+
+    def fake_run(dataset, seed, arguments, workdir):
+        calls.append((dataset.name, seed))
+        return {"results": {"test_accuracy": len(calls) / 4}, "wall_time": 1.0, "argv": arguments}
+
+    monkeypatch.setattr(bench_suite, "run_one", fake_run)
+    output = tmp_path / "test_suite.json"
+
+    def run(*argv):
+        base = ["--suite-dir", str(tmp_path / "suite"), "--jobs", "1", "--output", str(output)]
+        return bench_suite.main(bench_suite.parse_args([*base, *argv]))
+
+    run("--datasets", "breast_cancer,digits_halves", "--seeds", "0")
+    run("--datasets", "breast_cancer", "--seeds", "0")  # already there: nothing runs
+    assert calls == [("breast_cancer", 0), ("digits_halves", 0)]
+    record = run("--datasets", "breast_cancer", "--seeds", "0", "--replace")
+    assert calls[-1] == ("breast_cancer", 0) and len(calls) == 3
+    scores = {run["setting"]: run["results"]["test_accuracy"] for run in record["runs"]}
+    assert scores == {"digits_halves": 0.5, "breast_cancer": 0.75}
+    assert len(record["invocations"]) == 2  # the invocation that ran nothing wrote nothing

@@ -14,6 +14,7 @@ import pytest
 from transformers import BertTokenizer
 
 from benchmarks import bench_references
+from benchmarks.bench_image import png_to_pixels
 from benchmarks.bench_references import (
     QUICK,
     REFERENCES,
@@ -26,7 +27,7 @@ from benchmarks.bench_references import (
     subsample,
 )
 from benchmarks.common import UCI_DIMS
-from benchmarks.suite import REGIMES, SETTINGS, SHARD, build_suite, per_class_splits, read_letter
+from benchmarks.suite import REGIMES, SETTINGS, SHARD, UCI_DIR, build_suite, per_class_splits, read_letter
 from cldmdf.processing.collator import CLDMDFDataCollator
 from cldmdf.processing.loading import load_multimodal_dataset
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
@@ -42,6 +43,7 @@ EXPECTED_MODALITIES = {
     "digits_halves": {"bottom": ("dense", 32), "top": ("dense", 32)},
     "letter_10_per_class": {"box": ("dense", 5), "moments": ("dense", 7), "edges": ("dense", 4)},
     "reviews_text_tabular": {"review_text": ("text", None), "tabular": ("dense", 30)},
+    "uci_image_tabular": {"fou": ("dense", 76), "mor": ("dense", 6), "pix": ("image", None), "zer": ("dense", 47)},
 }
 # One setting per source (bundled UCI, bundled reviews, scikit-learn) for the byte-for-byte rebuild.
 REBUILT = ("uci_10_per_class", "breast_cancer", "reviews_text_tabular")
@@ -76,7 +78,7 @@ def test_every_setting_is_listed_with_known_regimes(suite):
     for name, setting in SETTINGS.items():
         assert setting.regimes and set(setting.regimes) <= set(REGIMES), name
     covered = {regime for setting in SETTINGS.values() for regime in setting.regimes}
-    assert {"few_rows_per_class", "many_classes", "two_modalities", "wide_dense", "text"} <= covered
+    assert {"few_rows_per_class", "many_classes", "two_modalities", "wide_dense", "text", "image"} <= covered
 
 
 @pytest.mark.parametrize("name", list(EXPECTED_MODALITIES))
@@ -127,7 +129,8 @@ def test_split_sizes_and_derived_settings(suite):
     for split in ("validation", "test"):
         assert np.array_equal(_column(suite["uci_10_per_class"], split, "row_id"), full[split])
     for split in SPLITS:
-        assert np.array_equal(_column(suite["uci_two_views"], split, "row_id"), full[split])
+        for name in ("uci_two_views", "uci_image_tabular"):
+            assert np.array_equal(_column(suite[name], split, "row_id"), full[split]), name
     # the reviews subsample keeps rows whose text is really missing in the source
     assert pq.read_table(suite["reviews_text_tabular"] / SHARD.format(split="test")).column("review_text").null_count
 
@@ -254,3 +257,40 @@ def test_cli_skips_an_unmeetable_rate_and_writes_provenance(suite, tmp_path):
     (run,) = record["runs"]
     assert run["skipped_rates"] == [0.5] and set(run["results"]) == {"test_accuracy", "test_f1"}
     assert record["summary"]["digits_halves"]["logreg"]["test_accuracy"]["n"] == 1
+
+
+def test_the_references_read_an_image_as_its_pixels(suite):
+    """The image setting's `pix` PNGs, as the references read them, are bench_image's dense twin (its pixels / 255)
+    and the bundled 0..6 raster rescaled to 0..255 and rounded; the tabular views are the bundled ones."""
+    modalities, fit, test = load_setting(suite["uci_image_tabular"])
+    assert modalities["pix"] == {"type": "image"} and test.values["pix"].shape == (400, 240)
+    bundled = pq.read_table(UCI_DIR / SHARD.format(split="test"))
+    raster = np.asarray(bundled.column("pix").to_pylist())
+    np.testing.assert_allclose(test.values["pix"], np.rint(raster * 255 / 6) / 255, atol=1e-12)
+    png = pq.read_table(suite["uci_image_tabular"] / SHARD.format(split="test")).column("pix")[0].as_py()["bytes"]
+    np.testing.assert_allclose(test.values["pix"][0], png_to_pixels(png), atol=1e-6)
+    np.testing.assert_array_equal(test.values["zer"], np.asarray(bundled.column("zer").to_pylist()))
+    assert test.present.all() and len(fit.labels) == 1600
+
+
+def test_the_cli_merges_runs_into_an_existing_file(suite, tmp_path):
+    output = tmp_path / "references.json"
+    base = ["--suite-dir", str(next(iter(suite.values())).parent), "--quick", "--output", str(output)]
+
+    def run(*argv):
+        return bench_references.main(bench_references.parse_args([*base, *argv]))
+
+    first = run("--datasets", "digits_halves", "--references", "logreg", "--seeds", "0,1")
+    record = run("--datasets", "breast_cancer,digits_halves", "--references", "logreg", "--seeds", "1")
+    keys = sorted((r["dataset"], r["seed"]) for r in record["runs"])
+    assert keys == [("breast_cancer", 1), ("digits_halves", 0), ("digits_halves", 1)]  # seed 1 replaced, 0 kept
+    assert record["runs"][0] == first["runs"][0] and record["command"] == first["command"]
+    assert [inv["command"] for inv in record["invocations"]] == [first["command"], record["invocations"][1]["command"]]
+    assert "breast_cancer" in record["invocations"][1]["command"]
+    assert record["setting"]["datasets"] == ["digits_halves", "breast_cancer"] and record["setting"]["seeds"] == [0, 1]
+    assert set(record["setting"]["suite_sha256"]) == {"digits_halves", "breast_cancer"}
+    assert record["summary"]["digits_halves"]["logreg"]["test_accuracy"]["n"] == 2
+    with pytest.raises(ValueError, match="eval_missing_rates"):  # runs at other rates would not compare
+        run("--datasets", "digits_halves", "--references", "logreg", "--eval-missing-rates", "0")
+    fresh = run("--datasets", "digits_halves", "--references", "logreg", "--eval-missing-rates", "0", "--fresh")
+    assert len(fresh["runs"]) == 1 and len(fresh["invocations"]) == 1
