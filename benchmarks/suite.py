@@ -83,7 +83,7 @@ from scripts.build_datasets import (
     fixed_float_list,
     float_list_feature,
     hf_schema,
-    split_counts,
+    split_table,
     stratified_split,
     value_feature,
 )
@@ -235,14 +235,6 @@ def dense_table(views: dict[str, np.ndarray], labels: np.ndarray, names: Sequenc
     arrays = [fixed_float_list(matrix[rows]) for matrix in views.values()]
     arrays += [pa.array(labels[rows].astype(np.int64)), pa.array(rows.astype(np.int64))]
     return pa.Table.from_arrays(arrays, schema=hf_schema(fields))
-
-
-def split_table(tables: dict[str, pa.Table], label: str, names: Sequence[str]) -> str:
-    """A markdown table of the rows per split and per class (`names` in label order), for a setting's card."""
-    lines = ["| split | rows | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
-    for split in split_counts(tables, label, len(names)):
-        lines.append(f"| {split['name']} | {split['rows']} | " + " | ".join(map(str, split["counts"])) + " |")
-    return "\n".join(lines)
 
 
 def sha256_bytes(data: bytes) -> str:
