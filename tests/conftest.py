@@ -36,3 +36,34 @@ def trained_run(tmp_path_factory):
     from shared_run import train_shared_run
 
     return train_shared_run(tmp_path_factory.mktemp("shared_run"))
+
+
+@pytest.fixture(scope="module")
+def tiny_saved_model(tmp_path_factory):
+    """An untrained two-modality CL-DMDF (`a`: 3, `b`: 2 dense features; labels low / mid / high) and its fitted
+    processor, saved to a folder: `(model, processor, folder)`, for the pipeline and prediction tests."""
+    import numpy as np
+    import torch
+
+    from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
+    from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
+
+    torch.manual_seed(0)
+    config = CLDMDFConfig(
+        modalities={"a": {"type": "dense", "dim": 3}, "b": {"type": "dense", "dim": 2}},
+        hidden_size=16,
+        num_fusion_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        num_labels=3,
+        id2label={0: "low", 1: "mid", 2: "high"},
+        label2id={"low": 0, "mid": 1, "high": 2},
+    )
+    model = CLDMDFForSequenceClassification(config).eval()
+    rng = np.random.default_rng(0)
+    train = {"a": rng.normal(size=(32, 3)).tolist(), "b": rng.normal(size=(32, 2)).tolist()}
+    processor = CLDMDFProcessor.from_config(config).fit(train)
+    folder = tmp_path_factory.mktemp("saved")
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return model, processor, folder

@@ -14,30 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 from accelerate import PartialState
 from shared_run import run_script
+from tiny_data import FAST, rows, write_folder
 
 import cldmdf.train_accelerate as train_accelerate
 from cldmdf.processing.column_types import parse_number_list
 from cldmdf.processing.loading import load_multimodal_dataset, prepare_multimodal_dataset
 from cldmdf.processing.preflight import find_data_problems
 from cldmdf.training.data import load_data, parse_modality_types, preflight_check
-
-FAST = ["--hidden_size", "16", "--max_train_steps", "2", "--eval_missing_rates", "0", "--skip_modality_removal"]
-
-
-def rows(count: int, seed: int, labels=("no", "yes")) -> dict:
-    rng = np.random.default_rng(seed)
-    return {
-        "a": rng.normal(size=(count, 3)).astype(np.float32).tolist(),
-        "b": rng.normal(size=(count, 2)).astype(np.float32).tolist(),
-        "label": [labels[i % len(labels)] for i in range(count)],
-    }
-
-
-def write_folder(folder, train: dict, test: dict):
-    folder.mkdir()
-    datasets.Dataset.from_dict(train).to_parquet(str(folder / "train.parquet"))
-    datasets.Dataset.from_dict(test).to_parquet(str(folder / "test.parquet"))
-    return str(folder)
 
 
 def run_error(capsys, *argv: str) -> str:

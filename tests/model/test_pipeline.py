@@ -6,39 +6,9 @@ import os
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from bare_process import BLOCK_LOCAL_PACKAGES, run_bare_script
-
-from modeling_cldmdf import CLDMDFConfig, CLDMDFForSequenceClassification
-from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
-
-MODALITIES = {"a": {"type": "dense", "dim": 3}, "b": {"type": "dense", "dim": 2}}
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    torch.manual_seed(0)
-    config = CLDMDFConfig(
-        modalities=MODALITIES,
-        hidden_size=16,
-        num_fusion_layers=1,
-        num_attention_heads=2,
-        intermediate_size=16,
-        num_labels=3,
-        id2label={0: "low", 1: "mid", 2: "high"},
-        label2id={"low": 0, "mid": 1, "high": 2},
-    )
-    model = CLDMDFForSequenceClassification(config).eval()
-    rng = np.random.default_rng(0)
-    train = {"a": rng.normal(size=(32, 3)).tolist(), "b": rng.normal(size=(32, 2)).tolist()}
-    processor = CLDMDFProcessor.from_config(config).fit(train)
-    folder = tmp_path_factory.mktemp("saved")
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return model, processor, folder
-
 
 PIPELINE_SCRIPT = BLOCK_LOCAL_PACKAGES + textwrap.dedent(
     """
@@ -58,8 +28,8 @@ PIPELINE_SCRIPT = BLOCK_LOCAL_PACKAGES + textwrap.dedent(
 )
 
 
-def test_the_pipeline_loads_as_remote_code_in_a_bare_process(trained, tmp_path):
-    model, processor, folder = trained
+def test_the_pipeline_loads_as_remote_code_in_a_bare_process(tiny_saved_model, tmp_path):
+    model, processor, folder = tiny_saved_model
     run_bare_script(PIPELINE_SCRIPT, [folder, tmp_path / "out.json"], tmp_path, dict(os.environ, HF_HUB_OFFLINE="1"))
     result = json.loads((tmp_path / "out.json").read_text())
     assert result["task"] == "cldmdf-classification"
@@ -99,8 +69,8 @@ NOT_REGISTERED = textwrap.dedent(
 )
 
 
-def test_the_readme_package_installed_lines_work_as_written_in_a_new_process(trained, tmp_path):
-    model, _, _ = trained
+def test_the_readme_package_installed_lines_work_as_written_in_a_new_process(tiny_saved_model, tmp_path):
+    model, _, _ = tiny_saved_model
     model.save_pretrained(tmp_path / "my-cldmdf")
     block = readme_block("In a new Python process")
     assert "import modeling_cldmdf" in block

@@ -10,8 +10,7 @@ from pathlib import Path
 import datasets
 import pytest
 import torch
-from test_pipeline import trained  # noqa: F401  (fixture)
-from test_preflight import FAST, rows, write_folder
+from tiny_data import FAST, rows, write_folder
 
 import cldmdf.train_accelerate as train_accelerate
 from cldmdf.evaluation.prediction import predict_rows
@@ -86,8 +85,8 @@ def test_a_bad_predict_file_stops_before_training(tmp_path, capsys):
     assert "--predict_split 'test' only applies with --do_predict" in capsys.readouterr().err
 
 
-def test_predict_rows_takes_none_for_missing_modalities(trained):  # noqa: F811
-    model, processor, _ = trained
+def test_predict_rows_takes_none_for_missing_modalities(tiny_saved_model):
+    model, processor, _ = tiny_saved_model
     new_rows = [{"a": [0.1, 0.2, 0.3], "b": None}, {"b": [1.0, -1.0]}, {"a": [1.0, 0.0, 0.0], "b": [0.5, 0.5]}]
     records = predict_rows(model, processor, new_rows, batch_size=2)
     assert len(records) == 3

@@ -98,7 +98,7 @@ def test_every_prediction_names_the_dataset_class_of_the_predicted_id(trained_ru
 def test_predictions_of_integer_labels_write_one_type_for_label_and_prediction(tmp_path):
     """Integer classes (no names in the data) are written as the names the model gives them ("0", "1"), in
     `label` as in `predicted_label`. No training: the file is written by an untrained model."""
-    from test_preflight import rows, write_folder
+    from tiny_data import rows, write_folder
 
     from cldmdf.training.data import load_checked_data
     from cldmdf.training.model import build_model, build_processor
