@@ -110,8 +110,11 @@ def _check_values(
             f"row needs at least one present modality (drop such rows, e.g. with the collator's "
             f"`drop_rows_without_modalities=True`)."
         )
-    name = next(name for name in dense if _non_finite_rows(modality_inputs[name], mask[:, index[name]]).any())
-    rows = _non_finite_rows(modality_inputs[name], mask[:, index[name]]).nonzero().flatten().tolist()
+    for name in dense:  # the first modality with a NaN/inf in a present row: the one the message names
+        broken = _non_finite_rows(modality_inputs[name], mask[:, index[name]])
+        if broken.any():
+            break
+    rows = broken.nonzero().flatten().tolist()
     raise ValueError(
         f"`modality_inputs[{name!r}]` has NaN/inf in present rows {rows[:20]}; present values must be finite "
         f"(mark a missing entry with modality_mask=False instead)."

@@ -6,8 +6,9 @@ scheduler steps, then validation, early stopping and checkpoints); `refit_on_tra
 call of it, from the initial weights on train + validation (`--refit`, `--no_refit`).
 
 The refit: after early stopping has chosen how long to train, the model is trained again from its initial weights on
-the train and validation rows together, for as many epochs as the best evaluation had seen, and that model is the
-one evaluated and saved. The references a user compares CL-DMDF with (scikit-learn's estimators, AutoGluon's
+the train and validation rows together, for as many epochs as the best evaluation had seen (as the whole first fit,
+with too few validation rows per class to choose a step: `refit_length`), and that model is the one evaluated and
+saved. The references a user compares CL-DMDF with (scikit-learn's estimators, AutoGluon's
 `refit_full`) are fitted on every labelled row; a run that keeps its validation rows out of the final model gives them
 away. The number of optimizer steps is scaled by the number of rows, so that the refit sees the same number of epochs
 as the best evaluation of the first fit had.
