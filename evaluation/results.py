@@ -134,7 +134,7 @@ def _key_pattern(split: str, metrics: Iterable[str]) -> re.Pattern:
     group = "|".join(re.escape(m) for m in sorted(metrics, key=len, reverse=True))
     return re.compile(
         rf"^{re.escape(split)}_(?P<metric>{group})"
-        r"(?:_missing_(?P<rate>[^_]+)|_without_(?P<without>.+)|_with_(?P<reference>.+))?$"
+        r"(?:_missing_(?P<rate>.+)|_without_(?P<without>.+)|_with_(?P<reference>.+))?$"
     )
 
 

@@ -41,7 +41,9 @@ def test_split_and_bare_rate():
     assert parse_result_key("validation_f1_missing_0.5") is None
 
 
-@pytest.mark.parametrize("key", ["test_accuracy_missing_abc", "test_accuracy_missing_1.5"])
+@pytest.mark.parametrize(
+    "key", ["test_accuracy_missing_abc", "test_accuracy_missing_1.5", "test_accuracy_missing_0.3_x"]
+)
 def test_bad_rate_in_key(key):
     with pytest.raises(ValueError, match="missing rate"):
         parse_result_key(key)
