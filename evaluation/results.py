@@ -4,13 +4,15 @@
 `all_results.json` and back, and that parses missing rates.
 
 A result is scored under a *condition*: the split as it is (missing rate η = 0), a seeded missing pattern at rate η,
-one modality removed from every row (`without`), or every modality on the rows such a removal was scored on
-(`reference_for`, the score a removal is compared with). Keys look like
+one modality removed from every row (`without`), every modality on the rows such a removal was scored on
+(`reference_for`, the score a removal is compared with), or one modality alone, every other one removed (`only`: the
+row where only that modality arrived). Keys look like
 
 - `test_accuracy`: the test split as it is;
 - `test_accuracy_missing_0.3`: at η = 0.3 (η written as Python's `f"{η:g}"`);
 - `test_accuracy_without_text`: the `text` modality removed;
-- `test_accuracy_with_text`: every modality, on the rows the removal of `text` was scored on.
+- `test_accuracy_with_text`: every modality, on the rows the removal of `text` was scored on;
+- `test_accuracy_only_image`: the `image` modality alone, on the rows that have it.
 
 The training script, the model card and the benchmarks all name and read keys through `result_key` and
 `parse_result_key`; nothing else formats them. This module imports nothing heavier than the standard library.
@@ -81,24 +83,31 @@ class Condition:
             A modality removed from every row (scored on the rows that keep another modality).
         reference_for (`str`, *optional*):
             Every modality, scored on the rows the removal of this modality was scored on.
+        only (`str`, *optional*):
+            This modality alone, every other one removed (scored on the rows where it is present).
     """
 
     missing_rate: float = 0.0
     without: Optional[str] = None
     reference_for: Optional[str] = None
+    only: Optional[str] = None
 
     def __post_init__(self):
         if not 0.0 <= self.missing_rate < 1.0:
             raise ValueError(f"a missing rate must be in [0, 1), got {self.missing_rate!r}")
-        if sum(x is not None for x in (self.without, self.reference_for)) + (self.missing_rate > 0) > 1:
-            raise ValueError(f"a condition is one of a missing rate, `without` or `reference_for`, got {self}")
+        named = (self.without, self.reference_for, self.only)
+        if sum(x is not None for x in named) + (self.missing_rate > 0) > 1:
+            raise ValueError(f"a condition is one of a missing rate, `without`, `reference_for` or `only`, got {self}")
         object.__setattr__(self, "missing_rate", float(self.missing_rate))
 
     @property
     def suffix(self) -> str:
-        """The part of a key after the metric: `""`, `"_missing_0.3"`, `"_without_text"`, `"_with_text"`."""
+        """The part of a key after the metric: `""`, `"_missing_0.3"`, `"_without_text"`, `"_with_text"`,
+        `"_only_text"`."""
         if self.without is not None:
             return f"_without_{self.without}"
+        if self.only is not None:
+            return f"_only_{self.only}"
         if self.reference_for is not None:
             return f"_with_{self.reference_for}"
         return f"_missing_{format_rate(self.missing_rate)}" if self.missing_rate else ""
@@ -134,7 +143,7 @@ def _key_pattern(split: str, metrics: Iterable[str]) -> re.Pattern:
     group = "|".join(re.escape(m) for m in sorted(metrics, key=len, reverse=True))
     return re.compile(
         rf"^{re.escape(split)}_(?P<metric>{group})"
-        r"(?:_missing_(?P<rate>.+)|_without_(?P<without>.+)|_with_(?P<reference>.+))?$"
+        r"(?:_missing_(?P<rate>.+)|_without_(?P<without>.+)|_with_(?P<reference>.+)|_only_(?P<only>.+))?$"
     )
 
 
@@ -163,7 +172,8 @@ def parse_result_key(
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"results key {key!r}: the missing rate must be in [0, 1), got {rate!r}")
         return ResultKey(match["metric"], Condition(missing_rate=rate), split)
-    return ResultKey(match["metric"], Condition(without=match["without"], reference_for=match["reference"]), split)
+    condition = Condition(without=match["without"], reference_for=match["reference"], only=match["only"])
+    return ResultKey(match["metric"], condition, split)
 
 
 def parse_missing_rates(

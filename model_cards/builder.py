@@ -121,6 +121,8 @@ def _condition_label(condition: tuple[str, float | str]) -> str:
     kind, value = condition
     if kind == "removed_modality":
         return f"without {value}"
+    if kind == "only_modality":
+        return f"{value} alone"
     return "complete test split" if value == 0.0 else f"missing rate {value:g}"
 
 
@@ -156,6 +158,7 @@ def build_eval_results(
     conditions: list[tuple[tuple[str, float | str], Mapping[str, float]]] = [
         (("missing_rate", rate), scores) for rate, scores in parsed.missing_rates.items()
     ] + [(("removed_modality", name), scores) for name, scores in parsed.removed_modalities.items()]
+    conditions += [(("only_modality", name), scores) for name, scores in parsed.alone_modalities.items()]
     eval_results = []
     for condition, scores in conditions:
         for metric, pretty in MODEL_INDEX_METRICS.items():
@@ -189,11 +192,13 @@ def condition_of(eval_result: EvalResult) -> tuple[str, float | str]:
             One entry of `ModelCard.load(...).data.eval_results`.
 
     Returns:
-        `tuple`: `("missing_rate", η)` (η = 0.0 for the complete test split) or `("removed_modality", name)`.
+        `tuple`: `("missing_rate", η)` (η = 0.0 for the complete test split), `("removed_modality", name)` or
+        `("only_modality", name)`.
     """
     args = eval_result.metric_args or {}
-    if "removed_modality" in args:
-        return "removed_modality", str(args["removed_modality"])
+    for kind in ("removed_modality", "only_modality"):
+        if kind in args:
+            return kind, str(args[kind])
     if "missing_rate" in args:
         return "missing_rate", float(args["missing_rate"])
     raise ValueError(
@@ -619,6 +624,7 @@ def _template_values(
         parsed.missing_rates, lambda rate: "0 (test split as is)" if rate == 0.0 else f"{rate:g}"
     )
     removal_columns, removal_rows = _removal_rows(parsed)
+    alone_columns, alone_rows = _condition_rows(parsed.alone_modalities, str)
     dataset_link = (
         f"[`{dataset_name}`](https://huggingface.co/datasets/{hub_dataset})" if hub_dataset else f"`{dataset_name}`"
     )
@@ -651,6 +657,8 @@ def _template_values(
         "missing_rows": missing_rows,
         "removal_columns": removal_columns,
         "removal_rows": removal_rows,
+        "alone_columns": alone_columns,
+        "alone_rows": alone_rows,
         "plot_file": plot_file,
         "other_rows": [
             {"name": _cell(name), "value": _cell(_format_value(value))} for name, value in parsed.other.items()

@@ -99,7 +99,14 @@ def _draw_removed_modalities(
                 label=f"{label}, all modalities, same rows",
             )
         values += heights + [reference for _, reference in drawn]
-    title, labels = "One modality removed from every row", names
+        # The modality alone (every other one removed): the row where only it arrived.
+        alone = [(x, parsed.alone_modalities.get(name, {}).get(metric)) for x, name in zip(positions, names)]
+        alone = [(x, score) for x, score in alone if score is not None]
+        if alone:
+            axes.scatter(*zip(*alone), marker="D", color=colour, edgecolors="black", zorder=3,
+                         label=f"{label}, the modality alone")  # fmt: skip
+            values += [score for _, score in alone]
+    title, labels = "One modality removed from every row, or alone", names
     rows = {removed[name].get("rows") for name in names}
     if len(rows) == 1 and None not in rows:  # the same number of rows for every removal: said once, in the title
         title += f" ({_rows_label(*rows)} each)"

@@ -11,6 +11,7 @@ Python's `f"{eta:g}"`, e.g. `0.1`, `0.3`, `0.5`):
   modality (`test_rows_without_<modality>` of them);
 - `test_<metric>_with_<modality>`: every modality, scored on those same rows: the reference a removal is compared
   with (on data with real missingness these rows are not the whole split);
+- `test_<metric>_only_<modality>`: that modality alone, every other one removed, on the rows that have it;
 
 for `<metric>` in `CONDITION_METRICS`. Every other key (`train_runtime`, `eval_accuracy`, `epoch`, ...) is kept as
 is in `RobustnessResults.other`.
@@ -47,6 +48,8 @@ class RobustnessResults:
         removal_references (`dict[str, dict[str, float]]`):
             Modality name -> metric -> value, for `test_<metric>_with_<modality>`: every modality, on the rows the
             removal of that modality was scored on. Sorted by name.
+        alone_modalities (`dict[str, dict[str, float]]`):
+            Modality name -> metric -> value, for `test_<metric>_only_<modality>`: that modality alone. Sorted by name.
         other (`dict[str, Any]`):
             Every key not parsed above, in the input order.
     """
@@ -54,6 +57,7 @@ class RobustnessResults:
     missing_rates: dict[float, dict[str, float]] = field(default_factory=dict)
     removed_modalities: dict[str, dict[str, float]] = field(default_factory=dict)
     removal_references: dict[str, dict[str, float]] = field(default_factory=dict)
+    alone_modalities: dict[str, dict[str, float]] = field(default_factory=dict)
     other: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -127,6 +131,7 @@ def parse_results(results: Mapping[str, Any], modality_names: Iterable[str] | No
     missing: dict[float, dict[str, float]] = {}
     removed: dict[str, dict[str, float]] = {}
     references: dict[str, dict[str, float]] = {}
+    alone: dict[str, dict[str, float]] = {}
     other: dict[str, Any] = {}
     for key, value in results.items():
         if not isinstance(key, str):
@@ -140,6 +145,8 @@ def parse_results(results: Mapping[str, Any], modality_names: Iterable[str] | No
             table, group = removed, condition.without
         elif condition.reference_for is not None:
             table, group = references, condition.reference_for
+        elif condition.only is not None:
+            table, group = alone, condition.only
         else:
             table, group = missing, condition.missing_rate
         if known is not None and table is not missing and group not in known:
@@ -149,5 +156,6 @@ def parse_results(results: Mapping[str, Any], modality_names: Iterable[str] | No
         missing_rates=dict(sorted(missing.items())),
         removed_modalities=dict(sorted(removed.items())),
         removal_references=dict(sorted(references.items())),
+        alone_modalities=dict(sorted(alone.items())),
         other=other,
     )

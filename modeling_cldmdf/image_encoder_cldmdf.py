@@ -17,7 +17,8 @@ to download.
 An image spec without a `backbone` is a CNN spec (`{"type": "image", "encoder": "cnn", ...}`, keys below). Its
 processor side is `cnn_pixel_values` (every image converted to `num_channels`, resized to `image_size` x `image_size`
 and scaled to [0, 1]: deterministic, the same in training, evaluation and prediction); its model side is
-`CLDMDFImageCNNEncoder` (conv-GroupNorm-ReLU stages, global average pooling, a Linear to the modality token), which
+`CLDMDFImageCNNEncoder` (conv-GroupNorm-ReLU stages, average pooling to a `pool_size` x `pool_size` grid, a Linear
+from the flattened grid to the modality token), which
 also applies the training-time augmentation (random shifts, optional horizontal flips) while the model is in training
 mode, and never in evaluation mode.
 
@@ -53,7 +54,19 @@ __all__ = [
 DEFAULT_IMAGE_SIZE = 32
 MAX_DEFAULT_IMAGE_SIZE = 32
 DEFAULT_CHANNELS = (32, 64, 128)
-CNN_SPEC_KEYS = ("type", "encoder", "image_size", "num_channels", "cnn_channels", "augment_shift", "augment_flip")
+# The last feature map is averaged to a grid of this side, not to one value per channel: where a stroke is matters (a
+# 6 and a 9 have the same strokes), and global average pooling throws that layout away (docs/results.md measures it).
+DEFAULT_POOL_SIZE = 4
+CNN_SPEC_KEYS = (
+    "type",
+    "encoder",
+    "image_size",
+    "num_channels",
+    "cnn_channels",
+    "pool_size",
+    "augment_shift",
+    "augment_flip",
+)
 
 
 def is_cnn_image_spec(spec: Mapping[str, Any]) -> bool:
@@ -73,7 +86,8 @@ def normalize_cnn_image_spec(name: str, spec: Mapping[str, Any]) -> dict:
     Keys (all optional but `type`):
         encoder (`"cnn"`), image_size (`int`, defaults to 32: the side images are resized to),
         num_channels (`int`, 1 or 3, defaults to 3: grayscale or RGB), cnn_channels (`list[int]`, defaults to
-        [32, 64, 128]: the width of each stage, each stage halving the resolution but the last),
+        [32, 64, 128]: the width of each stage, each stage halving the resolution but the last), pool_size (`int`,
+        defaults to 4: the last feature map is averaged to a pool_size x pool_size grid, flattened),
         augment_shift (`int`, defaults to `image_size // 8`: random shifts of up to that many pixels in training; 0
         off), augment_flip (`bool`, defaults to `False`: random horizontal flips in training, wrong for digits and
         text, right for most photos).
@@ -108,6 +122,9 @@ def normalize_cnn_image_spec(name: str, spec: Mapping[str, Any]) -> dict:
             f"stage), got {widths!r}."
         )
     spec["cnn_channels"] = [int(w) for w in widths]
+    pool = spec.setdefault("pool_size", DEFAULT_POOL_SIZE)
+    if isinstance(pool, bool) or not isinstance(pool, int) or not 1 <= pool <= 16:
+        raise ValueError(f"`modalities[{name!r}]['pool_size']` must be an int in [1, 16], got {pool!r}.")
     shift = spec.setdefault("augment_shift", default_augment_shift(size))
     if isinstance(shift, bool) or not isinstance(shift, int) or not 0 <= shift < size:
         raise ValueError(
@@ -198,8 +215,9 @@ def _groups(width: int) -> int:
 class CLDMDFImageCNNEncoder(nn.Module):
     """
     `image` modality without a backbone: stages of Conv3x3 -> GroupNorm -> ReLU, each but the last followed by a 2x2
-    max-pool; global average pooling; Dropout; Linear to `hidden_size`. Training-time augmentation (random shifts,
-    optional flips: `random_shift_and_flip`) runs on the present rows while the module is in training mode.
+    max-pool; average pooling to a `pool_size` x `pool_size` grid, flattened; Dropout; Linear to `hidden_size`.
+    Training-time augmentation (random shifts, optional flips: `random_shift_and_flip`) runs on the present rows
+    while the module is in training mode.
 
     Inputs:
         pixel_values (`(B, C, S, S)` floats in [0, 1], or `{"pixel_values": ...}`); present (`(B,)` bool): rows whose
@@ -227,8 +245,9 @@ class CLDMDFImageCNNEncoder(nn.Module):
                 layers.append(nn.MaxPool2d(2, ceil_mode=True))
             width_in = width
         self.features = nn.Sequential(*layers)
+        self.pool_size = spec["pool_size"]
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        self.projection = nn.Linear(width_in, config.hidden_size)
+        self.projection = nn.Linear(width_in * self.pool_size**2, config.hidden_size)
 
     def forward(self, inputs: Union[torch.Tensor, Mapping[str, torch.Tensor]], present: torch.Tensor) -> torch.Tensor:
         pixels = inputs["pixel_values"] if isinstance(inputs, Mapping) else inputs  # (B, C, S, S)
@@ -241,5 +260,5 @@ class CLDMDFImageCNNEncoder(nn.Module):
         pixels = torch.where(present.view(-1, 1, 1, 1), pixels, torch.zeros_like(pixels))
         if self.training and (self.augment_shift > 0 or self.augment_flip):
             pixels = random_shift_and_flip(pixels, self.augment_shift, self.augment_flip)
-        features = self.features(pixels).mean(dim=(2, 3))  # (B, C_last): global average pooling
+        features = F.adaptive_avg_pool2d(self.features(pixels), self.pool_size).flatten(1)  # (B, C_last * pool^2)
         return self.projection(self.dropout(features))

@@ -112,15 +112,19 @@ def robustness_sweep(
     model, accelerator, args, data, processor, missing_rates: list[float], split_name: str = "test"
 ) -> dict:
     """Flat results, keyed by `evaluation.results.result_key`: every metric on `split_name` as it is, at each missing
-    rate (`test_accuracy_missing_0.3`) and with each modality removed (`test_accuracy_without_text`).
+    rate (`test_accuracy_missing_0.3`), with each modality removed (`test_accuracy_without_text`) and with each
+    modality alone (`test_accuracy_only_text`, on the rows that have it: the row where only that modality arrived).
 
     A removal is scored on the rows that keep another modality (`test_rows_without_text`); every modality's score on
     those same rows (`test_accuracy_with_text`) is the reference the model card compares it with."""
     split = data[split_name]
     results, complete = {}, None
     conditions = [(Condition(missing_rate=rate), None) for rate in missing_rates]
-    if not args.skip_modality_removal and len(data.modality_names) > 1:
-        conditions += [(Condition(without=name), index) for index, name in enumerate(data.modality_names)]
+    names = data.modality_names
+    if not args.skip_modality_removal and len(names) > 1:
+        conditions += [(Condition(without=name), [index]) for index, name in enumerate(names)]
+        others = [[other for other in range(len(names)) if other != index] for index in range(len(names))]
+        conditions += [(Condition(only=name), rest) for name, rest in zip(names, others)]
     for condition, removed in conditions:
         loader = accelerator.prepare(
             eval_dataloader(split, args, data, processor, missing_rate=condition.missing_rate)
@@ -133,7 +137,7 @@ def robustness_sweep(
             results[result_key(key, condition, split=split_name)] = value
         if condition == COMPLETE:
             complete = outputs
-        elif removed is not None and complete is not None:  # the same rows, in the same order, every modality
+        elif condition.without is not None and complete is not None:  # the same rows, every modality
             same_rows = compute_metrics({**complete, "valid": outputs["valid"]}, data.problem_type)
             reference = Condition(reference_for=condition.without)
             results.update(

@@ -382,7 +382,7 @@ def test_the_removal_panel_marks_each_bar_with_its_same_rows_reference():
     _draw_removed_modalities(axes, parse_results(SUBSET_RESULTS))
     assert axes.get_ylim() == (0.0, 1.05)
     assert [label.get_text() for label in axes.get_xticklabels()] == ["fou", "zer"]
-    assert axes.get_title() == "One modality removed from every row (300 rows each)"
+    assert axes.get_title() == "One modality removed from every row, or alone (300 rows each)"
     references = {collection.get_label(): collection.get_segments() for collection in axes.collections}
     (segment,) = references["Accuracy, all modalities, same rows"]  # zer's rows only: none is known on fou's
     assert segment[0][1] == segment[1][1] == 0.97
@@ -415,3 +415,24 @@ def test_the_dense_encoder_cell_says_whether_a_layer_norm_comes_first(tmp_path, 
     cell = ("LayerNorm → " if dense_input_norm else "") + "Linear → GELU → Dropout → Linear"
     assert f"| `fou` | dense | 76 | {cell} |" in text
     assert ("LayerNorm" in text) is dense_input_norm
+
+
+def test_each_modality_alone_is_a_row_of_the_card_an_eval_result_and_a_mark_of_the_plot(tmp_path):
+    from matplotlib.figure import Figure
+
+    from cldmdf.model_cards.plots import _draw_removed_modalities
+
+    results = {**SUBSET_RESULTS, "test_accuracy_only_zer": 0.91, "test_rows_only_zer": 380}
+    parsed = parse_results(results, modality_names=MODALITIES)
+    assert parsed.alone_modalities == {"zer": {"accuracy": 0.91, "rows": 380}}
+    assert "test_accuracy_only_zer" not in parsed.other
+    card = build(tmp_path, results=results)
+    assert "| `zer` | 0.9100 | 380 |" in card.text.split("| Alone |")[1]
+    (alone,) = [result for result in card.data.eval_results if condition_of(result) == ("only_modality", "zer")]
+    assert (alone.metric_value, alone.metric_name) == (0.91, "Accuracy (zer alone)")
+    axes = Figure().subplots()
+    _draw_removed_modalities(axes, parsed)
+    marks = {collection.get_label(): collection for collection in axes.collections}
+    assert marks["Accuracy, the modality alone"].get_offsets().tolist() == [[pytest.approx(0.8), 0.91]]
+    with pytest.raises(ValueError, match="names modality 'audio'"):
+        parse_results({"test_accuracy_only_audio": 0.5}, modality_names=MODALITIES)

@@ -66,6 +66,7 @@ def test_an_image_spec_without_backbone_is_the_cnn_with_its_defaults():
         "image_size": 32,
         "num_channels": 3,
         "cnn_channels": [32, 64, 128],
+        "pool_size": 4,
         "augment_shift": 4,
         "augment_flip": False,
     }
@@ -125,6 +126,23 @@ def test_a_rows_token_does_not_depend_on_the_other_rows_of_its_batch():
         together = encoder(pixels, present)
         alone = torch.cat([encoder(pixels[i : i + 1], present[:1]) for i in range(len(pixels))])
     torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-6)
+
+
+def test_the_token_tells_where_a_stroke_is():
+    """The same stroke in two places gives two tokens: the last feature map is pooled to a grid, not to one value per
+    channel (global average pooling of this translation-equivariant network gives the same token for both)."""
+    spec = {"type": "image", "image_size": 64, "num_channels": 1, "augment_shift": 0}
+    encoder = CLDMDFForSequenceClassification(CLDMDFConfig(modalities={"photo": spec})).eval().cldmdf.encoders["photo"]
+    pixels = torch.zeros(2, 1, 64, 64)
+    # A blob, and the same blob 16 pixels right and down, both far from the borders (whose padding breaks
+    # translation equivariance) and moved by a multiple of the two max-pools' stride.
+    pixels[0, 0, 20:24, 20:24] = 1.0
+    pixels[1, 0, 36:40, 36:40] = 1.0
+    with torch.no_grad():
+        tokens = encoder(pixels, torch.ones(2, dtype=torch.bool))
+        pooled = encoder.features(pixels).mean(dim=(2, 3))
+    torch.testing.assert_close(pooled[0], pooled[1])  # what global average pooling would see: nothing tells them apart
+    assert (tokens[0] - tokens[1]).abs().max() > 1e-3
 
 
 def test_gradients_reach_every_cnn_parameter():

@@ -185,6 +185,7 @@ def sweep_inputs(trained_run):
 def metrics_at(sweep_inputs, rate: float, removed=None) -> dict:
     args, data, model, processor = sweep_inputs
     loader = eval_dataloader(data["test"], args, data, processor, missing_rate=rate)
+    removed = None if removed is None else [removed]
     return compute_metrics(predict(model, loader, Accelerator(cpu=True), removed), data.problem_type)
 
 
