@@ -38,7 +38,7 @@ from benchmarks.common import (
     read_json,
     summarize,
 )
-from cldmdf.evaluation.results import result_key
+from cldmdf.evaluation.results import Condition, result_key
 
 # The commands that regenerate every results file, in the order the report shows them.
 SUITE_BUILD_COMMAND = "python -m benchmarks.suite --out .cache/suite"
@@ -280,6 +280,49 @@ def suite_section(results_dir: Path) -> tuple[list[str], list[str]]:
         for label, theirs in timed.items()
         if ours is not None and ours > theirs
     ]
+    return lines, losses
+
+
+ALONE_COMMAND = "python -m benchmarks.bench_alone --suite-dir .cache/suite --cnn"
+ALONE_TEXT = (
+    "For each modality of each setting, CL-DMDF trained on every modality (the suite's runs above) and scored with "
+    "only that modality present (`test_accuracy_only_<m>`, on the test rows that have it), beside specialists "
+    "trained on that modality alone on the same rows: logistic regression and an MLP (`bench_alone.py`), and for an "
+    "image CL-DMDF trained on the image alone (`cnn`: its CNN is the whole model). Bar: within 1 point of the best "
+    "specialist, or above it. Mean ± std over the seeds."
+)
+
+
+def alone_section(results_dir: Path) -> tuple[list[str], list[str]]:
+    """`(lines, losses)`: each modality alone inside the fused model against its specialists."""
+    specialists = read_json(results_dir / "alone_references.json")
+    cldmdf = read_json(results_dir / "test_suite.json")
+    lines = ["## Each modality alone", "", ALONE_TEXT, ""]
+    if specialists is None or cldmdf is None:
+        missing = f"_Missing: `alone_references.json` or `test_suite.json`; `{ALONE_COMMAND}` writes the first._"
+        return [*lines, missing, ""], []
+    runs = [run for run in cldmdf["runs"] if run.get("candidate") == CANDIDATE and "results" in run]
+    rows, losses = [], []
+    for setting, modalities in specialists["summary"].items():
+        for modality, scores in modalities.items():
+            key = result_key("accuracy", Condition(only=modality))
+            values = [run["results"][key] for run in runs if run["setting"] == setting and key in run["results"]]
+            if not values or len(modalities) < 2:
+                continue
+            alone = mean_std(values)
+            best = max(scores, key=lambda name: scores[name]["mean"])
+            margin = 100 * (alone["mean"] - scores[best]["mean"])
+            met = margin >= -1.0
+            names = ("logreg", "mlp", "cnn")
+            rows.append([setting, f"`{modality}`", percent(alone), *(percent(scores.get(n)) for n in names),
+                         best, f"{margin:+.2f}", "yes" if met else "**no**"])  # fmt: skip
+            if not met:
+                losses.append(f"- `{modality}` alone on `{setting}`: CL-DMDF {percent(alone)} against {best} "
+                              f"{percent(scores[best])} ({margin:+.2f} points; the bar is -1).")  # fmt: skip
+    header = ["setting", "modality", "CL-DMDF, alone", "logreg", "mlp", "cnn", "best specialist", "CL-DMDF − best"]
+    lines += table([*header, "bar met"], rows)
+    lines += ["", f"Bars met: {sum(row[-1] == 'yes' for row in rows)} of {len(rows)}.", ""]
+    lines += invocation_lines(specialists, "specialists")
     return lines, losses
 
 
@@ -1376,6 +1419,7 @@ def build_report(results_dir: Path, output: Path) -> str:
     """The markdown text of the report for the results files in `results_dir`."""
     report = Report(intro(results_dir))
     report.add(*suite_section(results_dir))  # the headline: what a user would use instead
+    report.add(*alone_section(results_dir))
     add_accuracy(report, results_dir, output)
     raw_lines, raw_losses, raw_missing = raw_section(results_dir)
     report.add(raw_lines, raw_losses)

@@ -249,8 +249,9 @@ class CLDMDFConfig(PreTrainedConfig):
         use_auxiliary_heads (`bool`, *optional*, defaults to `False`):
             Adds one unimodal classifier per modality on its encoder token (`unimodal_logits`).
         aux_weight (`float`, *optional*, defaults to 0.0):
-            Weight of the mean unimodal task loss of the auxiliary heads. With 0, the heads are *probes*: trained on
-            detached tokens, so they give trained confidences without changing any other parameter's gradient.
+            Weight of the mean unimodal task loss of the auxiliary heads (a positive weight enables them). With 0, the
+            heads are *probes*: trained on detached tokens, so they give trained confidences without changing any
+            other parameter's gradient.
         fusion_use_confidence (`bool`, *optional*, defaults to `False`):
             Adds `conf[b, m]`, the max softmax probability of the unimodal head of modality m, to the gate logits.
             Enables the auxiliary heads.
@@ -426,8 +427,9 @@ class CLDMDFConfig(PreTrainedConfig):
 
     @property
     def uses_auxiliary_heads(self) -> bool:
-        """Unimodal heads exist when asked for, or needed by the confidence gate."""
-        return self.use_auxiliary_heads or self.fusion_use_confidence
+        """Unimodal heads exist when asked for, trained with a positive `aux_weight`, or read by the confidence
+        gate."""
+        return self.use_auxiliary_heads or self.aux_weight > 0 or self.fusion_use_confidence
 
     def to_diff_dict(self) -> dict[str, Any]:
         # `modalities` must always be written out: its default depends on nothing the reader can see; and

@@ -185,7 +185,7 @@ def sweep_inputs(trained_run):
 def metrics_at(sweep_inputs, rate: float, removed=None) -> dict:
     args, data, model, processor = sweep_inputs
     loader = eval_dataloader(data["test"], args, data, processor, missing_rate=rate)
-    removed = None if removed is None else [removed]
+    removed = [removed] if isinstance(removed, int) else removed
     return compute_metrics(predict(model, loader, Accelerator(cpu=True), removed), data.problem_type)
 
 
@@ -227,6 +227,20 @@ def test_removal_keys_hold_their_rows_and_scores(trained_run, sweep_inputs):
     assert results["test_rows_without_kar"] == results["test_rows_without_fac"] == len(split)
 
 
+def test_alone_keys_hold_the_rows_that_have_the_modality_and_its_scores_alone(trained_run, sweep_inputs):
+    """`test_rows_only_<m>` counts the test rows that have m in the data; the scores under `_only_<m>` are the saved
+    model with every other modality removed, on those rows."""
+    results = results_of(trained_run.folder)
+    split = split_file(trained_run.data_folder)
+    for index, name in enumerate(MODALITIES):
+        alone = Condition(only=name)
+        assert results[result_key("rows", alone)] == sum(row[name] is not None for row in split), name
+        recomputed = metrics_at(sweep_inputs, 0.0, removed=[i for i in range(len(MODALITIES)) if i != index])
+        assert results[result_key("loss", alone)] == pytest.approx(recomputed["loss"], rel=1e-5), name
+        assert results[result_key("accuracy", alone)] == pytest.approx(recomputed["accuracy"], abs=1e-12), name
+    assert results["test_rows_only_kar"] == len(split) - len(ONLY_FOU_ROWS) - len(NO_KAR_ROWS)
+
+
 def model_index(folder: Path) -> dict:
     """(all_results.json key the entry describes) -> value, for every model-index entry of the written card."""
     entries = {}
@@ -234,6 +248,8 @@ def model_index(folder: Path) -> dict:
         args = result.metric_args
         if "removed_modality" in args:
             condition = Condition(without=args["removed_modality"])
+        elif "only_modality" in args:
+            condition = Condition(only=args["only_modality"])
         else:
             condition = Condition(missing_rate=args["missing_rate"])
         key = result_key(result.metric_type, condition, split=result.dataset_split)
