@@ -133,6 +133,10 @@ class EarlyStopping:
             improved |= self.best_accuracy is None or validation["accuracy"] > self.best_accuracy
             self.best_accuracy = max(validation["accuracy"], self.best_accuracy or 0.0)
         self.bad_evaluations = 0 if improved else self.bad_evaluations + 1
+        return self.stopped(step)
+
+    def stopped(self, step: int) -> bool:
+        """Whether the evaluations so far stop the run at `step` (a run resumed after it stopped trains no more)."""
         return 0 < self.patience <= self.bad_evaluations and step >= self.min_steps
 
     def summary(self) -> dict:

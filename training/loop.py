@@ -81,13 +81,20 @@ def fit(
     epoch and the run's estimate; the training loss goes to the trackers as `{prefix}train_loss`.
     """
     progress = TrainingProgress(accelerator, args, budget, resume.completed_steps, prefix)
-    completed_steps, samples, should_stop = resume.completed_steps, 0, False
-    epoch, start = resume.starting_epoch, time.time()
+    completed_steps, samples, start = resume.completed_steps, 0, time.time()
+    # Resumed from a checkpoint saved after early stopping had decided, or at the end of the budget: nothing to train
+    # (but the end of a step checkpoint's epoch, which it was saved before).
+    should_stop = validation is not None and validation.stopper.stopped(completed_steps)
+    epochs = resume.starting_epoch
     for epoch in range(resume.starting_epoch, budget.num_train_epochs):
+        finishing = resume.resume_step is not None and epoch == resume.starting_epoch
+        if (should_stop or completed_steps >= budget.max_train_steps) and not finishing:
+            break
+        epochs = epoch + 1
         model.train()
         methods.before_epoch(model, epoch)
         for batch in epoch_batches(accelerator, train_dataloader, epoch, resume):
-            if completed_steps >= budget.max_train_steps:  # resumed from the final step's checkpoint: nothing left
+            if should_stop or completed_steps >= budget.max_train_steps:  # resumed after the stop or the last step
                 break
             with accelerator.accumulate(model, methods.objectives):
                 outputs = model(**batch)
@@ -117,7 +124,7 @@ def fit(
             save_checkpoint(accelerator, validation.stopper, args, f"epoch_{epoch}", completed_steps)
         if should_stop or completed_steps >= budget.max_train_steps:
             break
-    return Fitted(completed_steps, epoch + 1, samples, time.time() - start)
+    return Fitted(completed_steps, epochs, samples, time.time() - start)
 
 
 def steps_per_epoch(train_dataloader, args: argparse.Namespace) -> int:

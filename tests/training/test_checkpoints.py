@@ -33,7 +33,6 @@ def test_save_total_limit_keeps_the_last_checkpoints_and_the_best(limited):
     folder, results = limited
     kept = sorted(p.name for p in (folder / "checkpoints").iterdir())
     trained, best = results["epochs_trained"], results["best_epoch"]
-    assert trained - 1 - best >= 2  # the best one is not the last: it survives only as the best
     expected = {f"epoch_{trained - 1}", f"epoch_{best}"}
     assert set(kept) == expected, kept
     best_manifest = json.loads((folder / "checkpoints" / f"epoch_{best}" / MANIFEST).read_text())
@@ -46,6 +45,30 @@ def test_a_run_resumed_from_a_kept_checkpoint_is_the_straight_run(limited, tmp_p
     checkpoint = folder / "checkpoints" / f"epoch_{results['best_epoch']}"
     run(tmp_path, *LIMITED, "--resume_from_checkpoint", str(checkpoint), name="resumed")
     assert_same_run(folder, tmp_path / "resumed")
+
+
+# Resumed from the last checkpoint of a run that had already ended, each way a run ends. Each scenario holds by
+# construction: with a learning rate of 0 nothing improves after the first evaluation, so patience 1 stops the run at
+# the second; patience 0 never stops, so the run uses its whole budget (its best evaluation may be the last).
+ENDED = {
+    "stopped_early": ["--learning_rate", "0", "--early_stopping_patience", "1", "--num_train_epochs", "6"],
+    "budget_used_up": ["--early_stopping_patience", "0", "--num_train_epochs", "4"],
+}
+
+
+@pytest.mark.parametrize("ending", list(ENDED))
+@pytest.mark.parametrize("checkpointing", ["epoch", "8"])
+def test_a_run_resumed_from_its_last_checkpoint_after_it_ended_is_the_straight_run(tmp_path, ending, checkpointing):
+    """No extra epoch, the same counts, the same weights: the resumed run knows that early stopping had decided (or
+    that the budget is spent). `8` is the steps of an epoch: step checkpoints at each epoch's end."""
+    flags = [*EARLY_STOPPING, *ENDED[ending], "--eval_steps", "8", "--checkpointing_steps", checkpointing]
+    straight = run(tmp_path, *flags, "--save_total_limit", "0", name="straight")
+    stopped_early = straight["epochs_trained"] < int(ENDED[ending][-1])
+    assert stopped_early == (ending == "stopped_early"), f"the scenario does not hold: {straight}"
+    last = max((tmp_path / "straight" / "checkpoints").iterdir(), key=lambda path: path.stat().st_mtime)
+    resumed = run(tmp_path, *flags, "--save_total_limit", "0", "--resume_from_checkpoint", str(last), name="resumed")
+    assert resumed["epochs_trained"] == straight["epochs_trained"]
+    assert_same_run(tmp_path / "straight", tmp_path / "resumed")
 
 
 def test_an_incomplete_checkpoint_is_refused_and_latest_takes_the_newest_complete_one(limited, tmp_path, caplog):
