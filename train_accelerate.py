@@ -69,8 +69,8 @@ def create_accelerator(args: argparse.Namespace) -> Accelerator:
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         log_with=args.report_to if args.with_tracking else None,
         project_dir=args.output_dir,
-        # A seedable sampler makes each epoch's order a function of (seed, epoch): resuming mid-epoch is exact.
-        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+        # A seedable sampler makes each epoch's order a function of (--seed, epoch): resuming mid-epoch is exact.
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
         # Some parameters legitimately get no gradient in a step: the missing embedding of a modality present in
         # every row of the batch, a backbone's unused pooler, the projection head when contrastive_weight is 0.
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
