@@ -214,6 +214,14 @@ def drop_modalities(
     return kept | restore
 
 
+def keep_one_modality(modality_mask: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """One present modality of each row, chosen uniformly at random: a `(B, M)` mask with one True per row that has
+    any (a row with none stays empty)."""
+    scores = torch.rand(modality_mask.shape, generator=generator, device=modality_mask.device)
+    choice = scores.masked_fill(~modality_mask, -1.0).argmax(dim=1)  # (B,)
+    return F.one_hot(choice, modality_mask.shape[1]).bool() & modality_mask
+
+
 def check_labels(labels: torch.Tensor, config: CLDMDFConfig, batch_size: int) -> str:
     """Validates `labels` against `config` and returns the problem type (inferred as transformers does)."""
     if not isinstance(labels, torch.Tensor):

@@ -59,7 +59,14 @@ from .fusion_cldmdf import (  # noqa: F401
     row_context,
     token_and_context_linear,
 )
-from .inputs_cldmdf import ModalityInputs, check_inputs, check_labels, drop_modalities, input_batch_size
+from .inputs_cldmdf import (
+    ModalityInputs,
+    check_inputs,
+    check_labels,
+    drop_modalities,
+    input_batch_size,
+    keep_one_modality,
+)
 from .losses_cldmdf import entity_centroid_loss, task_loss
 from .modeling_outputs_cldmdf import CLDMDFModelOutput, CLDMDFPreTrainingOutput, CLDMDFSequenceClassifierOutput
 
@@ -453,10 +460,21 @@ class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
         )
         logits = self.classifier(self.dropout(outputs.pooler_output))  # (B, C)
 
-        loss = main_loss = aux_loss = None
+        loss = main_loss = aux_loss = alone_loss = None
         if labels is not None:
             main_loss = task_loss(logits, labels, problem_type)
             loss = main_loss
+            if self.training and self.config.alone_weight > 0:
+                # The row where only one modality arrived: each row fused again with one present modality alone.
+                alone = self.cldmdf(
+                    modality_embeddings=outputs.modality_embeddings,
+                    modality_mask=keep_one_modality(outputs.modality_mask),
+                    return_dict=True,
+                    return_loss=False,
+                )
+                alone_logits = self.classifier(self.dropout(alone.pooler_output))  # (B, C)
+                alone_loss = task_loss(alone_logits, labels, problem_type)
+                loss = loss + self.config.alone_weight * alone_loss
             if outputs.contrastive_loss is not None:
                 loss = loss + self.config.contrastive_weight * outputs.contrastive_loss
             if outputs.unimodal_logits is not None:
@@ -478,6 +496,7 @@ class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
             task_loss=main_loss,
             contrastive_loss=outputs.contrastive_loss,
             aux_loss=aux_loss,
+            alone_loss=alone_loss,
             pooler_output=outputs.pooler_output,
             modality_weights=outputs.modality_weights,
             modality_mask=outputs.modality_mask,

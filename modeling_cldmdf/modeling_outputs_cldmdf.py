@@ -87,8 +87,8 @@ class CLDMDFSequenceClassifierOutput(ModelOutput):
 
     Args:
         loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `labels` are given):
-            `task_loss + contrastive_weight * contrastive_loss + aux_weight * aux_loss` (each term when enabled;
-            probes' `aux_loss` counts with weight 1 and reaches only the heads).
+            `task_loss + contrastive_weight * contrastive_loss + aux_weight * aux_loss + alone_weight * alone_loss`
+            (each term when enabled; probes' `aux_loss` counts with weight 1 and reaches only the heads).
         logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`):
             Classification (or regression when `num_labels == 1`) scores.
         task_loss (`torch.FloatTensor` of shape `()`, *optional*):
@@ -97,6 +97,9 @@ class CLDMDFSequenceClassifierOutput(ModelOutput):
             The unweighted entity-centroid loss.
         aux_loss (`torch.FloatTensor` of shape `()`, *optional*):
             The mean task loss of the auxiliary unimodal heads over present (row, modality) entries.
+        alone_loss (`torch.FloatTensor` of shape `()`, *optional*):
+            In training with `config.alone_weight > 0`: the task loss of each row fused with one of its present
+            modalities alone.
         pooler_output (`torch.FloatTensor` of shape `(batch_size, hidden_size)`):
             The fused entity embedding.
         modality_weights (`torch.FloatTensor` of shape `(batch_size, num_modalities)`):
@@ -120,6 +123,7 @@ class CLDMDFSequenceClassifierOutput(ModelOutput):
     task_loss: Optional[torch.FloatTensor] = None
     contrastive_loss: Optional[torch.FloatTensor] = None
     aux_loss: Optional[torch.FloatTensor] = None
+    alone_loss: Optional[torch.FloatTensor] = None
     pooler_output: Optional[torch.FloatTensor] = None
     modality_weights: Optional[torch.FloatTensor] = None
     modality_mask: Optional[torch.BoolTensor] = None
