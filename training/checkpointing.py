@@ -28,6 +28,61 @@ logger = get_logger(__name__)
 MANIFEST = "checkpoint_manifest.json"
 # What a checkpoint saved before the manifest existed must hold to be resumed.
 REQUIRED_FILES = ("optimizer.bin", "scheduler.bin", "random_states_0.pkl", CHECKPOINT_STATE)
+# The arguments of the run that saved a checkpoint: a resume with other values of any of them would continue another
+# run than the one interrupted, and is refused.
+TRAINING_ARGS = "training_args.json"
+# The arguments a resume may change: where things are written, logged or pushed, and what is evaluated or predicted
+# after training; none of them changes the weights a run trains.
+FREE_ON_RESUME = frozenset(
+    {
+        "command",
+        "output_dir",
+        "resume_from_checkpoint",
+        "checkpointing_steps",
+        "save_total_limit",
+        "with_tracking",
+        "report_to",
+        "logging_steps",
+        "dataloader_num_workers",
+        "per_device_eval_batch_size",
+        "eval_missing_rates",
+        "skip_modality_removal",
+        "evaluation_split",
+        "do_predict",
+        "predict_file",
+        "predict_split",
+        "predictions_format",
+        "push_to_hub",
+        "hub_model_id",
+        "hub_token",
+        "hub_private_repo",
+        "push_checkpoints",
+        "trust_remote_code",
+    }
+)
+
+
+def training_args(args: argparse.Namespace) -> dict:
+    """The arguments that define what a run trains, as JSON values (what `TRAINING_ARGS` holds)."""
+    kept = {key: value for key, value in vars(args).items() if key not in FREE_ON_RESUME}
+    return json.loads(json.dumps(kept, sort_keys=True, default=str))
+
+
+def check_same_run(args: argparse.Namespace, folder: Path) -> None:
+    """Refuses to resume `folder` with arguments that change training, naming each and both values."""
+    path = folder / TRAINING_ARGS
+    if not path.is_file():
+        raise UserError(f"--resume_from_checkpoint {str(folder)!r} has no {TRAINING_ARGS}: it was saved by an earlier "
+                        f"version that did not record its arguments; start the run again")  # fmt: skip
+    saved, given = json.loads(path.read_text()), training_args(args)
+    changed = [f"--{key} {saved.get(key)!r} -> {given.get(key)!r}" for key in sorted(set(saved) | set(given))
+               if saved.get(key) != given.get(key)]  # fmt: skip
+    if changed:
+        raise UserError(
+            f"--resume_from_checkpoint {str(folder)!r} was saved by a run with other arguments: {'; '.join(changed)} "
+            f"(checkpoint -> this command). A resume continues the same run; rerun with the checkpoint's values, or "
+            f"start a new run in another --output_dir"
+        )
 
 
 class ResumePoint(NamedTuple):
@@ -115,6 +170,7 @@ def save_checkpoint(
     accelerator.wait_for_everyone()  # every process's files (its random states) written before the manifest lists them
     if accelerator.is_main_process:
         stopper.save(str(staging))
+        (staging / TRAINING_ARGS).write_text(json.dumps(training_args(args), indent=2, sort_keys=True))
         files = {p.name: p.stat().st_size for p in staging.iterdir() if p.is_file()}
         manifest = {"completed_steps": completed_steps, "files": files}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
@@ -172,6 +228,7 @@ def resume_from_checkpoint(
             f"saves were atomic, or files removed); pass another checkpoint folder, or `latest` for the newest "
             f"complete one"
         )
+    check_same_run(args, Path(path))
     accelerator.print(f"Resumed from checkpoint: {path}")
     accelerator.load_state(path)
     stopper.load(path)

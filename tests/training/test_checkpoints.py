@@ -71,6 +71,28 @@ def test_a_run_resumed_from_its_last_checkpoint_after_it_ended_is_the_straight_r
     assert_same_run(tmp_path / "straight", tmp_path / "resumed")
 
 
+def test_a_resume_with_a_flag_that_changes_training_is_refused_naming_it_and_both_values(limited, tmp_path):
+    folder, results = limited
+    checkpoint = folder / "checkpoints" / f"epoch_{results['best_epoch']}"
+    changed = [*LIMITED, "--learning_rate", "1e-2", "--resume_from_checkpoint", str(checkpoint)]
+    with pytest.raises(
+        UserError, match=r"other arguments: --learning_rate 0\.1 -> 0\.01 \(checkpoint -> this command\)"
+    ):
+        run(tmp_path, *changed, name="changed")
+    assert not (tmp_path / "changed" / "model.safetensors").exists()
+    # What is written, logged or evaluated after training may change.
+    free = [
+        *LIMITED,
+        "--eval_missing_rates",
+        "0",
+        "--save_total_limit",
+        "0",
+        "--resume_from_checkpoint",
+        str(checkpoint),
+    ]
+    run(tmp_path, *free, name="free")
+
+
 def test_an_incomplete_checkpoint_is_refused_and_latest_takes_the_newest_complete_one(limited, tmp_path, caplog):
     folder, results = limited
     copy = tmp_path / "copy"
