@@ -178,6 +178,8 @@ def main(args: argparse.Namespace) -> dict:
 
 
 def cli(argv: Optional[list[str]] = None) -> int:
+    """`python train_accelerate.py` and `cldmdf-train`: the script as `accelerate launch` runs it."""
+    use_launcher_threads()
     args = parse_args(argv)
     try:
         main(args)
@@ -187,6 +189,17 @@ def cli(argv: Optional[list[str]] = None) -> int:
             print(f"train_accelerate.py: error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def use_launcher_threads() -> None:
+    """One torch thread per process unless OMP_NUM_THREADS says otherwise, as `accelerate launch` sets it: started
+    without the launcher (`cldmdf-train`, `python train_accelerate.py`), the script runs as fast and computes the same
+    weights as under it (a CPU reduction's order depends on the number of threads)."""
+    if "OMP_NUM_THREADS" not in os.environ:
+        import torch
+
+        os.environ["OMP_NUM_THREADS"] = "1"  # read by the processes this one starts (dataloader workers)
+        torch.set_num_threads(1)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ loss."""
 
 import logging
 import math
+import os
 import resource
 import sys
 import time
@@ -69,6 +70,10 @@ def log_training_start(accelerator: Accelerator, args, data, budget, refit_upper
     evaluations = math.ceil(budget.max_train_steps / budget.eval_steps)
     logger.info(f"  Modalities = {data.modality_names}, labels = {data.num_labels} ({data.problem_type})")
     logger.info(f"  Num epochs = {budget.num_train_epochs}, total batch size = {total_batch}")
+    threads = os.environ.get("OMP_NUM_THREADS")
+    source = f"OMP_NUM_THREADS={threads}" if threads else "torch's default; set OMP_NUM_THREADS to choose"
+    logger.info(f"  Processes = {accelerator.num_processes}, torch threads per process = {torch.get_num_threads()} "
+                f"({source})")  # fmt: skip
     logger.info(
         f"  Total optimization steps = {budget.max_train_steps} (at most; early stopping may end sooner), evaluation "
         f"every {budget.eval_steps} steps (at most {evaluations} evaluations)"

@@ -3,6 +3,7 @@
 """The wheel: one installed namespace (`cldmdf`) beside the remote-code package, and the training console script."""
 
 import configparser
+import os
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the build reads: the project file, the long description and every folder the wheel installs.
@@ -69,3 +72,29 @@ def test_the_installed_console_script_runs_the_training_script():
         pytest.skip("the package is not installed in this interpreter's environment")
     done = subprocess.run([str(script), "--help"], capture_output=True, text=True, cwd="/", check=True)
     assert "--dataset_name" in done.stdout and "Fine-tune CL-DMDF" in done.stdout
+
+
+def test_cldmdf_train_and_accelerate_launch_train_the_same_weights_with_the_same_threads(tmp_path):
+    """Without OMP_NUM_THREADS, `cldmdf-train` runs one torch thread per process as `accelerate launch` sets it: the
+    same speed and byte-identical weights (a CPU reduction's order depends on the number of threads)."""
+    bin_dir = Path(sys.executable).parent
+    if not (bin_dir / "cldmdf-train").exists():
+        pytest.skip("the package is not installed in this interpreter's environment")
+    root = Path(__file__).resolve().parents[2]
+    env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    flags = ["--dataset_name", str(root / "bundled_datasets" / "uci_multifeature"), "--max_train_samples", "128",
+             "--max_eval_samples", "64", "--hidden_size", "16", "--max_train_steps", "6", "--eval_missing_rates", "0",
+             "--skip_modality_removal", "--no_refit"]  # fmt: skip
+    launch = [str(bin_dir / "accelerate"), "launch", "--num_processes", "1", "--mixed_precision", "no",
+              "--dynamo_backend", "no", str(root / "train_accelerate.py")]  # fmt: skip
+    logs = {}
+    for name, command in (("installed", [str(bin_dir / "cldmdf-train")]), ("launched", launch)):
+        done = subprocess.run([*command, *flags, "--output_dir", str(tmp_path / name)], env=env, cwd=root,
+                              capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        logs[name] = done.stderr
+    for name, log in logs.items():
+        assert "torch threads per process = 1 (OMP_NUM_THREADS=1)" in log, name
+    installed, launched = (load_file(tmp_path / name / "model.safetensors") for name in ("installed", "launched"))
+    assert installed.keys() == launched.keys()
+    assert all(torch.equal(installed[key], launched[key]) for key in installed)
