@@ -404,16 +404,23 @@ def selection_table(path: Path) -> list[str]:
         # a run's argv: --dataset_name, --output_dir, --seed (6 items), the candidate's own, then those of text
         own = " ".join(a for a in arguments.get(candidate, [])[6:] if a not in TEXT_ARGS) or "(no flags)"
         seeds = max(stats["test_accuracy"]["n"] for stats in entry.values() if "test_accuracy" in stats)
+        alone = [value for run in record.get("runs", []) if run.get("candidate") == candidate and "results" in run
+                 and run["setting"] in common for key, value in run["results"].items()
+                 if key.startswith("test_accuracy_only_")]  # fmt: skip
         rows.append(
             [
                 candidate,
                 f"`{own}`",
                 str(seeds),
                 *(percent(entry.get(setting, {}).get("test_accuracy")) for setting in settings),
-                *(f"{100 * sum(values) / len(values):.2f}" if values else "–" for values in (at_zero, every_rate)),
+                *(
+                    f"{100 * sum(values) / len(values):.2f}" if values else "–"
+                    for values in (at_zero, every_rate, alone)
+                ),
             ]
         )
     header = ["candidate", "arguments", "seeds", *settings, "mean over settings", "mean over settings and η"]
+    header.append("mean of each modality alone")
     lines = [f"### Choosing the defaults: `{path.name}`", "", SELECTION_TEXT, "", *table(header, rows), ""]
     for invocation in record.get("invocations") or [record]:
         dirty = " (+ uncommitted changes)" if invocation.get("git_dirty") else ""

@@ -270,11 +270,13 @@ class CLDMDFConfig(PreTrainedConfig):
             evaluation mode and for precomputed `modality_embeddings`.
         reconstruction_weight (`float`, *optional*, defaults to 1.0):
             Weight of the masked-modality reconstruction loss of [`CLDMDFForPreTraining`].
-        alone_weight (`float`, *optional*, defaults to 0.0):
+        alone_weight (`float`, *optional*, defaults to 1.0):
             Weight of the *alone* loss of [`CLDMDFForSequenceClassification`] in training: each row is fused a
             second time with one of its present modalities alone (chosen at random), through the same fusion and
             classifier, and scored against its label. It trains the case a missing-modality model exists for, the row
-            where only one modality arrived, so that no modality is left to lean on the others. 0 disables it.
+            where only one modality arrived, so that no modality is left to lean on the others (chosen on the
+            development suite's validation splits: each modality alone gained a point on average at the same fused
+            accuracy, for about a third more training time). 0 disables it.
         num_labels (`int`, *optional*, defaults to 2):
             Number of labels of the classification head (1 for regression).
         problem_type (`str`, *optional*):
@@ -339,7 +341,7 @@ class CLDMDFConfig(PreTrainedConfig):
         contrastive_temperature: float = 0.1,
         modality_dropout: float = 0.3,
         reconstruction_weight: float = 1.0,
-        alone_weight: float = 0.0,
+        alone_weight: float = 1.0,
         **kwargs,
     ):
         check_no_recipe(kwargs)

@@ -172,20 +172,23 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
     def parameter_uses_per_row(self) -> int:
         """Multiply-adds per row: the fusion layers, the fusion gate and the contrastive projection run once per
         modality token (M times a row), except the context half of the layers that read `[token; row context]`
-        (`token_and_context_linear`: once a row); the missing embeddings do none, everything else runs once."""
+        (`token_and_context_linear`: once a row); the missing embeddings do none, everything else runs once. A
+        classifier trained with `alone_weight` runs the fusion and the classifier a second time (the alone pass)."""
         base = getattr(self, self.base_model_prefix, self)
         num_modalities = self.config.num_modalities
         contrastive = self.config.contrastive_weight > 0
+        passes = 2 if self.config.alone_weight > 0 and hasattr(self, "classifier") else 1
         per_token = (base.layers, base.fusion)
-        uses = {id(p): num_modalities for module in per_token for p in module.parameters()}
+        uses = {id(p): passes * num_modalities for module in per_token for p in module.parameters()}
         uses.update({id(p): num_modalities if contrastive else 0 for p in base.projection.parameters()})
+        uses.update({id(p): passes for p in getattr(self, "classifier", nn.Identity()).parameters()})
         uses[id(base.missing_embeddings)] = 0
         total = sum(uses.get(id(p), 1) * p.numel() for p in self.parameters())
         context_halves = [layer.feature_attention.fc1 for layer in base.layers if layer.feature_attention is not None]
         if base.fusion.mode != "mean":
             context_halves.append(base.fusion.gate)
         context_weights = sum(linear.weight[:, self.config.hidden_size :].numel() for linear in context_halves)
-        return total - (num_modalities - 1) * context_weights
+        return total - passes * (num_modalities - 1) * context_weights
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):

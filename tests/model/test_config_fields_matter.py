@@ -41,7 +41,7 @@ CHANGES = {
     "contrastive_temperature": 0.5,
     "modality_dropout": 0.6,
     "reconstruction_weight": 0.5,
-    "alone_weight": 0.5,
+    "alone_weight": 0.0,
 }
 
 
