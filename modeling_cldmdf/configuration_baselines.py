@@ -18,7 +18,7 @@ travels to the Hub as remote code with `modeling_baselines.py`.
 """
 
 import inspect
-from typing import Any, Optional
+from typing import Optional
 
 from transformers import PreTrainedConfig
 
@@ -109,15 +109,6 @@ class FusionBaselineConfig(PreTrainedConfig):
     modality_names = CLDMDFConfig.modality_names
     num_modalities = CLDMDFConfig.num_modalities
     modality_spec = CLDMDFConfig.modality_spec
-
-    @classmethod
-    def from_legacy_dict(cls, config_dict: dict[str, Any], **kwargs) -> "FusionBaselineConfig":
-        """The config of a reference method saved by a release before 0.2 (a `CLDMDFConfig` with `baseline=...`,
-        already upgraded): the CL-DMDF fields it carried are dropped."""
-        cldmdf_fields = set(inspect.signature(CLDMDFConfig.__init__).parameters)
-        dropped = (cldmdf_fields - cls.field_names()) | {"auto_map", "model_type"}
-        config_dict = {key: value for key, value in config_dict.items() if key not in dropped}
-        return cls.from_dict(config_dict, **kwargs)
 
 
 class EarlyFusionConfig(FusionBaselineConfig):

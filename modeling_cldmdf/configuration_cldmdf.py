@@ -28,7 +28,6 @@ __all__ = [
     "FUSION_MODES",
     "check_modality_spec",
     "normalize_modalities",
-    "upgrade_legacy_config",
 ]
 
 MODALITY_TYPES = ("dense", "text", "image")
@@ -148,34 +147,6 @@ def _check_range(name: str, value: Any, low: float, high: float, low_open: bool 
 def _check_positive_int(name: str, value: Any):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
-
-
-# Fields of configs saved before 0.2 that belong to the training recipe now (`train_accelerate.py` flags and the
-# objectives of `training/objectives.py`): dropped when such a config is read.
-RECIPE_FIELDS = (
-    "tmc_annealing_epochs",
-    "tuple_weight",
-    "tuple_temperature",
-    "tuple_alphas",
-    "tuple_alpha_total",
-    "tuple_modality_dropout",
-    "tuple_feature_noise",
-    "tuple_feature_dropout",
-    "cal",
-    "cal_lambda",
-    "cal_temperature",
-    "cal_k_max",
-    "cal_potential_weight",
-    "cal_interval",
-    "aib_beta",
-)
-# Variants of the contrastive loss that configs saved before 0.2 could select; only the value on the right is built.
-REMOVED_VARIANTS = {
-    "centroid_leave_one_out": True,
-    "supervised_centroids": False,
-    "contrastive_source": "encoder",
-    "fusion_confidence_scale": 1.0,
-}
 
 
 class CLDMDFConfig(PreTrainedConfig):
@@ -344,7 +315,6 @@ class CLDMDFConfig(PreTrainedConfig):
         alone_weight: float = 1.0,
         **kwargs,
     ):
-        check_no_recipe(kwargs)
         self.modalities = normalize_modalities(modalities)
         for name, value in (
             ("hidden_size", hidden_size),
@@ -442,76 +412,10 @@ class CLDMDFConfig(PreTrainedConfig):
         return self.use_auxiliary_heads or self.aux_weight > 0 or self.fusion_use_confidence
 
     def to_diff_dict(self) -> dict[str, Any]:
-        # `modalities` must always be written out: its default depends on nothing the reader can see; and
-        # `dense_input_norm` too, since a config without it is read as one saved before it existed (see from_dict).
+        # `modalities` must always be written out: its default depends on nothing the reader can see.
         output = super().to_diff_dict()
         output["modalities"] = copy.deepcopy(self.modalities)
-        output["dense_input_norm"] = self.dense_input_norm
         return output
-
-    @classmethod
-    def from_dict(cls, config_dict: dict[str, Any], **kwargs) -> PreTrainedConfig:
-        """Reads a saved config, including those of earlier releases: a reference method saved as
-        `baseline="early_fusion"` etc. comes back as its own config class (see `configuration_baselines.py`), and the
-        training recipe they carried is dropped (see `upgrade_legacy_config`)."""
-        config_dict = upgrade_legacy_config(config_dict)
-        baseline = config_dict.pop("baseline", None)
-        if baseline is not None:
-            from .configuration_baselines import BASELINE_CONFIGS
-
-            if baseline not in BASELINE_CONFIGS:
-                raise ValueError(
-                    f"This config names `baseline={baseline!r}`; the known reference methods are "
-                    f"{sorted(BASELINE_CONFIGS)}."
-                )
-            return BASELINE_CONFIGS[baseline].from_legacy_dict(config_dict, **kwargs)
-        return super().from_dict(config_dict, **kwargs)
-
-
-def upgrade_legacy_config(config_dict: dict[str, Any]) -> dict[str, Any]:
-    """
-    A config dict of an earlier release in today's fields:
-    - without `dense_input_norm`, it predates the field: its dense encoders had the input LayerNorm;
-    - with `cal` and `aib_beta > 0`, its tokens passed the information bottleneck (`token_bottleneck`) and it had
-      the unimodal heads CAL measures confidence with;
-    - the training recipe (`RECIPE_FIELDS`) is dropped; a contrastive-loss variant that is no longer built is an
-      error rather than a silently different model.
-    """
-    if "modalities" not in config_dict:
-        return config_dict
-    config_dict = dict(config_dict)
-    config_dict.setdefault("dense_input_norm", True)
-    if config_dict.get("cal") and config_dict.get("aib_beta", 1e-3) > 0 and config_dict.get("baseline") is None:
-        config_dict.setdefault("token_bottleneck", True)
-    if config_dict.get("cal"):
-        config_dict["use_auxiliary_heads"] = True
-    for name in RECIPE_FIELDS:
-        config_dict.pop(name, None)
-    for name, built in REMOVED_VARIANTS.items():
-        value = config_dict.pop(name, built)
-        if value != built:
-            raise ValueError(
-                f"This config sets `{name}={value!r}`, a contrastive-loss variant of CL-DMDF releases before 0.2 that "
-                f"is no longer built (only `{name}={built!r}`); train it again, or load it with the release that "
-                f"saved it."
-            )
-    return config_dict
-
-
-def check_no_recipe(kwargs: Mapping[str, Any]) -> None:
-    """A field that moved out of the config since 0.2 is an error, not an attribute that nothing reads."""
-    if "baseline" in kwargs:
-        raise ValueError(
-            f"`baseline={kwargs['baseline']!r}`: the reference methods are models of their own since 0.2 "
-            f"(`EarlyFusionConfig`, `LateFusionConfig`, `TMCConfig`; `--baseline` in train_accelerate.py)."
-        )
-    moved = sorted(set(kwargs) & (set(RECIPE_FIELDS) | set(REMOVED_VARIANTS)))
-    if moved:
-        raise ValueError(
-            f"{moved} are not `CLDMDFConfig` fields since 0.2: TupleInfoNCE, CAL and TMC's annealing are training "
-            f"objectives (train_accelerate.py flags, `training/objectives.py`), and only the default contrastive loss "
-            f"is built."
-        )
 
 
 def normalize_modalities(modalities: Optional[Mapping[str, Any]]) -> dict[str, dict]:

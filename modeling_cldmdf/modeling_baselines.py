@@ -100,10 +100,6 @@ class FusionBaselinePreTrainedModel(CLDMDFPreTrainedModel):
     config_class = FusionBaselineConfig
     base_model_prefix = "baseline"  # no base model inside: one class per method
     _no_split_modules = []
-    # Weight names of the same models saved before 0.2, as branches of `CLDMDFForSequenceClassification`.
-    _legacy_key_mapping = {r"^cldmdf\.encoders\.": "encoders.", r"^cldmdf\.unimodal_heads\.": "heads."}
-    # ... and what those had that these models do not use (late fusion and TMC kept an unused classifier).
-    _keys_to_ignore_on_load_unexpected = [r"^cldmdf\.(projection|missing_embeddings)", r"^classifier\."]
 
     def __init__(self, config: FusionBaselineConfig):
         super().__init__(config)
@@ -111,11 +107,6 @@ class FusionBaselinePreTrainedModel(CLDMDFPreTrainedModel):
             "AutoConfig": f"configuration_baselines.{type(config).__name__}",
             "AutoModelForSequenceClassification": f"modeling_baselines.{type(self).__name__}",
         }
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        kwargs.setdefault("key_mapping", cls._legacy_key_mapping)
-        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
 
     def parameter_uses_per_row(self) -> int:
         """Each parameter is used once a row (see `CLDMDFPreTrainedModel.floating_point_ops`)."""
@@ -138,7 +129,6 @@ class EarlyFusionForSequenceClassification(FusionBaselinePreTrainedModel):
     """
 
     config_class = EarlyFusionConfig
-    _legacy_key_mapping = {r"^cldmdf\.early_fusion\.": "", r"^cldmdf\.encoders\.": "encoders."}
 
     def __init__(self, config: EarlyFusionConfig):
         super().__init__(config)

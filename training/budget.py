@@ -160,9 +160,6 @@ class EarlyStopping:
         path = Path(folder, CHECKPOINT_STATE)
         if path.exists():
             state = json.loads(path.read_text())
-            score = state.pop("best_score", None)  # checkpoints saved before the best evaluation itself was kept
-            if score and "best_validation" not in state:  # [accuracy, -loss], or [-loss]
-                state["best_validation"] = {"loss": -score[-1], **({"accuracy": score[0]} if len(score) > 1 else {})}
             for key, value in state.items():
                 setattr(self, key, value)
         if Path(folder, BEST_WEIGHTS).exists():

@@ -15,7 +15,7 @@ from accelerate import Accelerator
 from accelerate.logging import get_logger
 
 from . import UserError
-from .budget import CHECKPOINT_STATE, EarlyStopping
+from .budget import EarlyStopping
 from .outputs import push_folder
 
 logger = get_logger(__name__)
@@ -26,8 +26,6 @@ logger = get_logger(__name__)
 # dataloader but writes the file only for iterable datasets: a map-style dataset's seedable sampler is a function of
 # (seed, epoch), which `set_epoch` restores, so there is nothing to save.)
 MANIFEST = "checkpoint_manifest.json"
-# What a checkpoint saved before the manifest existed must hold to be resumed.
-REQUIRED_FILES = ("optimizer.bin", "scheduler.bin", "random_states_0.pkl", CHECKPOINT_STATE)
 # The arguments of the run that saved a checkpoint: a resume with other values of any of them would continue another
 # run than the one interrupted, and is refused.
 TRAINING_ARGS = "training_args.json"
@@ -118,20 +116,17 @@ def saved_checkpoints(args: argparse.Namespace) -> list[Path]:
 
 
 def missing_files(folder: Path) -> list[str]:
-    """What `folder` lacks to be resumed: files its manifest lists (or, saved before manifests, the files every
-    checkpoint holds) that are absent or of another size; [] for a complete checkpoint."""
+    """What `folder` lacks to be resumed: its manifest, or files the manifest lists that are absent or of another
+    size; [] for a complete checkpoint."""
     manifest = folder / MANIFEST
-    if manifest.is_file():
-        listed = json.loads(manifest.read_text())["files"]
-        return sorted(
-            name
-            for name, size in listed.items()
-            if not (folder / name).is_file() or (folder / name).stat().st_size != size
-        )
-    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
-    if not list(folder.glob("model*.safetensors")) and not list(folder.glob("pytorch_model*.bin")):
-        missing.append("model.safetensors")
-    return missing
+    if not manifest.is_file():
+        return [MANIFEST]
+    listed = json.loads(manifest.read_text())["files"]
+    return sorted(
+        name
+        for name, size in listed.items()
+        if not (folder / name).is_file() or (folder / name).stat().st_size != size
+    )
 
 
 def latest_checkpoint(args: argparse.Namespace) -> str:

@@ -155,6 +155,23 @@ def test_ablation_switches_remove_their_part(tester, overrides, absent):
     assert torch.isfinite(out.logits).all()
 
 
+def test_the_alone_loss_is_each_row_fused_with_one_modality_alone(tester):
+    """In training, `alone_loss` scores each row fused with one present modality alone, weighted into the loss by
+    `alone_weight`: a row with a single present modality is already alone (the two losses are the same number); in
+    evaluation mode, and at weight 0, there is no such term."""
+    model = _model(tester, hidden_dropout_prob=0.0, contrastive_weight=0.0).train()
+    batch = tester.prepare_inputs()
+    single = torch.zeros_like(batch["modality_mask"])
+    single[torch.arange(single.shape[0]), torch.arange(single.shape[0]) % single.shape[1]] = True
+    outputs = model(**{**batch, "modality_mask": single})
+    torch.testing.assert_close(outputs.alone_loss, outputs.task_loss)
+    outputs = model(**batch)  # rows with several modalities: alone, each is harder than fused
+    torch.testing.assert_close(outputs.loss, outputs.task_loss + model.config.alone_weight * outputs.alone_loss)
+    assert not torch.allclose(outputs.alone_loss, outputs.task_loss)
+    assert model.eval()(**batch).alone_loss is None
+    assert _model(tester, alone_weight=0.0).train()(**batch).alone_loss is None
+
+
 def test_contrastive_weight_zero_disables_the_term(tester):
     batch = tester.prepare_inputs()
     with torch.no_grad():

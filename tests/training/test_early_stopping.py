@@ -1,11 +1,10 @@
 """EarlyStopping (training/budget.py): which evaluation is the best, when a run stops, and its checkpointed state."""
 
-import json
 
 import torch
 from torch import nn
 
-from cldmdf.training.budget import CHECKPOINT_STATE, EarlyStopping
+from cldmdf.training.budget import EarlyStopping
 
 
 def _model(value: float) -> nn.Module:
@@ -68,17 +67,3 @@ def test_the_state_round_trips_through_a_checkpoint_folder(tmp_path):
     for key in ("best_validation", "best_step", "best_loss", "best_accuracy", "bad_evaluations"):
         assert getattr(restored, key) == getattr(stopper, key), key
     assert torch.equal(restored.best_state["weight"], stopper.best_state["weight"])
-
-
-def test_a_checkpoint_saved_before_the_best_validation_was_kept_still_reports_it(tmp_path):
-    state = {"patience": 3, "min_steps": 0, "best_score": [0.9, -0.5], "best_step": 4, "best_epoch": 0,
-             "best_loss": 0.4, "best_accuracy": 0.9, "bad_evaluations": 1}  # fmt: skip
-    (tmp_path / CHECKPOINT_STATE).write_text(json.dumps(state))
-    stopper = EarlyStopping(patience=3)
-    stopper.load(str(tmp_path))
-    assert stopper.summary() == {
-        "best_validation_loss": 0.5,
-        "best_validation_accuracy": 0.9,
-        "best_epoch": 0,
-        "best_step": 4,
-    }

@@ -31,7 +31,6 @@ from cldmdf.training.tuple_infonce import (
     tuple_infonce_loss,
 )
 from modeling_cldmdf import CLDMDFForPreTraining, CLDMDFForSequenceClassification, EarlyFusionForSequenceClassification
-from modeling_cldmdf.configuration_cldmdf import RECIPE_FIELDS
 from modeling_cldmdf.modeling_cldmdf import CLDMDFTokenBottleneck
 
 TESTER = CLDMDFModelTester()
@@ -171,6 +170,7 @@ def test_tuple_loss_is_finite_with_two_rows_weighted_in_the_objective_and_reache
     tuple_loss = terms["tuple_loss"]
     assert set(terms) == {"tuple_loss"} and torch.isfinite(tuple_loss) and tuple_loss.item() > 0
     expected = outputs.task_loss + model.config.contrastive_weight * outputs.contrastive_loss + 0.5 * tuple_loss
+    expected = expected + model.config.alone_weight * outputs.alone_loss
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
     tuple_loss.backward()
     for name, encoder in model.cldmdf.encoders.items():
@@ -267,8 +267,8 @@ def test_cal_needs_unimodal_heads_and_validates_contributions():
 
 
 def test_the_recipe_is_not_saved_with_the_model_and_objectives_on_a_reloaded_one_start_afresh(tmp_path):
-    # W^m and α_k live in the objectives, not in the model (before 0.2 they were non-persistent model buffers that
-    # from_pretrained left as garbage on the meta device): the saved config holds no recipe field, the bottleneck's
+    # W^m and α_k live in the objectives, not in the model (non-persistent model buffers would come back as garbage
+    # from the meta device after from_pretrained): the saved config holds no recipe field, the bottleneck's
     # weights come back exactly, and objectives built on the reloaded model start from equal contributions (every
     # β_m = 0) and their initial ratios, whatever the objectives of the first run had reached.
     model = cal_model()
@@ -277,7 +277,8 @@ def test_the_recipe_is_not_saved_with_the_model_and_objectives_on_a_reloaded_one
     first.tuple_infonce.set_alphas([0.3, 0.0, 0.1])
     model.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
-    assert not set(saved) & set(RECIPE_FIELDS) and saved["token_bottleneck"] is True
+    recipe = {"tuple_weight", "tuple_alphas", "cal", "aib_beta", "cal_k_max", "cal_interval", "tmc_annealing_epochs"}
+    assert not set(saved) & recipe and saved["token_bottleneck"] is True
     loaded = CLDMDFForSequenceClassification.from_pretrained(tmp_path).train()
     expected_state = model.state_dict()
     for name, tensor in loaded.state_dict().items():
