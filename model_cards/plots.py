@@ -106,7 +106,7 @@ def _draw_removed_modalities(
             axes.scatter(*zip(*alone), marker="D", color=colour, edgecolors="black", zorder=3,
                          label=f"{label}, the modality alone")  # fmt: skip
             values += [score for _, score in alone]
-    title, labels = "One modality removed from every row, or alone", names
+    title, labels = "Each modality removed, or alone", names
     rows = {removed[name].get("rows") for name in names}
     if len(rows) == 1 and None not in rows:  # the same number of rows for every removal: said once, in the title
         title += f" ({_rows_label(*rows)} each)"

@@ -382,7 +382,7 @@ def test_the_removal_panel_marks_each_bar_with_its_same_rows_reference():
     _draw_removed_modalities(axes, parse_results(SUBSET_RESULTS))
     assert axes.get_ylim() == (0.0, 1.05)
     assert [label.get_text() for label in axes.get_xticklabels()] == ["fou", "zer"]
-    assert axes.get_title() == "One modality removed from every row, or alone (300 rows each)"
+    assert axes.get_title() == "Each modality removed, or alone (300 rows each)"
     references = {collection.get_label(): collection.get_segments() for collection in axes.collections}
     (segment,) = references["Accuracy, all modalities, same rows"]  # zer's rows only: none is known on fou's
     assert segment[0][1] == segment[1][1] == 0.97
