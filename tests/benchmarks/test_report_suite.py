@@ -89,14 +89,18 @@ def test_a_selection_table_averages_over_the_settings_every_candidate_ran(tmp_pa
         },
         # the text arguments every run on a text setting gets are not the candidate's own
         "runs": [{"candidate": "a", "argv": [*argv, "--no_refit", "--freeze_backbones", "--cache_backbone_outputs"]},
-                 {"candidate": "b", "argv": argv}],
+                 {"candidate": "b", "argv": argv},
+                 # each modality alone: averaged over the runs of the settings every candidate ran
+                 {"candidate": "a", "setting": "two", "results": {"test_accuracy_only_x": 0.7,
+                                                                  "test_accuracy_only_y": 0.8}},
+                 {"candidate": "a", "setting": "six", "results": {"test_accuracy_only_x": 0.1}}],
     }  # fmt: skip
     path = tmp_path / "selection_suite_x.json"
     path.write_text(json.dumps(record))
     rows = {line[2]: line for line in selection_table(path) if line.startswith(("| a |", "| b |"))}
-    # `six` has no run of b: the means are over `two` only, at η = 0 and over η = 0 and 0.3
-    assert rows["a"].endswith("| 90.00 | 85.00 |") and "| `--no_refit` |" in rows["a"]
-    assert rows["b"].endswith("| 92.00 | 88.00 |") and "| `(no flags)` | 3 |" in rows["b"]
+    # `six` has no run of b: the means are over `two` only, at η = 0, over η = 0 and 0.3, and of each modality alone
+    assert rows["a"].endswith("| 90.00 | 85.00 | 75.00 |") and "| `--no_refit` |" in rows["a"]
+    assert rows["b"].endswith("| 92.00 | 88.00 | – |") and "| `(no flags)` | 3 |" in rows["b"]
     assert "| 98.00 ± 0.00 |" in rows["a"] and "| – |" in rows["b"]  # six's own cell is still shown
 
 

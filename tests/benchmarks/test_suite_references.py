@@ -44,6 +44,8 @@ EXPECTED_MODALITIES = {
     "letter_10_per_class": {"box": ("dense", 5), "moments": ("dense", 7), "edges": ("dense", 4)},
     "reviews_text_tabular": {"review_text": ("text", None), "tabular": ("dense", 30)},
     "uci_image_tabular": {"fou": ("dense", 76), "mor": ("dense", 6), "pix": ("image", None), "zer": ("dense", 47)},
+    "digits_image": {"image": ("image", None)},
+    "digits_image_profile": {"image": ("image", None), "profile": ("dense", 16)},
 }
 # One setting per source (bundled UCI, bundled reviews, scikit-learn) for the byte-for-byte rebuild.
 REBUILT = ("uci_10_per_class", "breast_cancer", "reviews_text_tabular")
@@ -131,6 +133,10 @@ def test_split_sizes_and_derived_settings(suite):
     for split in SPLITS:
         for name in ("uci_two_views", "uci_image_tabular"):
             assert np.array_equal(_column(suite[name], split, "row_id"), full[split]), name
+    for name in ("digits_image", "digits_image_profile"):  # the digits of digits_halves, as images
+        for split in SPLITS:
+            same = _column(suite["digits_halves"], split, "row_id")
+            assert np.array_equal(_column(suite[name], split, "row_id"), same), name
     # the reviews subsample keeps rows whose text is really missing in the source
     assert pq.read_table(suite["reviews_text_tabular"] / SHARD.format(split="test")).column("review_text").null_count
 
