@@ -50,12 +50,13 @@ DRIVER = textwrap.dedent(
     """
 )
 
-# Deterministic per-row computation: no dropout, no modality dropout, no batch-coupled contrastive term, so a
-# 2 x 16 DDP step and a 1 x 32 step see the same rows and must give the same update.
+# Deterministic per-row computation: no dropout, no modality dropout, no alone pass (its modality is drawn at
+# random per row), no batch-coupled contrastive term, so a 2 x 16 DDP step and a 1 x 32 step see the same rows and
+# must give the same update.
 COMMON = [
     "--dataset_name", UCI, "--max_train_samples", "128", "--max_eval_samples", "101", "--hidden_size", "32",
     "--max_train_steps", "3", "--lr_scheduler_type", "constant", "--early_stopping_patience", "0",
-    "--config_overrides", "hidden_dropout_prob=0.0,modality_dropout=0.0,contrastive_weight=0.0",
+    "--config_overrides", "hidden_dropout_prob=0.0,modality_dropout=0.0,contrastive_weight=0.0,alone_weight=0.0",
     "--eval_missing_rates", "0,0.3", "--skip_modality_removal", "--per_device_eval_batch_size", "16",
 ]  # fmt: skip
 
