@@ -275,6 +275,7 @@ class CLDMDFConfig(PreTrainedConfig):
         "task_loss",
         "contrastive_loss",
         "aux_loss",
+        "alone_loss",
         "pooler_output",
         "modality_weights",
         "modality_mask",

@@ -659,7 +659,6 @@ def test_save_layout_and_auto_processor_round_trip(tmp_path, registered):
     processor.save_pretrained(tmp_path)
     assert sorted(os.listdir(tmp_path)) == [
         "columns_cldmdf.py",  # remote code: the siblings processing_cldmdf.py imports, and what they import
-        "configuration_baselines.py",  # (the config reads a reference model saved by 0.1 into its own class)
         "configuration_cldmdf.py",
         "feature_extraction_cldmdf.py",  # the dense modalities' standardisation
         "image_encoder_cldmdf.py",  # (the CNN image modality's resize, and the spec checks of both)
