@@ -197,6 +197,14 @@ def _check_dense(config: CLDMDFConfig, name: str, values: torch.Tensor) -> None:
         raise TypeError(f"`modality_inputs[{name!r}]` must be a float tensor, got dtype {values.dtype}.")
 
 
+def keep_one_modality(modality_mask: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """One present modality of each row, chosen uniformly at random: a `(B, M)` mask with one True per row that has
+    any (a row with none stays empty)."""
+    scores = torch.rand(modality_mask.shape, generator=generator, device=modality_mask.device)
+    choice = scores.masked_fill(~modality_mask, -1.0).argmax(dim=1)  # (B,)
+    return F.one_hot(choice, modality_mask.shape[1]).bool() & modality_mask
+
+
 def drop_modalities(
     modality_mask: torch.Tensor, probability: float, generator: Optional[torch.Generator] = None
 ) -> torch.Tensor:
@@ -208,18 +216,7 @@ def drop_modalities(
     kept = modality_mask & (noise >= probability)
     lost_all = ~kept.any(dim=1) & modality_mask.any(dim=1)
     # A row that lost everything gets back one of its present modalities, chosen at random.
-    scores = torch.rand(modality_mask.shape, generator=generator, device=modality_mask.device)
-    scores = scores.masked_fill(~modality_mask, -1.0)
-    restore = F.one_hot(scores.argmax(dim=1), modality_mask.shape[1]).bool() & lost_all.unsqueeze(1)
-    return kept | restore
-
-
-def keep_one_modality(modality_mask: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """One present modality of each row, chosen uniformly at random: a `(B, M)` mask with one True per row that has
-    any (a row with none stays empty)."""
-    scores = torch.rand(modality_mask.shape, generator=generator, device=modality_mask.device)
-    choice = scores.masked_fill(~modality_mask, -1.0).argmax(dim=1)  # (B,)
-    return F.one_hot(choice, modality_mask.shape[1]).bool() & modality_mask
+    return kept | (keep_one_modality(modality_mask, generator) & lost_all.unsqueeze(1))
 
 
 def check_labels(labels: torch.Tensor, config: CLDMDFConfig, batch_size: int) -> str:

@@ -539,10 +539,7 @@ class CLDMDFForPreTraining(CLDMDFPreTrainedModel):
     @staticmethod
     def choose_hidden_modalities(modality_mask: torch.Tensor, generator: Optional[torch.Generator] = None):
         """One random present modality per row that has at least two present: `(B, M)` bool."""
-        scores = torch.rand(modality_mask.shape, generator=generator, device=modality_mask.device)
-        scores = scores.masked_fill(~modality_mask, -1.0)
-        choice = F.one_hot(scores.argmax(dim=1), modality_mask.shape[1]).bool()
-        return choice & (modality_mask.sum(dim=1, keepdim=True) >= 2)
+        return keep_one_modality(modality_mask, generator) & (modality_mask.sum(dim=1, keepdim=True) >= 2)
 
     def forward(
         self,

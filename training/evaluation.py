@@ -123,8 +123,10 @@ def robustness_sweep(
     names = data.modality_names
     if not args.skip_modality_removal and len(names) > 1:
         conditions += [(Condition(without=name), [index]) for index, name in enumerate(names)]
-        others = [[other for other in range(len(names)) if other != index] for index in range(len(names))]
-        conditions += [(Condition(only=name), rest) for name, rest in zip(names, others)]
+        conditions += [
+            (Condition(only=name), [other for other in range(len(names)) if other != index])
+            for index, name in enumerate(names)
+        ]
     for condition, removed in conditions:
         loader = accelerator.prepare(
             eval_dataloader(split, args, data, processor, missing_rate=condition.missing_rate)
