@@ -16,7 +16,8 @@ which entries are present, the present entries as checked arrays, the statistics
 of a batch of columns and of a caller's presence mask.
 
 Pure functions of their arguments, no processor state. This file travels to the Hub as remote code with
-`processing_cldmdf.py` (which imports it): it imports only numpy, torch and the standard library.
+`processing_cldmdf.py` (which imports it): it imports only numpy, transformers' utilities and the standard
+library; torch where it is installed (the processor works without it, `return_tensors="np"`).
 """
 
 import array
@@ -25,7 +26,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
 import numpy as np
-import torch
+from transformers.utils import is_torch_available, is_torch_tensor
+
+if is_torch_available():
+    import torch
 
 __all__ = [
     "as_row_list",
@@ -68,7 +72,7 @@ def as_row_list(name: str, values: Any) -> list:
             f"Modality {name!r} must be given as a list with one entry per row (None = missing), got "
             f"{type(values).__name__}"
         )
-    if isinstance(values, torch.Tensor):
+    if is_torch_tensor(values):
         values = values.detach().cpu().numpy()
     if isinstance(values, np.ndarray):
         if values.ndim == 0:
@@ -103,7 +107,7 @@ def check_columns(modalities: Any, names: Sequence[str]) -> tuple[dict[str, list
 def check_mask(modality_mask: Any, batch_size: int, names: Sequence[str]) -> np.ndarray:
     """A caller's `modality_mask` as a new C-contiguous bool array (B, M), columns in the order of the modality
     `names`: the batch never shares its memory."""
-    if isinstance(modality_mask, torch.Tensor):
+    if is_torch_tensor(modality_mask):
         modality_mask = modality_mask.detach().cpu().numpy()
     mask = np.asarray(modality_mask)
     if mask.dtype != np.bool_:
@@ -197,7 +201,7 @@ def load_image(name: str, row: int, value: Any) -> Any:
         value = Image.open(source)
     if hasattr(value, "convert") and hasattr(value, "mode"):  # a PIL image
         return value if value.mode == "RGB" else value.convert("RGB")
-    if isinstance(value, (np.ndarray, torch.Tensor)):
+    if isinstance(value, np.ndarray) or is_torch_tensor(value):
         return value
     raise TypeError(
         f"Image modality {name!r}, row {row}: expected a PIL image, an array (H, W, C), a {{'bytes': ...}} dict "

@@ -76,7 +76,7 @@ def _normalize_modality_spec(name: Any, spec: Any) -> dict:
         unknown = set(spec) - {"type", "encoder", *BAG_OF_WORDS_DEFAULTS}
     elif kind == "image" and (spec.get("encoder") == "cnn" or "backbone" not in spec):
         # No backbone: the small CNN trained from scratch (`image_encoder_cldmdf.py`), which checks its own keys.
-        from .image_encoder_cldmdf import normalize_cnn_image_spec
+        from .image_processing_cldmdf import normalize_cnn_image_spec
 
         return normalize_cnn_image_spec(name, spec)
     else:
@@ -172,7 +172,7 @@ class CLDMDFConfig(PreTrainedConfig):
               64) and `"bag_dropout"` (the probability of dropping each term of a training text; defaults to 0.3);
             - `{"type": "image", "backbone": <transformers config dict or checkpoint name/path>}`;
             - `{"type": "image"}` (no backbone): a small CNN trained from scratch, with the keys `image_size`,
-              `num_channels`, `cnn_channels`, `augment_shift`, `augment_flip` (see `image_encoder_cldmdf.py`).
+              `num_channels`, `cnn_channels`, `augment_shift`, `augment_flip` (see `image_processing_cldmdf.py`).
             Text specs and image specs with a backbone also accept `"pooling"` (`"mean"` over valid positions,
             `"cls"` for the first token, `"pooler"` for the backbone's `pooler_output`; defaults to `"mean"`) and
             `"freeze_backbone"` (defaults to `False`). A checkpoint name is resolved to its config dict when the
@@ -268,6 +268,8 @@ class CLDMDFConfig(PreTrainedConfig):
     """
 
     model_type = "cldmdf"
+    # transformers' common name for the depth of the stack (what its model tests and tools read).
+    attribute_map = {"num_hidden_layers": "num_fusion_layers"}
     # What `transformers.Trainer` leaves out of evaluation predictions (it reads this from `model.config`): every
     # output of `CLDMDFForSequenceClassification` but `loss` and `logits`, so `EvalPrediction.predictions` are the
     # logits, as `compute_metrics` functions expect. `trainer.evaluate(ignore_keys=[...])` keeps others.
@@ -283,6 +285,7 @@ class CLDMDFConfig(PreTrainedConfig):
         "feature_attentions",
         "modality_attentions",
         "hidden_states",
+        "attentions",
         "bottleneck_kl",
     ]
 

@@ -65,8 +65,10 @@ def entity_centroid_loss(
     logits = torch.einsum("bmp,cmp->mbc", p, centroids) / temperature  # (M, B anchors, B candidates)
     candidate_ok = defined.t().unsqueeze(1)  # (M, 1, B)
     anchors = (mask & defined).t()  # (M, B)
-    logits = logits.masked_fill(~candidate_ok, float("-inf"))
-    # Rows that are not anchors are zeroed so that log_softmax never sees an all -inf row (NaN gradients otherwise).
+    # The lowest finite value rather than -inf: it takes no softmax mass all the same, and a 0 times it is 0 where the
+    # diagonal below is computed as a product with the identity (ONNX), where -inf x 0 would be NaN.
+    logits = logits.masked_fill(~candidate_ok, torch.finfo(logits.dtype).min)
+    # Rows that are not anchors are zeroed so that log_softmax never sees an all-masked row (NaN gradients otherwise).
     logits = torch.where(anchors.unsqueeze(-1), logits, torch.zeros_like(logits))
     log_prob = logits.log_softmax(dim=-1)
 

@@ -104,11 +104,13 @@ PROCESSOR_FILES = (
     "columns_cldmdf.py",
     "configuration_cldmdf.py",
     "feature_extraction_cldmdf.py",
-    "image_encoder_cldmdf.py",
+    "image_processing_cldmdf.py",
     "sub_processors_cldmdf.py",
     "vocabulary_cldmdf.py",
 )
 _HERE = os.path.dirname(os.path.abspath(__file__))
+# The seed of the entries `CLDMDFForPreTraining` hides in evaluation mode when no `reconstruction_mask` is given.
+EVALUATION_SEED = 0
 
 # --------------------------------------------------------------------------------------------------------------------
 # Models
@@ -119,7 +121,8 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
     config_class = CLDMDFConfig
     config: CLDMDFConfig
     base_model_prefix = "cldmdf"
-    # The one input that is always a tensor with a batch dimension (`modality_inputs` is a dict); Trainer reads it.
+    # The (B, M) tensor every head takes (a row's modalities are its tokens): `transformers.Trainer` counts
+    # `inputs[main_input_name].numel()` for its FLOPs and tokens seen, which `modality_inputs`, a dict, would break.
     main_input_name = "modality_mask"
     supports_gradient_checkpointing = False
     _no_split_modules = ["CLDMDFFusionLayer"]
@@ -323,7 +326,7 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
         output_attentions: Optional[bool] = None,
         output_hidden_states: Optional[bool] = None,
         return_dict: Optional[bool] = None,
-        return_loss: bool = True,
+        return_loss: bool = False,
     ) -> Union[CLDMDFModelOutput, tuple]:
         r"""
         Args:
@@ -344,9 +347,10 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
                 Return the tokens after the encoders and each fusion layer.
             return_dict (`bool`, *optional*):
                 Return a [`CLDMDFModelOutput`] instead of a plain tuple.
-            return_loss (`bool`, *optional*, defaults to `True`):
-                Compute the entity-centroid contrastive loss (`loss`, `contrastive_loss`). The classification head
-                asks for it only with labels: plain inference skips its `(B, B)` similarities per modality.
+            return_loss (`bool`, *optional*, defaults to `False`):
+                Compute the entity-centroid contrastive loss (`loss`, `contrastive_loss`), as `CLIPModel` does when
+                asked. The classification head asks for it only with labels, the pre-training head always: plain
+                inference skips its `(B, B)` similarities per modality, and the first output is `last_hidden_state`.
         """
         config = self.config
         output_attentions = output_attentions if output_attentions is not None else config.output_attentions
@@ -411,6 +415,7 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
             feature_attentions=torch.stack(feature_scores) if output_attentions and feature_scores else None,
             modality_attentions=torch.stack(modality_scores) if output_attentions and modality_scores else None,
             hidden_states=tuple(all_hidden) if output_hidden_states else None,
+            attentions=tuple(modality_scores) if output_attentions and modality_scores else None,
             bottleneck_kl=bottleneck_kl,
         )
         return outputs if return_dict else outputs.to_tuple()
@@ -507,6 +512,7 @@ class CLDMDFForSequenceClassification(CLDMDFPreTrainedModel):
             feature_attentions=outputs.feature_attentions,
             modality_attentions=outputs.modality_attentions,
             hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
             bottleneck_kl=outputs.bottleneck_kl,
         )
         return result if return_dict else result.to_tuple()
@@ -546,15 +552,19 @@ class CLDMDFForPreTraining(CLDMDFPreTrainedModel):
         modality_inputs: ModalityInputs,
         modality_mask: Optional[torch.Tensor] = None,
         reconstruction_mask: Optional[torch.Tensor] = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
         return_dict: Optional[bool] = None,
     ) -> Union[CLDMDFPreTrainingOutput, tuple]:
         r"""
         Args:
-            modality_inputs, modality_mask, return_dict:
+            modality_inputs, modality_mask, output_attentions, output_hidden_states, return_dict:
                 See [`CLDMDFModel.forward`].
             reconstruction_mask (`torch.BoolTensor` of shape `(B, M)`, *optional*):
                 Entries to hide and reconstruct; each must be present and leave its row another present modality.
-                Drawn at random (one per row with two or more present modalities) when not given.
+                When not given, one per row with two or more present modalities: drawn at random in training mode,
+                and in evaluation mode from a generator seeded with `EVALUATION_SEED`, so that the evaluation loss
+                of a batch is the same number every time.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         model = self.cldmdf
@@ -565,7 +575,14 @@ class CLDMDFForPreTraining(CLDMDFPreTrainedModel):
         # The encoder tokens of every present modality (the hidden ones are targets), the visible ones fused.
         encoded, bottleneck_kl = model.embed_modalities(modality_inputs, mask)  # (B, M, D)
         tokens = torch.where(visible.unsqueeze(-1), encoded, model.missing_embeddings.unsqueeze(0).to(encoded.dtype))
-        outputs = model(modality_embeddings=tokens, modality_mask=visible, return_dict=True)
+        outputs = model(
+            modality_embeddings=tokens,
+            modality_mask=visible,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            return_loss=True,
+        )
 
         squared_errors = []
         for index, name in enumerate(model.modality_names):
@@ -594,13 +611,18 @@ class CLDMDFForPreTraining(CLDMDFPreTrainedModel):
             pooler_output=outputs.pooler_output,
             modality_weights=outputs.modality_weights,
             modality_mask=visible,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
             bottleneck_kl=None if bottleneck_kl is None else bottleneck_kl * visible,
         )
         return result if return_dict else result.to_tuple()
 
     def _hidden_entries(self, mask: torch.Tensor, reconstruction_mask: Optional[torch.Tensor]) -> torch.Tensor:
         if reconstruction_mask is None:
-            return self.choose_hidden_modalities(mask)
+            generator = None
+            if not self.training:  # the same entries for the same batch: an evaluation loss is reproducible
+                generator = torch.Generator(mask.device).manual_seed(EVALUATION_SEED)
+            return self.choose_hidden_modalities(mask, generator)
         hidden_entries = reconstruction_mask.to(mask.device).bool()
         if hidden_entries.shape != mask.shape or (hidden_entries & ~mask).any():
             raise ValueError(

@@ -60,6 +60,10 @@ class CLDMDFModelOutput(ModelOutput):
             keys), returned when `output_attentions=True`.
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
             The tokens after the encoders and after each fusion layer, when `output_hidden_states=True`.
+        attentions (`tuple(torch.FloatTensor)`, *optional*):
+            One tensor per fusion layer, the modality-attention probabilities `(batch_size, num_heads, num_modalities,
+            num_modalities)` (transformers' per-layer form of `modality_attentions`; the tensors the forward computed
+            with, so `retain_grad` on them gets gradients), when `output_attentions=True`.
         bottleneck_kl (`torch.FloatTensor` of shape `(batch_size, num_modalities)`, *optional*):
             With `config.token_bottleneck`: the KL divergence of each token's bottleneck distribution from `N(0, I)`
             (0 where the modality is missing). CAL's objective weights it per modality.
@@ -77,6 +81,7 @@ class CLDMDFModelOutput(ModelOutput):
     feature_attentions: Optional[torch.FloatTensor] = None
     modality_attentions: Optional[torch.FloatTensor] = None
     hidden_states: Optional[tuple[torch.FloatTensor, ...]] = None
+    attentions: Optional[tuple[torch.FloatTensor, ...]] = None
     bottleneck_kl: Optional[torch.FloatTensor] = None
 
 
@@ -114,6 +119,8 @@ class CLDMDFSequenceClassifierOutput(ModelOutput):
             See [`CLDMDFModelOutput`].
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
             See [`CLDMDFModelOutput`].
+        attentions (`tuple(torch.FloatTensor)`, *optional*):
+            See [`CLDMDFModelOutput`].
         bottleneck_kl (`torch.FloatTensor` of shape `(batch_size, num_modalities)`, *optional*):
             See [`CLDMDFModelOutput`].
     """
@@ -131,6 +138,7 @@ class CLDMDFSequenceClassifierOutput(ModelOutput):
     feature_attentions: Optional[torch.FloatTensor] = None
     modality_attentions: Optional[torch.FloatTensor] = None
     hidden_states: Optional[tuple[torch.FloatTensor, ...]] = None
+    attentions: Optional[tuple[torch.FloatTensor, ...]] = None
     bottleneck_kl: Optional[torch.FloatTensor] = None
 
 
@@ -155,6 +163,8 @@ class CLDMDFPreTrainingOutput(ModelOutput):
             Adaptive fusion weights over the visible modalities.
         modality_mask (`torch.BoolTensor` of shape `(batch_size, num_modalities)`):
             The visible modalities: present (after training-time modality dropout) and not hidden.
+        hidden_states, attentions (`tuple(torch.FloatTensor)`, *optional*):
+            See [`CLDMDFModelOutput`] (the fusion of the visible modalities).
         bottleneck_kl (`torch.FloatTensor` of shape `(batch_size, num_modalities)`, *optional*):
             See [`CLDMDFModelOutput`] (on the visible modalities).
     """
@@ -166,4 +176,6 @@ class CLDMDFPreTrainingOutput(ModelOutput):
     pooler_output: Optional[torch.FloatTensor] = None
     modality_weights: Optional[torch.FloatTensor] = None
     modality_mask: Optional[torch.BoolTensor] = None
+    hidden_states: Optional[tuple[torch.FloatTensor, ...]] = None
+    attentions: Optional[tuple[torch.FloatTensor, ...]] = None
     bottleneck_kl: Optional[torch.FloatTensor] = None

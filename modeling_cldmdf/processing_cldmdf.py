@@ -13,10 +13,11 @@
 # limitations under the License.
 """Processor class for CL-DMDF: turns per-modality columns with missing entries into a model-ready batch.
 
-This file travels to the Hub as remote code with the model: it imports only numpy, torch, public transformers APIs and
-its siblings: `configuration_cldmdf.py` (the modality-spec checks), `columns_cldmdf.py` (array work on one column),
+This file travels to the Hub as remote code with the model: it imports only numpy, public transformers APIs and its
+siblings: `configuration_cldmdf.py` (the modality-spec checks), `columns_cldmdf.py` (array work on one column),
 `feature_extraction_cldmdf.py` (the dense modalities' standardisation) and `sub_processors_cldmdf.py` (the tokenizers,
-image processors and vocabularies that read the text and image modalities).
+image processors and vocabularies that read the text and image modalities). torch only where it is installed: without
+it, `return_tensors="np"` prepares the inputs of an exported (ONNX) model.
 
 Design. `ProcessorMixin` finds its sub-processors from `__init__` parameter names (`tokenizer`, `image_processor`,
 ...), each mandatory, one per kind. CL-DMDF has any number of modalities of each kind and may have none, so
@@ -37,8 +38,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Optional, Union
 
 import numpy as np
-import torch
 from transformers import BatchFeature, ProcessorMixin
+from transformers.utils import is_torch_available, is_torch_tensor
+
+if is_torch_available():
+    import torch
 
 from .columns_cldmdf import (
     as_row_list,
@@ -116,7 +120,7 @@ class CLDMDFBatchFeature(BatchFeature):
         non_blocking = kwargs.get("non_blocking", False)
 
         def move(value):
-            if isinstance(value, torch.Tensor):
+            if is_torch_tensor(value):
                 if torch.is_floating_point(value):
                     return value.to(*args, **kwargs)
                 return value.to(device=device, non_blocking=non_blocking) if device is not None else value
@@ -126,6 +130,18 @@ class CLDMDFBatchFeature(BatchFeature):
 
         self.data = {k: move(v) for k, v in self.data.items()}
         return self
+
+    def flatten(self) -> dict:
+        """The batch as one flat dict of arrays, the inputs of an exported model (`cldmdf-export`): `modality_mask`,
+        then each modality's tensor as `modality_inputs.{name}`, or its tensors as `modality_inputs.{name}.{key}` (a
+        text modality's `input_ids`...)."""
+        flat = {"modality_mask": self["modality_mask"]}
+        for name, value in self["modality_inputs"].items():
+            if isinstance(value, Mapping):
+                flat.update({f"modality_inputs.{name}.{key}": tensor for key, tensor in value.items()})
+            else:
+                flat[f"modality_inputs.{name}"] = value
+        return flat
 
 
 class CLDMDFProcessor(ProcessorMixin):
@@ -393,7 +409,7 @@ class CLDMDFProcessor(ProcessorMixin):
         self,
         modalities: Optional[Mapping[str, Sequence[Any]]] = None,
         return_tensors: str = "pt",
-        modality_mask: Optional[Union[np.ndarray, torch.Tensor]] = None,
+        modality_mask: Optional[Union[np.ndarray, "torch.Tensor"]] = None,
         **kwargs,
     ) -> CLDMDFBatchFeature:
         """Processes one batch of rows, given column-wise, into model inputs: the processor's one processing API.
@@ -431,6 +447,8 @@ class CLDMDFProcessor(ProcessorMixin):
             )
         if return_tensors not in RETURN_TENSORS:
             raise ValueError(f"`return_tensors` must be one of {RETURN_TENSORS}, got {return_tensors!r}")
+        if return_tensors == "pt" and not is_torch_available():
+            raise ImportError('`return_tensors="pt"` needs torch, which is not installed; use `return_tensors="np"`')
         columns, batch_size = check_columns(modalities, self.modality_names)
         if modality_mask is None:
             mask = self.presence_mask(columns)

@@ -15,7 +15,7 @@
 
 A text modality is read by its tokenizer, or, with `encoder: "bag_of_words"`, by the vocabulary fitted on the
 training split (`vocabulary_cldmdf.py`); an image modality by its image processor, or, with `encoder: "cnn"`, by the
-CNN encoder's own resize (`image_encoder_cldmdf.py`). Tokenizers and image processors are the processor's
+CNN encoder's own resize (`image_processing_cldmdf.py`). Tokenizers and image processors are the processor's
 sub-processors: resolved here from what the caller gave or the spec's checkpoint, saved in one sub-folder each
 (`{name}_tokenizer/`, `{name}_image_processor/`: one level deep, as `push_to_hub` uploads folders one level deep).
 Every function makes the `(B, ...)` inputs of one modality from its P present entries at rows `rows` (P,), with a
@@ -33,7 +33,7 @@ import numpy as np
 from transformers import AutoImageProcessor, AutoTokenizer, ImageProcessingMixin, PreTrainedTokenizerBase
 
 from .columns_cldmdf import load_image, pooled_values, rows_repr
-from .image_encoder_cldmdf import cnn_pixel_values, normalize_cnn_image_spec
+from .image_processing_cldmdf import cnn_pixel_values, normalize_cnn_image_spec
 from .vocabulary_cldmdf import CLDMDFVocabulary, is_bag_of_words
 
 # Used when `max_length` is None and the tokenizer declares no usable `model_max_length`.

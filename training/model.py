@@ -14,7 +14,7 @@ from transformers import AutoConfig, AutoModelForPreTraining, AutoModelForSequen
 
 from cldmdf.processing.loading import MultimodalDataset
 from modeling_cldmdf import BASELINE_MODELS, CLDMDFConfig, CLDMDFForPreTraining, FusionBaselineConfig
-from modeling_cldmdf.image_encoder_cldmdf import MAX_DEFAULT_IMAGE_SIZE, as_pil_image, is_cnn_image_spec
+from modeling_cldmdf.image_processing_cldmdf import MAX_DEFAULT_IMAGE_SIZE, as_pil_image, is_cnn_image_spec
 from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from modeling_cldmdf.vocabulary_cldmdf import BAG_OF_WORDS, is_bag_of_words
 

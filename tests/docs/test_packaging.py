@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 ROOT = Path(__file__).resolve().parents[2]
 # What the build reads: the project file, the long description and every folder the wheel installs.
 BUILD_INPUTS = ["pyproject.toml", "README.md", "train_accelerate.py"]
-PACKAGE_FOLDERS = ["processing", "training", "evaluation", "model_cards", "modeling_cldmdf"]
+PACKAGE_FOLDERS = ["processing", "training", "evaluation", "export", "model_cards", "modeling_cldmdf"]
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,7 @@ def test_the_wheel_installs_one_namespace_and_the_remote_code(wheel):
         ("cldmdf/evaluation", "results.py"),
         ("cldmdf/evaluation/metrics/accuracy", "accuracy.py"),
         ("cldmdf/model_cards", "template.md"),  # package data
+        ("cldmdf/export", "onnx.py"),
         ("modeling_cldmdf", "modeling_cldmdf.py"),
     ]:
         assert f"{folder}/{file}" in names
@@ -59,11 +60,12 @@ def test_the_wheel_installs_one_namespace_and_the_remote_code(wheel):
     assert not [name for name in names if name.startswith(("cldmdf/tests", "cldmdf/benchmarks", "cldmdf/scripts"))]
 
 
-def test_the_wheel_declares_the_training_console_script(wheel):
+def test_the_wheel_declares_the_training_and_export_console_scripts(wheel):
     (entry_points,) = [name for name in wheel.namelist() if name.endswith(".dist-info/entry_points.txt")]
     parser = configparser.ConfigParser()
     parser.read_string(wheel.read(entry_points).decode())
     assert parser["console_scripts"]["cldmdf-train"] == "cldmdf.train_accelerate:cli"
+    assert parser["console_scripts"]["cldmdf-export"] == "cldmdf.export.onnx:main"
 
 
 def test_the_installed_console_script_runs_the_training_script():

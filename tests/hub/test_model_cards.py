@@ -164,6 +164,7 @@ def test_text_sections_and_verbatim_command(card_dir):
         "## Model description",
         "## Intended uses & limitations",
         "## How to use",
+        "## Deploy without torch",
         "## Training procedure",
         "## Evaluation results",
         "## Citation",

@@ -234,7 +234,8 @@ def test_model_and_processor_save_load_predict_the_same(tmp_path):
     processor = CLDMDFProcessor.from_config(config).fit({"tab": [[0.0, 1.0, 2.0], [1.0, 0.0, 0.0]]})
     model.save_pretrained(tmp_path)
     processor.save_pretrained(tmp_path)
-    assert (tmp_path / "image_encoder_cldmdf.py").exists()  # remote code travels with the folder
+    for remote_code in ("image_encoder_cldmdf.py", "image_processing_cldmdf.py"):  # travels with the folder
+        assert (tmp_path / remote_code).exists()
     columns = {"photo": [gray(0), None, gray(1, (5, 30))], "tab": [[0.0, 1.0, 2.0], [2.0, 2.0, 2.0], None]}
     reloaded = CLDMDFForSequenceClassification.from_pretrained(tmp_path).eval()
     again = CLDMDFProcessor.from_pretrained(tmp_path)

@@ -189,8 +189,8 @@ def test_inference_without_labels_skips_the_contrastive_loss_and_changes_no_outp
     with torch.no_grad():
         labelled = model(**batch)
         plain = model(**inputs)
-        base = model.cldmdf(**inputs)  # the base model computes it unless told not to
-        base_without = model.cldmdf(**inputs, return_loss=False)
+        base = model.cldmdf(**inputs, return_loss=True)  # the base model computes it when asked (as CLIPModel)
+        base_without = model.cldmdf(**inputs)
     assert labelled.contrastive_loss is not None and plain.contrastive_loss is None and plain.loss is None
     assert torch.equal(plain.logits, labelled.logits)
     assert torch.equal(plain.modality_weights, labelled.modality_weights)

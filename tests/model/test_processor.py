@@ -661,7 +661,7 @@ def test_save_layout_and_auto_processor_round_trip(tmp_path, registered):
         "columns_cldmdf.py",  # remote code: the siblings processing_cldmdf.py imports, and what they import
         "configuration_cldmdf.py",
         "feature_extraction_cldmdf.py",  # the dense modalities' standardisation
-        "image_encoder_cldmdf.py",  # (the CNN image modality's resize, and the spec checks of both)
+        "image_processing_cldmdf.py",  # the CNN image modality's resize and spec checks (no torch)
         "photo_image_processor",
         "processing_cldmdf.py",
         "processor_config.json",
