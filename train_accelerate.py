@@ -43,12 +43,12 @@ from accelerate.logging import get_logger
 from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, set_seed
 
 from cldmdf.training import UserError, loop
-from cldmdf.training.arguments import build_parser, run_settings, validate_args
-from cldmdf.training.budget import EarlyStopping, create_optimizer_and_scheduler, training_budget
+from cldmdf.training.arguments import build_parser, hub_model_id, validate_args
+from cldmdf.training.budget import Budget, EarlyStopping, create_optimizer_and_scheduler, training_budget
 from cldmdf.training.checkpointing import resume_from_checkpoint
 from cldmdf.training.command import run_command
 from cldmdf.training.data import eval_dataloader, get_dataloaders, load_checked_data
-from cldmdf.training.evaluation import evaluate_model, plan_evaluation
+from cldmdf.training.evaluation import EvaluationPlan, evaluate_model, plan_evaluation
 from cldmdf.training.methods import CompanionMethods, build_objectives, prepare_objectives
 from cldmdf.training.model import build_model, build_processor, cache_backbone_outputs
 from cldmdf.training.outputs import TrainingRun, push_folder, save_final
@@ -75,6 +75,23 @@ def create_accelerator(args: argparse.Namespace) -> Accelerator:
         # every row of the batch, a backbone's unused pooler, the projection head when contrastive_weight is 0.
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
+
+
+def run_settings(args: argparse.Namespace, evaluation: EvaluationPlan, budget: Budget, refit: bool) -> dict:
+    """The arguments as the run used them, in the flags' order, for the trackers' hyper-parameters and the model
+    card: what the user typed, with the values `train` resolved from the data put in place of the defaults (the
+    evaluation split and missing rates, the step budget, whether the run refits, the Hub repo id)."""
+    return {
+        **vars(args),
+        "eval_missing_rates": evaluation.missing_rates,
+        "evaluation_split": evaluation.split,
+        "max_train_steps": budget.max_train_steps,
+        "num_train_epochs": budget.num_train_epochs,
+        "eval_steps": budget.eval_steps,
+        "refit": refit,
+        "hub_model_id": hub_model_id(args),
+        "explicit_missing_rates": evaluation.explicit_missing_rates,
+    }
 
 
 def train(args: argparse.Namespace) -> TrainingRun:

@@ -13,7 +13,7 @@
 # limitations under the License.
 """The parts of `train_accelerate.py`, the script users run, one module per responsibility:
 
-- `arguments`: the command line, its checks and parse helpers, and the settings a run resolves from it
+- `arguments`: the command line (its flags as the dataclasses of their groups), its checks and parse helpers
 - `data`: loading, the pre-flight check, split selection, collators and dataloaders
 - `model`: the model and processor to train, from flags or a checkpoint
 - `methods`: the flags of the reference models and the training objectives, and what the loop calls of them

@@ -1,16 +1,18 @@
 # Copyright 2026 The CL-DMDF contributors.
 # Licensed under the Apache License, Version 2.0.
-"""The command line of `train_accelerate.py`: its flags by group, the checks that need nothing loaded, the parse
-helpers of flags that hold lists, and `run_settings`, the arguments as a run resolved them (for trackers and the
-model card). Nothing here changes the parsed arguments."""
-
-from __future__ import annotations
+"""The command line of `train_accelerate.py`: its flags, each declared once as a field of the dataclass of its group
+(read by transformers' `HfArgumentParser`, which `build_parser` returns), the checks that need nothing loaded, and the
+parse helpers of flags that hold lists. Nothing here changes the parsed arguments."""
 
 import argparse
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
+
+from transformers import HfArgumentParser
+from transformers.hf_argparser import HfArg
 
 from cldmdf.evaluation.results import DEFAULT_EVAL_MISSING_RATES
 from cldmdf.evaluation.results import parse_missing_rates as parse_rates
@@ -23,13 +25,9 @@ from .budget import (
     DEFAULT_MIN_TRAIN_STEPS,
     DEFAULT_PATIENCE,
     EVALUATIONS_PER_BUDGET,
-    Budget,
 )
-from .methods import add_method_arguments, check_method_args
+from .methods import MethodArguments, check_method_args
 from .pretraining import TASKS, check_pretraining_args
-
-if TYPE_CHECKING:
-    from .evaluation import EvaluationPlan
 
 DEFAULT_DATASET = "bundled_datasets/uci_multifeature"
 # Checkpoints kept besides the best one: resuming needs only the newest, two more survive one that is damaged, and the
@@ -37,223 +35,241 @@ DEFAULT_DATASET = "bundled_datasets/uci_multifeature"
 DEFAULT_SAVE_TOTAL_LIMIT = 3
 
 
-def build_parser(description: str) -> argparse.ArgumentParser:
-    """Every flag of the script, in the groups `--help` shows."""
-    parser = argparse.ArgumentParser(description=description)
-    add_data_arguments(parser.add_argument_group("data"))
-    add_model_arguments(parser.add_argument_group("model"))
-    add_training_arguments(parser.add_argument_group("training"))
-    add_evaluation_arguments(parser.add_argument_group("evaluation"))
-    add_prediction_arguments(parser.add_argument_group("prediction"))
-    add_hub_arguments(parser.add_argument_group("hub"))
-    return parser
+@dataclass
+class DataArguments:
+    """The data group of `--help`: the dataset, its splits and its columns."""
 
+    _argument_group_name = "data"
 
-def add_data_arguments(data) -> None:
-    data.add_argument("--dataset_name", default=DEFAULT_DATASET, help="Hub repo id, Hub-layout folder or data file.")
-    data.add_argument("--dataset_config_name", default=None)
-    data.add_argument("--revision", default=None, help="Branch, tag or commit of the dataset repo.")
-    data.add_argument("--streaming", action="store_true", help="Stream the dataset instead of downloading it.")
-    data.add_argument("--label_column_name", default=None, help="Inferred from the features when not given.")
-    data.add_argument("--max_train_samples", type=int, default=None)
-    data.add_argument("--max_eval_samples", type=int, default=None)
-    data.add_argument("--validation_fraction", type=float, default=0.1, help="When the dataset has no validation.")
-    data.add_argument(
-        "--modality_types",
+    dataset_name: str = HfArg(default=DEFAULT_DATASET, help="Hub repo id, Hub-layout folder or data file.")
+    dataset_config_name: Optional[str] = None
+    revision: Optional[str] = HfArg(default=None, help="Branch, tag or commit of the dataset repo.")
+    streaming: bool = HfArg(default=False, help="Stream the dataset instead of downloading it.")
+    label_column_name: Optional[str] = HfArg(default=None, help="Inferred from the features when not given.")
+    max_train_samples: Optional[int] = None
+    max_eval_samples: Optional[int] = None
+    validation_fraction: float = HfArg(default=0.1, help="When the dataset has no validation.")
+    modality_types: Optional[str] = HfArg(
         default=None,
         help='Declare column types, e.g. "vec=dense,notes=text": a string column declared dense is parsed from '
         '"[0.1, 0.2]" / "0.1,0.2" strings (vectors stored in a CSV), a number column declared text is read as text.',
     )
-    data.add_argument(
-        "--drop_rows_without_modalities",
-        action="store_true",
+    drop_rows_without_modalities: bool = HfArg(
+        default=False,
         help="Drop rows with every modality missing (with a log line) instead of stopping before training.",
     )
 
 
-def add_model_arguments(model) -> None:
-    model.add_argument(
-        "--task",
-        choices=TASKS,
+@dataclass
+class ConfigArguments:
+    """The model group's first flags: the task, the checkpoint to start from, and the config fields (those named
+    like a `CLDMDFConfig` field set it: `training.model.MODEL_FLAGS`)."""
+
+    task: str = HfArg(
         default="classification",
         help="classification (labels), or pretraining: self-supervised CLDMDFForPreTraining on rows without labels.",
+        metadata={"choices": TASKS},
     )
-    model.add_argument("--model_name_or_path", default=None, help="Start from a saved or Hub CL-DMDF checkpoint.")
-    model.add_argument("--trust_remote_code", action="store_true")
-    model.add_argument(
-        "--config_overrides", default=None, help='Config fields, e.g. "hidden_size=64,fusion_mode=mean".'
+    model_name_or_path: Optional[str] = HfArg(default=None, help="Start from a saved or Hub CL-DMDF checkpoint.")
+    trust_remote_code: bool = False
+    config_overrides: Optional[str] = HfArg(
+        default=None, help='Config fields, e.g. "hidden_size=64,fusion_mode=mean".'
     )
-    model.add_argument("--hidden_size", type=int, default=None)
-    model.add_argument("--num_fusion_layers", type=int, default=None)
-    model.add_argument("--num_attention_heads", type=int, default=None)
-    model.add_argument("--intermediate_size", type=int, default=None)
-    model.add_argument("--hidden_dropout_prob", type=float, default=None)
-    model.add_argument("--contrastive_weight", type=float, default=None)
-    model.add_argument("--contrastive_temperature", type=float, default=None)
-    model.add_argument("--modality_dropout", type=float, default=None, help="Training-time modality dropout.")
-    model.add_argument("--fusion_mode", choices=["adaptive", "mean"], default=None)
-    add_method_arguments(model)  # --baseline, --tuple_*, --cal*, --statistics_max_samples
-    model.add_argument(
-        "--text_backbone",
+    hidden_size: Optional[int] = None
+    num_fusion_layers: Optional[int] = None
+    num_attention_heads: Optional[int] = None
+    intermediate_size: Optional[int] = None
+    hidden_dropout_prob: Optional[float] = None
+    contrastive_weight: Optional[float] = None
+    contrastive_temperature: Optional[float] = None
+    modality_dropout: Optional[float] = HfArg(default=None, help="Training-time modality dropout.")
+    fusion_mode: Optional[str] = HfArg(default=None, metadata={"choices": ["adaptive", "mean"]})
+
+
+@dataclass
+class ModelArguments(MethodArguments, ConfigArguments):
+    """The model group of `--help`: `ConfigArguments`, the methods' flags (`MethodArguments`), then the backbones'."""
+
+    _argument_group_name = "model"
+
+    text_backbone: Optional[str] = HfArg(
         default=None,
         help="Checkpoint for text modalities (a local path offline), or `minilm` for the all-MiniLM-L6-v2 of the "
         "[text] extra; default: none, each text column is a bag of words fitted on the training split.",
     )
-    model.add_argument("--text_vocab_size", type=int, default=None, help="Bag of words: the vocabulary's cap.")
-    model.add_argument("--text_embedding_dim", type=int, default=None, help="Bag of words: the embedding width.")
-    model.add_argument(
-        "--text_bag_dropout", type=float, default=None, help="Bag of words: drop each term of a training text."
-    )
-    model.add_argument(
-        "--image_backbone",
+    text_vocab_size: Optional[int] = HfArg(default=None, help="Bag of words: the vocabulary's cap.")
+    text_embedding_dim: Optional[int] = HfArg(default=None, help="Bag of words: the embedding width.")
+    text_bag_dropout: Optional[float] = HfArg(default=None, help="Bag of words: drop each term of a training text.")
+    image_backbone: Optional[str] = HfArg(
         default=None,
         help="Checkpoint for image modalities (a local folder offline); default: a small CNN trained from scratch.",
     )
-    model.add_argument(
-        "--image_size",
-        type=int,
+    image_size: Optional[int] = HfArg(
         default=None,
         help="Side the CNN's images are resized to; default: the training images' largest side, at most 32.",
     )
-    model.add_argument(
-        "--image_shift", type=int, default=None, help="Random shift of the CNN's training images (pixels; 0: off)."
+    image_shift: Optional[int] = HfArg(
+        default=None, help="Random shift of the CNN's training images (pixels; 0: off)."
     )
-    model.add_argument(
-        "--image_flip", action="store_true", help="Random horizontal flips of the CNN's training images (photos)."
-    )
-    model.add_argument("--freeze_backbones", action="store_true", help="Train only the fusion on text/image inputs.")
-    model.add_argument(
-        "--cache_backbone_outputs",
-        action="store_true",
+    image_flip: bool = HfArg(default=False, help="Random horizontal flips of the CNN's training images (photos).")
+    freeze_backbones: bool = HfArg(default=False, help="Train only the fusion on text/image inputs.")
+    cache_backbone_outputs: bool = HfArg(
+        default=False,
         help="Compute frozen backbones' pooled outputs once (datasets map cache); implies --freeze_backbones.",
     )
 
 
-def add_training_arguments(train) -> None:
-    train.add_argument("--output_dir", default="outputs/cldmdf-uci")
-    train.add_argument("--per_device_train_batch_size", type=int, default=64)
-    train.add_argument("--per_device_eval_batch_size", type=int, default=256)
-    train.add_argument("--learning_rate", type=float, default=DEFAULT_LEARNING_RATE)
-    train.add_argument("--weight_decay", type=float, default=0.01)
-    train.add_argument(
-        "--num_train_epochs",
-        type=int,
+@dataclass
+class TrainArguments:
+    """The training group of `--help`: the budget, the optimizer, early stopping, checkpoints and tracking."""
+
+    _argument_group_name = "training"
+
+    output_dir: str = "outputs/cldmdf-uci"
+    per_device_train_batch_size: int = 64
+    per_device_eval_batch_size: int = 256
+    learning_rate: float = DEFAULT_LEARNING_RATE
+    weight_decay: float = 0.01
+    num_train_epochs: Optional[int] = HfArg(
         default=None,
         help=f"A fixed number of epochs; default: the step budget of --min_train_steps and {DEFAULT_EPOCHS} epochs.",
     )
-    train.add_argument("--max_train_steps", type=int, default=None, help="Overrides --num_train_epochs.")
-    train.add_argument(
-        "--min_train_steps",
-        type=int,
+    max_train_steps: Optional[int] = HfArg(default=None, help="Overrides --num_train_epochs.")
+    min_train_steps: int = HfArg(
         default=DEFAULT_MIN_TRAIN_STEPS,
         help=f"Without --num_train_epochs / --max_train_steps the budget is max(this, {DEFAULT_EPOCHS} epochs) "
         "optimizer steps, so that small datasets get the updates they need.",
     )
-    train.add_argument(
-        "--eval_steps",
-        type=int,
+    eval_steps: Optional[int] = HfArg(
         default=None,
         help=f"Optimizer steps between validation evaluations; default: {EVALUATIONS_PER_BUDGET} evaluations over "
         "the budget.",
     )
-    train.add_argument("--gradient_accumulation_steps", type=int, default=1)
-    train.add_argument(
-        "--lr_scheduler_type",
+    gradient_accumulation_steps: int = 1
+    lr_scheduler_type: str = HfArg(
         default="cosine",
-        choices=["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup"],
+        metadata={
+            "choices": ["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup"]
+        },
     )
-    train.add_argument("--num_warmup_steps", type=int, default=0)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument(
-        "--early_stopping_patience",
-        type=int,
+    num_warmup_steps: int = 0
+    seed: int = 0
+    early_stopping_patience: int = HfArg(
         default=DEFAULT_PATIENCE,
         help="Evaluations in which neither the validation loss nor the accuracy improved before stopping "
         "(never before --min_train_steps); 0: off.",
     )
-    train.add_argument(
-        "--metric_for_best_model",
-        choices=["accuracy", "loss"],
+    metric_for_best_model: str = HfArg(
         default="accuracy",
         help="What picks the best evaluation: validation accuracy (ties broken by the loss), or the loss alone.",
+        metadata={"choices": ["accuracy", "loss"]},
     )
-    train.add_argument(
-        "--refit",
-        action="store_const",
-        const=True,
+    refit: Optional[bool] = HfArg(  # --no_refit sets it False (`build_parser`)
         default=None,
         help="After early stopping, train again from the initial weights on train + validation for the epochs of the "
         "best evaluation, and keep that model (the default whenever the final evaluation is not on validation).",
+        metadata={"nargs": "?", "const": True},  # `--refit` alone: True, as a `bool` field's flag
     )
-    train.add_argument("--no_refit", dest="refit", action="store_const", const=False, help="Keep the best evaluation.")
-    train.add_argument(
-        "--train_missing_rate",
-        type=float,
+    train_missing_rate: float = HfArg(
         default=0.0,
         help="Incomplete training data: the share η of (row, modality) entries missing from the train and validation "
         "splits, a fixed pattern seeded by row id and --eval_seed (the test split's evaluation pattern, on other "
         "rows); 0: complete.",
     )
-    train.add_argument("--checkpointing_steps", default=None, help='"epoch" or a number of steps.')
-    train.add_argument(
-        "--resume_from_checkpoint",
+    checkpointing_steps: Optional[str] = HfArg(default=None, help='"epoch" or a number of steps.')
+    resume_from_checkpoint: Optional[str] = HfArg(
         default=None,
         help='A checkpoint folder, or "latest" (the newest complete one). An incomplete folder is refused.',
     )
-    train.add_argument(
-        "--save_total_limit",
-        type=int,
+    save_total_limit: int = HfArg(
         default=DEFAULT_SAVE_TOTAL_LIMIT,
         help=f"Checkpoints kept: the last N and the one right after the best evaluation (default "
         f"{DEFAULT_SAVE_TOTAL_LIMIT}, so that disk use stays bounded whatever the budget); 0: keep every checkpoint.",
     )
-    train.add_argument("--with_tracking", action="store_true", help="Log to the trackers of --report_to.")
-    train.add_argument(
-        "--report_to", default="all", help='"all" (every installed tracker) or one, e.g. "tensorboard".'
-    )
-    train.add_argument(
-        "--logging_steps", type=int, default=10, help="Steps between training-loss logs (progress bar, trackers)."
-    )
-    train.add_argument("--dataloader_num_workers", type=int, default=0)
+    with_tracking: bool = HfArg(default=False, help="Log to the trackers of --report_to.")
+    report_to: str = HfArg(default="all", help='"all" (every installed tracker) or one, e.g. "tensorboard".')
+    logging_steps: int = HfArg(default=10, help="Steps between training-loss logs (progress bar, trackers).")
+    dataloader_num_workers: int = 0
 
 
-def add_evaluation_arguments(evaluation) -> None:
-    evaluation.add_argument(
-        "--eval_missing_rates",
+@dataclass
+class EvaluationArguments:
+    """The evaluation group of `--help`: the final robustness sweep."""
+
+    _argument_group_name = "evaluation"
+
+    eval_missing_rates: Optional[str] = HfArg(
         default=None,
         help=f"Comma-separated η values; default: {DEFAULT_EVAL_MISSING_RATES}, those the dataset's M modalities "
         "allow (η < (M - 1) / M).",
     )
-    evaluation.add_argument("--eval_seed", type=int, default=0, help="Seed of the evaluation missing patterns.")
-    evaluation.add_argument("--skip_modality_removal", action="store_true", help="Skip the remove-one sweep.")
-    evaluation.add_argument(
-        "--evaluation_split",
-        choices=["test", "validation"],
+    eval_seed: int = HfArg(default=0, help="Seed of the evaluation missing patterns.")
+    skip_modality_removal: bool = HfArg(default=False, help="Skip the remove-one sweep.")
+    evaluation_split: Optional[str] = HfArg(
         default=None,
         help="Split of the final robustness sweep (default: test, or validation when the dataset has no test split); "
         "`validation` to choose settings without looking at the test set.",
+        metadata={"choices": ["test", "validation"]},
     )
 
 
-def add_prediction_arguments(prediction) -> None:
-    prediction.add_argument(
-        "--do_predict",
-        action="store_true",
+@dataclass
+class PredictionArguments:
+    """The prediction group of `--help`."""
+
+    _argument_group_name = "prediction"
+
+    do_predict: bool = HfArg(
+        default=False,
         help="Write predictions (predicted label, class probabilities, modality weights) into the output folder.",
     )
-    prediction.add_argument(
-        "--predict_file", default=None, help="Rows to predict: a parquet/csv/jsonl file with the modality columns."
+    predict_file: Optional[str] = HfArg(
+        default=None, help="Rows to predict: a parquet/csv/jsonl file with the modality columns."
     )
-    prediction.add_argument("--predict_split", default=None, help="A split of the dataset to predict (default: test).")
-    prediction.add_argument("--predictions_format", choices=["jsonl", "csv"], default="jsonl")
+    predict_split: Optional[str] = HfArg(default=None, help="A split of the dataset to predict (default: test).")
+    predictions_format: str = HfArg(default="jsonl", metadata={"choices": ["jsonl", "csv"]})
 
 
-def add_hub_arguments(hub) -> None:
-    hub.add_argument("--push_to_hub", action="store_true")
-    hub.add_argument("--hub_model_id", default=None)
-    hub.add_argument("--hub_token", default=None)
-    hub.add_argument("--hub_private_repo", action="store_true")
-    hub.add_argument("--push_checkpoints", action="store_true", help="Also push each checkpoint (to a branch).")
+@dataclass
+class HubArguments:
+    """The hub group of `--help`."""
+
+    _argument_group_name = "hub"
+
+    push_to_hub: bool = False
+    hub_model_id: Optional[str] = None
+    hub_token: Optional[str] = None
+    hub_private_repo: bool = False
+    push_checkpoints: bool = HfArg(default=False, help="Also push each checkpoint (to a branch).")
+
+
+# The groups of `--help`, in its order; `build_parser(...).parse_args_into_dataclasses()` gives one of each.
+ARGUMENT_GROUPS = (
+    DataArguments,
+    ModelArguments,
+    TrainArguments,
+    EvaluationArguments,
+    PredictionArguments,
+    HubArguments,
+)
+
+
+def build_parser(description: str) -> HfArgumentParser:
+    """Every flag of the script, in the groups `--help` shows; `parse_args` gives them in one namespace."""
+    parser = HfArgumentParser(ARGUMENT_GROUPS, description=description, formatter_class=argparse.HelpFormatter)
+    # HfArgumentParser also declares `--dataset-name` for `--dataset_name`: that second spelling of each flag would
+    # make the abbreviations argparse accepts ambiguous (`--report tensorboard`), so every flag keeps its one spelling.
+    for action in parser._actions:
+        for option in [option for option in action.option_strings if "-" in option[2:]]:
+            action.option_strings.remove(option)
+            del parser._option_string_actions[option]
+    training = next(group for group in parser._action_groups if group.title == TrainArguments._argument_group_name)
+    # The one flag a field cannot declare: a second flag of `refit` (HfArgumentParser adds `--no_*` flags only for
+    # fields whose default is True; this one's is None, "decided by the run").
+    training.add_argument(
+        "--no_refit", dest="refit", action="store_const", const=False, help="Keep the best evaluation."
+    )
+    return parser
 
 
 def validate_args(args: argparse.Namespace) -> None:
@@ -325,20 +341,3 @@ def hub_model_id(args: argparse.Namespace) -> Optional[str]:
     if args.push_to_hub and not args.hub_model_id:
         return Path(args.output_dir).name
     return args.hub_model_id
-
-
-def run_settings(args: argparse.Namespace, evaluation: EvaluationPlan, budget: Budget, refit: bool) -> dict:
-    """The arguments as the run used them, in the flags' order, for the trackers' hyper-parameters and the model
-    card: what the user typed, with the values resolved from the data put in place of the defaults (the evaluation
-    split and missing rates, the step budget, whether the run refits, the Hub repo id)."""
-    return {
-        **vars(args),
-        "eval_missing_rates": evaluation.missing_rates,
-        "evaluation_split": evaluation.split,
-        "max_train_steps": budget.max_train_steps,
-        "num_train_epochs": budget.num_train_epochs,
-        "eval_steps": budget.eval_steps,
-        "refit": refit,
-        "hub_model_id": hub_model_id(args),
-        "explicit_missing_rates": evaluation.explicit_missing_rates,
-    }

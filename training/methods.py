@@ -7,11 +7,13 @@ TupleInfoNCE, CAL, TMC's KL annealing). Every value the objectives estimate land
 (`all_results.json`) and the tracker."""
 
 import argparse
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
 from accelerate import Accelerator
 from accelerate.logging import get_logger
+from transformers.hf_argparser import HfArg
 
 from modeling_cldmdf import BASELINE_MODELS, CLDMDFForSequenceClassification
 
@@ -23,29 +25,29 @@ from .objectives import TrainingObjectives
 logger = get_logger(__name__)
 
 
-def add_method_arguments(model) -> None:
-    """The flags of the reference models and the training objectives, in the model group of `--help`."""
-    model.add_argument(
-        "--baseline", choices=list(BASELINE_MODELS), default=None, help="Train a reference model instead of CL-DMDF."
+@dataclass
+class MethodArguments:
+    """The flags of the reference models and the training objectives, in the model group of `--help`
+    (`training.arguments.ModelArguments`)."""
+
+    baseline: Optional[str] = HfArg(
+        default=None, help="Train a reference model instead of CL-DMDF.", metadata={"choices": list(BASELINE_MODELS)}
     )
-    model.add_argument("--tuple_weight", type=float, default=None, help="TupleInfoNCE auxiliary loss weight; 0: off.")
-    model.add_argument(
-        "--tuple_alphas", default=None, help='TupleInfoNCE disturbed-negative shares: "auto" or one per modality.'
+    tuple_weight: Optional[float] = HfArg(default=None, help="TupleInfoNCE auxiliary loss weight; 0: off.")
+    tuple_alphas: Optional[str] = HfArg(
+        default=None, help='TupleInfoNCE disturbed-negative shares: "auto" or one per modality.'
     )
-    model.add_argument(
-        "--cal", action="store_const", const=True, default=None, help="Contribution-guided asymmetric learning."
+    cal: Optional[bool] = HfArg(  # `--cal` alone: True, as a `bool` field's flag
+        default=None, help="Contribution-guided asymmetric learning.", metadata={"nargs": "?", "const": True}
     )
-    model.add_argument("--aib_beta", type=float, default=None, help="CAL information-bottleneck scale β (1e-3).")
-    model.add_argument("--cal_k_max", type=float, default=None, help="CAL's largest gradient acceleration (2).")
-    model.add_argument("--cal_interval", type=int, default=None, help="Epochs between CAL estimates (1).")
-    model.add_argument(
-        "--tmc_annealing_epochs", type=int, default=None, help="Epochs over which TMC's KL weight grows to 1 (10)."
+    aib_beta: Optional[float] = HfArg(default=None, help="CAL information-bottleneck scale β (1e-3).")
+    cal_k_max: Optional[float] = HfArg(default=None, help="CAL's largest gradient acceleration (2).")
+    cal_interval: Optional[int] = HfArg(default=None, help="Epochs between CAL estimates (1).")
+    tmc_annealing_epochs: Optional[int] = HfArg(
+        default=None, help="Epochs over which TMC's KL weight grows to 1 (10)."
     )
-    model.add_argument(
-        "--statistics_max_samples",
-        type=int,
-        default=2048,
-        help="Validation rows used to estimate CAL contributions / automatic TupleInfoNCE ratios.",
+    statistics_max_samples: int = HfArg(
+        default=2048, help="Validation rows used to estimate CAL contributions / automatic TupleInfoNCE ratios."
     )
 
 

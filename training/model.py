@@ -5,6 +5,7 @@ checkpoint (--model_name_or_path) with its own fitted processor; and the frozen 
 (--cache_backbone_outputs)."""
 
 import argparse
+import typing
 from pathlib import Path
 from typing import Optional
 
@@ -19,23 +20,20 @@ from modeling_cldmdf.processing_cldmdf import CLDMDFProcessor
 from modeling_cldmdf.vocabulary_cldmdf import BAG_OF_WORDS, is_bag_of_words
 
 from . import UserError
-from .arguments import parse_config_overrides
+from .arguments import ModelArguments, parse_config_overrides
 from .data import with_splits
 from .methods import method_config, model_class
 from .pretraining import is_pretraining
 
 logger = get_logger(__name__)
 
-MODEL_FLAGS = {  # flag -> CLDMDFConfig field, for the explicit model flags (the methods' are in `methods.py`)
-    "hidden_size": int,
-    "num_fusion_layers": int,
-    "num_attention_heads": int,
-    "intermediate_size": int,
-    "hidden_dropout_prob": float,
-    "contrastive_weight": float,
-    "contrastive_temperature": float,
-    "modality_dropout": float,
-    "fusion_mode": str,
+CONFIG_FIELDS = frozenset(CLDMDFConfig().to_dict())
+# flag -> its type, for the model flags that set the CLDMDFConfig field of their name (the methods' config fields are
+# in `methods.method_config`)
+MODEL_FLAGS = {
+    name: typing.get_args(hint)[0]  # Optional[int] -> int
+    for name, hint in typing.get_type_hints(ModelArguments).items()
+    if name in CONFIG_FIELDS
 }
 
 

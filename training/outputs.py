@@ -35,7 +35,8 @@ class TrainingRun(NamedTuple):
         processor (`CLDMDFProcessor`): the fitted processor.
         data (`MultimodalDataset`): the splits the run used.
         results (`dict`): the flat results of `all_results.json`.
-        settings (`dict`): the arguments as the run resolved them (`run_settings`), for the model card.
+        settings (`dict`): the arguments as the run resolved them (`train_accelerate.run_settings`), for the model
+            card.
     """
 
     accelerator: Accelerator

@@ -37,9 +37,9 @@ def setup_logging(accelerator: Accelerator) -> None:
 
 
 def tracker_config(settings: Mapping) -> dict:
-    """The run's settings (`run_settings`) as trackers' hyper-parameters, which take only int, float, str and bool
-    (TensorBoard raises on anything else): lists become comma-separated strings, None values are left out, the Hub
-    token never goes."""
+    """The run's settings (`train_accelerate.run_settings`) as trackers' hyper-parameters, which take only int, float,
+    str and bool (TensorBoard raises on anything else): lists become comma-separated strings, None values are left out,
+    the Hub token never goes."""
     config = {}
     for key, value in settings.items():
         if key == "hub_token" or value is None:

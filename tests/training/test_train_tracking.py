@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import cldmdf.train_accelerate as train_accelerate
-from cldmdf.training.arguments import parse_missing_rates, run_settings, validate_args
+from cldmdf.training.arguments import parse_missing_rates, validate_args
 from cldmdf.training.budget import DEFAULT_LEARNING_RATE, training_budget
 from cldmdf.training.evaluation import EvaluationPlan
 from cldmdf.training.tracking import TRACKING_PROJECT, init_trackers, tracker_config
@@ -70,7 +70,8 @@ def test_tracker_config_holds_only_types_trackers_take():
     args = train_accelerate.parse_args([*TINY, "--hub_token", "secret", "--tuple_alphas", "0.1,0.2"])
     # The run's settings hold the resolved values: --eval_missing_rates as a list of floats, the step budget.
     evaluation = EvaluationPlan("test", parse_missing_rates(args.eval_missing_rates), explicit_missing_rates=True)
-    config = tracker_config(run_settings(args, evaluation, training_budget(args, steps_per_epoch=4), refit=True))
+    budget = training_budget(args, steps_per_epoch=4)
+    config = tracker_config(train_accelerate.run_settings(args, evaluation, budget, refit=True))
     assert all(type(value) in (bool, int, float, str) for value in config.values())
     assert config["eval_missing_rates"] == "0,0.5" and config["tuple_alphas"] == "0.1,0.2"
     assert "hub_token" not in config and "model_name_or_path" not in config
