@@ -3,9 +3,9 @@
 #   1. tests/test_cuda.py (CPU/GPU agreement, bf16 autocast steps of every option, saving from the GPU, bf16 training);
 #   2. the README's main job (UCI Multiple Features, defaults) in float32 and with --mixed_precision bf16;
 #   3. bench_speed.py at batch 256 (the CPU report's setting) and 4096, at 256 again with torch.compile (CL-DMDF and
-#      early fusion), and bench_scaling.py, on the GPU.
-# Results go to OUT_DIR (default outputs/gpu-check), flat, eight files: summary.txt (each step's status and time, the
-# tests' summary), main_job_{no,bf16}.json, speed_cuda{,_b4096,_compiled}.json, scaling_cuda.{json,png}.
+#      early fusion), on the GPU.
+# Results go to OUT_DIR (default outputs/gpu-check), flat, six files: summary.txt (each step's status and time, the
+# tests' summary), main_job_{no,bf16}.json, speed_cuda{,_b4096,_compiled}.json.
 #
 # Usage: bash scripts/gpu_check.sh [OUT_DIR]
 # It uses the `python3` on the PATH (or $PYTHON), whose torch must see the GPU, with this checkout on PYTHONPATH.
@@ -52,8 +52,7 @@ step cuda_tests bash -c "set -o pipefail; '$PY' -m pytest -q -p no:cacheprovider
 step main_job_fp32 main_job no
 step main_job_bf16 main_job bf16
 step speed_b256 "$PY" -m benchmarks.bench_speed --device cuda --output "$OUT/speed_cuda.json"
-step speed_b4096 "$PY" -m benchmarks.bench_speed --device cuda --batch-size 4096 --output "$OUT/speed_cuda_b4096.json"
+step speed_b4096 "$PY" -m benchmarks.bench_speed --device cuda --batch_size 4096 --output "$OUT/speed_cuda_b4096.json"
 step speed_b256_compiled "$PY" -m benchmarks.bench_speed --device cuda --compile --configs cldmdf,early_fusion \
-    --warmup 20 --no-memory --output "$OUT/speed_cuda_compiled.json"
-step scaling "$PY" -m benchmarks.bench_scaling --device cuda --output "$OUT/scaling_cuda.json"
+    --warmup 20 --memory_steps 0 --output "$OUT/speed_cuda_compiled.json"
 exit $failed
