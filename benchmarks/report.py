@@ -33,7 +33,7 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def provenance(name: str, record: dict) -> str:
-    """One line per invocation that wrote into the file: command, commit, machine, date."""
+    """One line per file: each invocation that wrote into it with its command, commit, machine and date."""
     lines = []
     for run in record.get("invocations") or [record]:
         machine = run.get("machine") or record.get("machine") or {}
@@ -44,8 +44,8 @@ def provenance(name: str, record: dict) -> str:
         dirty = " (+ uncommitted changes)" if run.get("git_dirty") else ""
         note = f" {run['note']}" if run.get("note") else ""
         commit = (run.get("git_commit") or "?")[:10]
-        lines.append(f"- `{name}`: `{run.get('command')}` at `{commit}`{dirty}; {where}; {run.get('created')}.{note}")
-    return "\n".join(lines)
+        lines.append(f"`{run.get('command')}` at `{commit}`{dirty}; {where}; {run.get('created')}.{note}")
+    return f"- `{name}`: " + " · ".join(lines)
 
 
 def suite_tables(test: dict, references: dict) -> tuple[str, str]:
@@ -163,6 +163,12 @@ def main_job_table(records: dict[str, dict]) -> str:
     return table(["code", "wall time, s", "of which training, s", "optimizer steps", "test accuracy", "runs"], rows)
 
 
+def onnx_table(record: dict) -> str:
+    rows = [[str(r["batch_size"]), str(r["threads"]), f"{r['eager']:,.0f}", f"{r['onnxruntime']:,.0f}",
+             f"{r['onnxruntime'] / r['eager']:.2f}x"] for r in record["rows_per_s"]]  # fmt: skip
+    return table(["batch", "threads", "PyTorch eager, rows/s", "ONNX Runtime, rows/s", "ratio"], rows)
+
+
 def flat(record: dict) -> dict:  # a text file's summary, candidate -> key (as bench_suite.py writes it, or not)
     summary = record["summary"]
     if "reviews_full" in summary:  # `--run references`: setting -> reference -> key
@@ -191,6 +197,7 @@ def build_report(results_dir: Path) -> str:
         variants=sections(variants_table, picked("accuracy_")),
         speed=speed_table(picked("speed")) + "\n\n" + sources(picked("speed")),
         main_job=main_job_table(picked("main_job")) + "\n\n" + sources(picked("main_job")),
+        onnx=onnx_table(files["onnx.json"]) + "\n\n" + provenance("onnx.json", files["onnx.json"]),
     )  # fmt: skip
 
 
