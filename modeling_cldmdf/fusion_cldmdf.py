@@ -24,6 +24,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers.modeling_layers import GradientCheckpointingLayer
 
 from .configuration_cldmdf import CLDMDFConfig
 from .encoders_cldmdf import CLDMDFDropout
@@ -70,6 +71,7 @@ class CLDMDFModalityAttention(nn.Module):
 
     def __init__(self, config: CLDMDFConfig):
         super().__init__()
+        self.config = config  # `_attn_implementation` is read at each call: `set_attn_implementation` switches it
         # Holds the projections (its parameters and their initialisation; `self_attention` computes with them).
         self.attention = nn.MultiheadAttention(
             config.hidden_size, config.num_attention_heads, dropout=config.attention_dropout_prob, batch_first=True
@@ -85,17 +87,25 @@ class CLDMDFModalityAttention(nn.Module):
         self.dropout = CLDMDFDropout(config.hidden_dropout_prob)
         self.norm2 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
-    def self_attention(self, hidden: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def self_attention(
+        self, hidden: torch.Tensor, mask: torch.Tensor, need_weights: bool = True
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """`nn.MultiheadAttention(hidden, hidden, hidden, key_padding_mask=~mask, need_weights=True,
         average_attn_weights=False)` written out: the same operations (the same numbers up to float rounding),
         without its argument checks and reshapes (a third of its time at M = 6). The weights come with the output,
-        so returning them never changes the numbers."""
+        so returning them never changes the numbers. With `config._attn_implementation == "sdpa"` and no weights
+        asked for, `F.scaled_dot_product_attention` computes the same attention (weights None)."""
         attention = self.attention
         batch_size, num_tokens, width = hidden.shape
         head_dim = width // attention.num_heads
         qkv = F.linear(hidden, attention.in_proj_weight, attention.in_proj_bias)  # (B, M, 3D)
         qkv = qkv.view(batch_size, num_tokens, 3, attention.num_heads, head_dim).permute(2, 0, 3, 1, 4)
         query, key, value = qkv.unbind(0)  # (B, heads, M, D / heads) each
+        if self.config._attn_implementation == "sdpa" and not need_weights:
+            dropout = self.attention_dropout.p if self.training else 0.0
+            keys = mask.view(batch_size, 1, 1, num_tokens)  # True: a present modality, attended to
+            attended = F.scaled_dot_product_attention(query, key, value, attn_mask=keys, dropout_p=dropout)
+            return attention.out_proj(attended.transpose(1, 2).reshape(batch_size, num_tokens, width)), None
         # Scores laid out keys first, (B, heads, key, query), and normalised over dim -2: torch's CPU softmax over a
         # last dimension as short as M = 6 takes a slow path (3x the time of the whole softmax over dim -2).
         scores = key @ (query * math.sqrt(1.0 / head_dim)).transpose(-2, -1)  # (B, heads, M keys, M queries)
@@ -104,15 +114,18 @@ class CLDMDFModalityAttention(nn.Module):
         attended = (self.attention_dropout(weights) @ value).transpose(1, 2).reshape(batch_size, num_tokens, width)
         return attention.out_proj(attended), weights
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        attended, weights = self.self_attention(hidden, mask)  # (B, M, D), (B, heads, M, M)
+    def forward(
+        self, hidden: torch.Tensor, mask: torch.Tensor, need_weights: bool = True
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        attended, weights = self.self_attention(hidden, mask, need_weights)  # (B, M, D), (B, heads, M, M)
         hidden = self.norm1(hidden + self.dropout(attended))
         hidden = self.norm2(hidden + self.dropout(self.feed_forward(hidden)))
         return hidden, weights
 
 
-class CLDMDFFusionLayer(nn.Module):
-    """One dual-attention layer: feature attention, then modality attention (each can be switched off)."""
+class CLDMDFFusionLayer(GradientCheckpointingLayer):
+    """One dual-attention layer: feature attention, then modality attention (each can be switched off). With
+    `model.gradient_checkpointing_enable()` its activations are recomputed in the backward pass."""
 
     def __init__(self, config: CLDMDFConfig):
         super().__init__()
@@ -120,13 +133,17 @@ class CLDMDFFusionLayer(nn.Module):
         self.modality_attention = CLDMDFModalityAttention(config) if config.use_modality_attention else None
 
     def forward(
-        self, hidden: torch.Tensor, mask: torch.Tensor, absence: Optional[torch.Tensor] = None
+        self,
+        hidden: torch.Tensor,
+        mask: torch.Tensor,
+        absence: Optional[torch.Tensor] = None,
+        output_attentions: bool = True,
     ) -> tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
         feature_scores = modality_scores = None
         if self.feature_attention is not None:
             hidden, feature_scores = self.feature_attention(hidden, row_context(hidden, mask, absence))
         if self.modality_attention is not None:
-            hidden, modality_scores = self.modality_attention(hidden, mask)
+            hidden, modality_scores = self.modality_attention(hidden, mask, output_attentions)
         return hidden, feature_scores, modality_scores
 
 

@@ -124,7 +124,8 @@ class CLDMDFPreTrainedModel(PreTrainedModel):
     # The (B, M) tensor every head takes (a row's modalities are its tokens): `transformers.Trainer` counts
     # `inputs[main_input_name].numel()` for its FLOPs and tokens seen, which `modality_inputs`, a dict, would break.
     main_input_name = "modality_mask"
-    supports_gradient_checkpointing = False
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True  # the modality attention: `attn_implementation="eager"` or `"sdpa"`
     _no_split_modules = ["CLDMDFFusionLayer"]
     # Written into the saved config's `custom_pipelines` (the classifier's pipeline; none for the other heads).
     _custom_pipelines: Optional[dict] = None
@@ -386,7 +387,7 @@ class CLDMDFModel(CLDMDFPreTrainedModel):
         all_hidden = [hidden] if output_hidden_states else None
         feature_scores, modality_scores = [], []
         for layer in self.layers:
-            hidden, feature, modality = layer(hidden, mask, absence)
+            hidden, feature, modality = layer(hidden, mask, absence, output_attentions=output_attentions)
             feature_scores += [feature] if feature is not None else []
             modality_scores += [modality] if modality is not None else []
             if output_hidden_states:

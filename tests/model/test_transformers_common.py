@@ -4,12 +4,15 @@ model inside transformers runs them.
 The two test files come from the transformers source distribution of the installed version, which `scripts/test.sh`
 downloads into .cache/wheels (a package-registry download; nothing is fetched here). They are extracted into
 .cache/transformers-tests/ as a package, with the three sibling modules they import that the distribution does not
-ship, written here: the export and generation mixins as empty classes (so the torch.export tests of the export mixin
-do not run here: tests/export/ exports every head's classifier and compares it with eager), and
-`config_common_kwargs`, the common configuration arguments that `ConfigTester` checks are kept.
+ship, written here: the export and generation mixins as empty classes (CL-DMDF generates nothing, and the export
+mixin's torch.export tests are replaced by tests/export/, which exports the classifier to a torch.export program and
+to ONNX and compares both with eager), and `config_common_kwargs`, the common configuration arguments that
+`ConfigTester` checks a config keeps.
 
 Skipped, each with its reason: the tests of a token vocabulary (CL-DMDF has no input embeddings to get, set or
-resize) and those transformers itself skips without an accelerator or for features a model does not declare.
+resize) and those transformers itself skips without an accelerator or for features a model does not declare (RoPE,
+experts, caches, flash attention). Three tests are written again here for inputs that are a dict of tensors per
+modality (batching equivalence, eager against sdpa) and for the main input name, each saying why.
 """
 
 import importlib
@@ -17,6 +20,7 @@ import inspect
 import os
 import sys
 import tarfile
+import tempfile
 import unittest
 from pathlib import Path
 
@@ -182,6 +186,55 @@ if ROOT is not None:
                         for key in ("last_hidden_state", "pooler_output", "logits", "modality_weights"):
                             if key in batched:
                                 torch.testing.assert_close(single[key], batched[key][row : row + 1], msg=key)
+
+        def check_training_gradient_checkpointing(self, gradient_checkpointing_kwargs=None):
+            """Without `CLDMDFModel`, as transformers leaves out every base model: its loss, the contrastive one, reads
+            the encoder tokens before the fusion layers, so no gradient goes through a checkpointed layer."""
+            classes = self.all_model_classes
+            self.all_model_classes = tuple(model_class for model_class in classes if model_class is not CLDMDFModel)
+            try:
+                super().check_training_gradient_checkpointing(gradient_checkpointing_kwargs)
+            finally:
+                self.all_model_classes = classes
+
+        def check_eager_matches_sdpa(self, dtype: str):
+            """transformers' version pads token sequences through an `attention_mask`; CL-DMDF's padding is its
+            missing modalities (the `modality_mask`): the same comparison on random missing patterns, every head,
+            eager against sdpa from the same saved weights, in `dtype`, with and without attention weights."""
+            testing = importlib.import_module("transformers.testing_utils")
+            if dtype == "fp16" and not testing.is_torch_fp16_available_on_device(testing.torch_device):
+                self.skipTest(f"float16 not supported on {testing.torch_device}")
+            if dtype == "bf16" and not testing.is_torch_bf16_available_on_device(testing.torch_device):
+                self.skipTest(f"bfloat16 not supported on {testing.torch_device}")
+            torch_dtype, atol = {"fp32": (torch.float32, 1e-5), "bf16": (torch.bfloat16, 3e-2)}.get(
+                dtype, (torch.float16, 5e-3)
+            )
+            config, batch = self.model_tester.prepare_config_and_inputs_for_common()
+            batch["modality_inputs"] = {name: v.to(torch_dtype) for name, v in batch["modality_inputs"].items()}
+            hidden = CLDMDFForPreTraining.choose_hidden_modalities(batch["modality_mask"], torch.Generator())
+            for model_class in self.all_model_classes:
+                inputs = dict(batch, reconstruction_mask=hidden) if model_class is CLDMDFForPreTraining else batch
+                with tempfile.TemporaryDirectory() as folder:
+                    model_class(config).save_pretrained(folder)
+                    eager, sdpa = (
+                        model_class.from_pretrained(folder, attn_implementation=kind, dtype=torch_dtype).eval()
+                        for kind in ("eager", "sdpa")
+                    )
+                self.assertEqual(sdpa.config._attn_implementation, "sdpa")
+                for output_attentions in (False, True):
+                    with torch.no_grad():
+                        first = eager(**inputs, output_attentions=output_attentions)
+                        second = sdpa(**inputs, output_attentions=output_attentions)
+                    for key in ("last_hidden_state", "pooler_output", "logits", "modality_weights"):
+                        if key in first:
+                            torch.testing.assert_close(second[key], first[key], atol=atol, rtol=atol, msg=key)
+                    self.assertEqual(second.attentions is not None, output_attentions)
+
+    # The parameterized variants of transformers' test, by name, each run as the check above in its dtype.
+    for _name in dir(modeling_common.ModelTesterMixin):
+        if _name.startswith("test_eager_matches_sdpa_inference_"):
+            _dtype = next(dtype for dtype in ("fp16", "bf16", "fp32") if f"_{dtype}_" in _name)
+            setattr(CLDMDFCommonTest, _name, lambda self, dtype=_dtype: self.check_eager_matches_sdpa(dtype))
 
     def slice_row(inputs: dict, row: int) -> dict:
         return {
