@@ -45,7 +45,7 @@ from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwa
 from cldmdf.training import UserError, loop
 from cldmdf.training.arguments import build_parser, hub_model_id, validate_args
 from cldmdf.training.budget import Budget, EarlyStopping, create_optimizer_and_scheduler, training_budget
-from cldmdf.training.checkpointing import resume_from_checkpoint
+from cldmdf.training.checkpointing import missing_files, resume_from_checkpoint, saved_checkpoints
 from cldmdf.training.command import run_command
 from cldmdf.training.data import eval_dataloader, get_dataloaders, load_checked_data
 from cldmdf.training.evaluation import EvaluationPlan, evaluate_model, plan_evaluation
@@ -205,7 +205,22 @@ def cli(argv: Optional[list[str]] = None) -> int:
         if int(os.environ.get("RANK", "0")) == 0:
             print(f"train_accelerate.py: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: what survives and how to go on, not a traceback
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"train_accelerate.py: interrupted. {interrupted_note(args)}", file=sys.stderr)
+        return 130
     return 0
+
+
+def interrupted_note(args: argparse.Namespace) -> str:
+    """What an interrupted run leaves: the checkpoint to resume from, or that nothing was saved."""
+    complete = [folder for folder in saved_checkpoints(args) if not missing_files(folder)]
+    if complete:
+        return (
+            f"The newest complete checkpoint is {complete[-1]}: the same command with --resume_from_checkpoint latest "
+            f"goes on from it."
+        )
+    return f"No checkpoint was saved under {args.output_dir} (--checkpointing_steps N or epoch saves them)."
 
 
 def use_launcher_threads() -> None:

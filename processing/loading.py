@@ -439,7 +439,15 @@ def _load_raw(
         raise ValueError(f"revision={revision!r} only applies to a Hub repo id, not to the local {source!r}.")
     try:
         loaded = datasets.load_dataset(**call, **common)
-    except DatasetGenerationError as error:
+    except (DatasetGenerationError, ValueError) as error:
+        empty = _empty_files(call)
+        if empty:  # what datasets reports then ("BatchSize must be greater than 0", "corresponds to no data") misleads
+            raise ValueError(
+                f"{source!r}: the files {empty} hold no rows; every split needs rows (remove the file of a split you "
+                f"do not have: without a test split the run evaluates on its validation split)"
+            ) from error
+        if not isinstance(error, DatasetGenerationError):
+            raise
         cause = error.__cause__ or error
         raise ValueError(
             f"datasets could not build {source!r}: {cause}. This usually means a column's type or fixed vector "
@@ -450,6 +458,31 @@ def _load_raw(
     if call["path"] in FILE_BUILDERS.values() or os.path.isdir(call["path"]):
         _warn_cast_columns(call)
     return loaded
+
+
+def _empty_files(call: Mapping[str, Any]) -> list[str]:
+    """The local data files of a load (`{split}: {file name}`) that hold no row: a parquet file of 0 rows, a CSV with
+    a header alone, an empty JSON-lines file."""
+    data_files = call.get("data_files")
+    try:
+        if data_files is None:
+            data_files = datasets.load_dataset_builder(call["path"], name=call.get("name")).config.data_files
+        files = [(str(split), path) for split, paths in data_files.items()
+                 for path in ([paths] if isinstance(paths, str) else paths) if os.path.isfile(path)]  # fmt: skip
+    except Exception:  # a diagnosis of a failed load: the load's own error stands when it fails too
+        return []
+    empty = []
+    for split, path in files:
+        suffix = os.path.splitext(path)[1].lower()
+        if suffix == ".parquet":
+            rows = pq.read_metadata(path).num_rows
+        else:
+            with open(path, "rb") as file:
+                lines = [line for line in file if line.strip()]
+            rows = len(lines) - (suffix in (".csv", ".tsv"))  # the header
+        if rows <= 0:
+            empty.append(f"{split}: {os.path.basename(path)}")
+    return empty
 
 
 def _file_schema(path: str) -> pa.Schema | None:

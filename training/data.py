@@ -168,7 +168,8 @@ def describe_problem(problem: DataProblem) -> str:
             f"label {problem.detail} (rows {rows}) never occurs in the training split, so the model cannot learn it "
             f"and the ids of the other classes shift; add training rows of that class or remove these rows"
         )
-    numbers = f"{problem.facts['numbers']} of its {problem.facts['values']} values are numbers"
+    facts = problem.facts
+    numbers = f"{facts['numbers']} of its {facts['values']} values (empty cells and missing markers aside) are numbers"
     if problem.kind == "mostly_numeric_strings":
         placeholders = placeholder_rows(problem.facts["placeholders"])
         return (

@@ -159,6 +159,8 @@ def write_card(folder: Path, args: argparse.Namespace, settings: dict, results: 
     if config.problem_type == "regression" and hyperparameters.get("task") == "classification":
         # `--task classification` is the supervised task; a float label made it regression, which the card says.
         hyperparameters["task"] = "regression"
+    if config.problem_type != "single_label_classification" and "metric_for_best_model" in hyperparameters:
+        hyperparameters["metric_for_best_model"] = "loss"  # the only validation metric such a run compares
     write_model_card(
         folder,
         results=results,

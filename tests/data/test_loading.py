@@ -229,6 +229,17 @@ def test_csv_row_with_every_tabular_cell_empty_gives_none(tmp_path: Path):
     assert len(data["train"]) == 3
 
 
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_split_without_rows_is_named_instead_of_the_error_datasets_gives(tmp_path: Path, suffix: str):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [1.0, 2.0, 3.0], "label": [0, 1, 0]})
+    for split, rows in (("train", frame), ("test", frame.iloc[:0])):  # the test file: the header (schema) alone
+        getattr(rows, f"to_{suffix}")(folder / f"{split}.{suffix}", index=False)
+    with pytest.raises(ValueError, match=rf"the files \['test: test.{suffix}'\] hold no rows; every split needs rows"):
+        _load(folder, tmp_path)
+
+
 def test_jsonl_data_files_mapping_keeps_existing_validation(tmp_path: Path):
     for split, n in (("train", 6), ("dev", 4)):
         with open(tmp_path / f"{split}.jsonl", "w") as f:

@@ -285,7 +285,7 @@ def test_a_number_column_with_unknown_in_every_9th_row_is_not_trained_as_text(tm
 def test_a_number_column_with_another_placeholder_is_refused_naming_it(tmp_path, capsys):
     csv = placeholder_csv(tmp_path / "sizes.csv", "n.d.")
     message = run_error(capsys, "--dataset_name", csv, *FAST, "--output_dir", str(tmp_path / "out"))
-    assert "column 'size' was read as text because it holds strings, but 36 of its 40 values are numbers" in message
+    assert "holds strings, but 36 of its 40 values (empty cells and missing markers aside) are numbers" in message
     assert "the others are 'n.d.' (rows [8, 17, 26, 35])" in message
     assert "--modality_types size=dense" in message and "--modality_types size=text" in message
 

@@ -373,6 +373,8 @@ def test_the_regression_card_speaks_regression(trained_run):
     snippet = card_snippet(folder)
     assert "argmax" not in snippet and "top_k" not in snippet and "id2label" not in snippet
     assert "| RMSE |" in text and "| R² |" in text
+    # what picked its best evaluation: the loss, the only validation metric a regression run compares
+    assert "| `metric_for_best_model` | loss |" in text and "| `metric_for_best_model` | accuracy |" not in text
     (figure,) = trained_run.regression_figures
     results = results_of(folder)
     assert plotted(figure)[("rates", "RMSE")] == pytest.approx(
