@@ -204,7 +204,9 @@ def _raise_unsupported(column: str, feature: Any, split: str) -> None:
     why = " (it is None in every row, so its type is unknown)" if _value_dtype(feature) == "null" else ""
     raise ValueError(
         f"column {column!r} of split {split!r} has unsupported feature {feature}{why}; supported: "
-        f"{SUPPORTED_FEATURES}. Pass modalities=... to choose the modality columns."
+        f"{SUPPORTED_FEATURES}. Store one type in every row of it (a JSON column mixing lists and numbers is read "
+        f"as raw JSON), or leave it out: drop it from the files for train_accelerate.py, or pass modalities=... "
+        f"naming the modality columns in Python."
     )
 
 

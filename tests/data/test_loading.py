@@ -240,6 +240,16 @@ def test_a_split_without_rows_is_named_instead_of_the_error_datasets_gives(tmp_p
         _load(folder, tmp_path)
 
 
+def test_a_json_column_mixing_lists_and_numbers_is_refused_with_what_to_do(tmp_path: Path):
+    path = tmp_path / "rows.jsonl"
+    rows = [{"vec": [1.0, 2.0], "mixed": [1.0, 2.0] if i % 2 else 3.0, "label": i % 2} for i in range(6)]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    with pytest.raises(ValueError, match=r"column 'mixed' .* unsupported feature Json") as raised:
+        _load(path, tmp_path)
+    assert "Store one type in every row of it" in str(raised.value)
+    assert "drop it from the files for train_accelerate.py" in str(raised.value)
+
+
 def test_jsonl_data_files_mapping_keeps_existing_validation(tmp_path: Path):
     for split, n in (("train", 6), ("dev", 4)):
         with open(tmp_path / f"{split}.jsonl", "w") as f:
