@@ -5,6 +5,7 @@ resolved from the arguments and the data), the validation of every --eval_steps 
 itself on the final weights (`evaluate_model`, `robustness_sweep`)."""
 
 import argparse
+from collections import Counter
 from dataclasses import dataclass
 
 from accelerate import Accelerator
@@ -105,7 +106,28 @@ def evaluate_model(model, accelerator: Accelerator, args, data, processor, evalu
             for key, value in pretraining_losses(model, loader, accelerator, args.eval_seed).items():
                 results[result_key(key, rate, split=evaluation.split)] = value
         return results
-    return robustness_sweep(model, accelerator, args, data, processor, evaluation.missing_rates, evaluation.split)
+    results = robustness_sweep(model, accelerator, args, data, processor, evaluation.missing_rates, evaluation.split)
+    if data.problem_type == "single_label_classification" and not data.streaming:
+        label, share = majority_class(data, evaluation.split)
+        results[f"{evaluation.split}_majority_class_accuracy"] = share
+        accuracy = results.get(result_key("accuracy", split=evaluation.split))
+        if accuracy is not None and accuracy <= share:
+            logger.warning(
+                f"the model's {evaluation.split} accuracy {accuracy:.4f} does not beat always predicting the training "
+                f"split's most frequent class {label!r} ({share:.4f}): it learned no more than the class balance. "
+                f"Read its macro-F1, and give it more rows of the other classes or more training.",
+                main_process_only=True,
+            )
+    return results
+
+
+def majority_class(data: MultimodalDataset, split_name: str) -> tuple:
+    """The training split's most frequent label, and the accuracy of predicting it for every row of `split_name`:
+    the baseline an accuracy on imbalanced labels is read against."""
+    label = Counter(data["train"][data.label_column]).most_common(1)[0][0]
+    labels = data[split_name][data.label_column]
+    name = data.id2label.get(label, label) if data.id2label else label
+    return name, sum(value == label for value in labels) / max(len(labels), 1)
 
 
 def robustness_sweep(

@@ -1,6 +1,7 @@
 """train_accelerate.py on a user's own data and checkpoints: what it finds is said in one line, what it can fix
 (a checkpoint without a fitted processor) it fixes with a log line."""
 
+import json
 import logging
 from pathlib import Path
 
@@ -110,3 +111,19 @@ def test_a_removal_is_scored_against_every_modality_on_the_same_rows(tmp_path):
     assert results["test_accuracy_with_zer"] == pytest.approx(correct / 20, abs=1e-12)
     assert results["test_accuracy_with_fou"] == results["test_accuracy"]  # removing `fou` keeps every row
     assert {"test_f1_with_zer", "test_loss_with_zer"} <= set(results) and "test_rows_with_zer" not in results
+
+
+def test_an_accuracy_that_does_not_beat_the_majority_class_is_reported_and_said(tmp_path, caplog):
+    from tiny_data import FAST, rows, write_folder
+
+    imbalanced = ("no",) * 19 + ("yes",)  # 95 / 5: always answering "no" scores 0.95
+    folder = write_folder(tmp_path / "data", rows(80, 0, imbalanced), rows(40, 1, imbalanced))
+    argv = ["--dataset_name", folder, *FAST, "--learning_rate", "0", "--output_dir", str(tmp_path / "out")]
+    with caplog.at_level(logging.WARNING):
+        assert train_accelerate.cli(argv) == 0
+    results = json.loads((tmp_path / "out" / "all_results.json").read_text())
+    assert results["test_majority_class_accuracy"] == 38 / 40
+    assert results["test_accuracy"] <= 0.95  # random features, untrained: it cannot beat the class balance
+    assert "does not beat always predicting the training split's most frequent class 'no' (0.9500)" in caplog.text
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "| `test_majority_class_accuracy` | 0.95 |" in card  # beside the accuracy it is read against
