@@ -43,7 +43,10 @@ def predict(model, dataloader: DataLoader, accelerator: Accelerator, removed: Op
         with torch.no_grad():
             logits = model(**batch).logits
         loss = per_row_loss(logits, labels, model)
-        predictions = logits.argmax(-1) if logits.shape[-1] > 1 else logits.squeeze(-1)
+        if getattr(model, "module", model).config.problem_type == "multi_label_classification":
+            predictions = logits > 0  # each label whose sigmoid is over 1/2
+        else:
+            predictions = logits.argmax(-1) if logits.shape[-1] > 1 else logits.squeeze(-1)
         gathered = accelerator.gather_for_metrics((predictions, labels, valid, loss))
         for key, value in zip(collected, gathered):
             collected[key].append(value.cpu())
@@ -59,16 +62,32 @@ def per_row_loss(logits: torch.Tensor, labels: torch.Tensor, model) -> torch.Ten
 
 def compute_metrics(outputs: dict, problem_type: str) -> dict:
     """Mean loss and number of rows of `predict`'s valid rows; plus `accuracy` and `f1` (macro) for single-label
-    classification; `mse`, `rmse`, `mae` and `r2` (the coefficient of determination, left out when the labels are all
-    equal) for regression."""
+    classification; `subset_accuracy`, `f1` (macro over the labels) and `micro_f1` for multi-label; `mse`, `rmse`,
+    `mae` and `r2` (the coefficient of determination, left out when the labels are all equal) for regression."""
     valid = outputs["valid"]
     predictions, labels = outputs["predictions"][valid], outputs["labels"][valid]
     metrics = {"loss": outputs["loss"][valid].mean().item(), "rows": int(valid.sum())}
     if problem_type == "single_label_classification":
         metrics.update(_classification_metrics().compute(predictions=predictions.numpy(), references=labels.numpy()))
+    elif problem_type == "multi_label_classification":
+        metrics.update(multi_label_metrics(predictions, labels))
     elif problem_type == "regression":
         metrics.update(regression_metrics(predictions, labels))
     return metrics
+
+
+def multi_label_metrics(predictions: torch.Tensor, labels: torch.Tensor) -> dict:
+    """Subset accuracy (the share of rows with every label right), and F1 macro-averaged over the labels and micro
+    (over every (row, label) decision), as scikit-learn's `f1_score(..., zero_division=0)`."""
+    predicted, true = predictions.bool(), labels.bool()  # (N, C)
+    hits, false_alarms, misses = ((predicted & true).sum(0), (predicted & ~true).sum(0), (~predicted & true).sum(0))
+    per_label = 2 * hits / (2 * hits + false_alarms + misses).clamp(min=1)
+    micro = 2 * hits.sum() / (2 * hits.sum() + false_alarms.sum() + misses.sum()).clamp(min=1)
+    return {
+        "subset_accuracy": (predicted == true).all(dim=1).double().mean().item(),
+        "f1": per_label.double().mean().item(),
+        "micro_f1": micro.double().item(),
+    }
 
 
 @functools.cache

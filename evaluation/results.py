@@ -58,6 +58,8 @@ MODEL_INDEX_METRICS: dict[str, str] = {
     "mae": "MAE",
     "r2": "R²",
     "mse": "MSE",
+    "subset_accuracy": "Subset accuracy",  # multi-label: every label of the row right
+    "micro_f1": "Micro F1",
 }
 # The metrics of a regression model (`evaluation.prediction.regression_metrics`).
 REGRESSION_METRICS = ("rmse", "mae", "r2", "mse")

@@ -18,7 +18,7 @@ from typing import Any
 from ._atomic import atomic_path
 from .results import RobustnessResults, parse_results
 
-__all__ = ["PLOTTED_METRICS", "PLOTTED_REGRESSION_METRICS", "plot_robustness"]
+__all__ = ["PLOTTED_METRICS", "PLOTTED_MULTI_LABEL_METRICS", "PLOTTED_REGRESSION_METRICS", "plot_robustness"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +26,12 @@ logger = logging.getLogger(__name__)
 PLOTTED_METRICS: dict[str, tuple[str, str, str]] = {
     "accuracy": ("Accuracy", "o", "C0"),
     "f1": ("Macro F1", "s", "C1"),
+}
+# A multi-label model's: every label of a row right, and F1 over the labels (macro) and the decisions (micro).
+PLOTTED_MULTI_LABEL_METRICS: dict[str, tuple[str, str, str]] = {
+    "subset_accuracy": ("Subset accuracy", "o", "C0"),
+    "f1": ("Macro F1", "s", "C1"),
+    "micro_f1": ("Micro F1", "^", "C2"),
 }
 # A regression model's results have no accuracy: its error is drawn instead (lower is better).
 PLOTTED_REGRESSION_METRICS: dict[str, tuple[str, str, str]] = {"rmse": ("RMSE", "o", "C0")}
@@ -139,7 +145,9 @@ def plot_robustness(results: Mapping[str, Any], path: str | os.PathLike, *, titl
     """
     parsed = parse_results(results)
     metrics = PLOTTED_METRICS
-    if not parsed.has_condition_metric(PLOTTED_METRICS):
+    if parsed.has_condition_metric(["subset_accuracy"]):
+        metrics = PLOTTED_MULTI_LABEL_METRICS
+    elif not parsed.has_condition_metric(PLOTTED_METRICS):
         metrics = PLOTTED_REGRESSION_METRICS
     if not parsed.has_condition_metric(metrics):
         logger.warning("`results` hold no test accuracy, F1 or RMSE: no robustness plot written")

@@ -204,3 +204,18 @@ def test_offline_and_two_processes_at_once(tmp_path):
     # keep_in_memory: no Arrow cache file (and no lock on one) was written in the metrics cache
     metrics_cache = tmp_path / "hf_home" / "metrics"
     assert not list(metrics_cache.rglob("*.arrow")) and not list(metrics_cache.rglob("*.arrow.lock"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 30), st.integers(2, 6))  # 1 label is binary to scikit-learn
+def test_multi_label_metrics_equal_scikit_learns(seed, rows, num_labels):
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from cldmdf.evaluation.prediction import multi_label_metrics
+
+    rng = np.random.default_rng(seed)
+    predicted, true = rng.random((rows, num_labels)) < 0.4, rng.random((rows, num_labels)) < 0.4
+    metrics = multi_label_metrics(torch.from_numpy(predicted), torch.from_numpy(true).float())
+    assert metrics["subset_accuracy"] == pytest.approx(accuracy_score(true, predicted))
+    assert metrics["f1"] == pytest.approx(f1_score(true, predicted, average="macro", zero_division=0))
+    assert metrics["micro_f1"] == pytest.approx(f1_score(true, predicted, average="micro", zero_division=0))

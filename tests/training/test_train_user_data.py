@@ -127,3 +127,33 @@ def test_an_accuracy_that_does_not_beat_the_majority_class_is_reported_and_said(
     assert "does not beat always predicting the training split's most frequent class 'no' (0.9500)" in caplog.text
     card = (tmp_path / "out" / "README.md").read_text()
     assert "| `test_majority_class_accuracy` | 0.95 |" in card  # beside the accuracy it is read against
+
+
+def test_a_multi_label_run_reports_subset_accuracy_and_both_f1(tmp_path):
+    import datasets
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    features = datasets.Features({
+        "a": datasets.List(datasets.Value("float32"), length=3),
+        "b": datasets.List(datasets.Value("float32"), length=2),
+        "label": datasets.List(datasets.ClassLabel(names=["red", "green", "blue"])),
+    })  # fmt: skip
+    folder = tmp_path / "data"
+    for split, count in (("train", 60), ("test", 30)):
+        rows = {
+            "a": rng.normal(size=(count, 3)).tolist(),
+            "b": rng.normal(size=(count, 2)).tolist(),
+            "label": [sorted({i % 3, (i // 3) % 3}) for i in range(count)],
+        }
+        datasets.Dataset.from_dict(rows, features=features).to_parquet(str(folder / f"{split}.parquet"))
+    from tiny_data import FAST
+
+    assert train_accelerate.cli(["--dataset_name", str(folder), *FAST, "--output_dir", str(tmp_path / "out")]) == 0
+    results = json.loads((tmp_path / "out" / "all_results.json").read_text())
+    for metric in ("subset_accuracy", "f1", "micro_f1"):
+        assert 0.0 <= results[f"test_{metric}"] <= 1.0 and f"test_{metric}_missing_0.3" not in results  # FAST: η 0
+    assert "test_accuracy" not in results  # a single-label accuracy would be meaningless here
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "| Missing rate η | Macro F1 | Subset accuracy | Micro F1 | Loss | Rows |" in card
+    assert "![" in card and (tmp_path / "out" / "robustness.png").is_file()  # drawn with those three
