@@ -45,7 +45,7 @@ from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwa
 from cldmdf.training import UserError, loop
 from cldmdf.training.arguments import build_parser, hub_model_id, validate_args
 from cldmdf.training.budget import Budget, EarlyStopping, create_optimizer_and_scheduler, training_budget
-from cldmdf.training.checkpointing import missing_files, resume_from_checkpoint, saved_checkpoints
+from cldmdf.training.checkpointing import complete_checkpoints, resume_from_checkpoint
 from cldmdf.training.command import run_command
 from cldmdf.training.data import eval_dataloader, get_dataloaders, load_checked_data
 from cldmdf.training.evaluation import EvaluationPlan, evaluate_model, plan_evaluation
@@ -214,7 +214,7 @@ def cli(argv: Optional[list[str]] = None) -> int:
 
 def interrupted_note(args: argparse.Namespace) -> str:
     """What an interrupted run leaves: the checkpoint to resume from, or that nothing was saved."""
-    complete = [folder for folder in saved_checkpoints(args) if not missing_files(folder)]
+    complete = complete_checkpoints(args)
     if complete:
         return (
             f"The newest complete checkpoint is {complete[-1]}: the same command with --resume_from_checkpoint latest "

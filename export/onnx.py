@@ -30,17 +30,19 @@ PROGRAM_FILE = "model.pt2"
 OUTPUT_NAMES = ("logits", "probabilities", "modality_weights")
 # An ONNX opset every onnxruntime of the last two years runs.
 OPSET = 18
+# The inputs of a text modality whose second dimension is its length (a bag of words, or a tokenizer's output).
+TEXT_KEYS = ("input_ids", "attention_mask", "token_type_ids", "per_sample_weights")
 
 
 class ExportableClassifier(nn.Module):
     """A classifier in eval mode with flat tensor inputs and outputs, the form exporters trace. `paths` places each
     positional input: `("modality_mask",)`, `("labels",)`, `(modality,)` or `(modality, key)`."""
 
-    def __init__(self, model: CLDMDFForSequenceClassification, paths: list[tuple[str, ...]], with_labels: bool):
+    def __init__(self, model: CLDMDFForSequenceClassification, paths: list[tuple[str, ...]]):
         super().__init__()
         self.model = model.eval()
         self.paths = paths
-        self.with_labels = with_labels
+        self.with_labels = ("labels",) in paths
         self.problem_type = model.config.problem_type
 
     def forward(self, *flat: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -104,21 +106,19 @@ def exportable(model_dir: str, with_labels: bool = False):
         else:
             flat["labels"] = torch.zeros(num_rows, dtype=torch.long)
         paths.append(("labels",))
-    return ExportableClassifier(model, paths, with_labels), flat, processor
+    return ExportableClassifier(model, paths), flat, processor
 
 
-def dynamic_shapes(flat: dict[str, torch.Tensor]) -> tuple:
-    """Every input's first dimension is the batch; a text input's second one its length (one per modality)."""
+def dynamic_shapes(module: ExportableClassifier) -> tuple:
+    """Every input's first dimension is the batch; the token inputs of a text modality (`TEXT_KEYS`, shape (B, L))
+    share a second one, its length."""
     batch = torch.export.Dim("batch", min=1)
-    lengths: dict[str, Any] = {}
-    shapes = []
-    for name, value in flat.items():
-        axes = {0: batch}
-        if name.count(".") == 2 and value.dim() == 2:  # text: input_ids / attention_mask / ... (B, L)
-            modality = name.split(".")[1]
-            axes[1] = lengths.setdefault(modality, torch.export.Dim(f"length_{modality}", min=1))
-        shapes.append(axes)
-    return (tuple(shapes),)
+    tokens = [len(path) == 2 and path[1] in TEXT_KEYS for path in module.paths]
+    texts = dict.fromkeys(path[0] for path, token in zip(module.paths, tokens) if token)
+    lengths = {modality: torch.export.Dim(f"length_{index}", min=1) for index, modality in enumerate(texts)}
+    return (
+        tuple({0: batch, 1: lengths[path[0]]} if token else {0: batch} for path, token in zip(module.paths, tokens)),
+    )
 
 
 def export_onnx(
@@ -138,7 +138,7 @@ def export_onnx(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        args, shapes = tuple(flat.values()), dynamic_shapes(flat)
+        args, shapes = tuple(flat.values()), dynamic_shapes(module)
         names = list(OUTPUT_NAMES) + (["loss"] if with_labels else [])
         with torch.no_grad():
             exported = torch.export.export(module, args, dynamic_shapes=shapes, strict=False)

@@ -460,15 +460,21 @@ def _load_raw(
     return loaded
 
 
+def _local_data_files(call: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """`(split, path)` of every local file a `datasets.load_dataset` call reads (its `data_files`, or those the
+    builder finds in a folder)."""
+    data_files = call.get("data_files")
+    if data_files is None:
+        data_files = datasets.load_dataset_builder(call["path"], name=call.get("name")).config.data_files
+    return [(str(split), path) for split, paths in data_files.items()
+            for path in ([paths] if isinstance(paths, str) else paths) if os.path.isfile(path)]  # fmt: skip
+
+
 def _empty_files(call: Mapping[str, Any]) -> list[str]:
     """The local data files of a load (`{split}: {file name}`) that hold no row: a parquet file of 0 rows, a CSV with
     a header alone, an empty JSON-lines file."""
-    data_files = call.get("data_files")
     try:
-        if data_files is None:
-            data_files = datasets.load_dataset_builder(call["path"], name=call.get("name")).config.data_files
-        files = [(str(split), path) for split, paths in data_files.items()
-                 for path in ([paths] if isinstance(paths, str) else paths) if os.path.isfile(path)]  # fmt: skip
+        files = _local_data_files(call)
     except Exception:  # a diagnosis of a failed load: the load's own error stands when it fails too
         return []
     empty = []
@@ -500,16 +506,8 @@ def _file_schema(path: str) -> pa.Schema | None:
 def _warn_cast_columns(call: Mapping[str, Any]) -> None:
     """datasets reads every file of a dataset with the types of the first one and casts the others to them without
     a word (`"1"` -> `1` for labels stored as strings in the test file only): says which columns it cast."""
-    data_files = call.get("data_files")
     try:
-        if data_files is None:
-            data_files = datasets.load_dataset_builder(call["path"], name=call.get("name")).config.data_files
-        files = [
-            (str(split), path)
-            for split, paths in data_files.items()
-            for path in ([paths] if isinstance(paths, str) else paths)
-        ]
-        schemas = [(split, path, _file_schema(path)) for split, path in files if os.path.isfile(path)]
+        schemas = [(split, path, _file_schema(path)) for split, path in _local_data_files(call)]
     except Exception as error:  # a best-effort diagnosis never stops a load that datasets accepted
         logger.debug(f"could not compare the files' column types: {error}")
         return

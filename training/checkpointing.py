@@ -129,12 +129,17 @@ def missing_files(folder: Path) -> list[str]:
     )
 
 
+def complete_checkpoints(args: argparse.Namespace) -> list[Path]:
+    """The checkpoint folders of the run that can be resumed (nothing missing), oldest first."""
+    return [folder for folder in saved_checkpoints(args) if not missing_files(folder)]
+
+
 def latest_checkpoint(args: argparse.Namespace) -> str:
     """The newest complete checkpoint; incomplete ones (files removed, or a save interrupted by code before saves
     were atomic) are skipped with a warning naming them."""
     root = Path(args.output_dir, "checkpoints")
     candidates = saved_checkpoints(args)
-    complete = [p for p in candidates if not missing_files(p)]
+    complete = complete_checkpoints(args)
     skipped = [p.name for p in candidates if complete and p.stat().st_mtime > complete[-1].stat().st_mtime]
     if not complete:
         found = f" ({[p.name for p in candidates]} are incomplete)" if candidates else ""

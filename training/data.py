@@ -171,14 +171,14 @@ def describe_problem(problem: DataProblem) -> str:
     facts = problem.facts
     numbers = f"{facts['numbers']} of its {facts['values']} values (empty cells and missing markers aside) are numbers"
     if problem.kind == "mostly_numeric_strings":
-        placeholders = placeholder_rows(problem.facts["placeholders"])
+        placeholders = placeholder_rows(facts["placeholders"])
         return (
             f"column {column!r} was read as text because it holds strings, but {numbers} (e.g. {problem.detail}); "
             f"the others are {placeholders}. If it is a number column, replace those values with an empty cell "
             f"(or one of {list(MISSING_MARKERS[1:])}) and pass --modality_types {column}=dense; to keep it as text, "
             f"pass --modality_types {column}=text"
         )
-    markers = problem.facts.get("placeholders") or {}
+    markers = facts.get("placeholders") or {}
     as_missing = f" ({placeholder_rows(markers)} then count as missing)" if markers else ""
     if problem.kind == "vector_strings":
         return (

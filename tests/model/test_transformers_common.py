@@ -27,6 +27,11 @@ from pathlib import Path
 import pytest
 import torch
 import transformers
+from transformers.testing_utils import (
+    is_torch_bf16_available_on_device,
+    is_torch_fp16_available_on_device,
+    torch_device,
+)
 
 from modeling_cldmdf import CLDMDFConfig, CLDMDFForPreTraining, CLDMDFForSequenceClassification, CLDMDFModel
 
@@ -173,12 +178,11 @@ if ROOT is not None:
         def test_batching_equivalence(self):
             """transformers' version slices the top-level tensors of the inputs into rows; `modality_inputs` is a
             dict of them. The same check, every tensor sliced: each row alone gives its row of the batch's outputs
-            (the pre-training head with the entries to hide given, which it otherwise draws for the whole batch)."""
+            (the pre-training head with the entries to hide given: `inputs_for`)."""
             config, batch = self.model_tester.prepare_config_and_inputs_for_common()
-            hidden = CLDMDFForPreTraining.choose_hidden_modalities(batch["modality_mask"], torch.Generator())
             for model_class in self.all_model_classes:
                 model = model_class(config).eval()
-                inputs = dict(batch, reconstruction_mask=hidden) if model_class is CLDMDFForPreTraining else batch
+                inputs = inputs_for(model_class, batch)
                 with torch.no_grad():
                     batched = model(**inputs)
                     for row in range(self.model_tester.batch_size):
@@ -201,19 +205,17 @@ if ROOT is not None:
             """transformers' version pads token sequences through an `attention_mask`; CL-DMDF's padding is its
             missing modalities (the `modality_mask`): the same comparison on random missing patterns, every head,
             eager against sdpa from the same saved weights, in `dtype`, with and without attention weights."""
-            testing = importlib.import_module("transformers.testing_utils")
-            if dtype == "fp16" and not testing.is_torch_fp16_available_on_device(testing.torch_device):
-                self.skipTest(f"float16 not supported on {testing.torch_device}")
-            if dtype == "bf16" and not testing.is_torch_bf16_available_on_device(testing.torch_device):
-                self.skipTest(f"bfloat16 not supported on {testing.torch_device}")
+            if dtype == "fp16" and not is_torch_fp16_available_on_device(torch_device):
+                self.skipTest(f"float16 not supported on {torch_device}")
+            if dtype == "bf16" and not is_torch_bf16_available_on_device(torch_device):
+                self.skipTest(f"bfloat16 not supported on {torch_device}")
             torch_dtype, atol = {"fp32": (torch.float32, 1e-5), "bf16": (torch.bfloat16, 3e-2)}.get(
                 dtype, (torch.float16, 5e-3)
             )
             config, batch = self.model_tester.prepare_config_and_inputs_for_common()
             batch["modality_inputs"] = {name: v.to(torch_dtype) for name, v in batch["modality_inputs"].items()}
-            hidden = CLDMDFForPreTraining.choose_hidden_modalities(batch["modality_mask"], torch.Generator())
             for model_class in self.all_model_classes:
-                inputs = dict(batch, reconstruction_mask=hidden) if model_class is CLDMDFForPreTraining else batch
+                inputs = inputs_for(model_class, batch)
                 with tempfile.TemporaryDirectory() as folder:
                     model_class(config).save_pretrained(folder)
                     eager, sdpa = (
@@ -235,6 +237,14 @@ if ROOT is not None:
         if _name.startswith("test_eager_matches_sdpa_inference_"):
             _dtype = next(dtype for dtype in ("fp16", "bf16", "fp32") if f"_{dtype}_" in _name)
             setattr(CLDMDFCommonTest, _name, lambda self, dtype=_dtype: self.check_eager_matches_sdpa(dtype))
+
+    def inputs_for(model_class: type, batch: dict) -> dict:
+        """`batch` for `model_class`: the pre-training head gets the entries to hide (one per row with two present,
+        from a fixed generator), which it otherwise draws for the batch as a whole."""
+        if model_class is not CLDMDFForPreTraining:
+            return batch
+        hidden = CLDMDFForPreTraining.choose_hidden_modalities(batch["modality_mask"], torch.Generator())
+        return dict(batch, reconstruction_mask=hidden)
 
     def slice_row(inputs: dict, row: int) -> dict:
         return {
